@@ -1,0 +1,25 @@
+"""The ``aadap`` command line. Each command group lives in its own module and registers itself."""
+
+from __future__ import annotations
+
+import typer
+
+from aadap.cli import _check, _config, _db
+
+app = typer.Typer(
+    name="aadap",
+    help="AADAP: AI data-engineering agents run as Prefect flows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for _module in (_config, _db, _check):
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

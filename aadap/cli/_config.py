@@ -1,0 +1,40 @@
+"""``aadap config show``: the effective configuration, secrets masked."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aadap.cli._common import bad_input, out, print_json, settings_or_exit
+
+
+def _flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "policy" and key != "models" and key != "prices":
+            rows.extend(_flatten(value, prefix=f"{name}."))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+    app.add_typer(config_app, name="config")
+
+    @config_app.command("show")
+    def show(
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Print every setting; secrets show at most their last four characters."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        settings = settings_or_exit()
+        view = settings.public_view()
+        if fmt == "json":
+            print_json(view)
+            return
+        for name, value in _flatten(view):
+            out.print(f"{name} = {value}", highlight=False, markup=False)

@@ -1,0 +1,76 @@
+"""``aadap db upgrade|downgrade|current``: the Alembic chain against the configured database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aadap.cli._common import out, run_async, settings_or_exit
+from aadap.core.config import mask_url
+from aadap.db import migrate
+from aadap.db.session import check_connection, create_engine
+
+
+def register(app: typer.Typer) -> None:
+    db_app = typer.Typer(help="Create and migrate the application database.", no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+
+    @db_app.command("upgrade")
+    def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+        """Migrate the database forward (default: to the newest revision)."""
+        settings = settings_or_exit()
+
+        async def go() -> str | None:
+            engine = create_engine(settings)
+            try:
+                await check_connection(engine)
+                await migrate.upgrade(engine, revision)
+                return await migrate.current_revision(engine)
+            finally:
+                await engine.dispose()
+
+        now = run_async(go)
+        out.print(
+            f"database {mask_url(settings.database_url)} is at revision {now}", highlight=False
+        )
+
+    @db_app.command("downgrade")
+    def downgrade(
+        revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")],
+    ) -> None:
+        """Migrate the database back to REVISION."""
+        settings = settings_or_exit()
+
+        async def go() -> str | None:
+            engine = create_engine(settings)
+            try:
+                await check_connection(engine)
+                await migrate.downgrade(engine, revision)
+                return await migrate.current_revision(engine)
+            finally:
+                await engine.dispose()
+
+        now = run_async(go)
+        out.print(
+            f"database {mask_url(settings.database_url)} is at revision {now or 'base'}",
+            highlight=False,
+        )
+
+    @db_app.command("current")
+    def current() -> None:
+        """Show the database's revision and the newest one available."""
+        settings = settings_or_exit()
+
+        async def go() -> str | None:
+            engine = create_engine(settings)
+            try:
+                await check_connection(engine)
+                return await migrate.current_revision(engine)
+            finally:
+                await engine.dispose()
+
+        rev = run_async(go)
+        head = migrate.head_revision()
+        state = "up to date" if rev == head else "behind: run `aadap db upgrade`"
+        out.print(f"current: {rev or 'base'}  head: {head}  ({state})", highlight=False)

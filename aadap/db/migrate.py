@@ -1,0 +1,86 @@
+"""Run the Alembic chain from code (``aadap db …``, tests, ``aadap run``'s first start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aadap.core.exceptions import MissingConfigurationError
+from alembic import command
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_dir() -> Path:
+    path = _PROJECT_ROOT / "alembic"
+    if not (path / "env.py").is_file():
+        raise MissingConfigurationError(
+            f"the Alembic migrations were not found at {path}; install AADAP from its source tree "
+            "with `pip install -e .` so the alembic/ folder ships beside the package"
+        )
+    return path
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = (
+        Config(str(_PROJECT_ROOT / "alembic.ini"))
+        if (_PROJECT_ROOT / "alembic.ini").is_file()
+        else Config()
+    )
+    cfg.set_main_option("script_location", str(alembic_dir()))
+    if url:
+        cfg.attributes["database_url"] = url
+    return cfg
+
+
+def script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    heads = script().get_heads()
+    if len(heads) != 1:
+        raise MissingConfigurationError(f"the migration chain must have one head, found {heads}")
+    return heads[0]
+
+
+def _run(connection: Connection, action: Literal["upgrade", "downgrade"], revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    if action == "upgrade":
+        command.upgrade(cfg, revision)
+    else:
+        command.downgrade(cfg, revision)
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, "upgrade", revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, "downgrade", revision)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+async def ensure_schema(engine: AsyncEngine) -> str | None:
+    """Upgrade to head if the database is behind; return the revision before."""
+    before = await current_revision(engine)
+    if before != head_revision():
+        await upgrade(engine)
+    return before

@@ -1,0 +1,104 @@
+"""Async engine and session factory built from settings.
+
+SQLite (the embedded default) gets foreign keys on, WAL journaling and a busy
+timeout on every connection; PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from aadap.core.config import Settings, mask_url
+from aadap.core.exceptions import DatabaseUnavailableError
+
+
+def _sqlite_path(url: str) -> Path | None:
+    _, _, rest = url.partition(":///")
+    if not rest or rest.startswith(":memory:"):
+        return None
+    return Path(rest.split("?", 1)[0])
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    """Build the application's async engine (no connection is opened yet)."""
+    url = url or settings.database_url
+    db = settings.database
+    if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            echo=db.echo,
+            poolclass=NullPool,
+            connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000},
+        )
+        busy_ms = db.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url,
+        echo=db.echo,
+        pool_size=db.pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": int(db.connect_timeout_seconds)},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Open one connection; raise ``DatabaseUnavailableError`` naming the (masked) URL."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError, OSError) as exc:
+        raise DatabaseUnavailableError(
+            f"cannot connect to the database at {mask_url(engine.url.render_as_string(hide_password=False))}"
+            f" (AADAP_DATABASE_URL): {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+        ) from exc
+
+
+class Database:
+    """The engine and session factory a process uses; built once by the entrypoint."""
+
+    def __init__(self, settings: Settings, *, url: str | None = None) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings, url=url)
+        self.sessions = session_factory(self.engine)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["Database", "check_connection", "create_engine", "session_factory"]

@@ -1,0 +1,130 @@
+"""Suite-wide fixtures: an isolated AADAP_HOME and PREFECT_HOME, and the two databases.
+
+PostgreSQL comes from ``AADAP_TEST_DATABASE_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``); a throwaway database is created
+per test session and dropped afterwards. Without a reachable server the
+PostgreSQL tests are skipped locally, but with ``CI=true`` that is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="aadap-tests-"))
+# Before anything imports prefect: keep the suite away from ~/.prefect and ~/.aadap.
+os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["AADAP_HOME"] = str(_SESSION_HOME / "aadap")
+for _name in list(os.environ):
+    if _name.startswith("AADAP_") and _name not in {"AADAP_HOME", "AADAP_TEST_DATABASE_URL"}:
+        del os.environ[_name]
+
+from aadap.core.config import Settings, load_settings  # noqa: E402
+from aadap.db import migrate  # noqa: E402
+from aadap.db.models import Base  # noqa: E402
+from aadap.db.session import Database  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "AADAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://").replace(
+        "postgres://", "postgresql://"
+    )
+
+
+@pytest.fixture(scope="session")
+def session_home() -> Path:
+    return _SESSION_HOME
+
+
+@contextlib.contextmanager
+def throwaway_postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it afterwards."""
+    admin = _pg_conninfo(PG_ADMIN_URL)
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {PG_ADMIN_URL} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable (set CI=true to make this fail)")
+    name = f"aadap_test_{uuid.uuid4().hex[:12]}"
+    with conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base, _, _ = admin.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session."""
+    with throwaway_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(session_home: Path) -> str:
+    return f"sqlite+aiosqlite:///{session_home / 'suite.db'}"
+
+
+def settings_for(url: str, home: Path, **overrides: object) -> Settings:
+    os.environ["AADAP_DATABASE_URL"] = url
+    try:
+        return load_settings(home=home, **overrides)
+    finally:
+        del os.environ["AADAP_DATABASE_URL"]
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="session"
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def _migrated(
+    request: pytest.FixtureRequest, session_home: Path
+) -> AsyncIterator[dict[str, Database]]:
+    """One migrated database per backend, created lazily and shared by the session."""
+    created: dict[str, Database] = {}
+
+    yield created
+    for db in created.values():
+        await db.dispose()
+
+
+@pytest.fixture
+async def db(
+    backend: str, request: pytest.FixtureRequest, session_home: Path, _migrated: dict[str, Database]
+) -> AsyncIterator[Database]:
+    """A migrated database on ``backend``, emptied after each test."""
+    if backend not in _migrated:
+        url = request.getfixturevalue("postgres_url" if backend == "postgres" else "sqlite_url")
+        settings = settings_for(url, session_home / "aadap")
+        database = Database(settings)
+        await migrate.upgrade(database.engine)
+        _migrated[backend] = database
+    database = _migrated[backend]
+    yield database
+    async with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
