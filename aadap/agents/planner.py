@@ -1,0 +1,21 @@
+"""The planner agent: :class:`Requirement` → :class:`Plan`."""
+
+from __future__ import annotations
+
+from aadap.agents._inputs import common_values, render_model
+from aadap.agents.base import AgentContext, run_agent
+from aadap.agents.schemas import Plan, Requirement
+from aadap.core.enums import AgentType
+from aadap.llm.types import LLMClient
+
+
+async def plan_work(client: LLMClient, ctx: AgentContext, requirement: Requirement) -> Plan:
+    """Break the requirement into ordered steps and decide whether optimising pays off."""
+    return await run_agent(
+        client,
+        ctx,
+        agent=AgentType.PLANNER,
+        output=Plan,
+        task_values={**common_values(ctx), "requirement": render_model(requirement)},
+        context={"requirement": requirement.model_dump(mode="json")},
+    )

@@ -1,0 +1,1 @@
+"""Prompt templates, one Markdown file per agent (read with importlib.resources)."""

@@ -1,0 +1,141 @@
+"""Filter conditions: ``amount > 100 and status = 'shipped'`` → :class:`Condition` list.
+
+Conditions are ANDed. Operators may be symbols (``=``, ``!=``, ``<>``, ``>``, ``>=``,
+``<``, ``<=``) or words ("is", "is not", "greater than", "above", "at least",
+"before", "after", "contains", "starts with", "in (…)", "is null", "between … and …").
+Values are quoted strings, numbers, ``true``/``false``, or bare words (taken as text).
+"""
+
+from __future__ import annotations
+
+import re
+
+from aadap.agents.schemas import Condition, Scalar
+from aadap.llm.offline._draft import Draft
+from aadap.llm.offline._errors import unsupported
+from aadap.llm.offline._schema import Relation, resolve_column
+
+_NUMERIC = re.compile(r"^(DECIMAL.*|DOUBLE|FLOAT|REAL|.*INT.*|NUMERIC.*)$", re.IGNORECASE)
+
+# (pattern, operator, value template); the longest phrases come first.
+_WORD_OPS: list[tuple[str, str, str]] = [
+    (r"is\s+not\s+(?:null|missing|empty|blank)", "is not null", ""),
+    (r"(?:is\s+)?(?:null|missing|empty|blank)", "is null", ""),
+    (r"(?:is\s+)?not\s+in", "not in", ""),
+    (r"(?:is\s+)?in", "in", ""),
+    (r"is\s+between|between", "between", ""),
+    (r"(?:is\s+)?(?:greater|more|larger|bigger|higher)\s+than\s+or\s+equal\s+to", ">=", ""),
+    (r"(?:is\s+)?(?:less|smaller|lower|fewer)\s+than\s+or\s+equal\s+to", "<=", ""),
+    (r"(?:is\s+)?(?:at\s+least|no\s+less\s+than|on\s+or\s+after)", ">=", ""),
+    (r"(?:is\s+)?(?:at\s+most|no\s+more\s+than|on\s+or\s+before)", "<=", ""),
+    (r"(?:is\s+)?(?:greater|more|larger|bigger|higher)\s+than|(?:is\s+)?(?:above|over|after)"
+     r"|exceeds|exceeding|(?:is\s+)?later\s+than", ">", ""),
+    (r"(?:is\s+)?(?:less|smaller|lower|fewer)\s+than|(?:is\s+)?(?:below|under|before)"
+     r"|(?:is\s+)?earlier\s+than", "<", ""),
+    (r"(?:is\s+not|isn't|does\s+not\s+equal|doesn't\s+equal|(?:is\s+)?not\s+equal\s+to)", "!=", ""),
+    (r"(?:is\s+equal\s+to|equal\s+to|equals|is)", "=", ""),
+    (r"(?:contains|containing|includes|like)", "like", "%{}%"),
+    (r"(?:starts|starting|begins|beginning)\s+with", "like", "{}%"),
+    (r"(?:ends|ending)\s+with", "like", "%{}"),
+]  # fmt: skip
+_SYMBOL = re.compile(r"^(?P<col>.+?)\s*(?P<op>>=|<=|!=|<>|==|=|>|<)\s*(?P<val>.+)$")
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
+
+
+def parse_conditions(text: str, draft: Draft, relation: Relation) -> list[Condition]:
+    outside = re.sub(
+        r"\([^)]*\)|\b(?:on\s+or\s+(?:after|before)|than\s+or\s+equal)\b", "", text, flags=re.I
+    )
+    if re.search(r"\s+or\s+", outside, re.IGNORECASE):
+        raise unsupported("conditions combined with 'or' are not supported (only 'and')")
+    conditions: list[Condition] = []
+    for part in _split_and(text):
+        conditions.extend(_parse_one(part, draft, relation))
+    return conditions
+
+
+def _split_and(text: str) -> list[str]:
+    """Split at ``and`` outside parentheses, keeping ``between x and y`` together."""
+    parts, depth, start = [], 0, 0
+    tokens = list(re.finditer(r"[()]|\s+and\s+", text, re.IGNORECASE))
+    for token in tokens:
+        if token.group(0) == "(":
+            depth += 1
+        elif token.group(0) == ")":
+            depth -= 1
+        elif depth == 0 and not re.search(r"\bbetween\s+\S+$", text[start : token.start()], re.I):
+            parts.append(text[start : token.start()])
+            start = token.end()
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
+    symbol = _SYMBOL.match(text)
+    if symbol:
+        op = {"==": "=", "<>": "!="}.get(symbol["op"], symbol["op"])
+        return [_condition(symbol["col"], op, symbol["val"], draft, relation, "{}")]
+    for pattern, op, template in _WORD_OPS:
+        match = re.match(rf"^(?P<col>.+?)\s+(?:{pattern})(?:\s+(?P<val>.+))?$", text, re.I)
+        if match is None:
+            continue
+        value = match["val"]
+        if op in ("is null", "is not null"):
+            if value:
+                continue
+            column = resolve_column(draft.word(match["col"]), relation)
+            return [Condition.model_validate({"column": column, "op": op})]
+        if not value:
+            continue
+        if op == "between":
+            bounds = re.split(r"\s+and\s+", value, maxsplit=1, flags=re.I)
+            if len(bounds) != 2:
+                raise unsupported(f"'between' needs 'and' in {draft.masked.unmask(text)!r}")
+            low, high = bounds
+            return [
+                _condition(match["col"], ">=", low, draft, relation, "{}"),
+                _condition(match["col"], "<=", high, draft, relation, "{}"),
+            ]
+        return [_condition(match["col"], op, value, draft, relation, template)]
+    raise unsupported(f"cannot read the condition {draft.masked.unmask(text)!r}")
+
+
+def _condition(
+    column_text: str, op: str, value_text: str, draft: Draft, relation: Relation, template: str
+) -> Condition:
+    column = resolve_column(draft.word(column_text), relation)
+    if op in ("in", "not in"):
+        items = re.split(r"\s*,\s*|\s+or\s+", value_text.strip().strip("()"))
+        values = [_value(item, draft) for item in items if item.strip()]
+        if any(value is None for value in values):
+            raise unsupported(f"a list for {column} cannot hold null; use 'is null'")
+        return Condition.model_validate({"column": column, "op": op, "value": values})
+    value: Scalar | None = _value(value_text, draft)
+    if value is None:
+        null_op = "is null" if op == "=" else "is not null" if op == "!=" else None
+        if null_op is None:
+            raise unsupported(f"cannot compare {column} {op} null")
+        return Condition.model_validate({"column": column, "op": null_op})
+    if op == "like":
+        value = template.format(value)
+    elif isinstance(value, str) and _NUMERIC.match(relation.types.get(column, "")):
+        raise unsupported(f"{column} is numeric but is compared with the text {value!r}")
+    return Condition.model_validate({"column": column, "op": op, "value": value})
+
+
+def _value(text: str, draft: Draft) -> Scalar | None:
+    token = text.strip()
+    quoted = draft.masked.quoted_value(token)
+    if quoted is not None:
+        return quoted[1]
+    token = draft.masked.unmask(token)
+    lowered = token.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    if _NUMBER.match(token):
+        return float(token) if "." in token else int(token)
+    if not re.fullmatch(r"[\w@.:/+-]+(?:\s+[\w@.:/+-]+){0,3}", token):
+        raise unsupported(f"cannot read the value {token!r}; quote it")
+    return token

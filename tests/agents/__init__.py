@@ -1,0 +1,1 @@
+"""Tests of the agents (prompts → validated models), with scripted LLM clients."""
