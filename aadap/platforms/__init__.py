@@ -1,0 +1,125 @@
+"""Run code on a data platform: local (DuckDB + subprocess), Databricks, Microsoft Fabric.
+
+Pure domain layer: no application database, no Prefect. Every platform follows
+:class:`~aadap.platforms.base.Platform` and raises only taxonomy errors.
+:func:`create_platform` builds one from a kind and its connection settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import PlatformKind
+from aadap.core.exceptions import InvalidConfigurationError
+from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
+from aadap.platforms._lifecycle import BasePlatform
+from aadap.platforms.base import (
+    PREVIEW_ROWS,
+    Clock,
+    Platform,
+    RunHandle,
+    RunResult,
+    Sleep,
+)
+from aadap.platforms.databricks import DatabricksConfig, DatabricksPlatform
+from aadap.platforms.fabric import FabricConfig, FabricPlatform
+from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.local import LocalPlatform
+
+
+def create_platform(
+    kind: PlatformKind | str,
+    settings: PlatformSettings,
+    *,
+    config: DatabricksConfig | FabricConfig | Mapping[str, Any] | None = None,
+    home: Path | None = None,
+    sleep: Sleep | None = None,
+    clock: Clock | None = None,
+) -> BasePlatform:
+    """The platform for ``kind``.
+
+    ``config`` is the connection's settings (a config model, or a mapping such
+    as a decrypted ``platform_connections.config``). For ``local`` it may hold
+    ``database_path`` and ``workdir``; they default to ``home/local.duckdb`` and
+    ``home/runs``.
+    """
+    try:
+        platform_kind = PlatformKind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in PlatformKind)
+        raise InvalidConfigurationError(
+            f"platform kind={kind!r} is unknown; allowed: {allowed}",
+            details={"field": "kind", "value": str(kind)},
+        ) from None
+    if platform_kind is PlatformKind.LOCAL:
+        values = dict(config) if isinstance(config, Mapping) else {}
+        if home is None and not {"database_path", "workdir"} <= values.keys():
+            raise InvalidConfigurationError(
+                "the local platform needs home (or database_path and workdir)",
+                details={"field": "home", "value": None},
+            )
+        base = home or Path(".")
+        return LocalPlatform(
+            Path(values.get("database_path") or base / "local.duckdb"),
+            Path(values.get("workdir") or base / "runs"),
+            settings,
+            sleep=sleep,
+            clock=clock,
+        )
+    if config is None:
+        raise InvalidConfigurationError(
+            f"a {platform_kind.value} platform needs its connection config",
+            details={"field": "config", "value": None, "platform": platform_kind.value},
+        )
+    if platform_kind is PlatformKind.DATABRICKS:
+        databricks = (
+            config if isinstance(config, DatabricksConfig) else _parse(DatabricksConfig, config)
+        )
+        return DatabricksPlatform(databricks, settings, sleep=sleep, clock=clock)
+    fabric = config if isinstance(config, FabricConfig) else _parse(FabricConfig, config)
+    return FabricPlatform(fabric, settings, sleep=sleep, clock=clock)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], config: object) -> M:
+    if not isinstance(config, Mapping):
+        raise InvalidConfigurationError(
+            f"expected {model.__name__} or a mapping, got {type(config).__name__}",
+            details={"field": "config"},
+        )
+    try:
+        return model.model_validate(dict(config))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidConfigurationError(
+            f"invalid {model.__name__}: {problems}", details={"field": "config"}
+        ) from exc
+
+
+__all__ = [
+    "PREVIEW_ROWS",
+    "BasePlatform",
+    "ClientSecretTokenProvider",
+    "Clock",
+    "DatabricksConfig",
+    "DatabricksPlatform",
+    "FabricConfig",
+    "FabricPlatform",
+    "LocalPlatform",
+    "Platform",
+    "RunHandle",
+    "RunResult",
+    "Sleep",
+    "TokenProvider",
+    "create_platform",
+    "validate_workspace_url",
+]

@@ -1,0 +1,215 @@
+"""The databricks-sdk boundary: building the client, calling it off the event loop, mapping errors.
+
+* **Explicit configuration.** The token goes into a small credentials strategy
+  (``auth_type="pat"``) that builds the ``Authorization`` header from the
+  ``SecretStr`` on each request; the SDK's ``Config`` never stores it, so it
+  cannot appear in the SDK's debug strings. With a host and credentials given,
+  the SDK does not read ``~/.databrickscfg`` (unless ``DATABRICKS_CONFIG_PROFILE``
+  is set); explicit values win over ``DATABRICKS_*`` variables.
+* **One retry loop.** The SDK's own retry loop (``retries.retried``) sleeps
+  through its ``Config(clock=...)`` before each retry of a 429/503 or a
+  connection error. :class:`_SingleAttemptClock` makes that sleep re-raise the
+  error being handled, so each SDK call is exactly one HTTP attempt and
+  :func:`aadap.platforms._http.with_retries` (``is_retryable``, the injected
+  sleep, bounded attempts) is the only retry policy.
+* **Map once.** :func:`map_sdk_error` turns SDK and ``requests`` exceptions into
+  the taxonomy; nothing above this module sees a ``DatabricksError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.clock import Clock as SdkClock
+from databricks.sdk.config import Config
+from databricks.sdk.credentials_provider import CredentialsStrategy
+from databricks.sdk.errors import (
+    BadRequest,
+    DeadlineExceeded,
+    InternalError,
+    NotFound,
+    PermissionDenied,
+    ResourceConflict,
+    TemporarilyUnavailable,
+    TooManyRequests,
+    Unauthenticated,
+)
+from databricks.sdk.errors import NotImplemented as SdkNotImplemented
+from databricks.sdk.errors.base import DatabricksError
+from pydantic import SecretStr
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import PlatformKind
+from aadap.core.exceptions import AADAPError, InvalidConfigurationError, PlatformConnectionError
+from aadap.platforms._http import error_for_status, error_for_transport, with_retries
+from aadap.platforms.base import Sleep
+
+T = TypeVar("T")
+
+_KIND = PlatformKind.DATABRICKS
+
+# Most specific first: the SDK's classes stand for these HTTP statuses.
+_STATUS_OF: tuple[tuple[type[DatabricksError], int], ...] = (
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (TooManyRequests, 429),
+    (TemporarilyUnavailable, 503),
+    (DeadlineExceeded, 504),
+    (SdkNotImplemented, 501),
+    (InternalError, 500),
+    (NotFound, 404),
+    (ResourceConflict, 409),
+    (BadRequest, 400),
+)
+
+
+class _PatCredentials(CredentialsStrategy):
+    """``Authorization: Bearer <token>``, read from the ``SecretStr`` per request."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def auth_type(self) -> str:
+        return "pat"
+
+    def __call__(self, cfg: Config) -> Callable[[], dict[str, str]]:
+        def headers() -> dict[str, str]:
+            return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+
+        return headers
+
+    def __repr__(self) -> str:
+        return "_PatCredentials(token=SecretStr('**********'))"
+
+
+class _SingleAttemptClock(SdkClock):
+    """A real clock whose ``sleep`` re-raises the exception the SDK is handling.
+
+    The SDK only sleeps inside ``except`` blocks of its retry loop; re-raising
+    there hands the original error (``TooManyRequests`` with its
+    ``retry_after_secs``, a ``requests.ConnectionError``, …) straight to us.
+    Called outside an exception handler it sleeps for real, as a clock should.
+    """
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        in_flight = sys.exc_info()[1]
+        if in_flight is not None:
+            raise in_flight
+        time.sleep(seconds)
+
+
+def build_client(host: str, token: SecretStr, settings: PlatformSettings) -> WorkspaceClient:
+    """A ``WorkspaceClient`` for ``host`` (blocking: the SDK probes the host's metadata)."""
+    try:
+        config = Config(
+            host=host,
+            auth_type="pat",
+            credentials_strategy=_PatCredentials(token),
+            clock=_SingleAttemptClock(),
+            http_timeout_seconds=settings.http_timeout_seconds,
+            retry_timeout_seconds=max(1, int(settings.http_timeout_seconds)),
+            debug_headers=False,
+            product="aadap",
+            product_version="0.1.0",
+        )
+    except ValueError as exc:
+        raise InvalidConfigurationError(
+            f"databricks workspace_url={host!r}: the SDK rejected the configuration: {exc}",
+            details={"field": "workspace_url", "value": host, "platform": _KIND.value},
+        ) from exc
+    return WorkspaceClient(config=config)
+
+
+def close_client(client: WorkspaceClient) -> None:
+    """Close the SDK's pooled HTTP connections (it has no public ``close``)."""
+    base = getattr(getattr(client, "api_client", None), "_api_client", None)
+    session = getattr(base, "_session", None)
+    if isinstance(session, requests.Session):
+        session.close()
+
+
+def map_sdk_error(exc: BaseException, operation: str) -> AADAPError:
+    """The taxonomy error for an exception raised by an SDK call."""
+    if isinstance(exc, DatabricksError):
+        details: dict[str, Any] = {"platform_error_code": exc.error_code}
+        retry_after = exc.retry_after_secs
+        for cls, status in _STATUS_OF:
+            if isinstance(exc, cls):
+                return error_for_status(
+                    status,
+                    platform=_KIND,
+                    operation=operation,
+                    message=str(exc),
+                    retry_after=None if retry_after is None else float(retry_after),
+                    details=details,
+                )
+        # A status the SDK has no class for (502, an HTML error page, …): transient.
+        return PlatformConnectionError(
+            f"databricks {operation} failed: {exc}",
+            details={"platform": _KIND.value, "operation": operation, **details},
+        )
+    # requests' ConnectionError/Timeout and the builtins the SDK raises when its loop gives up.
+    timed_out = isinstance(exc, requests.Timeout | TimeoutError)
+    return error_for_transport(exc, platform=_KIND, operation=operation, timed_out=timed_out)
+
+
+_MAPPED = (DatabricksError, requests.RequestException, ConnectionError, TimeoutError)
+
+
+class SdkCaller:
+    """Runs blocking SDK calls in a worker thread, mapped and retried."""
+
+    def __init__(
+        self,
+        host: str,
+        token: SecretStr,
+        settings: PlatformSettings,
+        *,
+        sleep: Sleep,
+        attempts: int,
+    ) -> None:
+        self._host = host
+        self._token = token
+        self._settings = settings
+        self._sleep = sleep
+        self._attempts = attempts
+        self._client: WorkspaceClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> WorkspaceClient:
+        async with self._lock:
+            if self._client is None:
+                self._client = await asyncio.to_thread(
+                    build_client, self._host, self._token, self._settings
+                )
+            return self._client
+
+    async def __call__(self, operation: str, fn: Callable[[WorkspaceClient], T]) -> T:
+        """``fn(client)`` in a thread; SDK errors mapped; transient ones retried."""
+        client = await self.client()
+
+        async def attempt() -> T:
+            try:
+                return await asyncio.to_thread(fn, client)
+            except _MAPPED as exc:
+                raise map_sdk_error(exc, operation) from exc
+
+        return await with_retries(attempt, sleep=self._sleep, attempts=self._attempts)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._client is not None:
+                close_client(self._client)
+                self._client = None
+
+
+__all__ = ["SdkCaller", "build_client", "close_client", "map_sdk_error"]

@@ -1,0 +1,158 @@
+"""Synchronous DuckDB work for the local platform (called through ``asyncio.to_thread``).
+
+Each call opens its own connection to the database file and closes it, so no
+connection is shared between threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from aadap.core.exceptions import PlatformConnectionError
+from aadap.platforms.base import PREVIEW_ROWS
+
+# Statement types whose result is a single "Count" column of affected rows.
+_COUNTING = {"INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO", "COPY"}
+_COUNT_BATCH = 10_000
+
+
+@dataclass(slots=True)
+class SqlOutcome:
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_count: int | None = None
+    rows_affected: int | None = None
+    statements: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _connect(database: Path) -> Any:
+    """A connection, or ``PlatformConnectionError`` (a lock held by another process, a bad file)."""
+    try:
+        return duckdb.connect(str(database))
+    except duckdb.Error as exc:
+        raise PlatformConnectionError(
+            f"cannot open the local DuckDB database {database}: {exc}",
+            details={"platform": "local", "database": str(database)},
+        ) from exc
+
+
+def json_safe(value: Any) -> Any:
+    """A DuckDB value as something ``json.dumps`` accepts without losing meaning."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def _statement_type(statement: Any) -> str:
+    return str(getattr(statement.type, "name", statement.type))
+
+
+def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) -> SqlOutcome:
+    """Run every statement of ``sql``; report the affected rows and the last query's preview.
+
+    A DuckDB error stops the script and is reported in ``error`` (statements
+    before it stay applied, as they would on any SQL engine in autocommit).
+    """
+    outcome = SqlOutcome()
+    params = dict(parameters or {})
+    con = _connect(database)
+    try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            outcome.error = str(exc)
+            return outcome
+        for statement in statements:
+            kind = _statement_type(statement)
+            outcome.statements.append(kind)
+            needed = {name: params[name] for name in statement.named_parameters if name in params}
+            try:
+                cursor = con.execute(statement, needed) if needed else con.execute(statement)
+                _collect(cursor, kind, outcome)
+            except duckdb.Error as exc:
+                outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+                return outcome
+        return outcome
+    finally:
+        con.close()
+
+
+def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
+    description = cursor.description
+    if not description:
+        return
+    columns = [str(col[0]) for col in description]
+    if kind in _COUNTING and columns == ["Count"]:
+        row = cursor.fetchone()
+        count = int(row[0]) if row and row[0] is not None else 0
+        outcome.rows_affected = (outcome.rows_affected or 0) + count
+        return
+    preview = cursor.fetchmany(PREVIEW_ROWS)
+    total = len(preview)
+    while batch := cursor.fetchmany(_COUNT_BATCH):
+        total += len(batch)
+    outcome.columns = columns
+    outcome.rows = [
+        {name: json_safe(value) for name, value in zip(columns, row, strict=True)}
+        for row in preview
+    ]
+    outcome.row_count = total
+
+
+def list_tables(database: Path) -> list[str]:
+    """``schema.table`` for every user table and view (``table`` alone in ``main``)."""
+    con = _connect(database)
+    try:
+        rows = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+            "ORDER BY table_schema, table_name"
+        ).fetchall()
+    finally:
+        con.close()
+    return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
+
+
+def table_columns(database: Path, table: str) -> list[dict[str, str]]:
+    """``[{"name", "type"}]`` for ``table`` (``schema.table`` or ``table``); empty if unknown."""
+    schema, _, name = table.rpartition(".")
+    con = _connect(database)
+    try:
+        rows = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
+            {"schema": schema or "main", "name": name},
+        ).fetchall()
+    finally:
+        con.close()
+    return [{"name": str(column), "type": str(kind)} for column, kind in rows]
+
+
+__all__ = ["SqlOutcome", "execute_sql", "json_safe", "list_tables", "table_columns"]

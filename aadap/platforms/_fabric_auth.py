@@ -1,0 +1,105 @@
+"""Microsoft Entra tokens for the Fabric REST API (client credentials through azure-identity).
+
+``azure-identity``'s async credentials need aiohttp, which AADAP does not
+install, so the synchronous :class:`~azure.identity.ClientSecretCredential`
+runs in a worker thread. Tokens are cached until five minutes before expiry.
+A non-default authority host (a sovereign cloud, or the test suite's fake on
+127.0.0.1) disables instance discovery, which would otherwise ask
+login.microsoftonline.com about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.identity import ClientSecretCredential
+from pydantic import SecretStr
+
+from aadap.core.enums import PlatformKind
+from aadap.core.exceptions import PlatformAuthenticationError, PlatformConnectionError
+
+TokenProvider = Callable[[], Awaitable[str]]
+"""Returns a bearer token for the Fabric API; raises taxonomy errors."""
+
+FABRIC_SCOPE = "https://api.fabric.microsoft.com/.default"
+DEFAULT_AUTHORITY = "login.microsoftonline.com"
+_REFRESH_MARGIN_SECONDS = 300
+_TRANSPORT_ERRORS = (ServiceRequestError, ServiceResponseError)
+
+
+class ClientSecretTokenProvider:
+    """A service principal's token from ``{authority_host}/{tenant_id}``."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        authority_host: str,
+        ca_bundle: Path | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        host = urlsplit(authority_host).hostname or ""
+        options: dict[str, object] = {"authority": authority_host}
+        if host != DEFAULT_AUTHORITY:
+            options["disable_instance_discovery"] = True
+        if ca_bundle is not None:
+            options["connection_verify"] = str(ca_bundle)
+        self._credential = ClientSecretCredential(
+            tenant_id, client_id, client_secret.get_secret_value(), **options
+        )
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientSecretTokenProvider(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
+        )
+
+    async def __call__(self) -> str:
+        async with self._lock:
+            cached = self._token
+            if cached is not None and time.time() < self._expires_on - _REFRESH_MARGIN_SECONDS:
+                return cached
+            fresh, self._expires_on = await asyncio.to_thread(self._fetch)
+            self._token = fresh
+            return fresh
+
+    def _fetch(self) -> tuple[str, float]:
+        who = f"client {self.client_id} in tenant {self.tenant_id}"
+        details = {"platform": PlatformKind.FABRIC.value, "operation": "token"}
+        try:
+            token = self._credential.get_token(FABRIC_SCOPE)
+        except ClientAuthenticationError as exc:
+            if isinstance(exc.__cause__, _TRANSPORT_ERRORS):
+                raise PlatformConnectionError(
+                    f"fabric token request for {who} could not reach the authority: {exc.__cause__}",
+                    details=details,
+                ) from exc
+            raise PlatformAuthenticationError(
+                f"fabric token request for {who} was refused: {exc.message}", details=details
+            ) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise PlatformConnectionError(
+                f"fabric token request for {who} could not reach the authority: {exc}",
+                details=details,
+            ) from exc
+        return token.token, float(token.expires_on)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._credential.close)
+
+
+__all__ = ["FABRIC_SCOPE", "ClientSecretTokenProvider", "TokenProvider"]

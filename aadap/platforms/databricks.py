@@ -1,0 +1,279 @@
+"""Azure Databricks (and AWS/GCP Databricks) through ``databricks-sdk``.
+
+* **SQL** goes to a SQL warehouse through the Statement Execution API
+  (``execute_statement`` with ``wait_timeout="10s"`` and
+  ``on_wait_timeout=CONTINUE``, then ``get_statement`` until SUCCEEDED, FAILED,
+  CANCELED or CLOSED). Parameters bind to named markers (``:name``). The result
+  is inline JSON limited to :data:`~aadap.platforms.base.PREVIEW_ROWS` rows;
+  DML reports ``num_affected_rows``.
+* **Python / PySpark / Scala** are imported as a workspace notebook under
+  ``workspace_dir`` (one notebook per run) and run as a one-time job run
+  (``jobs.submit``, notebook task) on ``cluster_id``, on a new cluster from
+  ``cluster_policy_id`` (the policy must fix the Spark version and node type),
+  or, with neither, on serverless jobs compute. Parameters become notebook
+  widgets (``dbutils.widgets.get``). The output is what the notebook passes to
+  ``dbutils.notebook.exit(...)`` (Databricks does not return a notebook's
+  stdout); a failure reports the run's error and trace.
+
+Every SDK call runs in a worker thread, maps its errors once
+(:mod:`aadap.platforms._databricks_sdk`) and retries transient ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service import compute, jobs, sql, workspace
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import ExecutionStatus, Language, PlatformKind
+from aadap.core.exceptions import DeploymentFailedError, InvalidConfigurationError
+from aadap.platforms._databricks_results import job_result, statement_result
+from aadap.platforms._databricks_sdk import SdkCaller
+from aadap.platforms._http import DEFAULT_ATTEMPTS
+from aadap.platforms._lifecycle import BasePlatform
+from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.hosts import validate_workspace_url
+
+
+class DatabricksConfig(BaseModel):
+    """One Databricks connection. ``token`` is a personal access token (or a service principal's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    workspace_url: str
+    token: SecretStr
+    warehouse_id: str | None = None
+    cluster_id: str | None = None
+    cluster_policy_id: str | None = None
+    catalog: str | None = None
+    db_schema: str | None = Field(default=None, alias="schema")
+    workspace_dir: str = "/Shared/aadap"
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:80] or "run"
+
+
+class DatabricksPlatform(BasePlatform):
+    kind = PlatformKind.DATABRICKS
+
+    def __init__(
+        self,
+        config: DatabricksConfig,
+        settings: PlatformSettings,
+        *,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        super().__init__(settings, sleep=sleep, clock=clock)
+        self.config = config
+        self.host = validate_workspace_url(
+            config.workspace_url, self.kind, settings.allowed_hosts, field="workspace_url"
+        )
+        self._call = SdkCaller(
+            self.host, config.token, settings, sleep=self._sleep, attempts=max_attempts
+        )
+
+    def __repr__(self) -> str:
+        return f"DatabricksPlatform(host={self.host!r}, warehouse_id={self.config.warehouse_id!r})"
+
+    async def aclose(self) -> None:
+        await self._call.aclose()
+
+    # --- submit -------------------------------------------------------------------
+
+    async def submit(
+        self,
+        code: str,
+        *,
+        language: Language,
+        parameters: Mapping[str, str] | None = None,
+        name: str,
+    ) -> RunHandle:
+        if language is Language.SQL:
+            return await self._submit_statement(code, parameters)
+        return await self._submit_notebook(code, language, parameters, name)
+
+    async def _submit_statement(self, code: str, parameters: Mapping[str, str] | None) -> RunHandle:
+        warehouse_id = self._require("warehouse_id", "SQL runs on a SQL warehouse")
+        params = [
+            sql.StatementParameterListItem(name=k, value=v) for k, v in (parameters or {}).items()
+        ]
+
+        def execute(w: WorkspaceClient) -> Any:
+            return w.statement_execution.execute_statement(
+                statement=code,
+                warehouse_id=warehouse_id,
+                catalog=self.config.catalog,
+                schema=self.config.db_schema,
+                parameters=params or None,
+                row_limit=PREVIEW_ROWS,
+                wait_timeout="10s",
+                on_wait_timeout=sql.ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+            )
+
+        response = await self._call("execute_statement", execute)
+        return RunHandle(
+            platform=self.kind,
+            run_id=str(response.statement_id),
+            language=Language.SQL,
+            submitted_at=utcnow(),
+            extra={"kind": "statement", "warehouse_id": warehouse_id},
+        )
+
+    def _compute(self) -> dict[str, Any]:
+        if self.config.cluster_id:
+            return {"existing_cluster_id": self.config.cluster_id}
+        if self.config.cluster_policy_id:
+            spec = compute.ClusterSpec(
+                policy_id=self.config.cluster_policy_id, apply_policy_default_values=True
+            )
+            return {"new_cluster": spec}
+        return {}  # serverless jobs compute
+
+    async def _submit_notebook(
+        self, code: str, language: Language, parameters: Mapping[str, str] | None, name: str
+    ) -> RunHandle:
+        folder = self.config.workspace_dir.rstrip("/") or "/Shared/aadap"
+        path = f"{folder}/{_safe_name(name)}-{uuid.uuid4().hex[:8]}"
+        notebook_language = (
+            workspace.Language.SCALA if language is Language.SCALA else workspace.Language.PYTHON
+        )
+        content = base64.b64encode(code.encode("utf-8")).decode("ascii")
+        await self._call("workspace.mkdirs", lambda w: w.workspace.mkdirs(folder))
+        await self._call(
+            "workspace.import",
+            lambda w: w.workspace.import_(
+                path,
+                content=content,
+                format=workspace.ImportFormat.SOURCE,
+                language=notebook_language,
+                overwrite=True,
+            ),
+        )
+        task = jobs.SubmitTask(
+            task_key="aadap",
+            notebook_task=jobs.NotebookTask(
+                notebook_path=path,
+                base_parameters=dict(parameters or {}) or None,
+                source=jobs.Source.WORKSPACE,
+            ),
+            **self._compute(),
+        )
+        token = uuid.uuid4().hex  # makes a retried submit return the same run
+
+        def submit(w: WorkspaceClient) -> int:
+            waiter = w.jobs.submit(run_name=name, tasks=[task], idempotency_token=token)
+            return int(waiter.bind()["run_id"])
+
+        run_id = await self._call("jobs.submit", submit)
+        run = await self._call("jobs.get_run", lambda w: w.jobs.get_run(run_id))
+        return RunHandle(
+            platform=self.kind,
+            run_id=str(run_id),
+            language=language,
+            submitted_at=utcnow(),
+            url=run.run_page_url,
+            extra={"kind": "job", "notebook_path": path},
+        )
+
+    # --- poll / fetch / cancel ----------------------------------------------------
+
+    async def poll(self, handle: RunHandle) -> RunResult:
+        if handle.extra.get("kind") == "statement":
+            return await self._statement(handle)
+        run = await self._call("jobs.get_run", lambda w: w.jobs.get_run(int(handle.run_id)))
+        return job_result(run)
+
+    async def fetch_output(self, handle: RunHandle) -> RunResult:
+        if handle.extra.get("kind") == "statement":
+            return await self._statement(handle)
+        run = await self._call("jobs.get_run", lambda w: w.jobs.get_run(int(handle.run_id)))
+        result = job_result(run)
+        if not result.terminal:
+            return result
+        tasks = run.tasks or []
+        task_run_id = int(tasks[0].run_id if tasks and tasks[0].run_id else handle.run_id)
+        output = await self._call(
+            "jobs.get_run_output", lambda w: w.jobs.get_run_output(task_run_id)
+        )
+        notebook = output.notebook_output
+        text = (notebook.result or "") if notebook else ""
+        error = result.error
+        if result.status is not ExecutionStatus.SUCCESS and output.error:
+            error = output.error + (f"\n{output.error_trace}" if output.error_trace else "")
+        raw = {
+            **result.raw,
+            "task_run_id": task_run_id,
+            "truncated": bool(notebook and notebook.truncated),
+        }
+        return RunResult(
+            status=result.status,
+            output=text,
+            error=error,
+            run_url=result.run_url,
+            duration_ms=result.duration_ms,
+            raw=raw,
+        )
+
+    async def cancel(self, handle: RunHandle) -> None:
+        if handle.extra.get("kind") == "statement":
+            await self._call(
+                "cancel_execution", lambda w: w.statement_execution.cancel_execution(handle.run_id)
+            )
+        else:
+            await self._call("jobs.cancel_run", lambda w: w.jobs.cancel_run(int(handle.run_id)))
+
+    async def _statement(self, handle: RunHandle) -> RunResult:
+        response = await self._call(
+            "get_statement", lambda w: w.statement_execution.get_statement(handle.run_id)
+        )
+        return statement_result(response)
+
+    # --- connection and catalog ---------------------------------------------------
+
+    async def test_connection(self) -> float:
+        started = self._clock()
+        await self._call("current_user.me", lambda w: w.current_user.me())
+        if self.config.warehouse_id:
+            warehouse_id = self.config.warehouse_id
+            try:
+                await self._call("warehouses.get", lambda w: w.warehouses.get(warehouse_id))
+            except DeploymentFailedError as exc:
+                raise InvalidConfigurationError(
+                    f"databricks warehouse_id={warehouse_id!r} is not usable: {exc.message}",
+                    details={"field": "warehouse_id", "value": warehouse_id, **exc.details},
+                ) from exc
+        return (self._clock() - started) * 1000.0
+
+    async def list_tables(self) -> list[str]:
+        catalog = self._require("catalog", "listing tables needs a catalog")
+        schema = self._require("db_schema", "listing tables needs a schema")
+        return await self._call(
+            "tables.list",
+            lambda w: sorted(
+                str(t.full_name or f"{catalog}.{schema}.{t.name}")
+                for t in w.tables.list(catalog_name=catalog, schema_name=schema)
+            ),
+        )
+
+    def _require(self, field: str, why: str) -> str:
+        value = getattr(self.config, field)
+        if not value:
+            name = "schema" if field == "db_schema" else field
+            raise InvalidConfigurationError(
+                f"databricks {name} is not set: {why}",
+                details={"field": name, "value": None, "platform": self.kind.value},
+            )
+        return str(value)
+
+
+__all__ = ["DatabricksConfig", "DatabricksPlatform"]

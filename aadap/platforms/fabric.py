@@ -1,0 +1,325 @@
+"""Microsoft Fabric through its REST API (httpx) with a service principal (azure-identity).
+
+A run is a notebook job:
+
+1. the code becomes a notebook definition (:mod:`aadap.platforms._fabric_notebook`:
+   Python/PySpark as-is, SQL as lakehouse Spark SQL through ``spark.sql``,
+   Scala as a ``%%spark`` cell);
+2. the notebook item ``aadap-<name>`` is created
+   (``POST /workspaces/{ws}/items``) or, when that name exists (409
+   ``ItemDisplayNameAlreadyInUse``), found and updated
+   (``POST …/items/{id}/updateDefinition``); both may answer 202 and are then
+   followed as long-running operations (``GET /operations/{id}`` until
+   Succeeded/Failed, then ``…/result``). Runs with the same name share the
+   notebook, so concurrent runs need distinct names;
+3. ``POST …/items/{id}/jobs/instances?jobType=RunNotebook`` answers 202 with
+   the job instance in ``Location``; ``GET …/jobs/instances/{id}`` reports
+   NotStarted/InProgress/Completed/Failed/Cancelled/Deduped and, on failure,
+   ``failureReason.message``; ``POST …/jobs/instances/{id}/cancel`` cancels.
+
+The Job Scheduler API does not return cell output, so a Fabric result carries
+the status, timing and failure reason but no ``output`` text or rows.
+``run_url`` is the job instance's API URL.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import ExecutionStatus, Language, PlatformKind
+from aadap.core.exceptions import DeploymentFailedError, InvalidConfigurationError
+from aadap.platforms import _fabric_notebook as nb
+from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
+from aadap.platforms._fabric_rest import FabricRest, last_segment
+from aadap.platforms._http import DEFAULT_ATTEMPTS
+from aadap.platforms._lifecycle import BasePlatform
+from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.hosts import validate_workspace_url
+
+_JOB_STATUS = {
+    "NotStarted": ExecutionStatus.PENDING,
+    "InProgress": ExecutionStatus.RUNNING,
+    "Completed": ExecutionStatus.SUCCESS,
+    "Failed": ExecutionStatus.FAILED,
+    "Cancelled": ExecutionStatus.CANCELLED,
+    "Deduped": ExecutionStatus.CANCELLED,  # another instance was already running; this one never ran
+}
+
+
+class FabricConfig(BaseModel):
+    """One Fabric connection: a service principal and the workspace (and lakehouse) it runs in.
+
+    ``ca_bundle`` is a PEM file of CAs to trust for the API and login hosts
+    (a TLS-inspecting proxy; the test suite's self-signed fake); ``None`` uses
+    the system store.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    client_id: str
+    client_secret: SecretStr
+    workspace_id: str
+    lakehouse_id: str | None = None
+    lakehouse_name: str | None = None
+    api_base: str = "https://api.fabric.microsoft.com/v1"
+    authority_host: str = "https://login.microsoftonline.com"
+    ca_bundle: Path | None = None
+    notebook_prefix: str = "aadap-"
+
+
+def _display_name(prefix: str, name: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_ " else "-" for ch in name).strip()
+    return (prefix + (cleaned or "run"))[:120]
+
+
+def _duration_ms(body: Mapping[str, Any]) -> int | None:
+    start, end = body.get("startTimeUtc"), body.get("endTimeUtc")
+    if not start or not end:
+        return None
+    try:
+        delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    except (TypeError, ValueError):
+        return None
+    return max(0, int(delta.total_seconds() * 1000))
+
+
+class FabricPlatform(BasePlatform):
+    kind = PlatformKind.FABRIC
+
+    def __init__(
+        self,
+        config: FabricConfig,
+        settings: PlatformSettings,
+        *,
+        token_provider: TokenProvider | None = None,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        max_attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        super().__init__(settings, sleep=sleep, clock=clock)
+        self.config = config
+        allowed = settings.allowed_hosts
+        self.api_base = validate_workspace_url(
+            config.api_base, self.kind, allowed, field="api_base"
+        )
+        authority = validate_workspace_url(
+            config.authority_host, self.kind, allowed, service="login", field="authority_host"
+        )
+        self._owned_provider: ClientSecretTokenProvider | None = None
+        if token_provider is None:
+            self._owned_provider = ClientSecretTokenProvider(
+                tenant_id=config.tenant_id,
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                authority_host=authority,
+                ca_bundle=config.ca_bundle,
+            )
+            token_provider = self._owned_provider
+        verify: ssl.SSLContext | bool = True
+        if config.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(config.ca_bundle))
+        self._rest = FabricRest(
+            self.api_base,
+            token_provider,
+            settings,
+            verify=verify,
+            sleep=self._sleep,
+            clock=self._clock,
+            attempts=max_attempts,
+        )
+        self._ws = f"workspaces/{config.workspace_id}"
+
+    def __repr__(self) -> str:
+        return (
+            f"FabricPlatform(api_base={self.api_base!r}, workspace_id={self.config.workspace_id!r})"
+        )
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()
+        if self._owned_provider is not None:
+            await self._owned_provider.aclose()
+
+    # --- submit -------------------------------------------------------------------
+
+    async def submit(
+        self,
+        code: str,
+        *,
+        language: Language,
+        parameters: Mapping[str, str] | None = None,
+        name: str,
+    ) -> RunHandle:
+        source = nb.notebook_source(
+            code,
+            language=language,
+            parameters=parameters,
+            workspace_id=self.config.workspace_id,
+            lakehouse_id=self.config.lakehouse_id,
+            lakehouse_name=self.config.lakehouse_name,
+        )
+        display_name = _display_name(self.config.notebook_prefix, name)
+        item_id = await self._upsert_notebook(display_name, nb.definition(source))
+        response = await self._rest.request(
+            "POST",
+            f"{self._ws}/items/{item_id}/jobs/instances",
+            params={"jobType": "RunNotebook"},
+            operation="run notebook",
+        )
+        instance_id = last_segment(response.headers.get("Location"))
+        if not instance_id:
+            raise DeploymentFailedError(
+                "fabric run notebook answered without a job instance Location",
+                details={"platform": self.kind.value, "item_id": item_id},
+            )
+        return RunHandle(
+            platform=self.kind,
+            run_id=instance_id,
+            language=language,
+            submitted_at=utcnow(),
+            url=f"{self.api_base}/{self._ws}/items/{item_id}/jobs/instances/{instance_id}",
+            extra={"item_id": item_id, "notebook": display_name},
+        )
+
+    async def _upsert_notebook(self, display_name: str, definition: dict[str, Any]) -> str:
+        body = {"displayName": display_name, "type": "Notebook", "definition": definition}
+        created = await self._rest.request(
+            "POST",
+            f"{self._ws}/items",
+            json=body,
+            operation="create notebook",
+            allow=frozenset({409}),
+        )
+        if created.status_code != 409:
+            item = await self._rest.finish(created, operation="create notebook", want_result=True)
+            return str(item["id"])
+        item_id = await self._find_notebook(display_name)
+        updated = await self._rest.request(
+            "POST",
+            f"{self._ws}/items/{item_id}/updateDefinition",
+            json={"definition": definition},
+            operation="update notebook",
+        )
+        await self._rest.finish(updated, operation="update notebook", want_result=False)
+        return item_id
+
+    async def _find_notebook(self, display_name: str) -> str:
+        params = {"type": "Notebook"}
+        while True:
+            page = (
+                await self._rest.request(
+                    "GET", f"{self._ws}/items", params=params, operation="list items"
+                )
+            ).json()
+            for item in page.get("value", []):
+                if item.get("displayName") == display_name:
+                    return str(item["id"])
+            token = page.get("continuationToken")
+            if not token:
+                raise DeploymentFailedError(
+                    f"fabric said notebook {display_name!r} exists but it is not listed",
+                    details={"platform": self.kind.value, "notebook": display_name},
+                )
+            params = {"type": "Notebook", "continuationToken": str(token)}
+
+    # --- poll / fetch / cancel ----------------------------------------------------
+
+    def _instance_path(self, handle: RunHandle) -> str:
+        return f"{self._ws}/items/{handle.extra['item_id']}/jobs/instances/{handle.run_id}"
+
+    async def poll(self, handle: RunHandle) -> RunResult:
+        response = await self._rest.request(
+            "GET", self._instance_path(handle), operation="job status"
+        )
+        body = response.json()
+        raw_status = str(body.get("status", ""))
+        status = _JOB_STATUS.get(raw_status, ExecutionStatus.PENDING)
+        failure = body.get("failureReason") or {}
+        error = None
+        if status is ExecutionStatus.FAILED:
+            error = (
+                failure.get("message") or f"the notebook job failed ({failure.get('errorCode')})"
+            )
+        elif raw_status == "Deduped":
+            error = "deduplicated: another instance of this notebook job was already running"
+        elif status is ExecutionStatus.CANCELLED:
+            error = "the notebook job was cancelled"
+        return RunResult(
+            status=status,
+            output=f"notebook {handle.extra.get('notebook', '')} {raw_status}".strip(),
+            error=error,
+            run_url=handle.url,
+            duration_ms=_duration_ms(body),
+            raw={
+                "status": raw_status,
+                "item_id": handle.extra.get("item_id"),
+                "failure_reason": failure or None,
+                "root_activity_id": body.get("rootActivityId"),
+            },
+        )
+
+    async def fetch_output(self, handle: RunHandle) -> RunResult:
+        return await self.poll(handle)
+
+    async def cancel(self, handle: RunHandle) -> None:
+        await self._rest.request(
+            "POST", f"{self._instance_path(handle)}/cancel", operation="cancel job"
+        )
+
+    # --- connection and catalog ---------------------------------------------------
+
+    async def test_connection(self) -> float:
+        started = self._clock()
+        await self._rest.request("GET", self._ws, operation="get workspace")
+        lakehouse_id = self.config.lakehouse_id
+        if lakehouse_id:
+            response = await self._rest.request(
+                "GET",
+                f"{self._ws}/lakehouses/{lakehouse_id}",
+                operation="get lakehouse",
+                allow=frozenset({404}),
+            )
+            if response.status_code == 404:
+                raise InvalidConfigurationError(
+                    f"fabric lakehouse_id={lakehouse_id!r} is not in workspace {self.config.workspace_id}",
+                    details={
+                        "field": "lakehouse_id",
+                        "value": lakehouse_id,
+                        "platform": self.kind.value,
+                    },
+                )
+        return (self._clock() - started) * 1000.0
+
+    async def list_tables(self) -> list[str]:
+        lakehouse_id = self.config.lakehouse_id
+        if not lakehouse_id:
+            raise InvalidConfigurationError(
+                "fabric lakehouse_id is not set: listing tables needs a lakehouse",
+                details={"field": "lakehouse_id", "value": None, "platform": self.kind.value},
+            )
+        names: list[str] = []
+        params: dict[str, str] = {}
+        while True:
+            page = (
+                await self._rest.request(
+                    "GET",
+                    f"{self._ws}/lakehouses/{lakehouse_id}/tables",
+                    params=params,
+                    operation="list tables",
+                )
+            ).json()
+            names.extend(str(t["name"]) for t in page.get("data", []))
+            token = page.get("continuationToken")
+            if not token:
+                return sorted(names)
+            params = {"continuationToken": str(token)}
+
+
+__all__ = ["FabricConfig", "FabricPlatform"]

@@ -1,0 +1,431 @@
+"""A fake Databricks workspace over real HTTP on 127.0.0.1, for the unchanged databricks-sdk.
+
+It implements exactly the endpoints :mod:`aadap.platforms.databricks` reaches
+through the SDK (0.162: Jobs API 2.2): host metadata, SCIM ``Me``, SQL
+statements (+ get, cancel), warehouses get, workspace mkdirs/import, jobs runs
+submit/get/get-output/cancel and Unity Catalog tables list. State lives in
+memory. Runs are scripted: a statement or job run can stay PENDING/RUNNING for
+N polls, succeed with rows or a notebook exit value, or fail with a message.
+Faults (401/403/429 + Retry-After/500/503) are queued for the next ``/api/``
+requests. Every request is recorded (method, path, query, headers, JSON body).
+
+The server speaks HTTP/1.0, so each response closes its connection and no
+socket outlives a test.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__test__ = False
+
+_ERROR_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Fault:
+    status: int
+    message: str = "injected fault"
+    retry_after: str | None = None
+
+
+@dataclass
+class Script:
+    """How the next statement or job run behaves.
+
+    ``polls``: how many status reads return a non-terminal state before the end.
+    ``columns``/``rows``: a statement's result; ``exit_value``: a notebook's.
+    ``fail``: the platform's error message (the run ends FAILED).
+    """
+
+    polls: int = 0
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str | None]] = field(default_factory=list)
+    exit_value: str | None = None
+    fail: str | None = None
+    error_trace: str | None = None
+
+
+@dataclass
+class _Run:
+    script: Script
+    polls_left: int
+    seen: int = 0
+    cancelled: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeDatabricks:
+    """Use as a context manager; ``url`` is ``http://127.0.0.1:<port>``."""
+
+    def __init__(self, *, token: str = "dapi-fake-secret-token-0001") -> None:
+        self.token = token
+        self.workspace_id = "1234567890123456"
+        self.warehouses = {"wh-1"}
+        self.tables: dict[tuple[str, str], list[str]] = {}
+        self.requests: list[Recorded] = []
+        self.notebooks: dict[str, dict[str, Any]] = {}
+        self.folders: set[str] = {"/"}
+        self.faults: deque[Fault] = deque()
+        self.cancel_fault: int | None = None  # an HTTP status every cancel request gets
+        self.statement_scripts: deque[Script] = deque()
+        self.run_scripts: deque[Script] = deque()
+        self.statements: dict[str, _Run] = {}
+        self.runs: dict[int, _Run] = {}
+        self._ids = itertools.count(1001)
+        self._tokens: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> FakeDatabricks:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    # --- scripting ----------------------------------------------------------------
+
+    def inject(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        retry_after: str | None = None,
+        message: str = "injected fault",
+    ) -> None:
+        for _ in range(count):
+            self.faults.append(Fault(status, message, retry_after))
+
+    def api_requests(self, path_part: str = "/api/") -> list[Recorded]:
+        return [r for r in self.requests if path_part in r.path]
+
+    # --- request handling (called on server threads) ------------------------------
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        parts = urlsplit(raw_path)
+        path, query = parts.path, parse_qs(parts.query)
+        with self._lock:
+            self.requests.append(Recorded(method, path, query, headers, body))
+            if path == "/.well-known/databricks-config":
+                return 200, {}, {"workspace_id": self.workspace_id, "oidc_endpoint": ""}
+            if self.faults:
+                fault = self.faults.popleft()
+                extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                return fault.status, extra, _error(fault.status, fault.message)
+            if headers.get("authorization") != f"Bearer {self.token}":
+                return 401, {}, _error(401, "Invalid access token.")
+            return self._route(method, path, query, body)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        if (method, path) == ("GET", "/api/2.0/preview/scim/v2/Me"):
+            return 200, {}, {"id": "42", "userName": "aadap@example.com", "active": True}
+        if method == "GET" and path.startswith("/api/2.0/sql/warehouses/"):
+            wid = path.rsplit("/", 1)[1]
+            if wid not in self.warehouses:
+                return 404, {}, _error(404, f"SQL warehouse {wid} does not exist.")
+            return 200, {}, {"id": wid, "name": "Starter Warehouse", "state": "RUNNING"}
+        if (method, path) == ("POST", "/api/2.0/sql/statements"):
+            return self._execute(body)
+        if path.startswith("/api/2.0/sql/statements/"):
+            sid = path.split("/")[5]
+            if sid not in self.statements:
+                return 404, {}, _error(404, f"statement {sid} not found")
+            if method == "POST" and path.endswith("/cancel"):
+                if self.cancel_fault:
+                    return self.cancel_fault, {}, _error(self.cancel_fault, "cancel refused")
+                self.statements[sid].cancelled = True
+                return 200, {}, {}
+            return 200, {}, self._statement_view(sid, advance=True)
+        if (method, path) == ("POST", "/api/2.0/workspace/mkdirs"):
+            folder = body["path"].rstrip("/")
+            while folder:
+                self.folders.add(folder)
+                folder = folder.rsplit("/", 1)[0]
+            return 200, {}, {}
+        if (method, path) == ("POST", "/api/2.0/workspace/import"):
+            return self._import(body)
+        if (method, path) == ("POST", "/api/2.2/jobs/runs/submit"):
+            return self._submit(body)
+        if (method, path) == ("GET", "/api/2.2/jobs/runs/get"):
+            run_id = int(query["run_id"][0])
+            if run_id not in self.runs:
+                return (
+                    400,
+                    {},
+                    {
+                        "error_code": "INVALID_PARAMETER_VALUE",
+                        "message": f"Run {run_id} does not exist.",
+                    },
+                )
+            return 200, {}, self._run_view(run_id, advance=True)
+        if (method, path) == ("GET", "/api/2.2/jobs/runs/get-output"):
+            return self._output(int(query["run_id"][0]))
+        if (method, path) == ("POST", "/api/2.2/jobs/runs/cancel"):
+            self.runs[int(body["run_id"])].cancelled = True
+            return 200, {}, {}
+        if (method, path) == ("GET", "/api/2.1/unity-catalog/tables"):
+            key = (query["catalog_name"][0], query["schema_name"][0])
+            names = self.tables.get(key, [])
+            return (
+                200,
+                {},
+                {
+                    "tables": [
+                        {
+                            "name": n,
+                            "catalog_name": key[0],
+                            "schema_name": key[1],
+                            "full_name": f"{key[0]}.{key[1]}.{n}",
+                        }
+                        for n in names
+                    ]
+                },
+            )
+        return 404, {}, _error(404, f"no route for {method} {path}")
+
+    # statements
+
+    def _execute(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if body.get("warehouse_id") not in self.warehouses:
+            return (
+                400,
+                {},
+                {"error_code": "INVALID_PARAMETER_VALUE", "message": "unknown warehouse"},
+            )
+        script = self.statement_scripts.popleft() if self.statement_scripts else Script()
+        sid = f"01ef-{uuid.uuid4().hex[:12]}"
+        self.statements[sid] = _Run(script, polls_left=script.polls, body=body)
+        return 200, {}, self._statement_view(sid, advance=False)
+
+    def _statement_view(self, sid: str, *, advance: bool) -> dict[str, Any]:
+        run = self.statements[sid]
+        if run.cancelled:
+            return {"statement_id": sid, "status": {"state": "CANCELED"}}
+        if run.polls_left > 0:
+            if advance:
+                run.polls_left -= 1
+            return {"statement_id": sid, "status": {"state": "RUNNING" if advance else "PENDING"}}
+        script = run.script
+        if script.fail:
+            return {
+                "statement_id": sid,
+                "status": {
+                    "state": "FAILED",
+                    "sql_state": "42P01",
+                    "error": {"error_code": "BAD_REQUEST", "message": script.fail},
+                },
+            }
+        limit = run.body.get("row_limit")
+        rows = script.rows[:limit] if limit else script.rows
+        return {
+            "statement_id": sid,
+            "status": {"state": "SUCCEEDED"},
+            "manifest": {
+                "format": "JSON_ARRAY",
+                "schema": {
+                    "column_count": len(script.columns),
+                    "columns": [
+                        {"name": c, "position": i, "type_name": "STRING", "type_text": "string"}
+                        for i, c in enumerate(script.columns)
+                    ],
+                },
+                "total_row_count": len(rows),
+                "total_chunk_count": 1,
+                "truncated": bool(limit and len(script.rows) > limit),
+            },
+            "result": {
+                "chunk_index": 0,
+                "row_offset": 0,
+                "row_count": len(rows),
+                "data_array": rows,
+            },
+        }
+
+    # workspace and jobs
+
+    def _import(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        path = body["path"]
+        if path.rsplit("/", 1)[0] not in self.folders:
+            return 404, {}, _error(404, f"The parent folder of {path} does not exist.")
+        if path in self.notebooks and not body.get("overwrite"):
+            return (
+                400,
+                {},
+                {"error_code": "RESOURCE_ALREADY_EXISTS", "message": f"{path} already exists."},
+            )
+        source = base64.b64decode(body["content"]).decode("utf-8")
+        self.notebooks[path] = {
+            "source": source,
+            "format": body.get("format"),
+            "language": body.get("language"),
+        }
+        return 200, {}, {}
+
+    def _submit(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        token = body.get("idempotency_token")
+        if token and token in self._tokens:
+            return 200, {}, {"run_id": self._tokens[token]}
+        task = body["tasks"][0]
+        path = task["notebook_task"]["notebook_path"]
+        if path not in self.notebooks:
+            return (
+                400,
+                {},
+                {"error_code": "INVALID_PARAMETER_VALUE", "message": f"Notebook {path} not found."},
+            )
+        script = self.run_scripts.popleft() if self.run_scripts else Script()
+        run_id = next(self._ids)
+        self.runs[run_id] = _Run(script, polls_left=script.polls, body=body)
+        if token:
+            self._tokens[token] = run_id
+        return 200, {}, {"run_id": run_id}
+
+    def _state(self, run: _Run, *, advance: bool) -> dict[str, Any]:
+        if run.cancelled:
+            return {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "CANCELED",
+                "state_message": "Run cancelled.",
+            }
+        if run.polls_left > 0:
+            if advance:
+                run.polls_left -= 1
+                run.seen += 1
+            return {
+                "life_cycle_state": "PENDING" if run.seen <= 1 else "RUNNING",
+                "state_message": "",
+            }
+        if run.script.fail:
+            return {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "FAILED",
+                "state_message": run.script.fail,
+            }
+        return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
+
+    def _run_view(self, run_id: int, *, advance: bool) -> dict[str, Any]:
+        run = self.runs[run_id]
+        state = self._state(run, advance=advance)
+        return {
+            "run_id": run_id,
+            "run_name": run.body.get("run_name"),
+            "run_page_url": f"{self.url}/?o={self.workspace_id}#job/0/run/{run_id}",
+            "state": state,
+            "run_duration": 4200 if state["life_cycle_state"] == "TERMINATED" else None,
+            "tasks": [
+                {
+                    "run_id": run_id * 10,
+                    "task_key": run.body["tasks"][0]["task_key"],
+                    "state": state,
+                }
+            ],
+        }
+
+    def _output(self, task_run_id: int) -> tuple[int, dict[str, str], Any]:
+        if task_run_id in self.runs:
+            return (
+                400,
+                {},
+                {
+                    "error_code": "INVALID_PARAMETER_VALUE",
+                    "message": "Retrieving the output of runs with multiple tasks is not supported.",
+                },
+            )
+        run = self.runs.get(task_run_id // 10)
+        if run is None:
+            return (
+                400,
+                {},
+                {
+                    "error_code": "INVALID_PARAMETER_VALUE",
+                    "message": f"Run {task_run_id} does not exist.",
+                },
+            )
+        out: dict[str, Any] = {"metadata": {"run_id": task_run_id}}
+        if run.script.fail:
+            out["error"] = run.script.fail
+            out["error_trace"] = run.script.error_trace or f"Traceback ...\n{run.script.fail}"
+        else:
+            out["notebook_output"] = (
+                {"result": run.script.exit_value, "truncated": False}
+                if run.script.exit_value is not None
+                else {}
+            )
+        return 200, {}, out
+
+
+def _error(status: int, message: str) -> dict[str, str]:
+    return {"error_code": _ERROR_CODES.get(status, str(status)), "message": message}
+
+
+def _handler(fake: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, payload = fake.handle(self.command, self.path, headers, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+    return Handler

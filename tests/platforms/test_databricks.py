@@ -1,0 +1,290 @@
+"""DatabricksPlatform against the fake workspace, through the real databricks-sdk over HTTP."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import ExecutionStatus, Language, PlatformKind
+from aadap.core.exceptions import (
+    DeploymentFailedError,
+    InvalidConfigurationError,
+    PlatformAuthenticationError,
+    PlatformConnectionError,
+    PlatformTimeoutError,
+    is_retryable,
+)
+from aadap.platforms import DatabricksConfig, DatabricksPlatform, Platform, RunHandle
+from tests.fakes.databricks_server import FakeDatabricks, Script
+from tests.platforms.conftest import FakeTime
+
+
+def _config(server: FakeDatabricks, **overrides: object) -> DatabricksConfig:
+    values: dict[str, object] = {
+        "workspace_url": server.url,
+        "token": SecretStr(server.token),
+        "warehouse_id": "wh-1",
+        "cluster_id": "0101-abc",
+        "catalog": "main",
+        "schema": "sales",
+    }
+    values.update(overrides)
+    return DatabricksConfig.model_validate(values)
+
+
+@pytest.fixture
+async def platform(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> AsyncIterator[DatabricksPlatform]:
+    async with DatabricksPlatform(
+        _config(databricks_server), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        yield p
+
+
+async def test_is_a_platform(platform: DatabricksPlatform) -> None:
+    assert isinstance(platform, Platform)
+    assert platform.kind is PlatformKind.DATABRICKS
+
+
+async def test_sql_finishes_after_several_polls_with_backoff(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks, fake_time: FakeTime
+) -> None:
+    databricks_server.statement_scripts.append(
+        Script(polls=4, columns=["region", "revenue"], rows=[["EU", "10.5"], ["US", None]])
+    )
+    result = await platform.run("SELECT region, revenue FROM t", language=Language.SQL, name="q")
+
+    assert result.status is ExecutionStatus.SUCCESS
+    assert result.columns == ["region", "revenue"]
+    assert result.rows == [{"region": "EU", "revenue": "10.5"}, {"region": "US", "revenue": None}]
+    assert result.row_count == 2
+    assert fake_time.sleeps == [1.0, 2.0, 4.0, 4.0]  # doubling, capped at poll_max_interval
+    body = databricks_server.api_requests("/api/2.0/sql/statements")[0].body
+    assert body["warehouse_id"] == "wh-1"
+    assert (body["catalog"], body["schema"]) == ("main", "sales")
+    assert body["on_wait_timeout"] == "CONTINUE"
+    assert body["wait_timeout"] == "10s"
+    gets = [
+        r for r in databricks_server.api_requests("/api/2.0/sql/statements/") if r.method == "GET"
+    ]
+    assert len(gets) == 6  # 4 non-terminal polls, the terminal poll, fetch_output
+    assert all(r.headers["authorization"] == f"Bearer {databricks_server.token}" for r in gets)
+
+
+async def test_sql_parameters_and_rows_affected(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.statement_scripts.append(
+        Script(columns=["num_affected_rows", "num_inserted_rows"], rows=[["3", "3"]])
+    )
+    result = await platform.run(
+        "INSERT INTO t SELECT * FROM s WHERE d = :day",
+        language=Language.SQL,
+        parameters={"day": "2024-01-01"},
+        name="load",
+    )
+    assert result.rows_affected == 3
+    body = databricks_server.api_requests("/api/2.0/sql/statements")[0].body
+    assert body["parameters"] == [{"name": "day", "value": "2024-01-01"}]
+
+
+async def test_statement_failure_raises_deployment_failed_with_message(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.statement_scripts.append(
+        Script(polls=1, fail="[TABLE_OR_VIEW_NOT_FOUND] The table `nope` cannot be found.")
+    )
+    with pytest.raises(DeploymentFailedError) as caught:
+        await platform.run("SELECT * FROM nope", language=Language.SQL, name="bad")
+    assert "TABLE_OR_VIEW_NOT_FOUND" in caught.value.message
+    assert caught.value.details["platform_message"].startswith("[TABLE_OR_VIEW_NOT_FOUND]")
+    assert caught.value.details["status"] == "FAILED"
+    assert not is_retryable(caught.value)
+    assert pickle.loads(pickle.dumps(caught.value)).details == caught.value.details
+
+
+async def test_python_runs_as_notebook_job_with_run_url_and_output(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks, fake_time: FakeTime
+) -> None:
+    databricks_server.run_scripts.append(Script(polls=3, exit_value='{"rows": 42}'))
+    code = "df = spark.range(42)\ndbutils.notebook.exit('{\"rows\": 42}')\n"
+    handle = await platform.submit(
+        code, language=Language.PYSPARK, parameters={"day": "2024-01-01"}, name="task 7/develop"
+    )
+
+    assert handle.url is not None
+    assert handle.url.startswith(databricks_server.url) and f"/run/{handle.run_id}" in handle.url
+    notebook_path = handle.extra["notebook_path"]
+    assert notebook_path.startswith("/Shared/aadap/task-7-develop-")
+    stored = databricks_server.notebooks[notebook_path]
+    assert stored == {"source": code, "format": "SOURCE", "language": "PYTHON"}
+
+    result = await platform.wait(handle)
+    assert result.status is ExecutionStatus.SUCCESS
+    assert result.output == '{"rows": 42}'
+    assert result.run_url == handle.url
+    assert result.duration_ms == 4200
+    submit = databricks_server.api_requests("/api/2.2/jobs/runs/submit")[0].body
+    task = submit["tasks"][0]
+    assert task["existing_cluster_id"] == "0101-abc"
+    assert task["notebook_task"]["base_parameters"] == {"day": "2024-01-01"}
+    assert submit["idempotency_token"]
+    assert len(fake_time.sleeps) == 2  # submit's get_run consumed the first non-terminal read
+
+
+async def test_failed_job_reports_error_and_trace(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.run_scripts.append(
+        Script(polls=1, fail="ZeroDivisionError: division by zero", error_trace="Traceback: x")
+    )
+    with pytest.raises(DeploymentFailedError) as caught:
+        await platform.run("1/0", language=Language.PYTHON, name="boom")
+    details = caught.value.details
+    assert "ZeroDivisionError" in details["platform_message"]
+    assert "Traceback: x" in details["platform_message"]
+    assert details["run_url"].endswith(f"/run/{details['run_id']}")
+
+
+async def test_policy_cluster_and_scala(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    config = _config(databricks_server, cluster_id=None, cluster_policy_id="pol-9")
+    async with DatabricksPlatform(
+        config, settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        await p.run('println("hi")', language=Language.SCALA, name="scala")
+    task = databricks_server.api_requests("/api/2.2/jobs/runs/submit")[0].body["tasks"][0]
+    assert task["new_cluster"] == {"policy_id": "pol-9", "apply_policy_default_values": True}
+    assert "existing_cluster_id" not in task
+    imported = databricks_server.api_requests("/api/2.0/workspace/import")[0].body
+    assert imported["language"] == "SCALA"
+
+
+async def test_401_fails_fast_with_one_request(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    config = _config(databricks_server, token=SecretStr("dapi-wrong-token-9999"))
+    async with DatabricksPlatform(
+        config, settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(PlatformAuthenticationError) as caught:
+            await p.submit("SELECT 1", language=Language.SQL, name="q")
+    assert len(databricks_server.api_requests()) == 1
+    assert fake_time.sleeps == []
+    assert not is_retryable(caught.value)
+    assert caught.value.details["status_code"] == 401
+    assert "dapi-wrong-token-9999" not in str(caught.value)
+    assert "dapi-wrong-token-9999" not in repr(caught.value)
+
+
+async def test_429_then_success_honours_retry_after(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks, fake_time: FakeTime
+) -> None:
+    await platform.test_connection()  # builds the client first
+    databricks_server.requests.clear()
+    databricks_server.inject(429, retry_after="7")
+    handle = await platform.submit("SELECT 1", language=Language.SQL, name="q")
+    assert handle.run_id
+    assert fake_time.sleeps == [7.0]
+    assert len(databricks_server.api_requests("/api/2.0/sql/statements")) == 2
+
+
+async def test_5xx_exhausted_raises_retryable_error(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    config = _config(databricks_server)
+    async with DatabricksPlatform(
+        config, settings, sleep=fake_time.sleep, clock=fake_time.clock, max_attempts=3
+    ) as p:
+        databricks_server.inject(503, count=2, retry_after="2")
+        databricks_server.inject(500, count=5)
+        with pytest.raises(PlatformConnectionError) as caught:
+            await p.test_connection()
+    assert is_retryable(caught.value)
+    assert caught.value.details["status_code"] == 500
+    assert len(databricks_server.api_requests()) == 3
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+async def test_test_connection_reports_latency_and_checks_warehouse(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    async with DatabricksPlatform(_config(databricks_server), settings) as p:
+        latency = await p.test_connection()
+    assert latency > 0
+    paths = [r.path for r in databricks_server.api_requests()]
+    assert paths == ["/api/2.0/preview/scim/v2/Me", "/api/2.0/sql/warehouses/wh-1"]
+
+    async with DatabricksPlatform(_config(databricks_server, warehouse_id="wh-404"), settings) as p:
+        with pytest.raises(InvalidConfigurationError, match="warehouse_id='wh-404'"):
+            await p.test_connection()
+
+
+async def test_timeout_cancels_the_run(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks, fake_time: FakeTime
+) -> None:
+    databricks_server.statement_scripts.append(Script(polls=100))
+    handle = await platform.submit("SELECT slow()", language=Language.SQL, name="slow")
+    with pytest.raises(PlatformTimeoutError) as caught:
+        await platform.wait(handle, timeout=10)
+    assert caught.value.details["cancelled"] is True
+    assert is_retryable(caught.value)
+    assert databricks_server.statements[handle.run_id].cancelled
+    assert sum(fake_time.sleeps) == pytest.approx(10.0)
+
+
+async def test_cancel_job_and_poll_reports_cancelled(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.run_scripts.append(Script(polls=50))
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="c")
+    assert (await platform.poll(handle)).status is ExecutionStatus.RUNNING
+    await platform.cancel(handle)
+    result = await platform.poll(handle)
+    assert result.status is ExecutionStatus.CANCELLED
+    restored = RunHandle.from_dict(handle.to_dict())
+    assert restored == handle
+
+
+async def test_list_tables(platform: DatabricksPlatform, databricks_server: FakeDatabricks) -> None:
+    databricks_server.tables[("main", "sales")] = ["orders", "customers"]
+    assert await platform.list_tables() == ["main.sales.customers", "main.sales.orders"]
+
+
+async def test_missing_warehouse_and_foreign_host(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    async with DatabricksPlatform(_config(databricks_server, warehouse_id=None), settings) as p:
+        with pytest.raises(InvalidConfigurationError, match="warehouse_id"):
+            await p.submit("SELECT 1", language=Language.SQL, name="q")
+    strict = PlatformSettings(allowed_hosts=[])
+    with pytest.raises(InvalidConfigurationError, match="workspace_url"):
+        DatabricksPlatform(_config(databricks_server), strict)
+
+
+def test_token_never_in_reprs(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    config = _config(databricks_server)
+    platform = DatabricksPlatform(config, settings)
+    for text in (repr(config), str(config), repr(platform), str(config.model_dump())):
+        assert databricks_server.token not in text
+
+
+async def test_timeout_reports_a_failed_cancel(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.statement_scripts.append(Script(polls=100))
+    databricks_server.cancel_fault = 403
+    handle = await platform.submit("SELECT slow()", language=Language.SQL, name="slow")
+    with pytest.raises(PlatformTimeoutError) as caught:
+        await platform.wait(handle, timeout=0)
+    assert caught.value.details["cancelled"] is False
+    assert "PLATFORM_AUTH_FAILED" in caught.value.details["cancel_error"]
+    assert "cancelling it failed too" in caught.value.message

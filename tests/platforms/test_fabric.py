@@ -1,0 +1,242 @@
+"""FabricPlatform against the fake Fabric over HTTPS: real azure-identity tokens, real httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from aadap.core.config import PlatformSettings
+from aadap.core.enums import ExecutionStatus, Language, PlatformKind
+from aadap.core.exceptions import (
+    DeploymentFailedError,
+    InvalidConfigurationError,
+    PlatformAuthenticationError,
+    PlatformConnectionError,
+    PlatformRateLimitError,
+    is_retryable,
+)
+from aadap.platforms import FabricConfig, FabricPlatform, Platform
+from tests.fakes.fabric_server import FakeFabric, JobScript, Lakehouse
+from tests.platforms.conftest import FakeTime
+
+
+def _config(server: FakeFabric, **overrides: object) -> FabricConfig:
+    values: dict[str, object] = {
+        "tenant_id": server.tenant_id,
+        "client_id": server.client_id,
+        "client_secret": SecretStr(server.client_secret),
+        "workspace_id": server.workspace_id,
+        "api_base": server.api_base,
+        "authority_host": server.url,
+        "ca_bundle": server.ca_bundle,
+    }
+    values.update(overrides)
+    return FabricConfig.model_validate(values)
+
+
+@pytest.fixture
+async def platform(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> AsyncIterator[FabricPlatform]:
+    async with FabricPlatform(
+        _config(fabric_server), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        yield p
+
+
+async def test_is_a_platform(platform: FabricPlatform) -> None:
+    assert isinstance(platform, Platform)
+    assert platform.kind is PlatformKind.FABRIC
+
+
+async def test_create_via_long_running_operation_run_and_poll_to_completed(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    fabric_server.create_lro_polls = 2
+    fabric_server.job_scripts.append(JobScript(polls=3))
+    code = "df = spark.range(10)\ndf.write.saveAsTable('t')\n"
+
+    result = await platform.run(code, language=Language.PYSPARK, name="task-1 develop")
+
+    assert result.status is ExecutionStatus.SUCCESS
+    assert result.duration_ms == 42_000
+    (item_id,) = fabric_server.items
+    assert fabric_server.items[item_id]["displayName"] == "aadap-task-1 develop"
+    source = fabric_server.notebook_source(item_id)
+    assert source.startswith("# Fabric notebook source")
+    assert code.strip() in source
+    # LRO: Retry-After 3 then 2, 2 while running; then job polls back off from 1s
+    assert fake_time.sleeps == [3.0, 2.0, 2.0, 1.0, 2.0, 4.0]
+    ops = [r.path for r in fabric_server.api_requests("/v1/operations/")]
+    assert ops[-1].endswith("/result")
+    # one token request for the whole run (cached), sent as a bearer token everywhere
+    assert len(fabric_server.requests) - len(fabric_server.api_requests()) == 2  # discovery + token
+    token = fabric_server.issued_tokens[0]
+    assert all(
+        r.headers["authorization"] == f"Bearer {token}" for r in fabric_server.api_requests()
+    )
+    run = fabric_server.api_requests("/jobs/instances")[0]
+    assert run.query == {"jobType": ["RunNotebook"]}
+
+
+async def test_existing_notebook_is_found_and_updated(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    for name in ("other-1", "other-2", "other-3"):
+        await platform.run("print(1)", language=Language.PYTHON, name=name)
+    await platform.run("print(1)", language=Language.PYTHON, name="same")
+    fabric_server.update_lro_polls = 1
+    handle = await platform.submit("print(2)", language=Language.PYTHON, name="same")
+
+    assert len(fabric_server.items) == 4
+    assert "print(2)" in fabric_server.notebook_source(handle.extra["item_id"])
+    assert fabric_server.api_requests("/updateDefinition")
+    assert len(fabric_server.api_requests("/v1/workspaces/ws-0001/items")) > 2  # paged lookup
+
+
+async def test_sql_becomes_spark_sql_and_scala_a_spark_cell(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    sql_handle = await platform.submit(
+        "CREATE TABLE a AS SELECT ';' AS x; INSERT INTO a VALUES (:v)",
+        language=Language.SQL,
+        parameters={"v": "1"},
+        name="sql",
+    )
+    source = fabric_server.notebook_source(sql_handle.extra["item_id"])
+    assert "\"CREATE TABLE a AS SELECT ';' AS x\"" in source
+    assert '"INSERT INTO a VALUES (:v)"' in source
+    assert "spark.sql(_aadap_statement, args=_aadap_args)" in source
+
+    scala = await platform.submit('println("hi")', language=Language.SCALA, name="scala")
+    assert '# MAGIC %%spark\n# MAGIC println("hi")' in fabric_server.notebook_source(
+        scala.extra["item_id"]
+    )
+
+
+async def test_failed_job_raises_with_failure_reason(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    fabric_server.job_scripts.append(
+        JobScript(polls=1, status="Failed", message="AnalysisException: Table or view not found: t")
+    )
+    with pytest.raises(DeploymentFailedError) as caught:
+        await platform.run("spark.table('t').show()", language=Language.PYSPARK, name="bad")
+    assert (
+        caught.value.details["platform_message"] == "AnalysisException: Table or view not found: t"
+    )
+    assert "/jobs/instances/" in caught.value.details["run_url"]
+    assert not is_retryable(caught.value)
+
+
+async def test_deduped_and_cancel(platform: FabricPlatform, fabric_server: FakeFabric) -> None:
+    fabric_server.job_scripts.append(JobScript(status="Deduped"))
+    with pytest.raises(DeploymentFailedError, match="deduplicated"):
+        await platform.run("print(1)", language=Language.PYTHON, name="dup")
+
+    fabric_server.job_scripts.append(JobScript(polls=10))
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="long")
+    assert (await platform.poll(handle)).status is ExecutionStatus.PENDING
+    await platform.cancel(handle)
+    assert (await platform.poll(handle)).status is ExecutionStatus.CANCELLED
+
+
+async def test_401_is_not_retried(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    fabric_server.inject(401)
+    with pytest.raises(PlatformAuthenticationError) as caught:
+        await platform.test_connection()
+    assert len(fabric_server.api_requests()) == 1
+    assert fake_time.sleeps == []
+    assert caught.value.details["status_code"] == 401
+
+
+async def test_wrong_client_secret_is_an_auth_error_without_the_secret(
+    fabric_server: FakeFabric, settings: PlatformSettings
+) -> None:
+    secret = "totally-wrong-secret-123"
+    config = _config(fabric_server, client_secret=SecretStr(secret))
+    async with FabricPlatform(config, settings) as p:
+        with pytest.raises(PlatformAuthenticationError) as caught:
+            await p.test_connection()
+    assert "AADSTS7000215" in caught.value.message
+    for text in (
+        str(caught.value),
+        repr(caught.value),
+        repr(config),
+        repr(p),
+        str(caught.value.to_dict()),
+    ):
+        assert secret not in text
+        assert fabric_server.client_secret not in text
+    assert not fabric_server.api_requests()
+
+
+async def test_429_honours_retry_after_then_succeeds(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    fabric_server.inject(429, retry_after="9")
+    latency = await platform.test_connection()
+    assert latency >= 0
+    assert fake_time.sleeps == [9.0]
+    assert len(fabric_server.api_requests()) == 2
+
+
+async def test_429_exhausted_is_a_retryable_rate_limit_error(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    fabric_server.inject(429, count=5, retry_after="120")
+    async with FabricPlatform(
+        _config(fabric_server),
+        settings,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        max_attempts=2,
+    ) as p:
+        with pytest.raises(PlatformRateLimitError) as caught:
+            await p.test_connection()
+    assert is_retryable(caught.value)
+    assert caught.value.details["retry_after"] == 120.0
+    assert fake_time.sleeps == [30.0]  # capped
+
+
+async def test_5xx_exhausted_raises_retryable_error(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    fabric_server.inject(500, count=2)
+    fabric_server.inject(503, count=3)
+    async with FabricPlatform(
+        _config(fabric_server), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(PlatformConnectionError) as caught:
+            await p.test_connection()
+    assert is_retryable(caught.value)
+    assert caught.value.details["status_code"] == 503
+    assert caught.value.details["platform_error_code"] == "InjectedFault"
+    assert len(fabric_server.api_requests()) == 4
+    assert fake_time.sleeps == [0.5, 1.0, 2.0]
+
+
+async def test_test_connection_checks_the_lakehouse_and_lists_tables(
+    fabric_server: FakeFabric, settings: PlatformSettings
+) -> None:
+    fabric_server.lakehouses["lh-1"] = Lakehouse(tables=["orders", "customers"])
+    async with FabricPlatform(_config(fabric_server, lakehouse_id="lh-1"), settings) as p:
+        assert await p.test_connection() > 0
+        assert await p.list_tables() == ["customers", "orders"]
+    async with FabricPlatform(_config(fabric_server, lakehouse_id="lh-missing"), settings) as p:
+        with pytest.raises(InvalidConfigurationError, match="lakehouse_id='lh-missing'"):
+            await p.test_connection()
+
+
+def test_hosts_are_validated(fabric_server: FakeFabric) -> None:
+    strict = PlatformSettings()
+    with pytest.raises(InvalidConfigurationError, match="api_base"):
+        FabricPlatform(_config(fabric_server), strict)
+    with pytest.raises(InvalidConfigurationError, match="authority_host"):
+        FabricPlatform(
+            _config(fabric_server, api_base="https://api.fabric.microsoft.com/v1"), strict
+        )
