@@ -1,0 +1,190 @@
+"""SQL inside Python: ``spark.sql(...)``, DuckDB and DB-API ``execute(...)``.
+
+A string literal (or a module-level constant, or a concatenation of literals) is
+analysed as SQL with the platform's dialect; its findings carry the Python line of
+the SQL text. SQL assembled at run time (f-string, ``+`` with a variable,
+``.format()``, ``%``) cannot be checked: it is reported ``python.dynamic_sql`` (HIGH),
+and the template, with every hole replaced by a placeholder identifier, is analysed
+as well, so ``f"DROP TABLE {t}"`` is also a DROP.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Literal
+
+from aadap.core.enums import Language, PlatformKind, RiskLevel
+from aadap.safety._catalog import PLACEHOLDER, TableCatalog
+from aadap.safety._py_names import NameResolver, string_value
+from aadap.safety._sql_keywords import scan_keywords
+from aadap.safety._sql_parse import sql_dialects
+from aadap.safety.findings import Finding
+from aadap.safety.sql import analyze_sql
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
+_BRACES = re.compile(r"\{[^{}]*\}")
+_DB_RECEIVERS = re.compile(
+    r"(?:^|[._])(?:con|conn|connection|cur|cursor|db|duckdb|session)\d*$", re.I
+)
+_DB_MODULES = ("duckdb", "sqlite3", "psycopg", "psycopg2", "pyodbc", "sqlalchemy")
+_STR_METHODS = frozenset({"strip", "lstrip", "rstrip", "upper", "lower"})
+_MAX_DEPTH = 6
+_SQL_METHODS = frozenset({"sql", "query", "execute", "executemany", "executescript"})
+
+Kind = Literal["literal", "template", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlText:
+    kind: Kind
+    text: str
+    line: int  # line of the first character of ``text`` in the Python file
+    how: str  # "f-string", "concatenation", "variable QUERY (line 3)", ...
+
+
+def _unknown(line: int, how: str) -> SqlText:
+    return SqlText("unknown", "", line, how)
+
+
+def evaluate(node: ast.expr, names: NameResolver, depth: int = 0) -> SqlText:
+    """What string ``node`` evaluates to, as far as it can be known statically."""
+    line = getattr(node, "lineno", 0)
+    if depth > _MAX_DEPTH:
+        return _unknown(line, "a deeply nested expression")
+    text = string_value(node)
+    if text is not None:
+        return SqlText("literal", text, line, "a literal")
+    if isinstance(node, ast.JoinedStr):
+        parts = [
+            string_value(v) if isinstance(v, ast.Constant) else PLACEHOLDER for v in node.values
+        ]
+        return SqlText("template", "".join(p or "" for p in parts), line, "an f-string")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = evaluate(node.left, names, depth + 1), evaluate(node.right, names, depth + 1)
+        kind: Kind = "literal" if left.kind == right.kind == "literal" else "template"
+        joined = (left.text or PLACEHOLDER) + (right.text or PLACEHOLDER)
+        return SqlText(kind, joined, line, "string concatenation")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        left = evaluate(node.left, names, depth + 1)
+        if left.kind != "unknown":
+            return SqlText("template", _PERCENT.sub(PLACEHOLDER, left.text), line, "%-formatting")
+    if isinstance(node, ast.Call):
+        return _call(node, names, depth)
+    if isinstance(node, ast.Name) and node.id in names.constants:
+        value, defined = names.constants[node.id]
+        inner = evaluate(value, names, depth + 1)
+        how = f"variable {node.id} (line {defined}) holding {inner.how}"
+        return SqlText(inner.kind, inner.text, inner.line, how)
+    return _unknown(line, "an expression whose value is only known at run time")
+
+
+def _call(node: ast.Call, names: NameResolver, depth: int) -> SqlText:
+    line = node.lineno
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "format":
+        base = evaluate(func.value, names, depth + 1)
+        if base.kind != "unknown":
+            return SqlText("template", _BRACES.sub(PLACEHOLDER, base.text), line, ".format()")
+    if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS and not node.args:
+        base = evaluate(func.value, names, depth + 1)
+        return SqlText(base.kind, base.text, base.line, base.how)
+    wrappers = names.resolve(func) if node.args else frozenset()
+    if any(n.endswith("dedent") for n in wrappers):
+        base = evaluate(node.args[0], names, depth + 1)
+        return SqlText(base.kind, textwrap.dedent(base.text), base.line, base.how)
+    if any(n == "text" or n.endswith("sqlalchemy.text") for n in wrappers):
+        return evaluate(node.args[0], names, depth + 1)  # sqlalchemy.text("...")
+    return _unknown(line, "the result of a call")
+
+
+def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]] | None:
+    """``(description, dialect kind)`` when ``node`` runs SQL: ``("spark.sql", ("spark",))``."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr not in _SQL_METHODS:
+        return None
+    receivers = names.resolve(func.value)
+    receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+    is_duckdb = any(r.startswith("duckdb") for r in receivers)
+    if func.attr == "sql" or (func.attr == "query" and is_duckdb):
+        return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "spark",)
+    if func.attr in {"execute", "executemany", "executescript"}:
+        known = any(r.split(".")[0] in _DB_MODULES for r in receivers)
+        if known or _DB_RECEIVERS.search(receiver_text):
+            return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "db",)
+    return None
+
+
+def _sql_argument(node: ast.Call) -> ast.expr | None:
+    if node.args:
+        return node.args[0]
+    for keyword in node.keywords:
+        if keyword.arg in {"sqlQuery", "query", "sql", "operation"}:
+            return keyword.value
+    return None
+
+
+def embedded_sql(
+    node: ast.Call,
+    call: tuple[str, tuple[str, ...]],
+    *,
+    names: NameResolver,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+) -> list[Finding]:
+    """Findings for the SQL run by ``node`` (a call recognised by :func:`sql_call`)."""
+    description, (flavour,) = call
+    argument = _sql_argument(node)
+    if argument is None:
+        return []
+    if flavour == "duckdb":
+        dialects: tuple[str, ...] = ("duckdb",)
+    else:
+        dialects = sql_dialects(platform, spark=flavour == "spark")
+    source = evaluate(argument, names)
+    origin = f" (in {description}(...) on line {node.lineno})"
+    if source.kind == "literal":
+        found, _ = analyze_sql(
+            source.text,
+            dialects=dialects,
+            catalog=catalog,
+            line_offset=source.line - 1,
+            language=Language.SQL,
+            origin=origin,
+        )
+        return found
+    message = (
+        f"{description}() runs SQL built from {source.how}; it cannot be checked before it runs"
+    )
+    hint = (
+        "Use a constant statement with parameter markers, e.g. "
+        "spark.sql('SELECT * FROM t WHERE id = :id', args={'id': value})."
+    )
+    dynamic = Finding(
+        "python.dynamic_sql",
+        RiskLevel.HIGH,
+        node.lineno,
+        message,
+        hint,
+        None,
+        Language.PYTHON,
+        True,
+    )
+    if source.kind == "unknown":
+        if flavour == "db" and isinstance(argument, ast.Call):
+            return []  # session.execute(select(...)): an ORM statement object, not SQL text
+        return [dynamic]
+    found, _ = analyze_sql(
+        source.text,
+        dialects=dialects,
+        catalog=catalog,
+        line_offset=source.line - 1,
+        language=Language.SQL,
+        origin=f" (template{origin})",
+    )
+    checked = [f for f in found if f.rule not in {"sql.unparseable", "sql.unrecognised"}]
+    if len(checked) < len(found):
+        checked.extend(scan_keywords(source.text, node.lineno, Language.SQL))
+    return [dynamic, *checked]

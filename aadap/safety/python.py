@@ -1,0 +1,137 @@
+"""Python and PySpark analysis over the ``ast`` with import-alias resolution.
+
+One breadth-first walk visits every node; a call is seen before its callee, so the
+call rules can claim a callee (``yaml.load`` with ``SafeLoader``) before the
+reference rule would flag it. References are flagged wherever they appear:
+``map(os.system, cmds)`` is as dangerous as ``os.system(cmd)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
+from aadap.safety._catalog import TableCatalog
+from aadap.safety._py_calls import call_findings
+from aadap.safety._py_names import NameResolver, all_nodes
+from aadap.safety._py_rules import lookup, worth_resolving
+from aadap.safety._py_sql import embedded_sql, sql_call
+from aadap.safety._py_writes import WriteCheck
+from aadap.safety.findings import Finding
+
+_JVM_ATTRS = frozenset({"_jvm", "_gateway", "_jsparkSession"})
+
+
+def _syntax_error(exc: SyntaxError, language: Language) -> Finding:
+    where = f"line {exc.lineno}" if exc.lineno else "the file"
+    msg = f"the code cannot be parsed as Python ({exc.msg} at {where}); it cannot be checked"
+    hint = "Fix the syntax; notebook magics (%sql, !cmd) belong in their own cells."
+    return Finding(
+        "python.syntax_error", RiskLevel.MEDIUM, exc.lineno, msg, hint, None, language, True
+    )
+
+
+def _parse(code: str, language: Language) -> ast.Module | Finding:
+    try:
+        with warnings.catch_warnings():
+            # Warnings about the analysed code ("invalid escape sequence") are not ours to
+            # raise; under -W error they would even turn valid code into a SyntaxError.
+            warnings.simplefilter("ignore")
+            return ast.parse(code)
+    except SyntaxError as exc:
+        return _syntax_error(exc, language)
+    except (RecursionError, MemoryError, ValueError) as exc:
+        msg = f"the code is too deeply nested or too large to parse ({type(exc).__name__})"
+        hint = "Simplify the code; it cannot be checked as it is."
+        return Finding(
+            "python.too_complex", RiskLevel.MEDIUM, None, msg, hint, None, language, True
+        )
+
+
+def analyze_python(
+    code: str, *, language: Language, platform: PlatformKind, catalog: TableCatalog
+) -> tuple[list[Finding], int]:
+    """Findings for Python/PySpark ``code`` and its number of top-level statements."""
+    parsed = _parse(code, language)
+    if isinstance(parsed, Finding):
+        return [parsed], 0
+    try:
+        return _walk(parsed, language, platform, catalog), len(parsed.body)
+    except RecursionError:
+        msg = "the code is too deeply nested to analyse"
+        hint = "Simplify the code; it cannot be checked as it is."
+        return [
+            Finding("python.too_complex", RiskLevel.MEDIUM, None, msg, hint, None, language, True)
+        ], 0
+
+
+def _walk(
+    tree: ast.Module, language: Language, platform: PlatformKind, catalog: TableCatalog
+) -> list[Finding]:
+    nodes = all_nodes(tree)
+    names = NameResolver(tree, nodes)
+    writes = WriteCheck(catalog, names)
+    handled: set[int] = set()
+    found: list[Finding] = []
+    for node in nodes:
+        if type(node) is ast.Call:
+            call = sql_call(node, names)
+            if call is not None:
+                found.extend(
+                    embedded_sql(node, call, names=names, platform=platform, catalog=catalog)
+                )
+            written = writes.check(node)
+            if written is not None:
+                found.extend(written)
+            found.extend(call_findings(node, names, handled))
+            leftover = writes.leftover_mode(node)
+            if leftover is not None:
+                found.append(leftover)
+            if names.is_getattr_call(node):
+                found.extend(_references(node, names, language))
+        elif (
+            (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)
+            and type(node.ctx) is ast.Load
+            and id(node) not in handled
+        ):
+            found.extend(_references(node, names, language))
+    return found
+
+
+def _references(node: ast.expr, names: NameResolver, language: Language) -> list[Finding]:
+    line = getattr(node, "lineno", None)
+    if isinstance(node, ast.Attribute) and node.attr in _JVM_ATTRS:
+        msg = f"access to the JVM gateway ({node.attr}) can call any Java code"
+        hint = "Use the public PySpark API."
+        return [
+            Finding(
+                "python.jvm_access",
+                RiskLevel.HIGH,
+                line,
+                msg,
+                hint,
+                OperationClass.DESTRUCTIVE,
+                language,
+            )
+        ]
+    found: list[Finding] = []
+    if not worth_resolving(node, names.aliases, bool(names.star_modules)):
+        return found
+    for name in names.resolve(node):
+        danger = lookup(name)
+        if danger is not None:
+            found.append(
+                Finding(
+                    danger.rule,
+                    danger.severity,
+                    line,
+                    danger.message,
+                    danger.hint,
+                    danger.operation,
+                    language,
+                    danger.unverified,
+                )
+            )
+            break
+    return found
