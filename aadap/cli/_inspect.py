@@ -1,0 +1,324 @@
+"""``aadap tasks list|show``, ``aadap logs``, ``aadap costs``, ``aadap reconcile``: read the trail."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zoneinfo
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from aadap.cli._common import bad_input, out, print_json, run_async, settings_or_exit
+from aadap.core.config import Settings
+from aadap.core.enums import LogLevel
+from aadap.core.states import TaskState
+from aadap.db import migrate
+from aadap.db.models import ApprovalRequest, Execution, StateTransition
+from aadap.db.session import Database, check_connection
+from aadap.services import artifacts, costs, logs, outcome, tasks
+
+GROUPINGS = ("task", "agent", "model", "day", "week", "month")
+
+
+async def _open(settings: Settings) -> Database:
+    db = Database(settings)
+    await check_connection(db.engine)
+    await migrate.ensure_schema(db.engine)
+    return db
+
+
+def _parse_since(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    if value[:-1].isdigit() and value[-1] in units:
+        return dt.datetime.now(dt.UTC) - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        bad_input(
+            "--since",
+            value,
+            "an ISO date/time (2026-11-01, 2026-11-01T08:00+00:00) or an age like 7d, 12h, 30m",
+        )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
+    app.add_typer(tasks_app, name="tasks")
+
+    @tasks_app.command("list")
+    def list_tasks(
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+        state: Annotated[str | None, typer.Option(help="only tasks in this state")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """The newest tasks first."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        wanted = None
+        if state is not None:
+            try:
+                wanted = TaskState(state.upper())
+            except ValueError:
+                bad_input("--state", state, ", ".join(TaskState))
+        settings = settings_or_exit()
+
+        async def go() -> list[dict[str, Any]]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    rows = await tasks.list_recent(session, limit=limit, state=wanted)
+                return [
+                    {"id": str(t.id), "state": t.current_state, "title": t.title, "tokens": t.tokens_used,
+                     "cost_usd": _plain(t.cost_usd), "created_at": t.created_at.isoformat()}
+                    for t in rows
+                ]  # fmt: skip
+            finally:
+                await db.dispose()
+
+        rows = run_async(go)
+        if fmt == "json":
+            print_json(rows)
+            return
+        table = Table("id", "state", "title", "tokens", "cost $", "created")
+        for r in rows:
+            table.add_row(
+                r["id"][:8],
+                r["state"],
+                r["title"][:60],
+                str(r["tokens"]),
+                r["cost_usd"],
+                r["created_at"][:19],
+            )
+        out.print(table)
+
+    @tasks_app.command("show")
+    def show_task(
+        task_id: Annotated[str, typer.Argument(help="task id or a unique prefix (≥ 6 characters)")],
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """One task: its state trail, artifacts, approvals and executions."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        settings = settings_or_exit()
+
+        async def go() -> dict[str, Any]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    task = await tasks.find(session, task_id)
+                    trail = (await session.execute(
+                        select(StateTransition).where(StateTransition.task_id == task.id).order_by(StateTransition.sequence_num)
+                    )).scalars().all()  # fmt: skip
+                    arts = await artifacts.for_task(session, task.id)
+                    approvals = (
+                        (
+                            await session.execute(
+                                select(ApprovalRequest).where(ApprovalRequest.task_id == task.id)
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+                    runs = (
+                        (
+                            await session.execute(
+                                select(Execution).where(Execution.task_id == task.id)
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+                return {
+                    "id": str(task.id), "title": task.title, "request": task.request, "state": task.current_state,
+                    "environment": task.environment, "platform": task.platform, "tokens_used": task.tokens_used,
+                    "token_budget": task.token_budget, "cost_usd": _plain(task.cost_usd),
+                    "cost_budget_usd": _plain(task.cost_budget_usd), "correlation_id": task.correlation_id,
+                    "flow_run_id": task.flow_run_id,
+                    "transitions": [{"seq": t.sequence_num, "from": t.from_state, "to": t.to_state, "by": t.triggered_by,
+                                     "reason": t.reason, "at": t.created_at.isoformat()} for t in trail],
+                    "artifacts": [{"type": a.artifact_type, "name": a.name, "version": a.version,
+                                   "sha256": a.content_hash[:12]} for a in arts],
+                    "approvals": [{"id": str(a.id), "status": a.status, "operation_class": a.operation_class,
+                                   "risk": a.risk_level, "decided_by": a.decided_by, "code_sha256": a.code_hash[:12]}
+                                  for a in approvals],
+                    "executions": [{"id": str(e.id), "status": e.status, "rows_affected": e.rows_affected,
+                                    "duration_ms": e.duration_ms, "error": e.error} for e in runs],
+                }  # fmt: skip
+            finally:
+                await db.dispose()
+
+        data = run_async(go)
+        if fmt == "json":
+            print_json(data)
+            return
+        for key in (
+            "id",
+            "title",
+            "state",
+            "environment",
+            "platform",
+            "tokens_used",
+            "token_budget",
+            "cost_usd",
+            "cost_budget_usd",
+            "flow_run_id",
+        ):
+            out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
+        out.print("\ntransitions:", highlight=False)
+        for t in data["transitions"]:
+            reason = f"  ({t['reason'][:80]})" if t["reason"] else ""
+            out.print(
+                f"  {t['seq']:3} {t['from']:>20} → {t['to']:<20} by {t['by']}{reason}",
+                highlight=False,
+                markup=False,
+            )
+        for section in ("artifacts", "approvals", "executions"):
+            if data[section]:
+                out.print(f"\n{section}:", highlight=False)
+                for item in data[section]:
+                    out.print(
+                        "  " + "  ".join(f"{k}={v}" for k, v in item.items()),
+                        highlight=False,
+                        markup=False,
+                    )
+
+    @app.command("logs")
+    def show_logs(
+        task_id: Annotated[str, typer.Argument(help="task id or a unique prefix")],
+        level: Annotated[
+            str | None, typer.Option(help="minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        ] = None,
+        search: Annotated[
+            str | None, typer.Option(help="only rows whose message or event contains this")
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """The task's ``task_logs`` rows, oldest first."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        min_level = None
+        if level is not None:
+            try:
+                min_level = LogLevel(level.upper())
+            except ValueError:
+                bad_input("--level", level, ", ".join(LogLevel))
+        settings = settings_or_exit()
+
+        async def go() -> list[dict[str, Any]]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    task = await tasks.find(session, task_id)
+                    rows = await logs.fetch(
+                        session, task_id=task.id, min_level=min_level, search=search
+                    )
+                return [
+                    {"created_at": r.created_at.isoformat(), "level": r.level, "event": r.event, "message": r.message,
+                     "source": r.source, "error_code": r.error_code, "severity": r.severity, "attempt": r.attempt,
+                     "flow_run_id": r.flow_run_id, "task_run_id": r.task_run_id, "correlation_id": r.correlation_id}
+                    for r in rows
+                ]  # fmt: skip
+            finally:
+                await db.dispose()
+
+        rows = run_async(go)
+        if fmt == "json":
+            print_json(rows)
+            return
+        for r in rows:
+            code = f" [{r['error_code']}]" if r["error_code"] else ""
+            out.print(
+                f"{r['created_at'][:23]} {r['level']:8} {r['event']:20}{code} {r['message']}",
+                highlight=False,
+                markup=False,
+            )
+
+    @app.command("costs")
+    def show_costs(
+        by: Annotated[str, typer.Option(help="task, agent, model, day, week or month")] = "agent",
+        since: Annotated[
+            str | None, typer.Option(help="ISO date/time or an age like 7d, 12h")
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    ) -> None:
+        """Spend from ``cost_records``, grouped."""
+        if by not in GROUPINGS:
+            bad_input("--by", by, ", ".join(GROUPINGS))
+        if fmt not in ("table", "csv", "json"):
+            bad_input("--format", fmt, "table, csv, json")
+        start = _parse_since(since)
+        settings = settings_or_exit()
+
+        async def go() -> list[dict[str, Any]]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    return await costs.summarise(
+                        session,
+                        by=cast(costs.Grouping, by),
+                        since=start,
+                        tz=zoneinfo.ZoneInfo(settings.timezone),
+                    )
+            finally:
+                await db.dispose()
+
+        rows = [{k: _plain(v) for k, v in row.items()} for row in run_async(go)]
+        if fmt == "json":
+            print_json(rows)
+        elif fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(
+                buffer,
+                fieldnames=[by, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"],
+            )
+            writer.writeheader()
+            writer.writerows(rows)
+            typer.echo(buffer.getvalue(), nl=False)
+        else:
+            table = Table(by, "calls", "tokens in", "tokens out", "cost $", "unpriced")
+            for r in rows:
+                table.add_row(
+                    str(r[by]),
+                    str(r["calls"]),
+                    str(r["tokens_in"]),
+                    str(r["tokens_out"]),
+                    r["cost_usd"],
+                    str(r["unpriced_calls"]),
+                )
+            out.print(table)
+
+    @app.command("reconcile")
+    def reconcile() -> None:
+        """Find lifecycles whose process died (kill -9, power loss) and close their trail."""
+        settings = settings_or_exit()
+
+        async def go() -> list[outcome.Orphan]:
+            db = await _open(settings)
+            try:
+                return await outcome.reconcile(db)
+            finally:
+                await db.dispose()
+
+        found = run_async(go)
+        for orphan in found:
+            out.print(
+                f"{orphan.task_id}  {orphan.state} → FAILED  ({orphan.reason})", highlight=False
+            )
+        out.print(json.dumps({"reconciled": len(found)}), highlight=False)

@@ -1,0 +1,219 @@
+"""Prefect state hooks that persist the trail: ``task_logs`` rows and settled ``cost_records``.
+
+Hooks are best-effort in Prefect (a raising hook is logged, never fatal; a
+crashed task runs none), so nothing that safety depends on lives here: state
+transitions and approvals are written by the steps themselves, and every LLM
+call is committed the moment it returns. Hooks add the attempt-level trail and
+settle the cost rows of each attempt.
+
+Parameter names matter: runners call flow hooks with ``flow=, flow_run=, state=``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aadap.core.enums import LogLevel
+from aadap.core.exceptions import AADAPError, ErrorSeverity, TaskCancelledError
+from aadap.db.session import Database
+from aadap.orchestration import logmirror, runtime
+from aadap.orchestration.retry import failure_of
+from aadap.services import costs, logs, outcome
+
+_SEVERITY_LEVEL = {
+    ErrorSeverity.LOW: LogLevel.WARNING,
+    ErrorSeverity.MEDIUM: LogLevel.ERROR,
+    ErrorSeverity.HIGH: LogLevel.ERROR,
+    ErrorSeverity.CRITICAL: LogLevel.CRITICAL,
+}
+
+
+def level_for(error: BaseException | None) -> LogLevel:
+    if isinstance(error, AADAPError):
+        return _SEVERITY_LEVEL[error.severity]
+    return LogLevel.ERROR
+
+
+def _task_id(flow_run_id: Any) -> uuid.UUID | None:
+    return runtime.task_of_flow_run(None if flow_run_id is None else str(flow_run_id))
+
+
+async def _write(db: Database, **fields: Any) -> None:
+    await logs.write(db, [logs.build(**fields)])
+
+
+# --- task hooks ---------------------------------------------------------------------
+
+
+async def on_step_running(task: Any, task_run: Any, state: Any) -> None:
+    """Every attempt (Prefect calls this once per Running/Retrying state)."""
+    rt = runtime.current()
+    if rt is None:
+        return
+    await _write(
+        rt.db,
+        level=LogLevel.INFO,
+        event="step.attempt",
+        message=f"{task.name}: attempt {task_run.run_count} ({state.name})",
+        source=f"step:{task.name}",
+        task_id=_task_id(task_run.flow_run_id),
+        flow_run_id=str(task_run.flow_run_id),
+        task_run_id=str(task_run.id),
+        attempt=task_run.run_count,
+    )
+
+
+async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
+    rt = runtime.current()
+    if rt is None:
+        return
+    settled = await costs.finalise_attempts(
+        rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
+    )
+    await _write(
+        rt.db,
+        level=LogLevel.INFO,
+        event="step.completed",
+        message=f"{task.name}: completed on attempt {task_run.run_count}",
+        source=f"step:{task.name}",
+        task_id=_task_id(task_run.flow_run_id),
+        flow_run_id=str(task_run.flow_run_id),
+        task_run_id=str(task_run.id),
+        attempt=task_run.run_count,
+        details={"llm_calls_settled": settled},
+    )
+    await logmirror.flush(rt.db, str(task_run.flow_run_id))
+
+
+async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:
+    """Once, after the last attempt (Prefect does not call it per retried attempt)."""
+    rt = runtime.current()
+    if rt is None:
+        return
+    error = await failure_of(state)
+    settled = await costs.finalise_attempts(
+        rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=False
+    )
+    await _write(
+        rt.db,
+        level=level_for(error),
+        event="step.failed",
+        message=f"{task.name}: failed on attempt {task_run.run_count}: {error or state.message}",
+        source=f"step:{task.name}",
+        task_id=_task_id(task_run.flow_run_id),
+        flow_run_id=str(task_run.flow_run_id),
+        task_run_id=str(task_run.id),
+        attempt=task_run.run_count,
+        error=error,
+        details={"llm_calls_settled": settled, "state": state.name},
+    )
+    await logmirror.flush(rt.db, str(task_run.flow_run_id))
+
+
+STEP_ON_RUNNING: list[Any] = [on_step_running]
+STEP_ON_COMPLETION: list[Any] = [on_step_completed]
+STEP_ON_FAILURE: list[Any] = [on_step_failed]
+
+
+# --- flow hooks ---------------------------------------------------------------------
+
+
+async def on_flow_running(flow: Any, flow_run: Any, state: Any) -> None:
+    logmirror.install()
+
+
+async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
+    async with runtime.database_for_hooks() as db:
+        await _write(
+            db,
+            level=LogLevel.INFO,
+            event="flow.completed",
+            message=f"flow run {flow_run.name} completed",
+            source="flow",
+            task_id=_task_id(flow_run.id),
+            flow_run_id=str(flow_run.id),
+        )
+        await logmirror.flush(db, str(flow_run.id))
+
+
+async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
+    error = await failure_of(state)
+    async with runtime.database_for_hooks() as db:
+        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        if task_id is not None and error is not None:
+            await outcome.fail(db, task_id, error, by="flow")
+        await _write(
+            db,
+            level=level_for(error),
+            event="flow.failed",
+            message=f"flow run {flow_run.name} failed: {state.message}",
+            source="flow",
+            task_id=task_id,
+            flow_run_id=str(flow_run.id),
+            error=error,
+        )
+        await logmirror.flush(db, str(flow_run.id))
+
+
+async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+    """Runs outside any run context, possibly in another process (a worker after SIGKILL)."""
+    async with runtime.database_for_hooks() as db:
+        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        if task_id is None:
+            return
+        async with db.transaction() as session:
+            settled = await costs.orphan_pending(session, task_id=task_id)
+        await outcome.close(
+            db,
+            task_id,
+            to=outcome.S.FAILED,
+            by="flow:crashed",
+            reason=f"flow run crashed: {state.message}",
+        )
+        await _write(
+            db,
+            level=LogLevel.CRITICAL,
+            event="flow.crashed",
+            message=f"flow run {flow_run.name} crashed: {state.message}",
+            source="flow",
+            task_id=task_id,
+            flow_run_id=str(flow_run.id),
+            details={"settled_costs": settled},
+        )
+
+
+async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
+    async with runtime.database_for_hooks() as db:
+        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        if task_id is None:
+            return
+        await outcome.cancel(db, task_id, by="prefect", reason=f"flow run cancelled ({state.name})")
+        await _write(
+            db,
+            level=LogLevel.WARNING,
+            event="flow.cancelled",
+            message=f"flow run {flow_run.name} was cancelled",
+            source="flow",
+            task_id=task_id,
+            flow_run_id=str(flow_run.id),
+            error=TaskCancelledError("cancelled from Prefect"),
+        )
+
+
+async def _task_by_flow_run(db: Database, flow_run_id: str) -> uuid.UUID | None:
+    from sqlalchemy import select
+
+    from aadap.db.models import Task
+
+    async with db.sessions() as session:
+        return (
+            await session.execute(select(Task.id).where(Task.flow_run_id == flow_run_id))
+        ).scalar_one_or_none()
+
+
+FLOW_ON_RUNNING: list[Any] = [on_flow_running]
+FLOW_ON_COMPLETION: list[Any] = [on_flow_completed]
+FLOW_ON_FAILURE: list[Any] = [on_flow_failed]
+FLOW_ON_CRASHED: list[Any] = [on_flow_crashed]
+FLOW_ON_CANCELLATION: list[Any] = [on_flow_cancelled]

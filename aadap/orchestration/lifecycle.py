@@ -1,0 +1,123 @@
+"""The lifecycle's control loop: explicit, deterministic, bounded, and resumable.
+
+request → parse → plan → assign → develop ⇄ validate (bounded rework) → optimise
+→ approve → deploy → complete. Each arrow is one Prefect task (``steps.py``);
+every decision about *what happens next* is made here from the step results, and
+every step resumes from the state recorded in our tables, so running the flow
+again for an existing task (after a crash, or a suspend that re-runs the flow
+from the top) never repeats a finished LLM call or deployment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect.runtime import flow_run as current_flow_run
+
+from aadap.core.config import Settings
+from aadap.core.enums import LogLevel
+from aadap.core.exceptions import ApprovalRequiredError, InvalidRequestError, TaskCancelledError
+from aadap.core.requests import TaskRequest
+from aadap.core.states import TERMINAL_STATES, TaskState
+from aadap.orchestration import logmirror, reports, runtime, steps
+from aadap.orchestration.retry import step_options
+from aadap.services import context, gate, logs, outcome, tasks
+from aadap.services.lifecycle import Lifecycle
+from aadap.services.runtime import Runtime
+from aadap.services.summary import LifecycleSummary, summarise
+
+
+def _opts(settings: Settings, name: str, task_id: uuid.UUID, **extra: Any) -> dict[str, Any]:
+    return {**step_options(settings), "tags": [f"agent:{name}", f"task:{task_id}"], **extra}
+
+
+async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
+    s = rt.settings
+    lc = Lifecycle(rt, task_id)
+
+    requirement = await steps.parser.with_options(**_opts(s, "parser", task_id))(task_id)
+    plan = await steps.planner.with_options(**_opts(s, "planner", task_id))(task_id, requirement)
+    route = await steps.router.with_options(**_opts(s, "router", task_id))(
+        task_id, requirement, plan
+    )
+    round_no = await lc.failed_validations()
+    while True:
+        code = await steps.developer.with_options(
+            **_opts(s, "developer", task_id, task_run_name=f"developer-round-{round_no + 1}")
+        )(task_id, requirement, plan, route)
+        review = await steps.reviewer.with_options(
+            **_opts(s, "reviewer", task_id, task_run_name=f"reviewer-round-{round_no + 1}")
+        )(task_id, requirement, code)
+        if review.passed:
+            break
+        round_no += 1  # the reviewer raised ValidationFailedError if the rework budget was spent
+    code = await steps.optimiser.with_options(**_opts(s, "optimiser", task_id))(task_id, plan, code)
+    decision = await steps.approval.with_options(**_opts(s, "approval", task_id, retries=0))(
+        task_id, code
+    )
+    if not decision.approved:
+        raise ApprovalRequiredError(
+            f"policy requires a human approval ({decision.reason}); operation class "
+            f"{decision.request.operation_class}, risk {decision.request.risk_level}. This build has no "
+            "approval gate yet, so the code was not deployed.",
+            task_id=str(task_id),
+            details={"approval_id": str(decision.request.id)},
+        )
+    await steps.deployer.with_options(**_opts(s, "deployer", task_id, retries=0))(
+        task_id, code.code, code.language
+    )
+    await gate.complete(lc)
+
+
+async def run_lifecycle(
+    request: TaskRequest | dict[str, Any] | None = None, task_id: str | None = None
+) -> LifecycleSummary:
+    """The body of the ``task-lifecycle`` flow (``flows/task_lifecycle.py``)."""
+    logmirror.install()
+    flow_run_id = None if current_flow_run.id is None else str(current_flow_run.id)
+    async with runtime.open_runtime() as rt:
+        if task_id is not None:
+            async with rt.db.sessions() as session:
+                task = await tasks.get(session, task_id)
+        else:
+            if request is None:
+                raise InvalidRequestError(
+                    "task_lifecycle needs a request or a task_id", details={"field": "request"}
+                )
+            task, _created = await tasks.create(
+                rt.db, rt.settings, TaskRequest.parse(request), flow_run_id=flow_run_id
+            )
+        if flow_run_id is not None:
+            runtime.remember_flow_run(flow_run_id, task.id)
+        ctx = context.RunContext(
+            task_id=task.id, correlation_id=task.correlation_id, flow_run_id=flow_run_id
+        )
+        with context.bind(ctx):
+            if TaskState(task.current_state) not in TERMINAL_STATES:
+                await tasks.set_flow_run(rt.db, task.id, flow_run_id, outcome.runner_identity())
+                await logs.write(
+                    rt.db,
+                    [
+                        logs.build(
+                            level=LogLevel.INFO,
+                            event="flow.started",
+                            message=f"lifecycle of task {task.id} started in state {task.current_state}",
+                            source="flow",
+                        )
+                    ],
+                )
+                try:
+                    await _drive(rt, task.id)
+                except TaskCancelledError as exc:
+                    await outcome.cancel(rt.db, task.id, by="prefect", reason=exc.message)
+                    raise
+                except Exception as exc:
+                    await outcome.fail(rt.db, task.id, exc)
+                    raise
+                finally:
+                    summary = await summarise(rt.db, task.id)
+                    if flow_run_id is not None:
+                        await reports.publish(summary)
+                        await logmirror.flush(rt.db, flow_run_id)
+            return await summarise(rt.db, task.id)

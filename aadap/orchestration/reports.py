@@ -1,0 +1,59 @@
+"""Prefect artifacts for each run: the final code and outcome, and cost by agent."""
+
+from __future__ import annotations
+
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+
+from aadap.services.summary import LifecycleSummary
+
+
+def _key(summary: LifecycleSummary, what: str) -> str:
+    return f"aadap-{what}-{summary.task_id[:8]}"
+
+
+def markdown(summary: LifecycleSummary) -> str:
+    lines = [
+        f"# {summary.title}",
+        "",
+        f"**Outcome:** `{summary.state}` · environment `{summary.environment}` · platform `{summary.platform}`",
+        f"**Task:** `{summary.task_id}` · tokens {summary.tokens_used} · cost ${summary.cost_usd:.6f} "
+        f"· LLM calls {summary.llm_calls}",
+    ]
+    if summary.error:
+        lines += ["", f"**Stopped:** {summary.error}"]
+    if summary.code:
+        lines += ["", "## Code", "", f"```{summary.language or ''}", summary.code, "```"]
+    result = summary.result or {}
+    if result.get("columns"):
+        cols = result["columns"]
+        lines += [
+            "",
+            "## Result preview",
+            "",
+            "| " + " | ".join(cols) + " |",
+            "|" + "---|" * len(cols),
+        ]
+        for row in result.get("rows", [])[:10]:
+            lines.append("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
+    elif result:
+        lines += [
+            "",
+            "## Result",
+            "",
+            str(result.get("output") or f"{result.get('rows_affected')} rows affected"),
+        ]
+    return "\n".join(lines)
+
+
+async def publish(summary: LifecycleSummary) -> None:
+    await acreate_markdown_artifact(
+        key=_key(summary, "report"),
+        markdown=markdown(summary),
+        description=f"{summary.title}: {summary.state}",
+    )
+    rows = [
+        {**entry, "cost_usd": f"{entry['cost_usd']:.8f}"} for entry in summary.cost_by_agent
+    ] or [{"agent": "-", "calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": "0"}]
+    await acreate_table_artifact(
+        key=_key(summary, "costs"), table=rows, description="LLM cost by agent"
+    )

@@ -1,0 +1,125 @@
+"""The lifecycle's steps as Prefect tasks, one per agent, each a thin call into the services.
+
+Every step binds the run context (step name, task run id, attempt) so the cost
+and log rows its LLM calls write are stamped with them, and records a failed
+attempt before re-raising (Prefect's ``on_failure`` hook fires only after the
+last attempt).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prefect import task
+from prefect.runtime import task_run as current_task_run
+
+from aadap.agents import GeneratedCode, Plan, Requirement, Review, Route
+from aadap.core.enums import Language, LogLevel
+from aadap.core.exceptions import AADAPError, OrchestratorError, is_retryable
+from aadap.db.models import Execution
+from aadap.orchestration import hooks, runtime
+from aadap.orchestration.hooks import level_for
+from aadap.services import context, gate, logs
+from aadap.services.gate import ApprovalOutcome
+from aadap.services.lifecycle import Lifecycle
+
+
+def step_task(name: str) -> Any:
+    """``@task`` with the lifecycle's step hooks; retries come per call from settings."""
+    return task(
+        name=name,
+        on_running=hooks.STEP_ON_RUNNING,
+        on_completion=hooks.STEP_ON_COMPLETION,
+        on_failure=hooks.STEP_ON_FAILURE,
+    )
+
+
+@asynccontextmanager
+async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
+    rt = runtime.current()
+    if rt is None:
+        raise OrchestratorError(f"step {name} ran outside a lifecycle flow run (no runtime bound)")
+    attempt = int(current_task_run.run_count or 1)
+    task_run_id = None if current_task_run.id is None else str(current_task_run.id)
+    with context.step(name, task_run_id=task_run_id, attempt=attempt):
+        try:
+            yield Lifecycle(rt, task_id)
+        except Exception as exc:
+            retry = is_retryable(exc)
+            await logs.write(
+                rt.db,
+                [
+                    logs.build(
+                        level=LogLevel.WARNING if retry else level_for(exc),
+                        event="step.attempt_failed",
+                        message=f"{name}: attempt {attempt} failed ({'retryable' if retry else 'not retryable'}): "
+                        + (
+                            str(exc)
+                            if isinstance(exc, AADAPError)
+                            else f"{type(exc).__name__}: {exc}"
+                        ),
+                        source=f"step:{name}",
+                        task_run_id=task_run_id,
+                        attempt=attempt,
+                        error=exc,
+                        details={"retryable": retry},
+                    )
+                ],
+            )
+            raise
+
+
+@step_task("parser")
+async def parser(task_id: uuid.UUID) -> Requirement:
+    async with _step("parser", task_id) as lc:
+        return await lc.parse()
+
+
+@step_task("planner")
+async def planner(task_id: uuid.UUID, requirement: Requirement) -> Plan:
+    async with _step("planner", task_id) as lc:
+        return await lc.plan(requirement)
+
+
+@step_task("router")
+async def router(task_id: uuid.UUID, requirement: Requirement, plan: Plan) -> Route:
+    async with _step("router", task_id) as lc:
+        return await lc.route(requirement, plan)
+
+
+@step_task("developer")
+async def developer(
+    task_id: uuid.UUID, requirement: Requirement, plan: Plan, route: Route
+) -> GeneratedCode:
+    async with _step("developer", task_id) as lc:
+        return await lc.develop(requirement, plan, route)
+
+
+@step_task("reviewer")
+async def reviewer(task_id: uuid.UUID, requirement: Requirement, code: GeneratedCode) -> Review:
+    async with _step("reviewer", task_id) as lc:
+        return await lc.validate(requirement, code)
+
+
+@step_task("optimiser")
+async def optimiser(task_id: uuid.UUID, plan: Plan, code: GeneratedCode) -> GeneratedCode:
+    async with _step("optimiser", task_id) as lc:
+        return await lc.optimise(plan, code)
+
+
+@step_task("approval")
+async def approval(task_id: uuid.UUID, code: GeneratedCode) -> ApprovalOutcome:
+    async with _step("approval", task_id) as lc:
+        return await gate.request_approval(lc, code)
+
+
+@step_task("deployer")
+async def deployer(task_id: uuid.UUID, code: str, language: Language) -> Execution:
+    async with _step("deployer", task_id) as lc:
+        return await gate.deploy(lc, code, language)
+
+
+ALL_STEPS = (parser, planner, router, developer, reviewer, optimiser, approval, deployer)

@@ -1,0 +1,50 @@
+"""Who is running right now: the task, the flow run, the step and the attempt.
+
+The orchestration layer sets this at the start of every step; services read it to
+stamp cost and log rows without knowing anything about Prefect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    task_id: uuid.UUID
+    correlation_id: str
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    step: str | None = None
+    attempt: int = 1
+
+
+_current: ContextVar[RunContext | None] = ContextVar("aadap_run_context", default=None)
+
+
+def current() -> RunContext | None:
+    return _current.get()
+
+
+@contextmanager
+def bind(ctx: RunContext) -> Iterator[RunContext]:
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def step(name: str, *, task_run_id: str | None, attempt: int) -> Iterator[RunContext | None]:
+    """Narrow the current context to one step attempt (no-op outside a lifecycle)."""
+    ctx = _current.get()
+    if ctx is None:
+        yield None
+        return
+    with bind(replace(ctx, step=name, task_run_id=task_run_id, attempt=attempt)) as narrowed:
+        yield narrowed

@@ -1,0 +1,213 @@
+"""``cost_records``: one row per LLM call (and per compute run), and the task's running totals.
+
+Durability: a call's row is committed the moment the call returns, in status
+``pending``, together with the task's new ``tokens_used``/``cost_usd``. The
+step's Prefect hooks later finalise the rows of every attempt (``succeeded`` for
+the attempt that completed, ``failed`` for the attempts before it); a process
+killed with ``kill -9`` runs no hook, so ``reconcile`` marks its rows
+``orphaned``. Either way every call that returned is in the ledger exactly once:
+``call_id`` is unique.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.core.enums import CostKind, CostStatus
+from aadap.db.models import CostRecord, Task
+from aadap.db.session import Database
+from aadap.llm.types import Completion
+from aadap.services.context import RunContext
+
+
+async def record_llm_call(
+    db: Database,
+    *,
+    ctx: RunContext | None,
+    agent: str,
+    completion: Completion,
+    call_id: str | None = None,
+) -> CostRecord:
+    """Commit the call's row (pending) and add it to the task's totals, atomically."""
+    usage = completion.usage
+    row = CostRecord(
+        task_id=None if ctx is None else ctx.task_id,
+        flow_run_id=None if ctx is None else ctx.flow_run_id,
+        task_run_id=None if ctx is None else ctx.task_run_id,
+        agent_type=agent,
+        kind=CostKind.LLM.value,
+        provider=completion.provider,
+        model=completion.model,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
+        cost_usd=usage.cost_usd,
+        latency_ms=completion.latency_ms,
+        attempt=1 if ctx is None else ctx.attempt,
+        call_id=call_id or uuid.uuid4().hex,
+        status=CostStatus.PENDING.value,
+        details={"step": None if ctx is None else ctx.step, "priced": usage.cost_usd is not None},
+    )
+    async with db.transaction() as session:
+        session.add(row)
+        if ctx is not None:
+            await session.execute(
+                update(Task)
+                .where(Task.id == ctx.task_id)
+                .values(
+                    tokens_used=Task.tokens_used + usage.total_tokens,
+                    cost_usd=Task.cost_usd + (usage.cost_usd or Decimal(0)),
+                )
+            )
+    return row
+
+
+async def record_compute(
+    db: Database,
+    *,
+    ctx: RunContext | None,
+    task_id: uuid.UUID,
+    platform: str,
+    duration_ms: int,
+    usd_per_hour: Decimal,
+    call_id: str,
+    details: dict[str, Any] | None = None,
+) -> CostRecord:
+    cost = (Decimal(duration_ms) / Decimal(3_600_000) * usd_per_hour).quantize(
+        Decimal("0.0000000001")
+    )
+    row = CostRecord(
+        task_id=task_id,
+        flow_run_id=None if ctx is None else ctx.flow_run_id,
+        task_run_id=None if ctx is None else ctx.task_run_id,
+        agent_type="deploy",
+        kind=CostKind.COMPUTE.value,
+        provider=platform,
+        model=f"{platform}-compute",
+        cost_usd=cost,
+        latency_ms=duration_ms,
+        attempt=1 if ctx is None else ctx.attempt,
+        call_id=call_id,
+        status=CostStatus.SUCCEEDED.value,
+        details={"usd_per_hour": str(usd_per_hour), **(details or {})},
+    )
+    async with db.transaction() as session:
+        existing = (
+            await session.execute(select(CostRecord).where(CostRecord.call_id == call_id))
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        session.add(row)
+        await session.execute(
+            update(Task).where(Task.id == task_id).values(cost_usd=Task.cost_usd + cost)
+        )
+    return row
+
+
+async def finalise_attempts(
+    db: Database, *, task_run_id: str, final_attempt: int, succeeded: bool
+) -> int:
+    """Settle the pending rows of one Prefect task run after its last attempt."""
+    final_status = CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
+    async with db.transaction() as session:
+        earlier = await session.execute(
+            update(CostRecord)
+            .where(
+                CostRecord.task_run_id == task_run_id,
+                CostRecord.status == CostStatus.PENDING.value,
+                CostRecord.attempt < final_attempt,
+            )
+            .values(status=CostStatus.FAILED.value)
+        )
+        last = await session.execute(
+            update(CostRecord)
+            .where(
+                CostRecord.task_run_id == task_run_id,
+                CostRecord.status == CostStatus.PENDING.value,
+                CostRecord.attempt >= final_attempt,
+            )
+            .values(status=final_status.value)
+        )
+    return int(earlier.rowcount + last.rowcount)  # type: ignore[attr-defined]
+
+
+async def orphan_pending(session: AsyncSession, *, task_id: uuid.UUID) -> int:
+    result = await session.execute(
+        update(CostRecord)
+        .where(CostRecord.task_id == task_id, CostRecord.status == CostStatus.PENDING.value)
+        .values(status=CostStatus.ORPHANED.value)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def unpriced_calls(session: AsyncSession, task_id: uuid.UUID) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count(CostRecord.id)).where(
+                    CostRecord.task_id == task_id,
+                    CostRecord.kind == CostKind.LLM.value,
+                    CostRecord.cost_usd.is_(None),
+                )
+            )
+        ).scalar_one()
+    )
+
+
+Grouping = Literal["task", "agent", "model", "day", "week", "month"]
+
+
+async def summarise(
+    session: AsyncSession, *, by: Grouping, since: dt.datetime | None = None, tz: dt.tzinfo = dt.UTC
+) -> list[dict[str, Any]]:
+    """Spend grouped by task, agent, model, day, week or month (time buckets in ``tz``).
+
+    Sums are computed in Python over exact ``Decimal`` values so SQLite (which has
+    no decimal type) and PostgreSQL give the same figures.
+    """
+    stmt = select(CostRecord)
+    if since is not None:
+        stmt = stmt.where(CostRecord.created_at >= since)
+    buckets: dict[str, dict[str, Any]] = {}
+    for row in (await session.execute(stmt)).scalars():
+        key = _bucket(row, by, tz)
+        entry = buckets.setdefault(
+            key,
+            {
+                by: key,
+                "calls": 0,
+                "tokens_in": 0,
+                "tokens_out": 0,
+                "cost_usd": Decimal(0),
+                "unpriced_calls": 0,
+            },
+        )
+        entry["calls"] += 1
+        entry["tokens_in"] += row.tokens_in
+        entry["tokens_out"] += row.tokens_out
+        if row.cost_usd is None:
+            entry["unpriced_calls"] += 1
+        else:
+            entry["cost_usd"] += row.cost_usd
+    return [buckets[k] for k in sorted(buckets)]
+
+
+def _bucket(row: CostRecord, by: Grouping, tz: dt.tzinfo) -> str:
+    if by == "task":
+        return str(row.task_id) if row.task_id else "(deleted task)"
+    if by == "agent":
+        return row.agent_type
+    if by == "model":
+        return f"{row.provider}/{row.model}"
+    local = row.created_at.astimezone(tz)
+    if by == "day":
+        return local.date().isoformat()
+    if by == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{local.year}-{local.month:02d}"

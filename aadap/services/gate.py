@@ -1,0 +1,448 @@
+"""Approval and deployment, with the safety invariants enforced in the services themselves.
+
+* Deploy runs only if an ``APPROVED`` or ``AUTO_APPROVED`` approval row exists for
+  the exact content hash being deployed, and that hash passed validation.
+* Code that changed after validation (a new artifact version, e.g. the optimiser's)
+  is validated again before it can be approved.
+
+These checks live here, not in the flow's control logic, so no caller can deploy
+around them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from aadap import agents
+from aadap.agents import GeneratedCode
+from aadap.core.enums import (
+    ApprovalStatus,
+    ArtifactType,
+    Environment,
+    ExecutionStatus,
+    Language,
+    PlatformKind,
+)
+from aadap.core.exceptions import (
+    ApprovalRequiredError,
+    DeploymentFailedError,
+    SafetyViolationError,
+    ValidationFailedError,
+)
+from aadap.core.states import TaskState
+from aadap.db.models import ApprovalRequest, Artifact, Execution, Task
+from aadap.db.types import utcnow
+from aadap.platforms.base import RunResult
+from aadap.safety import Analysis, analyze, decide
+from aadap.services import artifacts, context, costs, ledger
+from aadap.services.lifecycle import Lifecycle, reached
+
+S = TaskState
+POLICY_ACTOR = "system:policy"
+APPROVING = (ApprovalStatus.APPROVED.value, ApprovalStatus.AUTO_APPROVED.value)
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    request: ApprovalRequest
+    analysis: dict[str, Any]
+    decision: str
+    reason: str
+
+    @property
+    def approved(self) -> bool:
+        return self.request.status in APPROVING
+
+
+async def validated_hashes(lc: Lifecycle) -> set[str]:
+    """Content hashes that passed validation (reviewer, or deterministic re-validation)."""
+    async with lc.rt.db.sessions() as session:
+        rows = await session.execute(
+            select(Artifact).where(
+                Artifact.task_id == lc.task_id,
+                Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
+            )
+        )
+        hashes = set()
+        for row in rows.scalars():
+            report = json.loads(row.content)
+            if report.get("review", {}).get("passed"):
+                hashes.add(report["code_sha256"])
+    return hashes
+
+
+async def revalidate(lc: Lifecycle, code: GeneratedCode) -> None:
+    """Validate changed code again (syntax, deterministically) or raise ``ValidationFailedError``."""
+    digest = artifacts.content_hash(code.code)
+    if digest in await validated_hashes(lc):
+        return
+    task = await lc.task()
+    report = agents.check_syntax(code.code, code.language, PlatformKind(task.platform))
+    passed = report.ok
+    review = {
+        "passed": passed,
+        "findings": [
+            {"severity": "error", "message": i.message, "line": i.line, "source": "syntax"}
+            for i in report.issues
+        ],
+        "summary": "re-validated after the code changed"
+        if passed
+        else "the changed code does not parse",
+    }
+    async with lc.rt.db.transaction() as session:
+        await artifacts.save(
+            session,
+            task_id=lc.task_id,
+            artifact_type=ArtifactType.REVIEW_REPORT,
+            name="revalidation",
+            content=json.dumps({"review": review, "code_sha256": digest, "feedback": []}, indent=2),
+        )
+    if not passed:
+        raise ValidationFailedError(
+            "the code changed after validation and the new version fails its syntax check: "
+            + "; ".join(i.message for i in report.issues)[:1500],
+            task_id=str(lc.task_id),
+        )
+
+
+async def _existing_tables(lc: Lifecycle, task: Task) -> list[str]:
+    platform = await lc.rt.platform_for(task)
+    try:
+        return await platform.list_tables()
+    finally:
+        await platform.aclose()
+
+
+async def analyse(lc: Lifecycle, code: GeneratedCode) -> Analysis:
+    task = await lc.task()
+    return analyze(
+        code.code,
+        language=code.language,
+        platform=PlatformKind(task.platform),
+        existing_tables=await _existing_tables(lc, task),
+    )
+
+
+async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcome:
+    """Record the approval request for ``code`` and let policy decide what it can.
+
+    ``auto``: the row is AUTO_APPROVED by policy and the task moves to APPROVED.
+    ``approval``: the row stays PENDING in state IN_REVIEW (the caller asks a human).
+    ``forbidden``: the row is FORBIDDEN and ``SafetyViolationError`` is raised.
+    """
+    digest = artifacts.content_hash(code.code)
+    existing = await latest_request(lc, digest)
+    state = await lc.state()
+    if existing is not None and (
+        reached(state, S.APPROVED) or existing.status == ApprovalStatus.PENDING.value
+    ):
+        meta = existing.metadata_
+        return ApprovalOutcome(
+            existing, meta.get("analysis", {}), meta.get("decision", ""), existing.reason or ""
+        )
+    await revalidate(lc, code)
+    await lc.enter(S.APPROVAL_PENDING, by=POLICY_ACTOR)
+    task = await lc.task()
+    analysis = await analyse(lc, code)
+    decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
+    status = {
+        "auto": ApprovalStatus.AUTO_APPROVED,
+        "approval": ApprovalStatus.PENDING,
+        "forbidden": ApprovalStatus.FORBIDDEN,
+    }[decision.decision]
+    now = utcnow()
+    meta = {
+        "analysis": analysis.to_dict(),
+        "decision": decision.decision,
+        "cost_usd_so_far": str(task.cost_usd),
+    }
+    async with lc.rt.db.transaction() as session:
+        code_artifact = await artifacts.latest(
+            session,
+            task_id=lc.task_id,
+            artifact_type=_code_kind(code, await artifacts.for_task(session, lc.task_id)),
+            name="code",
+        )
+        row = ApprovalRequest(
+            task_id=lc.task_id,
+            operation_class=analysis.operation_class.value,
+            environment=task.environment,
+            risk_level=analysis.risk.value,
+            status=status.value,
+            code_hash=digest,
+            code_artifact_id=None if code_artifact is None else code_artifact.id,
+            requested_by=POLICY_ACTOR,
+            requested_at=now,
+            decided_by=None if status is ApprovalStatus.PENDING else POLICY_ACTOR,
+            decided_at=None if status is ApprovalStatus.PENDING else now,
+            reason=decision.reason,
+            expires_at=now + dt.timedelta(seconds=lc.rt.settings.safety.approval_timeout_seconds),
+            metadata_=meta,
+        )
+        session.add(row)
+        await session.flush()
+        await artifacts.save(
+            session,
+            task_id=lc.task_id,
+            artifact_type=ArtifactType.DECISION_EXPLANATION,
+            name="approval",
+            content=json.dumps(
+                {
+                    "approval_id": str(row.id),
+                    "code_sha256": digest,
+                    "chosen_approach": code.explanation,
+                    "operation_class": analysis.operation_class.value,
+                    "risk": analysis.risk.value,
+                    "decision": decision.decision,
+                    "why": decision.reason,
+                    "findings": [f.to_dict() for f in analysis.findings],
+                },
+                indent=2,
+            ),
+        )
+        await ledger.record_transition(
+            session,
+            task_id=lc.task_id,
+            to_state=S.IN_REVIEW,
+            triggered_by=POLICY_ACTOR,
+            reason=decision.reason,
+        )
+        if status is ApprovalStatus.AUTO_APPROVED:
+            await ledger.record_transition(
+                session, task_id=lc.task_id, to_state=S.APPROVED, triggered_by=POLICY_ACTOR,
+                reason=f"auto-approved by policy: {decision.reason}", metadata={"approval_id": str(row.id)},
+            )  # fmt: skip
+    outcome = ApprovalOutcome(row, meta["analysis"], decision.decision, decision.reason)
+    if status is ApprovalStatus.FORBIDDEN:
+        raise SafetyViolationError(
+            f"policy forbids this code in {task.environment}: {decision.reason}",
+            task_id=str(lc.task_id),
+            details={
+                "approval_id": str(row.id),
+                "operation_class": analysis.operation_class.value,
+                "risk": analysis.risk.value,
+            },
+        )
+    return outcome
+
+
+def _code_kind(code: GeneratedCode, rows: list[Artifact]) -> ArtifactType:
+    """Which artifact holds ``code``: the optimiser's version or the developer's."""
+    for row in rows:
+        if (
+            row.artifact_type == ArtifactType.OPTIMIZED_CODE.value
+            and GeneratedCode.model_validate_json(row.content).code == code.code
+        ):
+            return ArtifactType.OPTIMIZED_CODE
+    return ArtifactType.GENERATED_CODE
+
+
+async def latest_request(lc: Lifecycle, digest: str) -> ApprovalRequest | None:
+    async with lc.rt.db.sessions() as session:
+        return (
+            await session.execute(
+                select(ApprovalRequest)
+                .where(ApprovalRequest.task_id == lc.task_id, ApprovalRequest.code_hash == digest)
+                .order_by(ApprovalRequest.requested_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+
+async def record_decision(
+    lc: Lifecycle, approval_id: uuid.UUID, *, approve: bool, reviewer: str, comment: str | None
+) -> ApprovalRequest:
+    """A human's decision on a PENDING request: APPROVED (task → APPROVED) or REJECTED (→ REJECTED)."""
+    async with lc.rt.db.transaction() as session:
+        row = await session.get(ApprovalRequest, approval_id, with_for_update=True)
+        if row is None or row.task_id != lc.task_id:
+            raise ApprovalRequiredError(
+                f"approval request {approval_id} does not belong to task {lc.task_id}"
+            )
+        if row.status != ApprovalStatus.PENDING.value:
+            raise ApprovalRequiredError(
+                f"approval request {approval_id} is {row.status}, not PENDING"
+            )
+        row.status = (ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED).value
+        row.decided_by = reviewer
+        row.decided_at = utcnow()
+        row.reason = comment
+        await artifacts.save(
+            session, task_id=lc.task_id, artifact_type=ArtifactType.DECISION_EXPLANATION, name="approval",
+            content=json.dumps({"approval_id": str(row.id), "code_sha256": row.code_hash, "decision": row.status,
+                                "reviewer": reviewer, "comment": comment}, indent=2),
+        )  # fmt: skip
+        await ledger.record_transition(
+            session, task_id=lc.task_id, to_state=S.APPROVED if approve else S.REJECTED,
+            triggered_by=f"reviewer:{reviewer}", reason=comment, metadata={"approval_id": str(row.id)},
+        )  # fmt: skip
+    return row
+
+
+async def expire(lc: Lifecycle, approval_id: uuid.UUID) -> None:
+    async with lc.rt.db.transaction() as session:
+        row = await session.get(ApprovalRequest, approval_id)
+        if row is not None and row.status == ApprovalStatus.PENDING.value:
+            row.status = ApprovalStatus.EXPIRED.value
+            row.decided_by = POLICY_ACTOR
+            row.decided_at = utcnow()
+            row.reason = "nobody decided before the approval timeout"
+
+
+async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
+    """Run ``code`` on the task's platform, if and only if that exact code was validated and approved."""
+    digest = artifacts.content_hash(code)
+    async with lc.rt.db.sessions() as session:
+        done = (
+            await session.execute(
+                select(Execution).where(
+                    Execution.task_id == lc.task_id,
+                    Execution.code_hash == digest,
+                    Execution.status == ExecutionStatus.SUCCESS.value,
+                )
+            )
+        ).scalar_one_or_none()
+        if done is not None:
+            return done  # resumed after the deployment already happened: never deploy twice
+        approved = (
+            (
+                await session.execute(
+                    select(ApprovalRequest).where(
+                        ApprovalRequest.task_id == lc.task_id,
+                        ApprovalRequest.code_hash == digest,
+                        ApprovalRequest.status.in_(APPROVING),
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        interrupted = (
+            (
+                await session.execute(
+                    select(Execution).where(
+                        Execution.task_id == lc.task_id,
+                        Execution.status == ExecutionStatus.RUNNING.value,
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+    if approved is None:
+        raise ApprovalRequiredError(
+            f"refusing to deploy: no APPROVED or policy-auto-approved request for code sha256 {digest[:12]}…",
+            task_id=str(lc.task_id),
+            details={"code_sha256": digest},
+        )
+    if digest not in await validated_hashes(lc):
+        raise ValidationFailedError(
+            f"refusing to deploy: code sha256 {digest[:12]}… never passed validation",
+            task_id=str(lc.task_id),
+        )
+    if interrupted is not None:
+        raise DeploymentFailedError(
+            f"a previous deployment of this task (execution {interrupted.id}) never finished; check the "
+            "target before submitting the request again",
+            task_id=str(lc.task_id),
+            details={"execution_id": str(interrupted.id)},
+        )
+    state = await lc.state()
+    if state is not S.DEPLOYING:
+        await lc.enter(S.DEPLOYING, by="deployer")
+    task = await lc.task()
+    execution = Execution(
+        task_id=lc.task_id,
+        connection_id=task.connection_id,
+        platform=task.platform,
+        status=ExecutionStatus.RUNNING.value,
+        code_hash=digest,
+        code_artifact_id=approved.code_artifact_id,
+        started_at=utcnow(),
+    )
+    async with lc.rt.db.transaction() as session:
+        session.add(execution)
+    platform = await lc.rt.platform_for(task)
+    try:
+        handle = await platform.submit(code, language=language, name=f"aadap-{str(lc.task_id)[:8]}")
+        result = await platform.wait(handle)
+    except DeploymentFailedError as exc:
+        await _finish_execution(lc, execution, None, error=exc.message)
+        raise
+    finally:
+        await platform.aclose()
+    await _finish_execution(lc, execution, result)
+    if not result.succeeded:
+        raise DeploymentFailedError(
+            f"the {task.platform} run failed: {result.error or result.status.value}",
+            task_id=str(lc.task_id),
+            details={"run_id": handle.run_id, "run_url": result.run_url, "error": result.error},
+        )
+    await _compute_cost(lc, task, execution, result)
+    await lc.finish_step(
+        S.DEPLOYED, by="deployer", output=json.dumps(_result_json(result), indent=2, default=str),
+        kind=ArtifactType.EXECUTION_RESULT, name="result",
+        reason=result.output[:500] or f"{result.rows_affected} rows affected",
+        metadata={"execution_id": str(execution.id)},
+    )  # fmt: skip
+    return execution
+
+
+def _result_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "status": result.status.value,
+        "output": result.output,
+        "columns": result.columns,
+        "rows": result.rows,
+        "row_count": result.row_count,
+        "rows_affected": result.rows_affected,
+        "run_url": result.run_url,
+        "duration_ms": result.duration_ms,
+    }
+
+
+async def _finish_execution(
+    lc: Lifecycle, execution: Execution, result: RunResult | None, *, error: str | None = None
+) -> None:
+    async with lc.rt.db.transaction() as session:
+        row = await session.get(Execution, execution.id)
+        assert row is not None
+        row.completed_at = utcnow()
+        if result is None:
+            row.status = ExecutionStatus.FAILED.value
+            row.error = error
+        else:
+            row.status = result.status.value
+            row.output = json.dumps(_result_json(result), default=str)[:200_000]
+            row.error = result.error
+            row.rows_affected = result.rows_affected
+            row.duration_ms = result.duration_ms
+            row.run_url = result.run_url
+        execution.status = row.status
+
+
+async def _compute_cost(lc: Lifecycle, task: Task, execution: Execution, result: RunResult) -> None:
+    rate = lc.rt.settings.platforms.compute_usd_per_hour.get(task.platform)
+    if rate is None:
+        return
+    await costs.record_compute(
+        lc.rt.db,
+        ctx=context.current(),
+        task_id=lc.task_id,
+        platform=task.platform,
+        duration_ms=result.duration_ms or 0,
+        usd_per_hour=rate,
+        call_id=f"compute-{execution.id}",
+    )
+
+
+async def complete(lc: Lifecycle) -> None:
+    state = await lc.state()
+    if state is S.DEPLOYED:
+        await lc.enter(S.COMPLETED, by="lifecycle", reason="deployed")

@@ -1,0 +1,323 @@
+"""The lifecycle's use cases, one method per step, each resumable from the ledger.
+
+Every step first looks at the task's recorded state: if the step already
+finished, it returns the persisted output (an artifact) without calling an LLM
+again; if it was interrupted mid-way, it carries on from its own state. A
+step's output artifact and its closing transition commit in one transaction,
+so "the state says done" and "the output exists" never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from aadap import agents
+from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
+from aadap.core.enums import ArtifactType, Environment, Language, PlatformKind
+from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
+from aadap.core.states import TaskState
+from aadap.db.models import Artifact, Task
+from aadap.services import artifacts, ledger
+from aadap.services.runtime import Runtime
+
+S = TaskState
+M = TypeVar("M", bound=BaseModel)
+
+#: Position of each state on the happy path; rework states sit where they re-enter.
+RANK: dict[TaskState, int] = {
+    state: index
+    for index, state in enumerate(
+        [
+            S.SUBMITTED, S.PARSING, S.PARSED, S.PLANNING, S.PLANNED, S.AGENT_ASSIGNMENT,
+            S.AGENT_ASSIGNED, S.IN_DEVELOPMENT, S.CODE_GENERATED, S.IN_VALIDATION,
+            S.VALIDATION_PASSED, S.OPTIMIZATION_PENDING, S.IN_OPTIMIZATION, S.OPTIMIZED,
+            S.APPROVAL_PENDING, S.IN_REVIEW, S.APPROVED, S.DEPLOYING, S.DEPLOYED, S.COMPLETED,
+        ]
+    )
+}  # fmt: skip
+RANK.update(
+    {
+        S.PARSE_FAILED: RANK[S.PARSING],
+        S.DEV_FAILED: RANK[S.IN_DEVELOPMENT],
+        S.VALIDATION_FAILED: RANK[S.IN_VALIDATION],
+        S.REJECTED: RANK[S.IN_REVIEW],
+    }
+)
+
+
+def reached(state: TaskState, milestone: TaskState) -> bool:
+    """Has a task in ``state`` already passed ``milestone`` (ignoring terminal states)?"""
+    return state in RANK and RANK[state] >= RANK[milestone]
+
+
+class Lifecycle:
+    """The steps of one task. Stateless between calls: everything lives in the database."""
+
+    def __init__(self, rt: Runtime, task_id: uuid.UUID) -> None:
+        self.rt = rt
+        self.task_id = task_id
+
+    # --- reading ------------------------------------------------------------------
+
+    async def task(self) -> Task:
+        async with self.rt.db.sessions() as session:
+            task = await session.get(Task, self.task_id)
+        if task is None:
+            raise TaskNotFoundError(
+                f"task {self.task_id} does not exist", task_id=str(self.task_id)
+            )
+        return task
+
+    async def state(self) -> TaskState:
+        return TaskState((await self.task()).current_state)
+
+    async def _latest(self, kind: ArtifactType, name: str) -> Artifact | None:
+        async with self.rt.db.sessions() as session:
+            return await artifacts.latest(
+                session, task_id=self.task_id, artifact_type=kind, name=name
+            )
+
+    async def _load(self, kind: ArtifactType, name: str, model: type[M]) -> M:
+        row = await self._latest(kind, name)
+        if row is None:
+            raise TaskNotFoundError(
+                f"task {self.task_id} is past the step that writes {kind.value}/{name}, but that artifact is missing",
+                task_id=str(self.task_id),
+            )
+        return model.model_validate_json(row.content)
+
+    async def agent_context(self, feedback: list[str] | None = None) -> AgentContext:
+        task = await self.task()
+        working_dir = Path(str(task.metadata_.get("working_dir") or Path.cwd()))
+        hints: dict[str, list[str]] = {}
+        if task.platform == PlatformKind.LOCAL.value and task.connection_id is None:
+            hints = await self._local_schema_hints()
+        return AgentContext(
+            request_text=task.request,
+            environment=Environment(task.environment),
+            platform=PlatformKind(task.platform),
+            working_dir=working_dir,
+            schema_hints=hints,
+            feedback=list(feedback or []),
+            task_id=str(task.id),
+            correlation_id=task.correlation_id,
+        )
+
+    async def _local_schema_hints(self) -> dict[str, list[str]]:
+        from aadap.platforms.local import LocalPlatform
+
+        path = self.rt.local_duckdb_path()
+        if not path.exists():
+            return {}
+        platform = LocalPlatform(path, self.rt.settings.home / "runs", self.rt.settings.platforms)
+        hints = {}
+        for table in await platform.list_tables():
+            hints[table] = [col["name"] for col in await platform.table_columns(table)]
+        return hints
+
+    # --- writing ------------------------------------------------------------------
+
+    async def enter(self, target: TaskState, *, by: str, reason: str | None = None) -> TaskState:
+        """Move to ``target`` unless the task is already there."""
+        async with self.rt.db.transaction() as session:
+            now = await ledger.current_state(session, self.task_id)
+            if now is target:
+                return now
+            await ledger.record_transition(
+                session,
+                task_id=self.task_id,
+                to_state=target,
+                triggered_by=by,
+                reason=reason,
+                expected_from=now,
+            )
+        return target
+
+    async def finish_step(
+        self,
+        target: TaskState,
+        *,
+        by: str,
+        output: BaseModel | str,
+        kind: ArtifactType,
+        name: str,
+        reason: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """Store the step's output and move to ``target`` in one transaction."""
+        content = output if isinstance(output, str) else output.model_dump_json(indent=2)
+        async with self.rt.db.transaction() as session:
+            row = await artifacts.save(
+                session,
+                task_id=self.task_id,
+                artifact_type=kind,
+                name=name,
+                content=content,
+                metadata=metadata,
+            )
+            await ledger.record_transition(
+                session,
+                task_id=self.task_id,
+                to_state=target,
+                triggered_by=by,
+                reason=reason,
+                metadata={
+                    "artifact_id": str(row.id),
+                    "version": row.version,
+                    "content_hash": row.content_hash,
+                },
+            )
+        return row
+
+    # --- steps --------------------------------------------------------------------
+
+    async def parse(self) -> Requirement:
+        state = await self.state()
+        if reached(state, S.PARSED):
+            return await self._load(ArtifactType.REQUIREMENT, "requirement", Requirement)
+        await self.enter(S.PARSING, by="parser")
+        requirement = await agents.parse_request(self.rt.llm, await self.agent_context())
+        await self.finish_step(
+            S.PARSED,
+            by="parser",
+            output=requirement,
+            kind=ArtifactType.REQUIREMENT,
+            name="requirement",
+        )
+        return requirement
+
+    async def plan(self, requirement: Requirement) -> Plan:
+        state = await self.state()
+        if reached(state, S.PLANNED):
+            return await self._load(ArtifactType.PLAN, "plan", Plan)
+        await self.enter(S.PLANNING, by="planner")
+        plan = await agents.plan_work(self.rt.llm, await self.agent_context(), requirement)
+        await self.finish_step(
+            S.PLANNED, by="planner", output=plan, kind=ArtifactType.PLAN, name="plan"
+        )
+        return plan
+
+    async def route(self, requirement: Requirement, plan: Plan) -> Route:
+        state = await self.state()
+        if reached(state, S.AGENT_ASSIGNED):
+            return await self._load(ArtifactType.PLAN, "route", Route)
+        await self.enter(S.AGENT_ASSIGNMENT, by="router")
+        route = await agents.route_work(self.rt.llm, await self.agent_context(), requirement, plan)
+        await self.finish_step(
+            S.AGENT_ASSIGNED, by="router", output=route, kind=ArtifactType.PLAN, name="route",
+            reason=f"{route.developer} developer ({route.language.value}): {route.reason}",
+        )  # fmt: skip
+        return route
+
+    async def failed_validations(self) -> int:
+        async with self.rt.db.sessions() as session:
+            return await ledger.count_entries(session, self.task_id, S.VALIDATION_FAILED)
+
+    async def feedback(self) -> list[str]:
+        """Findings of the last failed review and the last rejection, for the next round."""
+        state = await self.state()
+        notes: list[str] = []
+        if state is S.VALIDATION_FAILED:
+            review = await self._latest(ArtifactType.REVIEW_REPORT, "review")
+            if review is not None:
+                notes.extend(json.loads(review.content).get("feedback", []))
+        if state is S.REJECTED:
+            decision = await self._latest(ArtifactType.DECISION_EXPLANATION, "approval")
+            if decision is not None:
+                comment = json.loads(decision.content).get("comment")
+                notes.append(
+                    f"A reviewer rejected the previous version: {comment or 'no comment given'}"
+                )
+        return notes
+
+    async def develop(self, requirement: Requirement, plan: Plan, route: Route) -> GeneratedCode:
+        state = await self.state()
+        if state in (S.CODE_GENERATED, S.IN_VALIDATION) or reached(state, S.VALIDATION_PASSED):
+            return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
+        feedback = await self.feedback()
+        await self.enter(
+            S.IN_DEVELOPMENT, by="developer", reason="; ".join(feedback)[:2000] or None
+        )
+        ctx = await self.agent_context(feedback)
+        code = await agents.develop_code(self.rt.llm, ctx, requirement, plan, route)
+        await self.finish_step(
+            S.CODE_GENERATED, by="developer", output=code, kind=ArtifactType.GENERATED_CODE, name="code",
+            metadata={"language": code.language.value, "code_sha256": artifacts.content_hash(code.code)},
+        )  # fmt: skip
+        return code
+
+    async def validate(self, requirement: Requirement, code: GeneratedCode) -> Review:
+        """Review the code; on failure record the findings as the next round's feedback.
+
+        Raises ``ValidationFailedError`` once the rework budget
+        (``AADAP_MAX_SELF_CORRECTIONS``) is spent.
+        """
+        state = await self.state()
+        if reached(state, S.VALIDATION_PASSED):
+            report = await self._latest(ArtifactType.REVIEW_REPORT, "review")
+            if report is not None:
+                return Review.model_validate(json.loads(report.content)["review"])
+        await self.enter(S.IN_VALIDATION, by="reviewer")
+        review = await agents.review_code(
+            self.rt.llm, await self.agent_context(), requirement, code
+        )
+        feedback = [
+            f"{f.severity} (line {f.line or '?'}): {f.message}"
+            for f in review.findings
+            if not review.passed
+        ]
+        outcome = {
+            "review": review.model_dump(mode="json"),
+            "code_sha256": artifacts.content_hash(code.code),
+            "feedback": feedback,
+        }
+        target = S.VALIDATION_PASSED if review.passed else S.VALIDATION_FAILED
+        await self.finish_step(
+            target, by="reviewer", output=json.dumps(outcome, indent=2), kind=ArtifactType.REVIEW_REPORT,
+            name="review", reason=review.summary[:2000],
+        )  # fmt: skip
+        if not review.passed:
+            failures = await self.failed_validations()
+            if failures > self.rt.settings.max_self_corrections:
+                raise ValidationFailedError(
+                    f"validation failed {failures} times (limit AADAP_MAX_SELF_CORRECTIONS="
+                    f"{self.rt.settings.max_self_corrections}); last findings: "
+                    + "; ".join(feedback)[:1500],
+                    task_id=str(self.task_id),
+                    details={"findings": feedback, "rounds": failures},
+                )
+        return review
+
+    async def optimise(self, plan: Plan, code: GeneratedCode) -> GeneratedCode:
+        state = await self.state()
+        if reached(state, S.OPTIMIZED):
+            row = await self._latest(ArtifactType.OPTIMIZED_CODE, "code")
+            return code if row is None else GeneratedCode.model_validate_json(row.content)
+        if not plan.optimise:
+            return code
+        await self.enter(S.OPTIMIZATION_PENDING, by="optimiser")
+        await self.enter(S.IN_OPTIMIZATION, by="optimiser")
+        result = await agents.optimise_code(self.rt.llm, await self.agent_context(), plan, code)
+        final = code.model_copy(update={"code": result.code}) if result.changed else code
+        await self.finish_step(
+            S.OPTIMIZED, by="optimiser", output=final, kind=ArtifactType.OPTIMIZED_CODE, name="code",
+            reason="; ".join(c.description for c in result.changes)[:2000] or "no change",
+            metadata={"changed": result.changed, "expected_improvement": result.expected_improvement},
+        )  # fmt: skip
+        return final
+
+    async def final_code(self) -> GeneratedCode:
+        """The code that approval and deployment are about: the optimised version if any."""
+        row = await self._latest(ArtifactType.OPTIMIZED_CODE, "code")
+        if row is not None:
+            return GeneratedCode.model_validate_json(row.content)
+        return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
+
+
+def language_of(code: GeneratedCode) -> Language:
+    return code.language

@@ -1,0 +1,107 @@
+"""``task_logs``: structured rows for hook events, mirrored run logs and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.core.enums import LogLevel
+from aadap.core.exceptions import AADAPError
+from aadap.db.models import TaskLog
+from aadap.db.session import Database
+from aadap.services import context
+
+_LEVELS = list(LogLevel)
+
+
+def build(
+    *,
+    level: LogLevel,
+    event: str,
+    message: str,
+    source: str,
+    task_id: uuid.UUID | None = None,
+    flow_run_id: str | None = None,
+    task_run_id: str | None = None,
+    correlation_id: str | None = None,
+    attempt: int | None = None,
+    error: BaseException | None = None,
+    details: dict[str, Any] | None = None,
+    created_at: dt.datetime | None = None,
+) -> TaskLog:
+    """A row, filled from the current run context where the caller left fields out."""
+    ctx = context.current()
+    if ctx is not None:
+        task_id = task_id or ctx.task_id
+        flow_run_id = flow_run_id or ctx.flow_run_id
+        correlation_id = correlation_id or ctx.correlation_id
+    info = dict(details or {})
+    error_code = severity = None
+    if isinstance(error, AADAPError):
+        error_code, severity = error.error_code, error.severity.name
+        info.setdefault("error", error.to_dict())
+    elif error is not None:
+        info.setdefault("error", {"type": type(error).__name__, "message": str(error)[:2000]})
+    return TaskLog(
+        task_id=task_id,
+        flow_run_id=flow_run_id,
+        task_run_id=task_run_id,
+        level=level.value,
+        event=event,
+        message=message[:20_000],
+        source=source,
+        error_code=error_code,
+        severity=severity,
+        correlation_id=correlation_id,
+        attempt=attempt,
+        details=info,
+        **({} if created_at is None else {"created_at": created_at}),
+    )
+
+
+async def write(db: Database, rows: Iterable[TaskLog]) -> int:
+    """Persist rows in one transaction of their own; returns how many."""
+    batch = list(rows)
+    if not batch:
+        return 0
+    async with db.transaction() as session:
+        session.add_all(batch)
+    return len(batch)
+
+
+def at_least(level: LogLevel) -> list[str]:
+    return [lvl.value for lvl in _LEVELS[_LEVELS.index(level) :]]
+
+
+def query(
+    *,
+    task_id: uuid.UUID | None = None,
+    min_level: LogLevel | None = None,
+    search: str | None = None,
+    events: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> Select[Any]:
+    stmt = select(TaskLog)
+    if task_id is not None:
+        stmt = stmt.where(TaskLog.task_id == task_id)
+    if min_level is not None:
+        stmt = stmt.where(TaskLog.level.in_(at_least(min_level)))
+    if search:
+        pattern = f"%{search}%"
+        stmt = stmt.where(or_(TaskLog.message.ilike(pattern), TaskLog.event.ilike(pattern)))
+    if events:
+        stmt = stmt.where(TaskLog.event.in_(list(events)))
+    stmt = stmt.order_by(TaskLog.created_at, TaskLog.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return stmt
+
+
+async def fetch(session: AsyncSession, **filters: Any) -> list[TaskLog]:
+    rows: list[TaskLog] = list((await session.execute(query(**filters))).scalars().all())
+    return rows

@@ -1,0 +1,187 @@
+"""How a lifecycle ends when it does not complete: failed, cancelled, or orphaned."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from aadap.core.enums import LogLevel
+from aadap.core.exceptions import AADAPError
+from aadap.core.states import TERMINAL_STATES, TaskState
+from aadap.db.models import Task
+from aadap.db.session import Database
+from aadap.services import costs, ledger, logs
+
+S = TaskState
+
+
+async def close(
+    db: Database,
+    task_id: uuid.UUID,
+    *,
+    to: TaskState,
+    by: str,
+    reason: str,
+    error: BaseException | None = None,
+) -> bool:
+    """Move a live task to FAILED or CANCELLED (no-op when it already ended). Returns True if moved."""
+    async with db.transaction() as session:
+        now = await ledger.current_state(session, task_id)
+        if now in TERMINAL_STATES:
+            return False
+        meta = {"error": error.to_dict()} if isinstance(error, AADAPError) else {}
+        await ledger.record_transition(
+            session,
+            task_id=task_id,
+            to_state=to,
+            triggered_by=by,
+            reason=reason[:4000],
+            expected_from=now,
+            metadata=meta,
+        )
+    return True
+
+
+async def fail(
+    db: Database, task_id: uuid.UUID, error: BaseException, *, by: str = "lifecycle"
+) -> bool:
+    code = error.error_code if isinstance(error, AADAPError) else type(error).__name__
+    message = error.message if isinstance(error, AADAPError) else str(error)
+    return await close(db, task_id, to=S.FAILED, by=by, reason=f"[{code}] {message}", error=error)
+
+
+async def cancel(db: Database, task_id: uuid.UUID, *, by: str, reason: str) -> bool:
+    return await close(db, task_id, to=S.CANCELLED, by=by, reason=reason)
+
+
+def runner_identity() -> dict[str, object]:
+    """Enough to tell later whether the process running a lifecycle is still alive."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "start_ticks": _start_ticks(os.getpid()),
+    }
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_alive(runner: dict[str, object]) -> bool | None:
+    """True/False for a runner on this host; None when it ran elsewhere (ask Prefect)."""
+    if runner.get("host") != socket.gethostname():
+        return None
+    pid = runner.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    ticks = _start_ticks(pid)
+    return ticks is None or ticks == runner.get("start_ticks")
+
+
+@dataclass(frozen=True)
+class Orphan:
+    task_id: uuid.UUID
+    state: str
+    flow_run_id: str | None
+    reason: str
+
+
+#: Asks the orchestrator whether a flow run is finished; returns its state name, or None if unknown.
+FlowRunProbe = Callable[[str], Awaitable[str | None]]
+
+_LIVE_PREFECT_STATES = {
+    "Running",
+    "Pending",
+    "Scheduled",
+    "Paused",
+    "Suspended",
+    "Cancelling",
+    "AwaitingRetry",
+    "Retrying",
+    "Late",
+}
+
+
+async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[Orphan]:
+    """Live tasks whose runner is gone: its process died here, or Prefect says the run ended."""
+    async with db.sessions() as session:
+        live = list(
+            (
+                await session.execute(
+                    select(Task).where(
+                        Task.current_state.not_in([s.value for s in TERMINAL_STATES])
+                    )
+                )
+            ).scalars()
+        )
+    orphans = []
+    for task in live:
+        runner = task.metadata_.get("runner") or {}
+        alive = process_alive(runner) if runner else None
+        if alive is False:
+            orphans.append(
+                Orphan(
+                    task.id,
+                    task.current_state,
+                    task.flow_run_id,
+                    f"its process (pid {runner.get('pid')}) is gone",
+                )
+            )
+            continue
+        if alive is None and probe is not None and task.flow_run_id:
+            prefect_state = await probe(task.flow_run_id)
+            if prefect_state is not None and prefect_state not in _LIVE_PREFECT_STATES:
+                orphans.append(
+                    Orphan(
+                        task.id,
+                        task.current_state,
+                        task.flow_run_id,
+                        f"its flow run ended {prefect_state}",
+                    )
+                )
+    return orphans
+
+
+async def reconcile(db: Database, probe: FlowRunProbe | None = None) -> list[Orphan]:
+    """Close the trail of every orphaned task: FAILED, a CRITICAL log row, pending costs settled."""
+    found = await find_orphans(db, probe)
+    for orphan in found:
+        async with db.transaction() as session:
+            settled = await costs.orphan_pending(session, task_id=orphan.task_id)
+        moved = await close(
+            db, orphan.task_id, to=S.FAILED, by="reconcile",
+            reason=f"orphaned in {orphan.state}: {orphan.reason}",
+        )  # fmt: skip
+        if moved:
+            await logs.write(
+                db,
+                [
+                    logs.build(
+                        level=LogLevel.CRITICAL,
+                        event="task.orphaned",
+                        message=f"task {orphan.task_id} was left in {orphan.state} ({orphan.reason}); marked FAILED, "
+                        f"{settled} pending cost row(s) kept as orphaned",
+                        source="reconcile",
+                        task_id=orphan.task_id,
+                        flow_run_id=orphan.flow_run_id,
+                        details={"state": orphan.state, "settled_costs": settled},
+                    )
+                ],
+            )
+    return found

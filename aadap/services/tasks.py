@@ -1,0 +1,155 @@
+"""Creating, finding and listing tasks."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.core.config import Settings
+from aadap.core.exceptions import InvalidRequestError, TaskNotFoundError
+from aadap.core.requests import TaskRequest, new_correlation_id
+from aadap.core.states import TaskState
+from aadap.db.models import PlatformConnection, Task
+from aadap.db.session import Database
+
+
+async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
+    try:
+        key = task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(str(task_id))
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"task id {task_id!r} is not a UUID", details={"field": "task_id"}
+        ) from exc
+    task = await session.get(Task, key)
+    if task is None:
+        raise TaskNotFoundError(f"task {key} does not exist", task_id=str(key))
+    return task
+
+
+async def find(session: AsyncSession, prefix: str) -> Task:
+    """A task by full id or by a unique prefix of at least 6 characters (CLI convenience)."""
+    if len(prefix) >= 32:
+        return await get(session, prefix)
+    if len(prefix) < 6:
+        raise InvalidRequestError(
+            f"task id prefix {prefix!r} is too short; give at least 6 characters"
+        )
+    rows = list((await session.execute(select(Task))).scalars())
+    matches = [
+        t
+        for t in rows
+        if t.id.hex.startswith(prefix.replace("-", "")) or str(t.id).startswith(prefix)
+    ]
+    if len(matches) != 1:
+        raise TaskNotFoundError(
+            f"no task matches {prefix!r}"
+            if not matches
+            else f"{len(matches)} tasks match {prefix!r}; give more characters"
+        )
+    return matches[0]
+
+
+async def create(
+    db: Database, settings: Settings, request: TaskRequest, *, flow_run_id: str | None = None
+) -> tuple[Task, bool]:
+    """Create the task for ``request``, or return the existing one for its idempotency key.
+
+    Returns ``(task, created)``. The insert and the first ledger row commit together.
+    """
+    if request.idempotency_key:
+        async with db.sessions() as session:
+            existing = (
+                await session.execute(
+                    select(Task).where(Task.idempotency_key == request.idempotency_key)
+                )
+            ).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+    working_dir = str(Path(request.working_dir or Path.cwd()).resolve())  # noqa: ASYNC240 - no IO: a path string
+    try:
+        async with db.transaction() as session:
+            connection_id = await _connection_id(session, request)
+            task = Task(
+                title=request.effective_title,
+                description=request.text if request.title else None,
+                request=request.text,
+                environment=request.environment.value,
+                platform=request.platform.value,
+                current_state=TaskState.SUBMITTED.value,
+                priority=request.priority,
+                token_budget=request.token_budget
+                if request.token_budget is not None
+                else settings.budgets.task_tokens,
+                cost_budget_usd=request.usd_budget
+                if request.usd_budget is not None
+                else settings.budgets.task_usd,
+                correlation_id=request.correlation_id or new_correlation_id(),
+                idempotency_key=request.idempotency_key,
+                flow_run_id=flow_run_id,
+                connection_id=connection_id,
+                created_by=request.created_by,
+                metadata_={
+                    "working_dir": working_dir,
+                    "connection": request.connection,
+                },
+            )
+            session.add(task)
+            await session.flush()
+    except IntegrityError as exc:
+        if request.idempotency_key and "idempotency_key" in str(exc.orig):
+            # a concurrent submit with the same key won the race: theirs is the task
+            async with db.sessions() as session:
+                winner = (
+                    await session.execute(
+                        select(Task).where(Task.idempotency_key == request.idempotency_key)
+                    )
+                ).scalar_one()
+            return winner, False
+        raise
+    return task, True
+
+
+async def _connection_id(session: AsyncSession, request: TaskRequest) -> uuid.UUID | None:
+    if request.connection is None:
+        return None
+    conn = (
+        await session.execute(
+            select(PlatformConnection).where(PlatformConnection.name == request.connection)
+        )
+    ).scalar_one_or_none()
+    if conn is None:
+        raise InvalidRequestError(
+            f"connection={request.connection!r} does not exist; list them with `aadap connections list`",
+            details={"field": "connection"},
+        )
+    if conn.platform != request.platform.value:
+        raise InvalidRequestError(
+            f"connection {request.connection!r} is a {conn.platform} connection but platform={request.platform.value!r}",
+            details={"field": "connection"},
+        )
+    return conn.id
+
+
+async def set_flow_run(
+    db: Database, task_id: uuid.UUID, flow_run_id: str | None, runner: dict[str, object]
+) -> None:
+    async with db.transaction() as session:
+        task = await get(session, task_id)
+        task.flow_run_id = flow_run_id
+        task.metadata_ = {**task.metadata_, "runner": runner}
+
+
+async def list_recent(
+    session: AsyncSession, *, limit: int = 50, state: TaskState | None = None
+) -> list[Task]:
+    stmt = select(Task).order_by(Task.created_at.desc()).limit(limit)
+    if state is not None:
+        stmt = stmt.where(Task.current_state == state.value)
+    return list((await session.execute(stmt)).scalars())
+
+
+__all__ = ["create", "find", "get", "list_recent", "set_flow_run"]

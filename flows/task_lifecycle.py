@@ -1,0 +1,36 @@
+"""The ``task-lifecycle`` flow: one request, one task, one flow run.
+
+Thin on purpose: parameters in, services called through the orchestration
+layer, summary out. Async, because the services are async and because an async
+flow has no one-second heartbeat tail (see the closing note of the lifecycle
+issue and ``benchmarks/lifecycle.py``).
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from aadap.core.requests import TaskRequest
+from aadap.orchestration import hooks
+from aadap.orchestration.lifecycle import run_lifecycle
+from aadap.services.summary import LifecycleSummary
+
+
+@flow(
+    name="task-lifecycle",
+    validate_parameters=True,
+    on_running=hooks.FLOW_ON_RUNNING,
+    on_completion=hooks.FLOW_ON_COMPLETION,
+    on_failure=hooks.FLOW_ON_FAILURE,
+    on_crashed=hooks.FLOW_ON_CRASHED,
+    on_cancellation=hooks.FLOW_ON_CANCELLATION,
+)
+async def task_lifecycle(
+    request: TaskRequest | None = None, task_id: str | None = None
+) -> LifecycleSummary:
+    """Turn a plain-language data-engineering request into deployed code.
+
+    Pass ``request`` to start a new task, or ``task_id`` to resume an existing one
+    from the state recorded in AADAP's tables.
+    """
+    return await run_lifecycle(request, task_id)

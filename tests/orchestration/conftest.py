@@ -1,0 +1,95 @@
+"""A real Prefect API for lifecycle tests, and a harness that runs the real flow on the test database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.states import State
+from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import select
+
+from aadap.core.config import PriceOverride, RetrySettings, Settings
+from aadap.db import models
+from aadap.db.session import Database
+from aadap.llm.offline import OfflineLLMClient
+from aadap.llm.testing import FaultInjectingLLMClient, ScriptStep
+from aadap.orchestration.runtime import use_runtime
+from aadap.services.runtime import Runtime
+from flows.task_lifecycle import task_lifecycle
+from tests.conftest import settings_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DATA = EXAMPLES / "data"
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One Prefect test server for the session (a real API server in a subprocess)."""
+    with (
+        prefect_test_harness(server_startup_timeout=90),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
+class Harness:
+    """Runs the real ``task-lifecycle`` flow with a fault-injecting LLM over the offline provider."""
+
+    def __init__(self, settings: Settings, db: Database, llm: FaultInjectingLLMClient) -> None:
+        self.settings = settings
+        self.db = db
+        self.llm = llm
+        self.runtime = Runtime.build(settings, db, llm)
+
+    async def run(
+        self, text: str | None = None, *, task_id: str | None = None, **fields: Any
+    ) -> State[Any]:
+        request = (
+            None if text is None else {"text": text, "working_dir": str(DATA.parent), **fields}
+        )
+        with use_runtime(self.runtime):
+            state: State[Any] = await task_lifecycle(
+                request=request, task_id=task_id, return_state=True
+            )
+        return state
+
+    def agents_called(self) -> list[str]:
+        return [r.agent for r in self.llm.requests]
+
+    async def only_task(self) -> models.Task:
+        async with self.db.sessions() as session:
+            return (await session.execute(select(models.Task))).scalar_one()
+
+    async def rows(self, model: type[Any], task_id: uuid.UUID | None = None) -> list[Any]:
+        async with self.db.sessions() as session:
+            stmt = select(model)
+            if task_id is not None:
+                stmt = stmt.where(model.task_id == task_id)
+            return list((await session.execute(stmt)).scalars())
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+def make_harness(prefect_api: None, db: Database, tmp_path: Path) -> HarnessFactory:
+    def build(
+        *,
+        faults: dict[str, list[ScriptStep]] | None = None,
+        price: PriceOverride | None = None,
+        **overrides: Any,
+    ) -> Harness:
+        overrides.setdefault(
+            "retries", RetrySettings(task_retries=3, backoff_seconds=0, jitter_factor=0)
+        )
+        url = db.engine.url.render_as_string(hide_password=False)
+        settings = settings_for(url, tmp_path / "home", **overrides)
+        llm = FaultInjectingLLMClient(OfflineLLMClient(), faults or {}, price=price)
+        return Harness(settings, db, llm)
+
+    return build
