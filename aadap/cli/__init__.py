@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aadap.cli import _check, _config, _db, _inspect, _run
+from aadap.cli import _approvals, _check, _config, _db, _inspect, _run
 
 app = typer.Typer(
     name="aadap",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (_config, _db, _run, _inspect, _check):
+for _module in (_config, _db, _run, _inspect, _approvals, _check):
     _module.register(app)
 
 

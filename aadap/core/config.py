@@ -198,6 +198,8 @@ class SafetySettings(_Group):
     policy: dict[str, dict[str, Decision]] = Field(default_factory=_default_policy)
     forbid_critical_in_production: bool = True
     approval_timeout_seconds: int = Field(default=4 * 3600, ge=1)
+    approval_poll_seconds: int = Field(default=5, ge=1, le=300, description="how often a paused run checks for a decision")
+    max_rejections: int = Field(default=3, ge=0, le=10, description="rejections sent back to development before CANCELLED")
     production_host_patterns: list[str] = Field(
         default_factory=lambda: ["prod", "production", "prd"]
     )

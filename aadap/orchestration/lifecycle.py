@@ -16,11 +16,11 @@ from typing import Any
 from prefect.runtime import flow_run as current_flow_run
 
 from aadap.core.config import Settings
-from aadap.core.enums import LogLevel
-from aadap.core.exceptions import ApprovalRequiredError, InvalidRequestError, TaskCancelledError
+from aadap.core.enums import ApprovalStatus, LogLevel
+from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.orchestration import logmirror, reports, runtime, steps
+from aadap.orchestration import approval, logmirror, reports, runtime, steps
 from aadap.orchestration.retry import step_options
 from aadap.services import context, gate, logs, outcome, tasks
 from aadap.services.lifecycle import Lifecycle
@@ -41,29 +41,40 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
     route = await steps.router.with_options(**_opts(s, "router", task_id))(
         task_id, requirement, plan
     )
-    round_no = await lc.failed_validations()
-    while True:
-        code = await steps.developer.with_options(
-            **_opts(s, "developer", task_id, task_run_name=f"developer-round-{round_no + 1}")
-        )(task_id, requirement, plan, route)
-        review = await steps.reviewer.with_options(
-            **_opts(s, "reviewer", task_id, task_run_name=f"reviewer-round-{round_no + 1}")
-        )(task_id, requirement, code)
-        if review.passed:
-            break
-        round_no += 1  # the reviewer raised ValidationFailedError if the rework budget was spent
-    code = await steps.optimiser.with_options(**_opts(s, "optimiser", task_id))(task_id, plan, code)
-    decision = await steps.approval.with_options(**_opts(s, "approval", task_id, retries=0))(
-        task_id, code
-    )
-    if not decision.approved:
-        raise ApprovalRequiredError(
-            f"policy requires a human approval ({decision.reason}); operation class "
-            f"{decision.request.operation_class}, risk {decision.request.risk_level}. This build has no "
-            "approval gate yet, so the code was not deployed.",
-            task_id=str(task_id),
-            details={"approval_id": str(decision.request.id)},
+    while True:  # one pass per approval round; a rejection sends the work back to development
+        round_no = await lc.failed_validations()
+        while (
+            True
+        ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
+            code = await steps.developer.with_options(
+                **_opts(s, "developer", task_id, task_run_name=f"developer-round-{round_no + 1}")
+            )(task_id, requirement, plan, route)
+            review = await steps.reviewer.with_options(
+                **_opts(s, "reviewer", task_id, task_run_name=f"reviewer-round-{round_no + 1}")
+            )(task_id, requirement, code)
+            if review.passed:
+                break
+            round_no += 1
+        code = await steps.optimiser.with_options(**_opts(s, "optimiser", task_id))(
+            task_id, plan, code
         )
+        outcome = await steps.approval.with_options(**_opts(s, "approval", task_id, retries=0))(
+            task_id, code
+        )
+        if outcome.approved:
+            break
+        decision = await approval.wait_for_decision(lc, outcome.request, code)
+        row = await approval.record(lc, outcome.request.id, decision)
+        if row.status == ApprovalStatus.APPROVED.value:
+            break
+        rejections = await lc.rejections()
+        if rejections > s.safety.max_rejections:
+            raise ApprovalRejectedError(
+                f"rejected {rejections} times (limit AADAP_SAFETY_MAX_REJECTIONS={s.safety.max_rejections}); "
+                f"last comment from {decision.reviewer}: {decision.comment or 'none'}",
+                task_id=str(task_id),
+                details={"approval_id": str(row.id), "rejections": rejections},
+            )
     await steps.deployer.with_options(**_opts(s, "deployer", task_id, retries=0))(
         task_id, code.code, code.language
     )
@@ -109,8 +120,8 @@ async def run_lifecycle(
                 )
                 try:
                     await _drive(rt, task.id)
-                except TaskCancelledError as exc:
-                    await outcome.cancel(rt.db, task.id, by="prefect", reason=exc.message)
+                except (TaskCancelledError, ApprovalRejectedError) as exc:
+                    await outcome.cancel(rt.db, task.id, by="lifecycle", reason=str(exc))
                     raise
                 except Exception as exc:
                     await outcome.fail(rt.db, task.id, exc)

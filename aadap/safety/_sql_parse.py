@@ -11,6 +11,7 @@ rules.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ class Statement:
     error: str | None
 
 
+# The compiled parser cannot be subclassed to silence its "falling back to a Command" warning;
+# those statements are classified explicitly, so the warning is noise in every log.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedScript:
     statements: tuple[Statement, ...]
@@ -74,9 +80,11 @@ def quiet_parser(base: type[Parser]) -> type[Parser]:
     base class is used as is, and the CLI keeps the ``sqlglot`` logger at ERROR.
     """
     try:
-        return type(f"Quiet{base.__name__}", (base,), {"_warn_unsupported": _no_warning})
+        quiet = type(f"Quiet{base.__name__}", (base,), {"_warn_unsupported": _no_warning})
+        quiet()  # compiled bases may only refuse at instantiation
     except TypeError:
         return base
+    return quiet
 
 
 @functools.cache

@@ -126,6 +126,7 @@ async def analyse(lc: Lifecycle, code: GeneratedCode) -> Analysis:
         language=code.language,
         platform=PlatformKind(task.platform),
         existing_tables=await _existing_tables(lc, task),
+        production_host_patterns=lc.rt.settings.safety.production_host_patterns,
     )
 
 

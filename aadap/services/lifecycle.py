@@ -235,9 +235,15 @@ class Lifecycle:
                 )
         return notes
 
+    async def rejections(self) -> int:
+        async with self.rt.db.sessions() as session:
+            return await ledger.count_entries(session, self.task_id, S.REJECTED)
+
     async def develop(self, requirement: Requirement, plan: Plan, route: Route) -> GeneratedCode:
         state = await self.state()
-        if state in (S.CODE_GENERATED, S.IN_VALIDATION) or reached(state, S.VALIDATION_PASSED):
+        if state is not S.REJECTED and (
+            state in (S.CODE_GENERATED, S.IN_VALIDATION) or reached(state, S.VALIDATION_PASSED)
+        ):
             return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
         feedback = await self.feedback()
         await self.enter(

@@ -1,0 +1,3 @@
+from aadap.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""``aadap approvals list|show|approve|reject``: decide paused lifecycles from the terminal, via the Prefect API."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from aadap.cli._common import bad_input, out, print_json, run_async, settings_or_exit
+from aadap.cli._prefect_env import prepare
+from aadap.core.config import Settings
+from aadap.core.enums import ApprovalStatus
+from aadap.core.exceptions import InvalidRequestError
+from aadap.db import migrate
+from aadap.db.session import Database, check_connection
+from aadap.services import approvals
+
+
+async def _open(settings: Settings) -> Database:
+    db = Database(settings)
+    await check_connection(db.engine)
+    await migrate.ensure_schema(db.engine)
+    return db
+
+
+def _row(a: Any, t: Any) -> dict[str, Any]:
+    return {
+        "id": str(a.id),
+        "task_id": str(t.id),
+        "title": t.title,
+        "status": a.status,
+        "operation_class": a.operation_class,
+        "risk": a.risk_level,
+        "environment": a.environment,
+        "requested_at": a.requested_at.isoformat(),
+        "expires_at": a.expires_at.isoformat() if a.expires_at else None,
+        "decided_by": a.decided_by,
+        "reason": a.reason,
+        "code_sha256": a.code_hash,
+        "flow_run_id": t.flow_run_id,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    approvals_app = typer.Typer(
+        help="Approve or reject lifecycles waiting for a human.", no_args_is_help=True
+    )
+    app.add_typer(approvals_app, name="approvals")
+
+    @approvals_app.command("list")
+    def list_pending(
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Requests waiting for a decision."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        settings = settings_or_exit()
+
+        async def go() -> list[dict[str, Any]]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    return [_row(a, t) for a, t in await approvals.pending(session)]
+            finally:
+                await db.dispose()
+
+        rows = run_async(go)
+        if fmt == "json":
+            print_json(rows)
+            return
+        table = Table("id", "task", "operation", "risk", "env", "expires", "title")
+        for r in rows:
+            table.add_row(
+                r["id"][:8],
+                r["task_id"][:8],
+                r["operation_class"],
+                r["risk"],
+                r["environment"],
+                (r["expires_at"] or "")[:16],
+                r["title"][:50],
+            )
+        out.print(table)
+
+    @approvals_app.command("show")
+    def show(
+        ident: Annotated[str, typer.Argument(metavar="ID", help="approval id or a unique prefix")],
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """The request: code, findings, risk and why policy asked for a human."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        settings = settings_or_exit()
+
+        async def go() -> dict[str, Any]:
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    a, t = await approvals.find(session, ident)
+                    code = None
+                    if a.code_artifact_id is not None:
+                        from aadap.db.models import Artifact
+
+                        art = await session.get(Artifact, a.code_artifact_id)
+                        code = None if art is None else art.content
+                return {
+                    **_row(a, t),
+                    "findings": a.metadata_.get("analysis", {}).get("findings", []),
+                    "code": code,
+                }
+            finally:
+                await db.dispose()
+
+        data = run_async(go)
+        if fmt == "json":
+            print_json(data)
+            return
+        for key in (
+            "id",
+            "task_id",
+            "title",
+            "status",
+            "operation_class",
+            "risk",
+            "environment",
+            "expires_at",
+            "reason",
+            "code_sha256",
+        ):
+            out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
+        for f in data["findings"]:
+            out.print(
+                f"  {f.get('severity'):8} line {f.get('line')}: {f.get('rule')}: {f.get('message')}",
+                highlight=False,
+                markup=False,
+            )
+        if data["code"]:
+            out.print("\n" + data["code"], highlight=False, markup=False)
+
+    def decide(ident: str, decision: str, reviewer: str | None, comment: str | None) -> None:
+        settings = settings_or_exit()
+        prepare(settings)
+        who = reviewer or getpass.getuser()
+
+        async def go() -> dict[str, Any]:
+            from aadap.orchestration import approval
+
+            db = await _open(settings)
+            try:
+                async with db.sessions() as session:
+                    a, t = await approvals.find(session, ident)
+            finally:
+                await db.dispose()
+            if a.status != ApprovalStatus.PENDING.value:
+                raise InvalidRequestError(
+                    f"approval request {a.id} is {a.status}; only PENDING requests can be decided"
+                )
+            if t.flow_run_id is None:
+                raise InvalidRequestError(f"task {t.id} has no flow run to resume")
+            form = approval.ApprovalDecision(decision=decision, reviewer=who, comment=comment)
+            await approval.submit(t.flow_run_id, form)
+            return {
+                "approval_id": str(a.id),
+                "flow_run_id": t.flow_run_id,
+                "decision": decision,
+                "reviewer": who,
+            }
+
+        result = run_async(go)
+        out.print(
+            f"{result['decision']}d request {result['approval_id'][:8]} as {who}; flow run {result['flow_run_id']} resumed",
+            highlight=False,
+        )
+
+    @approvals_app.command("approve")
+    def approve(
+        ident: Annotated[str, typer.Argument(metavar="ID", help="approval id or a unique prefix")],
+        comment: Annotated[str | None, typer.Option(help="why")] = None,
+        reviewer: Annotated[
+            str | None, typer.Option(help="your name (default: your login)")
+        ] = None,
+    ) -> None:
+        """Approve: the paused lifecycle resumes and deploys the exact code that was reviewed."""
+        decide(ident, "approve", reviewer, comment)
+
+    @approvals_app.command("reject")
+    def reject(
+        ident: Annotated[str, typer.Argument(metavar="ID", help="approval id or a unique prefix")],
+        comment: Annotated[
+            str | None, typer.Option(help="what to change; goes to the developer agent")
+        ] = None,
+        reviewer: Annotated[
+            str | None, typer.Option(help="your name (default: your login)")
+        ] = None,
+    ) -> None:
+        """Reject: the lifecycle goes back to development with your comment as feedback."""
+        decide(ident, "reject", reviewer, comment)

@@ -1,0 +1,181 @@
+"""The human approval gate: a typed Prefect ``RunInput`` the reviewer fills in the UI or through the API.
+
+Waiting releases the worker where Prefect allows it: under a deployment the
+flow run is *suspended* (the process exits; on resume Prefect re-runs the flow
+from the top, and every step resumes from AADAP's tables up to this gate, where
+the same pause key returns the reviewer's input). Run in-process (``aadap run``,
+tests) the flow run is *paused* and the process waits. A timeout marks the
+request EXPIRED and fails the run with ``ApprovalExpiredError`` — never a
+silent approval.
+
+The form follows what the Prefect UI does with RunInputs (shared/reference
+§10): the decision is a required field with no default, so submitting the
+form untouched is rejected instead of being read as "reject"; the reviewer
+name must be typed (open-source Prefect has no login, so this is recorded as
+given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from typing import Any, Literal
+
+from prefect.client.orchestration import get_client
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
+from prefect.input import RunInput
+from prefect.runtime import deployment as current_deployment
+from pydantic import Field
+
+from aadap.agents import GeneratedCode
+from aadap.core.exceptions import ApprovalExpiredError, InvalidRequestError
+from aadap.db.models import ApprovalRequest
+from aadap.services import gate
+from aadap.services.lifecycle import Lifecycle
+
+_GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
+
+
+class ApprovalDecision(RunInput):
+    """What a reviewer submits to resume a paused lifecycle."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve to deploy, reject to send it back"
+    )
+    reviewer: str = Field(min_length=1, max_length=256, description="your name (recorded as given)")
+    comment: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="why; a rejection's comment goes to the developer",
+    )
+
+
+def pause_key(request: ApprovalRequest) -> str:
+    return f"approval-{request.id}"
+
+
+def describe(request: ApprovalRequest, code: GeneratedCode, cost_so_far: str) -> str:
+    """The markdown the reviewer sees above the form."""
+    analysis: dict[str, Any] = request.metadata_.get("analysis", {})
+    findings = analysis.get("findings", [])
+    expires = request.expires_at.isoformat(timespec="minutes") if request.expires_at else "never"
+    lines = [
+        f"## Approval needed: {request.operation_class} in {request.environment}",
+        "",
+        f"**Why:** {request.reason}",
+        f"**Risk:** `{request.risk_level}` · **operation class:** `{request.operation_class}` · "
+        f"**cost so far:** ${cost_so_far}",
+        f"**Expires:** {expires} UTC · **approval id:** `{request.id}` · **code sha256:** `{request.code_hash[:16]}…`",
+        "",
+        f"### Code ({code.language.value})",
+        f"```{code.language.value}",
+        code.code,
+        "```",
+    ]
+    if findings:
+        lines += [
+            "",
+            "### Findings",
+            "",
+            "| severity | rule | line | message |",
+            "|---|---|---|---|",
+        ]
+        for item in findings[:40]:
+            message = str(item.get("message", "")).replace("|", "\\|")
+            lines.append(
+                f"| {item.get('severity')} | `{item.get('rule')}` | {item.get('line') or ''} | {message} |"
+            )
+    lines += ["", "Choose **approve** or **reject**, type your name, and add a comment."]
+    return "\n".join(lines)
+
+
+async def wait_for_decision(
+    lc: Lifecycle, request: ApprovalRequest, code: GeneratedCode
+) -> ApprovalDecision:
+    """Pause (or suspend, under a deployment) until a reviewer decides or the request expires."""
+    task = await lc.task()
+    form = ApprovalDecision.with_initial_data(
+        description=describe(request, code, f"{task.cost_usd:.6f}")
+    )
+    now = dt.datetime.now(dt.UTC)
+    remaining = int((request.expires_at - now).total_seconds()) if request.expires_at else None
+    if remaining is not None and remaining <= 0:
+        await _expire(lc, request)
+    try:
+        if current_deployment.id is not None:
+            decision = await asuspend_flow_run(
+                wait_for_input=form,
+                timeout=None if remaining is None else remaining + _GRACE,
+                key=pause_key(request),
+            )
+        else:
+            # Our deadline, not the server's: Prefect's own pause timeout is set a little later so
+            # that AADAP expires the request and the run fails with APPROVAL_EXPIRED.
+            limit = remaining if remaining is not None else 3600
+            async with asyncio.timeout(limit):
+                decision = await apause_flow_run(
+                    wait_for_input=form,
+                    timeout=limit + _GRACE,
+                    poll_interval=lc.rt.settings.safety.approval_poll_seconds,
+                    key=pause_key(request),
+                )
+    except (FlowPauseTimeout, TimeoutError) as exc:
+        await _expire(lc, request, cause=exc)
+    assert decision is not None  # wait_for_input always yields an input when the run resumes
+    return decision
+
+
+async def _expire(
+    lc: Lifecycle, request: ApprovalRequest, cause: BaseException | None = None
+) -> None:
+    await gate.expire(lc, request.id)
+    raise ApprovalExpiredError(
+        f"nobody approved or rejected request {request.id} before it expired at {request.expires_at}; "
+        "the code was not deployed",
+        task_id=str(lc.task_id),
+        details={"approval_id": str(request.id)},
+    ) from cause
+
+
+async def record(
+    lc: Lifecycle, request_id: uuid.UUID, decision: ApprovalDecision
+) -> ApprovalRequest:
+    return await gate.record_decision(
+        lc,
+        request_id,
+        approve=decision.decision == "approve",
+        reviewer=decision.reviewer,
+        comment=decision.comment,
+    )
+
+
+async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
+    """Resume a paused (or suspended) lifecycle with a reviewer's decision, through the Prefect API.
+
+    Prefect validates the input against the form's schema and refuses to resume a
+    run that is not waiting; both surface as ``InvalidRequestError``.
+    """
+    try:
+        await aresume_flow_run(
+            uuid.UUID(flow_run_id), run_input=decision.model_dump(mode="json", exclude={"metadata"})
+        )
+    except RuntimeError as exc:
+        raise InvalidRequestError(
+            f"Prefect refused to resume flow run {flow_run_id}: {exc}",
+            details={"flow_run_id": flow_run_id},
+        ) from exc
+
+
+async def flow_run_state(flow_run_id: str) -> str | None:
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    return None if run.state is None else run.state.name
+
+
+def input_schema() -> dict[str, Any]:
+    """The JSON schema of the form (what the UI renders and the API validates)."""
+    schema: dict[str, Any] = json.loads(json.dumps(ApprovalDecision.model_json_schema()))
+    return schema

@@ -1,0 +1,119 @@
+"""The deploy invariants, attacked directly through the services (no flow to lean on)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from aadap.agents import GeneratedCode
+from aadap.core.enums import ArtifactType, Language
+from aadap.core.exceptions import ApprovalRequiredError, ValidationFailedError
+from aadap.core.requests import TaskRequest
+from aadap.db import models
+from aadap.db.session import Database
+from aadap.llm.offline import OfflineLLMClient
+from aadap.services import artifacts, context, gate, tasks
+from aadap.services.lifecycle import Lifecycle
+from aadap.services.runtime import Runtime
+from tests.conftest import settings_for
+
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+
+
+@pytest.fixture
+async def validated(db: Database, tmp_path: Path) -> AsyncIterator[tuple[Lifecycle, GeneratedCode]]:
+    """A task driven through the services up to VALIDATION_PASSED with the offline LLM."""
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path / "home")
+    rt = Runtime.build(settings, db, OfflineLLMClient())
+    request = TaskRequest.parse(
+        {"text": f"load {DATA / 'orders.csv'} into orders_gate", "working_dir": str(DATA)}
+    )
+    task, _ = await tasks.create(db, settings, request)
+    lc = Lifecycle(rt, task.id)
+    with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
+        requirement = await lc.parse()
+        plan = await lc.plan(requirement)
+        route = await lc.route(requirement, plan)
+        code = await lc.develop(requirement, plan, route)
+        review = await lc.validate(requirement, code)
+        assert review.passed
+        yield lc, code
+
+
+async def _executions(lc: Lifecycle) -> list[models.Execution]:
+    async with lc.rt.db.sessions() as session:
+        return list((await session.execute(select(models.Execution))).scalars())
+
+
+async def test_deploy_refuses_code_without_an_approval(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    lc, code = validated
+    with pytest.raises(ApprovalRequiredError, match="no APPROVED"):
+        await gate.deploy(lc, code.code, code.language)
+    with pytest.raises(ApprovalRequiredError):
+        await gate.deploy(lc, "DROP TABLE orders_gate", Language.SQL)
+    assert await _executions(lc) == []
+    assert (await lc.state()).value == "VALIDATION_PASSED"
+
+
+async def test_approving_one_hash_does_not_let_another_deploy(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    lc, code = validated
+    outcome = await gate.request_approval(lc, code)
+    assert outcome.approved
+    assert outcome.request.code_hash == artifacts.content_hash(code.code)
+    for other in (
+        code.code + "\n-- harmless?",
+        "DROP TABLE orders_gate",
+        code.code.replace("orders_gate", "orders"),
+    ):
+        with pytest.raises(ApprovalRequiredError):
+            await gate.deploy(lc, other, Language.SQL)
+    assert await _executions(lc) == []
+    execution = await gate.deploy(lc, code.code, code.language)
+    assert execution.status == "SUCCESS"
+    again = await gate.deploy(lc, code.code, code.language)  # resumed: never deployed twice
+    assert again.id == execution.id
+    assert len(await _executions(lc)) == 1
+
+
+async def test_code_edited_after_approval_is_neither_deployed_nor_approved_without_revalidation(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    lc, code = validated
+    assert (await gate.request_approval(lc, code)).approved
+    edited = code.model_copy(update={"code": code.code + " WHERE"})  # no longer parses
+    async with lc.rt.db.transaction() as session:
+        row = await artifacts.save(
+            session, task_id=lc.task_id, artifact_type=ArtifactType.GENERATED_CODE, name="code",
+            content=edited.model_dump_json(), edit_message="hand edit",
+        )  # fmt: skip
+    assert row.version == 2
+    with pytest.raises(ApprovalRequiredError):
+        await gate.deploy(lc, edited.code, edited.language)
+    with pytest.raises(ValidationFailedError, match="syntax"):
+        await gate.revalidate(lc, edited)
+    assert await _executions(lc) == []
+
+
+async def test_deploy_refuses_approved_code_that_never_passed_validation(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    lc, _code = validated
+    sneaky = "CREATE TABLE sneaky AS SELECT 1 AS x"
+    digest = artifacts.content_hash(sneaky)
+    async with lc.rt.db.transaction() as session:
+        session.add(
+            models.ApprovalRequest(
+                task_id=lc.task_id, operation_class="write", environment="SANDBOX", risk_level="LOW",
+                status="APPROVED", code_hash=digest, requested_by="attacker", decided_by="attacker",
+            )
+        )  # fmt: skip
+    with pytest.raises(ValidationFailedError, match="never passed validation"):
+        await gate.deploy(lc, sneaky, Language.SQL)
+    assert await _executions(lc) == []
