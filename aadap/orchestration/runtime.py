@@ -17,6 +17,7 @@ from aadap.core.config import Settings, load_settings
 from aadap.db.session import Database
 from aadap.llm import build_client
 from aadap.llm.types import LLMClient
+from aadap.orchestration import secret_blocks
 from aadap.services.runtime import Runtime
 
 _runtime: ContextVar[Runtime | None] = ContextVar("aadap_runtime", default=None)
@@ -57,7 +58,7 @@ async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtim
     settings = settings or load_settings()
     db = Database(settings)
     llm = _llm_override.get() or build_client(settings.llm)
-    rt = Runtime.build(settings, db, llm)
+    rt = Runtime.build(settings, db, llm, secret_blocks=secret_blocks.load_secret)
     try:
         with use_runtime(rt):
             yield rt

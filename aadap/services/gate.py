@@ -11,8 +11,10 @@ around them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -354,10 +356,13 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             task_id=str(lc.task_id),
             details={"execution_id": str(interrupted.id)},
         )
+    task = await lc.task()
+    platform = await lc.rt.platform_for(
+        task
+    )  # opened first: a bad connection leaves no RUNNING row behind
     state = await lc.state()
     if state is not S.DEPLOYING:
         await lc.enter(S.DEPLOYING, by="deployer")
-    task = await lc.task()
     execution = Execution(
         task_id=lc.task_id,
         connection_id=task.connection_id,
@@ -369,10 +374,16 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     )
     async with lc.rt.db.transaction() as session:
         session.add(execution)
-    platform = await lc.rt.platform_for(task)
+    started = time.monotonic()
     try:
         handle = await platform.submit(code, language=language, name=f"aadap-{str(lc.task_id)[:8]}")
         result = await platform.wait(handle)
+        if (
+            result.duration_ms is None
+        ):  # e.g. Databricks SQL statements report no duration: use the wall time
+            result = dataclasses.replace(
+                result, duration_ms=int((time.monotonic() - started) * 1000)
+            )
     except DeploymentFailedError as exc:
         await _finish_execution(lc, execution, None, error=exc.message)
         raise

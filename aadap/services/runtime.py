@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from aadap.core.config import Settings
-from aadap.core.enums import PlatformKind
-from aadap.core.exceptions import InvalidConfigurationError
 from aadap.db.models import Task
 from aadap.db.session import Database
 from aadap.llm.types import LLMClient
 from aadap.platforms.base import Platform
 from aadap.platforms.local import LocalPlatform
+from aadap.services import connections
 from aadap.services.metering import MeteredLLMClient
+from aadap.services.secrets import BlockResolver
 
 
 @dataclass
@@ -22,25 +21,35 @@ class Runtime:
     settings: Settings
     db: Database
     llm: LLMClient  # metered: budgets are enforced and every call is recorded
+    # reads ``prefect-secret:`` references; the orchestration layer supplies it
+    secret_blocks: BlockResolver | None = None
 
     @classmethod
-    def build(cls, settings: Settings, db: Database, llm: LLMClient) -> Runtime:
+    def build(
+        cls,
+        settings: Settings,
+        db: Database,
+        llm: LLMClient,
+        *,
+        secret_blocks: BlockResolver | None = None,
+    ) -> Runtime:
         metered = llm if isinstance(llm, MeteredLLMClient) else MeteredLLMClient(llm, db)
-        return cls(settings=settings, db=db, llm=metered)
+        return cls(settings=settings, db=db, llm=metered, secret_blocks=secret_blocks)
 
     def local_duckdb_path(self) -> Path:
         return self.settings.home / "local.duckdb"
 
     async def platform_for(self, task: Task) -> Platform:
-        """The platform a task deploys to (its connection, else the embedded DuckDB)."""
-        kind = PlatformKind(task.platform)
-        if kind is PlatformKind.LOCAL and task.connection_id is None:
+        """The platform a task deploys to; the caller closes it.
+
+        The task's connection (databricks, fabric or local), else the default
+        connection for a databricks/fabric task, else the embedded DuckDB for a
+        local task. The connection's secret is decrypted (or resolved) in memory
+        only, for the client being built.
+        """
+        row = await connections.for_task(self.db, self.settings, task)
+        if row is None:
             return LocalPlatform(
                 self.local_duckdb_path(), self.settings.home / "runs", self.settings.platforms
             )
-        raise InvalidConfigurationError(
-            f"platform={kind.value!r} needs a platform connection, which this build cannot open yet; "
-            "use platform=local",
-            task_id=str(task.id),
-            details={"field": "platform", "task_id": str(uuid.UUID(str(task.id)))},
-        )
+        return await connections.open_platform(self.settings, row, blocks=self.secret_blocks)

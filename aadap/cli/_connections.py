@@ -1,0 +1,337 @@
+"""``aadap connections add|list|show|test|rotate|remove|set-default|enable|disable|rekey``.
+
+Secrets are never echoed: ``--secret`` defaults to a hidden prompt, ``--secret-env
+VAR`` reads the value from an environment variable now (it is then encrypted),
+``--secret-ref env:VAR|prefect-secret:BLOCK`` stores a reference resolved at use
+time. Output shows at most a secret's last four characters.
+Exit codes: 0 ok, 1 a test failed, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import SecretStr
+from rich.table import Table
+
+from aadap.cli._common import (
+    EXIT_FAILURE,
+    bad_input,
+    fail,
+    out,
+    print_json,
+    run_async,
+    settings_or_exit,
+)
+from aadap.core.config import Settings
+from aadap.core.enums import PlatformKind
+from aadap.core.exceptions import AADAPError, InvalidRequestError
+from aadap.db import migrate
+from aadap.db.session import Database, check_connection
+from aadap.orchestration import secret_blocks
+from aadap.services import connections
+from aadap.services.connections import SECRET_NAMES, ConnectionInfo, ProbeOutcome
+
+T = TypeVar("T")
+
+Format = Annotated[str, typer.Option("--format", help="text or json")]
+Name = Annotated[str, typer.Argument(help="the connection's name")]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret",
+        help="the secret (token / client secret); default: asked for with a hidden prompt",
+        show_default=False,
+    ),
+]
+SecretEnv = Annotated[
+    str | None,
+    typer.Option(
+        "--secret-env", metavar="VAR", help="read the secret from this variable now and encrypt it"
+    ),
+]
+SecretRefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret-ref",
+        metavar="REF",
+        help="store a reference instead: env:VAR or prefect-secret:BLOCK (read at use time)",
+    ),
+]
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("text", "json"):
+        bad_input("--format", fmt, "text, json")
+
+
+def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def go() -> T:
+        db = Database(settings)
+        try:
+            await check_connection(db.engine)
+            await migrate.ensure_schema(db.engine)
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return run_async(go)
+
+
+def _secret(
+    kind: PlatformKind, secret: str | None, secret_env: str | None, secret_ref: str | None
+) -> tuple[SecretStr | None, str | None]:
+    """The secret (or reference) from exactly one source; prompts (hidden) when none was given."""
+    given = [opt for opt, v in (("--secret", secret), ("--secret-env", secret_env),
+                                ("--secret-ref", secret_ref)) if v is not None]  # fmt: skip
+    if len(given) > 1:
+        fail(InvalidRequestError(
+            f"{' and '.join(given)} were both given; allowed: one of --secret, --secret-env, --secret-ref",
+            details={"field": given[1]},
+        ))  # fmt: skip
+    if kind is PlatformKind.LOCAL:
+        if given:
+            fail(InvalidRequestError(
+                f"{given[0]} was given, but a local connection takes no secret",
+                details={"field": given[0]},
+            ))  # fmt: skip
+        return None, None
+    if secret_ref is not None:
+        return None, secret_ref
+    if secret_env is not None:
+        value = os.environ.get(secret_env)
+        if not value:
+            bad_input("--secret-env", secret_env, "the name of a set, non-empty variable")
+        return SecretStr(value), None
+    if secret is None:
+        secret = typer.prompt(f"{kind.value} {SECRET_NAMES[kind]}", hide_input=True)
+    return SecretStr(secret), None
+
+
+def _parse_pairs(pairs: list[str]) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            bad_input("--config", pair, "KEY=VALUE, e.g. --config api_base=https://…")
+        extra[key.strip()] = value.strip()
+    return extra
+
+
+def _show_info(info: ConnectionInfo, fmt: str) -> None:
+    if fmt == "json":
+        print_json(info.model_dump(mode="json"))
+        return
+    lines: list[tuple[str, Any]] = [
+        ("name", info.name), ("platform", info.platform), ("id", info.id),
+        ("default", info.is_default), ("active", info.is_active), ("secret", info.secret_display),
+        ("status", info.status), ("last tested", info.last_tested_at),
+        ("latency ms", info.last_latency_ms), ("last error", info.last_error),
+        ("created", info.created_at), ("rotated", info.rotated_at),
+    ]  # fmt: skip
+    lines += [(f"config.{k}", v) for k, v in info.config.items()]
+    for key, value in lines:
+        out.print(f"{key:22} {'' if value is None else value}", highlight=False, markup=False)
+
+
+def _show_outcome(outcome: ProbeOutcome) -> None:
+    if outcome.ok:
+        out.print(f"{outcome.name}: OK ({outcome.latency_ms} ms)", highlight=False, markup=False)
+    else:
+        out.print(f"{outcome.name}: FAILED: {outcome.error}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    conn_app = typer.Typer(
+        help="Platform connections (Databricks, Fabric, local) and their encrypted secrets.",
+        no_args_is_help=True,
+    )
+    app.add_typer(conn_app, name="connections")
+
+    @conn_app.command("add")
+    def add(
+        name: Name,
+        platform: Annotated[str, typer.Option(help="databricks, fabric or local")],
+        workspace_url: Annotated[str | None, typer.Option(help="databricks: https://…")] = None,
+        warehouse_id: Annotated[str | None, typer.Option(help="databricks: SQL warehouse")] = None,
+        cluster_id: Annotated[str | None, typer.Option(help="databricks: existing cluster")] = None,
+        cluster_policy_id: Annotated[
+            str | None, typer.Option(help="databricks: policy for a new job cluster")
+        ] = None,
+        catalog: Annotated[str | None, typer.Option(help="databricks: catalog")] = None,
+        schema: Annotated[str | None, typer.Option(help="databricks: schema")] = None,
+        tenant_id: Annotated[str | None, typer.Option(help="fabric: Entra tenant")] = None,
+        client_id: Annotated[str | None, typer.Option(help="fabric: service principal")] = None,
+        workspace_id: Annotated[str | None, typer.Option(help="fabric: workspace")] = None,
+        lakehouse_id: Annotated[str | None, typer.Option(help="fabric: lakehouse")] = None,
+        database_path: Annotated[str | None, typer.Option(help="local: DuckDB file")] = None,
+        config: Annotated[
+            list[str] | None,
+            typer.Option("--config", metavar="KEY=VALUE", help="any other setting (repeatable)"),
+        ] = None,
+        secret: SecretOpt = None,
+        secret_env: SecretEnv = None,
+        secret_ref: SecretRefOpt = None,
+        default: Annotated[bool, typer.Option("--default", help="make it the default")] = False,
+        fmt: Format = "text",
+    ) -> None:
+        """Add a connection; its secret is encrypted with AADAP_SECRET_KEY or held by reference."""
+        _check_format(fmt)
+        try:
+            kind = connections.parse_platform(platform)
+        except InvalidRequestError as exc:
+            fail(exc)
+        values = {
+            "workspace_url": workspace_url, "warehouse_id": warehouse_id, "cluster_id": cluster_id,
+            "cluster_policy_id": cluster_policy_id, "catalog": catalog, "schema": schema,
+            "tenant_id": tenant_id, "client_id": client_id, "workspace_id": workspace_id,
+            "lakehouse_id": lakehouse_id, "database_path": database_path,
+        }  # fmt: skip
+        settings_map: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+        settings_map.update(_parse_pairs(config or []))
+        settings = settings_or_exit()
+        try:  # reject bad settings before asking for a secret
+            connections.validate_config(kind, settings_map, settings)
+        except AADAPError as exc:
+            fail(exc)
+        clear, ref = _secret(kind, secret, secret_env, secret_ref)
+        info = _with_db(
+            settings,
+            lambda db: connections.add(
+                db, settings, name=name, platform=kind.value, config=settings_map,
+                secret=clear, secret_ref=ref, default=default,
+            ),
+        )  # fmt: skip
+        if fmt == "text":
+            out.print(f"added connection {info.name}", highlight=False, markup=False)
+        _show_info(info, fmt)
+
+    @conn_app.command("list")
+    def list_(fmt: Format = "text") -> None:
+        """Every connection, with its status and the last four characters of its secret."""
+        _check_format(fmt)
+        settings = settings_or_exit()
+        rows = _with_db(settings, lambda db: connections.list_connections(db))
+        if fmt == "json":
+            print_json([r.model_dump(mode="json") for r in rows])
+            return
+        table = Table("name", "platform", "default", "active", "status", "latency", "secret",
+                      "last tested")  # fmt: skip
+        for r in rows:
+            table.add_row(
+                r.name, r.platform, "*" if r.is_default else "", "yes" if r.is_active else "no",
+                r.status, "" if r.last_latency_ms is None else f"{r.last_latency_ms} ms",
+                r.secret_display, "" if r.last_tested_at is None else r.last_tested_at.isoformat()[:19],
+            )  # fmt: skip
+        out.print(table)
+
+    @conn_app.command("show")
+    def show(name: Name, fmt: Format = "text") -> None:
+        """One connection: settings, secret hint, last test."""
+        _check_format(fmt)
+        settings = settings_or_exit()
+        _show_info(_with_db(settings, lambda db: connections.show(db, name=name)), fmt)
+
+    @conn_app.command("test")
+    def test(
+        name: Annotated[
+            str | None, typer.Argument(help="the connection; default: every active one")
+        ] = None,
+        fmt: Format = "text",
+    ) -> None:
+        """Test credentials and reachability; record status and latency. Exit 1 if a test fails."""
+        _check_format(fmt)
+        settings = settings_or_exit()
+
+        async def work(db: Database) -> list[ProbeOutcome]:
+            names = [name] if name is not None else await connections.active_names(db)
+            return [
+                await connections.probe(
+                    db, settings, name=n, blocks=secret_blocks.load_secret, source="cli"
+                )
+                for n in names
+            ]
+
+        outcomes = _with_db(settings, work)
+        if fmt == "json":
+            print_json([o.model_dump(mode="json") for o in outcomes])
+        else:
+            for outcome in outcomes:
+                _show_outcome(outcome)
+        if not all(o.ok for o in outcomes):
+            raise typer.Exit(EXIT_FAILURE)
+
+    @conn_app.command("rotate")
+    def rotate(
+        name: Name,
+        secret: SecretOpt = None,
+        secret_env: SecretEnv = None,
+        secret_ref: SecretRefOpt = None,
+        fmt: Format = "text",
+    ) -> None:
+        """Replace a connection's secret (or reference); its status returns to UNTESTED."""
+        _check_format(fmt)
+        settings = settings_or_exit()
+        current = _with_db(settings, lambda db: connections.show(db, name=name))
+        kind = PlatformKind(current.platform)
+        if kind is PlatformKind.LOCAL:
+            bad_input("name", name, "a databricks or fabric connection (local ones have no secret)")
+        clear, ref = _secret(kind, secret, secret_env, secret_ref)
+        info = _with_db(
+            settings,
+            lambda db: connections.rotate(db, settings, name=name, secret=clear, secret_ref=ref),
+        )
+        if fmt == "text":
+            out.print(f"rotated the secret of {info.name}", highlight=False, markup=False)
+        _show_info(info, fmt)
+
+    @conn_app.command("remove")
+    def remove(
+        name: Name,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="do not ask for confirmation")
+        ] = False,
+    ) -> None:
+        """Delete a connection (refused while an unfinished task uses it)."""
+        settings = settings_or_exit()
+        if not yes and not typer.confirm(f"remove connection {name!r}?"):
+            raise typer.Exit(EXIT_FAILURE)
+        _with_db(settings, lambda db: connections.remove(db, name=name))
+        out.print(f"removed connection {name}", highlight=False, markup=False)
+
+    @conn_app.command("set-default")
+    def set_default(name: Name) -> None:
+        """Make NAME the one default connection (used when a task names none)."""
+        settings = settings_or_exit()
+        _with_db(settings, lambda db: connections.set_default(db, name=name))
+        out.print(f"{name} is now the default connection", highlight=False, markup=False)
+
+    @conn_app.command("enable")
+    def enable(name: Name) -> None:
+        """Let tasks and the health check use NAME again."""
+        settings = settings_or_exit()
+        _with_db(settings, lambda db: connections.set_active(db, name=name, active=True))
+        out.print(f"enabled connection {name}", highlight=False, markup=False)
+
+    @conn_app.command("disable")
+    def disable(name: Name) -> None:
+        """Keep NAME but stop using and health-checking it."""
+        settings = settings_or_exit()
+        _with_db(settings, lambda db: connections.set_active(db, name=name, active=False))
+        out.print(f"disabled connection {name}", highlight=False, markup=False)
+
+    @conn_app.command("rekey")
+    def rekey(fmt: Format = "text") -> None:
+        """Re-encrypt every stored secret with the newest key of AADAP_SECRET_KEY (all or nothing)."""
+        _check_format(fmt)
+        settings = settings_or_exit()
+        count = _with_db(settings, lambda db: connections.rekey(db, settings))
+        if fmt == "json":
+            print_json({"reencrypted": count})
+        else:
+            out.print(
+                f"re-encrypted {count} secret(s) with the newest key", highlight=False, markup=False
+            )

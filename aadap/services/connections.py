@@ -1,0 +1,687 @@
+"""Platform connections: add, list, show, test (:func:`probe`), rotate, remove, set-default, rekey.
+
+A connection is a name, a platform (``databricks``, ``fabric``, ``local``), its
+non-secret settings as JSON (validated per platform by the ``*Settings`` models
+below; workspace and API URLs must be https on the platform's domains unless the
+host is in ``AADAP_PLATFORMS_ALLOWED_HOSTS``) and one secret: a Databricks token
+or a Fabric client secret, encrypted with ``AADAP_SECRET_KEY``
+(:class:`~aadap.services.secrets.Keyring`) or held by reference (``env:NAME``,
+``prefect-secret:BLOCK``). Local connections have no secret.
+
+Every write is one transaction with its audit row in ``task_logs`` (task_id NULL),
+so a rejected request leaves nothing behind. What is returned and logged is a
+:class:`ConnectionInfo`: the secret shows as its hint (at most four characters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.core.config import Settings
+from aadap.core.enums import ConnectionStatus, LogLevel, PlatformKind
+from aadap.core.exceptions import (
+    AADAPError,
+    InvalidConfigurationError,
+    InvalidRequestError,
+)
+from aadap.core.states import TERMINAL_STATES
+from aadap.db.models import PlatformConnection, Task
+from aadap.db.session import Database
+from aadap.db.types import utcnow
+from aadap.platforms import BasePlatform, create_platform, validate_workspace_url
+from aadap.services import logs
+from aadap.services.secrets import BlockResolver, Keyring, SecretRef, hint
+
+SOURCE = "connections"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_RULE = "1-128 characters: letters, digits, '.', '_', '-', starting with a letter or digit"
+
+# --- per-platform settings -------------------------------------------------------------
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
+
+
+class DatabricksSettings(_Config):
+    """A Databricks workspace: SQL on ``warehouse_id``, notebooks on a cluster, a policy or serverless."""
+
+    workspace_url: str = Field(min_length=1)
+    catalog: str = Field(min_length=1)
+    db_schema: str = Field(min_length=1, alias="schema")
+    warehouse_id: str | None = Field(default=None, min_length=1)
+    cluster_id: str | None = Field(default=None, min_length=1)
+    cluster_policy_id: str | None = Field(default=None, min_length=1)
+    workspace_dir: str | None = Field(default=None, pattern=r"^/")
+
+    @model_validator(mode="after")
+    def _one_compute(self) -> DatabricksSettings:
+        if self.cluster_id and self.cluster_policy_id:
+            raise ValueError(
+                "give cluster_id or cluster_policy_id, not both (neither: serverless jobs compute)"
+            )
+        return self
+
+
+class FabricSettings(_Config):
+    """A Fabric workspace and lakehouse, reached by a service principal (client credentials)."""
+
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    workspace_id: str = Field(min_length=1)
+    lakehouse_id: str = Field(min_length=1)
+    lakehouse_name: str | None = Field(default=None, min_length=1)
+    api_base: str = "https://api.fabric.microsoft.com/v1"
+    authority_host: str = "https://login.microsoftonline.com"
+    ca_bundle: str | None = Field(default=None, min_length=1)
+
+
+class LocalSettings(_Config):
+    """The local engine: a DuckDB file and a run directory (default: under AADAP_HOME)."""
+
+    database_path: str | None = Field(default=None, min_length=1)
+    workdir: str | None = Field(default=None, min_length=1)
+
+
+SETTINGS_MODELS: dict[PlatformKind, type[_Config]] = {
+    PlatformKind.DATABRICKS: DatabricksSettings,
+    PlatformKind.FABRIC: FabricSettings,
+    PlatformKind.LOCAL: LocalSettings,
+}
+SECRET_NAMES = {PlatformKind.DATABRICKS: "token", PlatformKind.FABRIC: "client_secret"}
+
+
+def _fields(model: type[_Config]) -> str:
+    return ", ".join(
+        (info.alias or name) + ("" if info.is_required() else "?")
+        for name, info in model.model_fields.items()
+    )
+
+
+def parse_platform(value: str) -> PlatformKind:
+    try:
+        return PlatformKind(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(k.value for k in PlatformKind)
+        raise InvalidRequestError(
+            f"platform={value!r} is unknown; allowed: {allowed}",
+            details={"field": "platform", "value": value, "allowed": allowed},
+        ) from None
+
+
+def validate_config(
+    kind: PlatformKind, config: Mapping[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """The connection's settings as stored JSON, or ``InvalidRequestError`` naming the field."""
+    model = SETTINGS_MODELS[kind]
+    try:
+        parsed = model.model_validate(dict(config))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}"
+            + (f"={e['input']!r}" if e["type"] != "missing" and e["loc"] else "")
+            + f": {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidRequestError(
+            f"invalid {kind.value} connection settings: {problems}; allowed: {_fields(model)} "
+            "(? = optional)",
+            details={"field": where, "platform": kind.value, "allowed": _fields(model)},
+        ) from exc
+    data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    hosts = settings.platforms.allowed_hosts
+    if isinstance(parsed, DatabricksSettings):
+        data["workspace_url"] = validate_workspace_url(parsed.workspace_url, kind, hosts)
+    elif isinstance(parsed, FabricSettings):
+        data["api_base"] = validate_workspace_url(parsed.api_base, kind, hosts, field="api_base")
+        data["authority_host"] = validate_workspace_url(
+            parsed.authority_host, kind, hosts, service="login", field="authority_host"
+        )
+    else:
+        for key in ("database_path", "workdir"):
+            if key in data:
+                data[key] = os.path.abspath(os.path.expanduser(data[key]))
+    return data
+
+
+# --- what callers see ----------------------------------------------------------------
+
+
+class ConnectionInfo(BaseModel):
+    """A connection as shown by list/show/--format json: never the secret, at most its hint."""
+
+    id: str
+    name: str
+    platform: str
+    config: dict[str, Any]
+    secret_source: Literal["encrypted", "env", "prefect-secret", "none"]
+    secret_ref: str | None
+    secret_hint: str | None
+    is_active: bool
+    is_default: bool
+    status: str
+    last_tested_at: dt.datetime | None
+    last_latency_ms: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    rotated_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: PlatformConnection) -> ConnectionInfo:
+        source: Literal["encrypted", "env", "prefect-secret", "none"] = "none"
+        ref_kind = (row.secret_ref or "").partition(":")[0]
+        if row.secret_ciphertext is not None:
+            source = "encrypted"
+        elif ref_kind == "env":
+            source = "env"
+        elif ref_kind == "prefect-secret":
+            source = "prefect-secret"
+        return cls(
+            id=str(row.id), name=row.name, platform=row.platform, config=dict(row.config),
+            secret_source=source, secret_ref=row.secret_ref, secret_hint=row.secret_hint,
+            is_active=row.is_active, is_default=row.is_default, status=row.status,
+            last_tested_at=row.last_tested_at, last_latency_ms=row.last_latency_ms,
+            last_error=row.last_error, created_at=row.created_at, updated_at=row.updated_at,
+            rotated_at=row.rotated_at,
+        )  # fmt: skip
+
+    @property
+    def secret_display(self) -> str:
+        if self.secret_source == "encrypted":
+            return f"encrypted {self.secret_hint or '****'}"
+        return self.secret_ref or "none"
+
+
+class ProbeOutcome(BaseModel):
+    """One connection test. ``recorded`` is False when the row was left alone (a key problem)."""
+
+    name: str
+    platform: str
+    ok: bool
+    status: str
+    latency_ms: int | None
+    error: str | None = None
+    error_code: str | None = None
+    tested_at: dt.datetime
+    recorded: bool = True
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+async def _by_name(session: AsyncSession, name: str, *, lock: bool = False) -> PlatformConnection:
+    stmt = select(PlatformConnection).where(PlatformConnection.name == name)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise InvalidRequestError(
+            f"connection name={name!r} does not exist; list them with `aadap connections list`",
+            details={"field": "name", "value": name},
+        )
+    return row
+
+
+async def list_connections(db: Database, *, active_only: bool = False) -> list[ConnectionInfo]:
+    stmt = select(PlatformConnection).order_by(PlatformConnection.name)
+    if active_only:
+        stmt = stmt.where(PlatformConnection.is_active.is_(True))
+    async with db.sessions() as session:
+        return [ConnectionInfo.of(row) for row in (await session.execute(stmt)).scalars()]
+
+
+async def show(db: Database, *, name: str) -> ConnectionInfo:
+    async with db.sessions() as session:
+        return ConnectionInfo.of(await _by_name(session, name))
+
+
+async def default_for(
+    session: AsyncSession, settings: Settings, kind: PlatformKind
+) -> PlatformConnection | None:
+    """The default connection for ``kind``: ``AADAP_PLATFORMS_DEFAULT_CONNECTION``, else the one marked default."""
+    name = settings.platforms.default_connection
+    if name:
+        row = (
+            await session.execute(select(PlatformConnection).where(PlatformConnection.name == name))
+        ).scalar_one_or_none()
+        if row is None:
+            raise InvalidConfigurationError(
+                f"AADAP_PLATFORMS_DEFAULT_CONNECTION={name!r} names no connection; "
+                "list them with `aadap connections list`",
+                details={"field": "AADAP_PLATFORMS_DEFAULT_CONNECTION", "value": name},
+            )
+    else:
+        row = (
+            await session.execute(
+                select(PlatformConnection).where(PlatformConnection.is_default.is_(True))
+            )
+        ).scalar_one_or_none()
+    return row if row is not None and row.platform == kind.value else None
+
+
+async def for_task(db: Database, settings: Settings, task: Task) -> PlatformConnection | None:
+    """The connection ``task`` deploys through: its own, else the default; ``None`` for embedded local."""
+    kind = PlatformKind(task.platform)
+    named = task.metadata_.get("connection")
+    async with db.sessions() as session:
+        if task.connection_id is not None:
+            row = await session.get(PlatformConnection, task.connection_id)
+        elif named:
+            row = None  # the named connection was removed (the foreign key was set NULL)
+        elif kind is PlatformKind.LOCAL:
+            return None
+        else:
+            row = await default_for(session, settings, kind)
+    if row is None:
+        reason = (
+            f"its connection {named!r} was removed"
+            if named
+            else "no connection was named and there is no default for this platform"
+        )
+        raise InvalidConfigurationError(
+            f"task {task.id} (platform={kind.value}) cannot deploy: {reason}; add one with "
+            "`aadap connections add` and pass --connection NAME, or "
+            "`aadap connections set-default NAME`",
+            task_id=str(task.id),
+            details={"field": "connection", "value": named, "platform": kind.value},
+        )
+    if row.platform != kind.value:
+        raise InvalidConfigurationError(
+            f"connection {row.name!r} is a {row.platform} connection but task {task.id} has platform={kind.value!r}",
+            task_id=str(task.id),
+            details={"field": "connection", "value": row.name},
+        )
+    if not row.is_active:
+        raise InvalidConfigurationError(
+            f"connection {row.name!r} is disabled; enable it with `aadap connections enable {row.name}`",
+            task_id=str(task.id),
+            details={"field": "connection", "value": row.name},
+        )
+    return row
+
+
+# --- the secret, in memory only --------------------------------------------------------
+
+
+def _what(row: PlatformConnection) -> str:
+    return f"the secret of connection {row.name!r}"
+
+
+async def reveal(
+    row: PlatformConnection, settings: Settings, *, blocks: BlockResolver | None
+) -> SecretStr | None:
+    """Decrypt or resolve the connection's secret (``SecretDecryptionError`` never touches the row)."""
+    if row.secret_ciphertext is not None:
+        return Keyring.from_settings(settings).decrypt(row.secret_ciphertext, what=_what(row))
+    if row.secret_ref is not None:
+        return await SecretRef.parse(row.secret_ref).resolve(blocks=blocks, what=_what(row))
+    return None
+
+
+def build_platform(
+    settings: Settings, row: PlatformConnection, secret: SecretStr | None
+) -> BasePlatform:
+    kind = PlatformKind(row.platform)
+    config: dict[str, Any] = dict(row.config)
+    if kind is not PlatformKind.LOCAL:
+        if secret is None:
+            raise InvalidConfigurationError(
+                f"connection {row.name!r} has no secret; set one with `aadap connections rotate {row.name}`",
+                details={"field": "secret", "connection": row.name},
+            )
+        config[SECRET_NAMES[kind]] = secret
+    return create_platform(kind, settings.platforms, config=config, home=settings.home)
+
+
+async def open_platform(
+    settings: Settings, row: PlatformConnection, *, blocks: BlockResolver | None = None
+) -> BasePlatform:
+    """The platform client for ``row``, its secret decrypted or resolved in memory; caller closes it."""
+    secret = await reveal(row, settings, blocks=blocks)
+    return build_platform(settings, row, secret)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _audit(event: str, message: str, row: PlatformConnection, **details: Any) -> Any:
+    return logs.build(
+        level=LogLevel.INFO,
+        event=event,
+        message=message,
+        source=SOURCE,
+        details={"connection": row.name, "platform": row.platform, **details},
+    )
+
+
+def _secret_fields(
+    kind: PlatformKind, settings: Settings, secret: SecretStr | None, secret_ref: str | None
+) -> dict[str, Any]:
+    """The secret columns for a new secret; validates that the platform wants one."""
+    if secret is not None and not secret.get_secret_value():
+        raise InvalidRequestError("secret is empty", details={"field": "secret"})
+    if secret is not None and secret_ref is not None:
+        raise InvalidRequestError(
+            "give either a secret or secret_ref, not both", details={"field": "secret_ref"}
+        )
+    if kind is PlatformKind.LOCAL:
+        if secret is not None or secret_ref is not None:
+            raise InvalidRequestError(
+                "a local connection takes no secret",
+                details={"field": "secret", "platform": "local"},
+            )
+        return {"secret_ciphertext": None, "secret_ref": None, "secret_hint": None}
+    if secret_ref is not None:
+        ref = SecretRef.parse(secret_ref)
+        return {"secret_ciphertext": None, "secret_ref": str(ref), "secret_hint": None}
+    if secret is None:
+        raise InvalidRequestError(
+            f"a {kind.value} connection needs its {SECRET_NAMES[kind]}: a secret to encrypt, "
+            "or secret_ref=env:NAME / prefect-secret:BLOCK",
+            details={"field": "secret", "platform": kind.value},
+        )
+    ciphertext = Keyring.from_settings(settings).encrypt(
+        secret, what=f"the {kind.value} {SECRET_NAMES[kind]}"
+    )
+    return {"secret_ciphertext": ciphertext, "secret_ref": None, "secret_hint": hint(secret)}
+
+
+async def add(
+    db: Database,
+    settings: Settings,
+    *,
+    name: str,
+    platform: str,
+    config: Mapping[str, Any],
+    secret: SecretStr | None = None,
+    secret_ref: str | None = None,
+    default: bool = False,
+) -> ConnectionInfo:
+    """Create a connection; every check runs before the one transaction that writes it."""
+    if not _NAME.match(name):
+        raise InvalidRequestError(
+            f"name={name!r} is not valid; allowed: {NAME_RULE}",
+            details={"field": "name", "value": name, "allowed": NAME_RULE},
+        )
+    kind = parse_platform(platform)
+    stored = validate_config(kind, config, settings)
+    secret_columns = _secret_fields(kind, settings, secret, secret_ref)
+    row = PlatformConnection(
+        name=name, platform=kind.value, config=stored, is_active=True, is_default=default,
+        status=ConnectionStatus.UNTESTED.value, **secret_columns,
+    )  # fmt: skip
+    try:
+        async with db.transaction() as session:
+            if default:
+                await session.execute(update(PlatformConnection).values(is_default=False))
+            session.add(row)
+            await session.flush()
+            session.add(
+                _audit("connection.added", f"connection {name!r} ({kind.value}) added", row,
+                       secret=ConnectionInfo.of(row).secret_display, default=default)
+            )  # fmt: skip
+    except IntegrityError as exc:
+        if "name" not in str(exc.orig).lower():
+            raise
+        raise InvalidRequestError(
+            f"name={name!r} is already used by another connection; choose another name, or "
+            f"`aadap connections remove {name}` first",
+            details={"field": "name", "value": name},
+        ) from exc
+    return ConnectionInfo.of(row)
+
+
+async def rotate(
+    db: Database,
+    settings: Settings,
+    *,
+    name: str,
+    secret: SecretStr | None = None,
+    secret_ref: str | None = None,
+) -> ConnectionInfo:
+    """Replace the connection's secret (or reference); sets ``rotated_at`` and status UNTESTED."""
+    async with db.transaction() as session:
+        row = await _by_name(session, name, lock=True)
+        kind = PlatformKind(row.platform)
+        if kind is PlatformKind.LOCAL:
+            raise InvalidRequestError(
+                f"connection {name!r} is local and has no secret to rotate",
+                details={"field": "name", "value": name},
+            )
+        columns = _secret_fields(kind, settings, secret, secret_ref)
+        for key, value in columns.items():
+            setattr(row, key, value)
+        row.rotated_at = utcnow()
+        row.status = ConnectionStatus.UNTESTED.value
+        row.last_error = None
+        await session.flush()
+        info = ConnectionInfo.of(row)
+        session.add(
+            _audit("connection.rotated", f"secret of connection {name!r} rotated", row,
+                   secret=info.secret_display)
+        )  # fmt: skip
+    return info
+
+
+async def remove(db: Database, *, name: str) -> ConnectionInfo:
+    """Delete a connection that no unfinished task uses."""
+    async with db.transaction() as session:
+        row = await _by_name(session, name, lock=True)
+        busy = list(
+            (
+                await session.execute(
+                    select(Task.id).where(
+                        Task.connection_id == row.id,
+                        Task.current_state.not_in([s.value for s in TERMINAL_STATES]),
+                    )
+                )
+            ).scalars()
+        )
+        if busy:
+            raise InvalidRequestError(
+                f"connection {name!r} is used by {len(busy)} unfinished task(s) "
+                f"({', '.join(str(t)[:8] for t in busy[:5])}); let them finish or cancel them first",
+                details={"field": "name", "value": name, "tasks": [str(t) for t in busy]},
+            )
+        info = ConnectionInfo.of(row)
+        await session.delete(row)
+        session.add(_audit("connection.removed", f"connection {name!r} removed", row))
+    return info
+
+
+async def set_default(db: Database, *, name: str) -> ConnectionInfo:
+    """Make ``name`` the one default connection."""
+    async with db.transaction() as session:
+        row = await _by_name(session, name, lock=True)
+        await session.execute(
+            update(PlatformConnection)
+            .where(PlatformConnection.id != row.id)
+            .values(is_default=False)
+        )
+        row.is_default = True
+        await session.flush()
+        session.add(_audit("connection.default", f"connection {name!r} is the default", row))
+    return ConnectionInfo.of(row)
+
+
+async def set_active(db: Database, *, name: str, active: bool) -> ConnectionInfo:
+    """Enable or disable a connection (disabled ones are neither used nor health-checked)."""
+    async with db.transaction() as session:
+        row = await _by_name(session, name, lock=True)
+        row.is_active = active
+        await session.flush()
+        word = "enabled" if active else "disabled"
+        session.add(_audit(f"connection.{word}", f"connection {name!r} {word}", row))
+    return ConnectionInfo.of(row)
+
+
+async def rekey(db: Database, settings: Settings) -> int:
+    """Re-encrypt every stored secret with the newest key; all or nothing. Returns how many."""
+    keyring = Keyring.from_settings(settings)
+    keyring.require("stored secrets must be re-encrypted")
+    async with db.transaction() as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(PlatformConnection)
+                    .where(PlatformConnection.secret_ciphertext.is_not(None))
+                    .order_by(PlatformConnection.name)
+                    .with_for_update()
+                )
+            ).scalars()
+        )
+        for row in rows:
+            assert row.secret_ciphertext is not None  # selected above
+            row.secret_ciphertext = keyring.rotate(row.secret_ciphertext, what=_what(row))
+        session.add(
+            logs.build(
+                level=LogLevel.INFO, event="connections.rekeyed",
+                message=f"{len(rows)} stored secret(s) re-encrypted with the newest key",
+                source=SOURCE, details={"connections": [r.name for r in rows]},
+            )
+        )  # fmt: skip
+    return len(rows)
+
+
+# --- testing ----------------------------------------------------------------------------
+
+
+def _scrub(text: str, secret: SecretStr | None) -> str:
+    if secret is None or not secret.get_secret_value():
+        return text
+    return text.replace(secret.get_secret_value(), hint(secret))
+
+
+def _scrubbed(exc: AADAPError, secret: SecretStr | None) -> AADAPError:
+    clean = _scrub(exc.message, secret)
+    return exc if clean == exc.message else type(exc)(clean, details=exc.details)
+
+
+async def active_names(db: Database) -> list[str]:
+    async with db.sessions() as session:
+        return list(
+            (
+                await session.execute(
+                    select(PlatformConnection.name)
+                    .where(PlatformConnection.is_active.is_(True))
+                    .order_by(PlatformConnection.name)
+                )
+            ).scalars()
+        )
+
+
+async def probe(
+    db: Database,
+    settings: Settings,
+    *,
+    name: str,
+    blocks: BlockResolver | None = None,
+    source: str = SOURCE,
+) -> ProbeOutcome:
+    """Test one connection with the platform's ``test_connection()`` and record the outcome.
+
+    The row gets status, latency (ms), last error and time; a ``task_logs`` row
+    (``connection.tested`` INFO, or ``connection.unhealthy`` WARNING) goes with it.
+    A key problem (``AADAP_SECRET_KEY`` missing or wrong) is logged and raised with
+    the row left exactly as it was.
+    """
+    async with db.sessions() as session:
+        row = await _by_name(session, name)
+    started = time.monotonic()
+    secret: SecretStr | None = None
+    latency: float | None = None
+    error: AADAPError | None = None
+    try:
+        secret = await reveal(row, settings, blocks=blocks)
+    except AADAPError as exc:
+        if row.secret_ciphertext is not None:  # AADAP_SECRET_KEY missing, malformed or wrong
+            await _log_test(db, row, source, exc)
+            raise
+        error = exc  # a reference that does not resolve: the connection is broken
+    if error is None:
+        try:
+            async with build_platform(settings, row, secret) as platform:
+                latency = await platform.test_connection()
+        except AADAPError as exc:
+            error = _scrubbed(exc, secret)
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    outcome = ProbeOutcome(
+        name=row.name,
+        platform=row.platform,
+        ok=error is None,
+        status=(ConnectionStatus.OK if error is None else ConnectionStatus.FAILED).value,
+        latency_ms=round(latency) if latency is not None else elapsed_ms,
+        error=None if error is None else str(error),
+        error_code=None if error is None else error.error_code,
+        tested_at=utcnow(),
+    )
+    async with db.transaction() as session:
+        current = await session.get(PlatformConnection, row.id)
+        if current is not None:
+            current.status = outcome.status
+            current.last_latency_ms = outcome.latency_ms
+            current.last_error = outcome.error
+            current.last_tested_at = outcome.tested_at
+        session.add(_test_log(row, source, error, outcome.latency_ms))
+    return outcome
+
+
+def _test_log(
+    row: PlatformConnection, source: str, error: AADAPError | None, latency_ms: int | None
+) -> Any:
+    details = {"connection": row.name, "platform": row.platform, "latency_ms": latency_ms}
+    if error is None:
+        return logs.build(
+            level=LogLevel.INFO, event="connection.tested", source=source, details=details,
+            message=f"connection {row.name!r} ({row.platform}) is healthy: {latency_ms} ms",
+        )  # fmt: skip
+    return logs.build(
+        level=LogLevel.WARNING, event="connection.unhealthy", source=source, details=details,
+        message=f"connection {row.name!r} ({row.platform}) failed its test: {error}", error=error,
+    )  # fmt: skip
+
+
+async def _log_test(db: Database, row: PlatformConnection, source: str, error: AADAPError) -> None:
+    await logs.write(db, [_test_log(row, source, error, None)])
+
+
+__all__ = [
+    "SETTINGS_MODELS",
+    "ConnectionInfo",
+    "DatabricksSettings",
+    "FabricSettings",
+    "LocalSettings",
+    "ProbeOutcome",
+    "active_names",
+    "add",
+    "build_platform",
+    "default_for",
+    "for_task",
+    "list_connections",
+    "open_platform",
+    "parse_platform",
+    "probe",
+    "rekey",
+    "remove",
+    "reveal",
+    "rotate",
+    "set_active",
+    "set_default",
+    "show",
+    "validate_config",
+]
