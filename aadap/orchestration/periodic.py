@@ -1,0 +1,353 @@
+"""The Prefect-aware side of the periodic flows: ``cost-report``, ``budget-watch``, ``reconcile``.
+
+The services compute (``reports``, ``budget_watch``, ``maintenance``,
+``outcome``); this module publishes what Prefect should show or act on:
+
+* the cost report as a table artifact (:data:`REPORT_TABLE_KEY`, every line of
+  the CSV) and a markdown artifact (:data:`REPORT_MARKDOWN_KEY`); the keys are
+  stable, so the UI keeps one versioned history per key;
+* one Prefect event per budget alert row, named ``aadap.budget.threshold`` or
+  ``aadap.budget.hard-limit``, about the resource ``aadap.budget.<period>``,
+  with ``percent``/``spend``/``limit`` in the payload, for automations;
+* :func:`flow_run_state`, the probe ``outcome.reconcile`` uses to ask the
+  Prefect API whether a lifecycle's flow run has ended.
+
+Each ``run_*`` function is the body of one flow in ``flows/`` and runs inside
+its flow run (it logs through the run logger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.events import emit_event
+from prefect.exceptions import ObjectNotFound
+from prefect.logging import get_run_logger
+from pydantic import BaseModel
+
+from aadap.core.exceptions import IntegrationError
+from aadap.orchestration import runtime
+from aadap.services import budget_watch, maintenance, outcome, reports
+from aadap.services.budget_watch import Alert, PeriodSpend
+from aadap.services.maintenance import ExpiredApproval
+from aadap.services.reports import CostLine, CostReport, Grouping, Period, usd
+
+REPORT_TABLE_KEY = "aadap-cost-report"
+REPORT_MARKDOWN_KEY = "aadap-cost-report-summary"
+EVENT_NAMES = {
+    budget_watch.THRESHOLD_EVENT: "aadap.budget.threshold",
+    budget_watch.HARD_LIMIT_EVENT: "aadap.budget.hard-limit",
+}
+_MARKDOWN_ROWS: dict[Grouping, int] = {"day": 31, "task": 25}
+_CURRENT: tuple[tuple[str, Period], ...] = (
+    ("today", "day"),
+    ("this week", "week"),
+    ("this month", "month"),
+)
+_SECTIONS: tuple[Grouping, ...] = ("month", "week", "day", "agent", "model", "task")
+
+
+# --- cost-report --------------------------------------------------------------------
+
+
+class CostReportSummary(BaseModel):
+    """What the ``cost-report`` flow returns."""
+
+    report_date: dt.date
+    timezone: str
+    window_start: dt.datetime
+    window_end: dt.datetime
+    calls: int
+    unpriced_calls: int
+    total_usd: Decimal
+    today_usd: Decimal
+    week_usd: Decimal
+    month_usd: Decimal
+    csv_path: str
+    artifact_keys: list[str]
+
+
+def table_rows(report: CostReport) -> list[dict[str, Any]]:
+    """The table artifact: the CSV's lines, with exact decimal strings."""
+    return [
+        {
+            "grouping": line.grouping,
+            "key": line.key,
+            "label": line.label or "",
+            "calls": line.calls,
+            "tokens_in": line.tokens_in,
+            "tokens_out": line.tokens_out,
+            "cost_usd": format(line.cost_usd, "f"),
+            "unpriced_calls": line.unpriced_calls,
+        }
+        for line in report.lines
+    ]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _section(grouping: Grouping, lines: list[CostLine]) -> list[str]:
+    """A markdown table; long day lists keep the latest days, long task lists the costliest."""
+    limit = _MARKDOWN_ROWS.get(grouping)
+    shown = lines if limit is None else (lines[-limit:] if grouping == "day" else lines[:limit])
+    heading = f"## By {grouping}"
+    if len(shown) < len(lines):
+        heading += f" ({len(shown)} of {len(lines)}; all in the CSV)"
+    out = [heading, "", "| key | calls | tokens in | tokens out | unpriced | cost |", "|---|--:|--:|--:|--:|--:|"]  # fmt: skip
+    for line in shown:
+        key = f"{line.key} · {line.label}" if line.label else line.key
+        out.append(
+            f"| {_cell(key)} | {line.calls} | {line.tokens_in} | {line.tokens_out} "
+            f"| {line.unpriced_calls} | {usd(line.cost_usd)} |"
+        )
+    if not lines:
+        out.append("| (no spend) | 0 | 0 | 0 | 0 | $0.00 |")
+    return [*out, ""]
+
+
+def markdown(report: CostReport, csv_file: str) -> str:
+    tz = report.timezone
+    local = report.generated_at.astimezone(zoneinfo.ZoneInfo(tz))
+    start = report.window_start.astimezone(zoneinfo.ZoneInfo(tz))
+    total = report.total
+    lines = [
+        f"# AADAP cost report {report.report_date.isoformat()} ({tz})",
+        "",
+        f"**Total {usd(total.cost_usd)}** from {start:%Y-%m-%d %H:%M} to {local:%Y-%m-%d %H:%M} "
+        f"· {total.calls} calls · {total.tokens_in} tokens in · {total.tokens_out} tokens out"
+        + (f" · **{total.unpriced_calls} unpriced calls**" if total.unpriced_calls else ""),
+        "",
+        "| period | key | spend so far |",
+        "|---|---|--:|",
+    ]
+    for name, period in _CURRENT:
+        key = reports.period_key(period, local)
+        lines.append(f"| {name} | {key} | {usd(report.spend_in(period))} |")
+    lines.append("")
+    for grouping in _SECTIONS:
+        lines += _section(grouping, report.group(grouping))
+    lines.append(f"CSV: `{csv_file}`")
+    return "\n".join(lines)
+
+
+async def publish_cost_report(report: CostReport, csv_file: str) -> list[str]:
+    """Create the table and markdown artifacts in the current flow run; returns their keys."""
+    description = f"AADAP spend {report.report_date.isoformat()} ({report.timezone})"
+    await acreate_table_artifact(
+        key=REPORT_TABLE_KEY, table=table_rows(report), description=description
+    )
+    await acreate_markdown_artifact(
+        key=REPORT_MARKDOWN_KEY, markdown=markdown(report, csv_file), description=description
+    )
+    return [REPORT_TABLE_KEY, REPORT_MARKDOWN_KEY]
+
+
+async def run_cost_report(*, months: int = 3, now: dt.datetime | None = None) -> CostReportSummary:
+    """Build the report, write the CSV under ``AADAP_HOME/reports/``, publish the artifacts."""
+    logger = get_run_logger()
+    async with runtime.open_runtime() as rt:
+        report = await reports.build(rt.db, rt.settings, now=now, months=months)
+        directory = reports.reports_dir(rt.settings)
+    path = await asyncio.to_thread(reports.write_csv, report, directory)
+    keys = await publish_cost_report(report, str(path))
+    total = report.total
+    logger.info(
+        "cost report %s (%s): %s over %s calls; CSV %s",
+        report.report_date, report.timezone, usd(total.cost_usd), total.calls, path,
+    )  # fmt: skip
+    return CostReportSummary(
+        report_date=report.report_date,
+        timezone=report.timezone,
+        window_start=report.window_start,
+        window_end=report.window_end,
+        calls=total.calls,
+        unpriced_calls=total.unpriced_calls,
+        total_usd=total.cost_usd,
+        today_usd=report.spend_in("day"),
+        week_usd=report.spend_in("week"),
+        month_usd=report.spend_in("month"),
+        csv_path=str(path),
+        artifact_keys=keys,
+    )
+
+
+# --- budget-watch -------------------------------------------------------------------
+
+
+class EmittedEvent(BaseModel):
+    id: uuid.UUID
+    event: str
+    resource_id: str
+    payload: dict[str, Any]
+
+
+class BudgetWatchSummary(BaseModel):
+    """What the ``budget-watch`` flow returns."""
+
+    checked_at: dt.datetime
+    timezone: str
+    periods: list[PeriodSpend]
+    alerts: list[Alert]
+    events: list[EmittedEvent]
+    refusing_new_tasks: bool
+
+
+def emit_alert(alert: Alert, *, timezone: str, checked_at: dt.datetime) -> EmittedEvent | None:
+    """One Prefect event for one alert row; None when this process emits no events."""
+    resource_id = f"aadap.budget.{alert.period}"
+    payload: dict[str, Any] = {
+        "period": alert.period,
+        "period_key": alert.period_key,
+        "threshold": alert.threshold,
+        "percent": None if alert.percent is None else str(alert.percent),
+        "spend": str(alert.spend_usd),
+        "limit": str(alert.limit_usd),
+        "hard_limit": str(alert.hard_limit_usd),
+        "currency": "USD",
+        "timezone": timezone,
+        "checked_at": checked_at.isoformat(),
+        "task_log_id": str(alert.log_id),
+        "message": alert.message,
+    }
+    event = emit_event(
+        event=EVENT_NAMES[alert.event],
+        resource={
+            "prefect.resource.id": resource_id,
+            "prefect.resource.name": f"AADAP {alert.period} budget",
+            "aadap.budget.period": alert.period,
+        },
+        payload=payload,
+    )
+    if event is None:
+        return None
+    return EmittedEvent(id=event.id, event=event.event, resource_id=resource_id, payload=payload)
+
+
+async def run_budget_watch(*, now: dt.datetime | None = None) -> BudgetWatchSummary:
+    """Check spend, write new alert rows, emit one event per new row."""
+    logger = get_run_logger()
+    async with runtime.open_runtime() as rt:
+        status = await budget_watch.watch(rt.db, rt.settings, now=now)
+    for p in status.periods:
+        limit = "no budget" if p.limit_usd is None else f"of {usd(p.limit_usd)} ({p.percent}%)"
+        logger.info("%s %s: spent %s %s", p.period, p.key, usd(p.spend_usd), limit)
+    events = []
+    for alert in status.alerts:
+        logger.log(logging.getLevelNamesMapping()[alert.level.value], "%s", alert.message)
+        emitted = emit_alert(alert, timezone=status.timezone, checked_at=status.checked_at)
+        if emitted is None:
+            logger.warning("no Prefect event emitted for %s: events are off here", alert.message)
+        else:
+            events.append(emitted)
+    return BudgetWatchSummary(
+        checked_at=status.checked_at,
+        timezone=status.timezone,
+        periods=status.periods,
+        alerts=status.alerts,
+        events=events,
+        refusing_new_tasks=status.refusing_new_tasks,
+    )
+
+
+# --- reconcile ----------------------------------------------------------------------
+
+
+async def flow_run_state(flow_run_id: str) -> str | None:
+    """The flow run's state name from the Prefect API (:data:`outcome.FlowRunProbe`).
+
+    ``None`` means unknown (not a flow-run id, or no such run on this API), and
+    ``reconcile`` then leaves the task alone rather than fail a live lifecycle.
+    """
+    try:
+        run_id = uuid.UUID(flow_run_id)
+    except ValueError:
+        return None
+    try:
+        async with get_client() as client:
+            run = await client.read_flow_run(run_id)
+    except ObjectNotFound:
+        return None
+    except httpx.HTTPError as exc:
+        raise IntegrationError(
+            f"cannot read flow run {flow_run_id} from the Prefect API: {type(exc).__name__}: {exc}",
+            details={"flow_run_id": flow_run_id},
+        ) from exc
+    return None if run.state is None else run.state.name
+
+
+class OrphanedRun(BaseModel):
+    task_id: uuid.UUID
+    state: str
+    flow_run_id: str | None
+    reason: str
+
+
+class ReconcileSummary(BaseModel):
+    """What the ``reconcile`` flow returns."""
+
+    checked_at: dt.datetime
+    expired_approvals: list[ExpiredApproval]
+    orphaned: list[OrphanedRun]
+    logs_deleted: int
+    retention_days: int
+
+
+async def run_reconcile(*, now: dt.datetime | None = None) -> ReconcileSummary:
+    """Expired approvals first (their tasks fail as APPROVAL_EXPIRED, the precise reason),
+    then orphaned lifecycles (asking Prefect about runs elsewhere), then log retention."""
+    logger = get_run_logger()
+    checked_at = reports.resolve_now(now)
+    async with runtime.open_runtime() as rt:
+        expired = await maintenance.expire_approvals(rt.db, now=checked_at)
+        orphans = await outcome.reconcile(rt.db, flow_run_state)
+        retention = rt.settings.retention_days
+        deleted = await maintenance.purge_logs(rt.db, retention_days=retention, now=checked_at)
+    for item in expired:
+        logger.warning("approval %s expired; task %s (%s)", item.approval_id, item.task_id,
+                       "marked FAILED" if item.task_failed else f"already {item.task_state}")  # fmt: skip
+    for orphan in orphans:
+        logger.warning("task %s orphaned in %s: %s", orphan.task_id, orphan.state, orphan.reason)
+    logger.info("deleted %s task_logs row(s) older than %s days", deleted, retention)
+    return ReconcileSummary(
+        checked_at=checked_at,
+        expired_approvals=expired,
+        orphaned=[
+            OrphanedRun(
+                task_id=o.task_id, state=o.state, flow_run_id=o.flow_run_id, reason=o.reason
+            )
+            for o in orphans
+        ],
+        logs_deleted=deleted,
+        retention_days=retention,
+    )
+
+
+__all__ = [
+    "EVENT_NAMES",
+    "REPORT_MARKDOWN_KEY",
+    "REPORT_TABLE_KEY",
+    "BudgetWatchSummary",
+    "CostReportSummary",
+    "EmittedEvent",
+    "OrphanedRun",
+    "ReconcileSummary",
+    "emit_alert",
+    "flow_run_state",
+    "markdown",
+    "publish_cost_report",
+    "run_budget_watch",
+    "run_cost_report",
+    "run_reconcile",
+    "table_rows",
+]
