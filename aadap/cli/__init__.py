@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from aadap.cli import _approvals, _check, _config, _db, _inspect, _run
+import aadap.cli._connections as _connections
+from aadap.cli import _approvals, _check, _config, _db, _inspect, _run, _serve
 
 app = typer.Typer(
     name="aadap",
@@ -14,8 +15,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (_config, _db, _run, _inspect, _approvals, _check):
+for _module in (_config, _db, _run, _serve, _inspect, _approvals, _check):
     _module.register(app)
+_connections.register(app)
 
 
 def main() -> None:

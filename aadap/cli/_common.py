@@ -32,7 +32,8 @@ def fail(exc: AADAPError) -> NoReturn:
         if isinstance(exc, InvalidRequestError | ConfigurationError)
         else EXIT_FAILURE
     )
-    err.print(f"[bold red]error[/] [{exc.error_code}] {exc.message}", markup=True, highlight=False)
+    err.print("error", style="bold red", end=" ")
+    err.print(f"[{exc.error_code}] {exc.message}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 

@@ -198,10 +198,30 @@ class SafetySettings(_Group):
     policy: dict[str, dict[str, Decision]] = Field(default_factory=_default_policy)
     forbid_critical_in_production: bool = True
     approval_timeout_seconds: int = Field(default=4 * 3600, ge=1)
-    approval_poll_seconds: int = Field(default=5, ge=1, le=300, description="how often a paused run checks for a decision")
-    max_rejections: int = Field(default=3, ge=0, le=10, description="rejections sent back to development before CANCELLED")
+    approval_poll_seconds: int = Field(
+        default=5, ge=1, le=300, description="how often a paused run checks for a decision"
+    )
+    max_rejections: int = Field(
+        default=3, ge=0, le=10, description="rejections sent back to development before CANCELLED"
+    )
     production_host_patterns: list[str] = Field(
         default_factory=lambda: ["prod", "production", "prd"]
+    )
+
+
+class ScheduleSettings(_Group):
+    """When the served deployments run (time zone: ``AADAP_TIMEZONE``). Checked by ``aadap serve``."""
+
+    model_config = SettingsConfigDict(env_prefix="AADAP_SCHEDULES_")
+
+    cost_report_cron: str = Field(default="0 6 * * *", description="cron for the daily cost report")
+    budget_watch_seconds: int = Field(
+        default=300, ge=10, description="how often spend is checked against budgets"
+    )
+    connection_health_seconds: int = Field(default=900, ge=30)
+    reconcile_seconds: int = Field(default=3600, ge=60)
+    runner_poll_seconds: int = Field(
+        default=2, ge=1, le=60, description="how often `aadap serve` polls for runs"
     )
 
 
@@ -224,6 +244,7 @@ class Settings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     retries: RetrySettings = Field(default_factory=RetrySettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("home", mode="after")
     @classmethod
@@ -283,6 +304,7 @@ _ENV_NAMES = {
     "budgets": "AADAP_BUDGETS_",
     "retries": "AADAP_RETRIES_",
     "safety": "AADAP_SAFETY_",
+    "schedules": "AADAP_SCHEDULES_",
 }
 
 
@@ -325,6 +347,7 @@ def load_settings(**overrides: Any) -> Settings:
         ("budgets", BudgetSettings),
         ("retries", RetrySettings),
         ("safety", SafetySettings),
+        ("schedules", ScheduleSettings),
     ):
         if group in overrides:
             continue
@@ -348,6 +371,7 @@ __all__ = [
     "PlatformSettings",
     "RetrySettings",
     "SafetySettings",
+    "ScheduleSettings",
     "Settings",
     "load_settings",
     "mask_secret",

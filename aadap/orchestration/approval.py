@@ -27,6 +27,9 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import aread_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
+from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
 from pydantic import Field
 
@@ -106,6 +109,14 @@ async def wait_for_decision(
         await _expire(lc, request)
     try:
         if current_deployment.id is not None:
+            stored = await _stored_decision(request)
+            get_run_logger().info(
+                "approval %s: %s",
+                pause_key(request),
+                "decided" if stored is not None else "waiting for a reviewer",
+            )
+            if stored is not None:
+                return stored
             decision = await asuspend_flow_run(
                 wait_for_input=form,
                 timeout=None if remaining is None else remaining + _GRACE,
@@ -126,6 +137,17 @@ async def wait_for_decision(
         await _expire(lc, request, cause=exc)
     assert decision is not None  # wait_for_input always yields an input when the run resumes
     return decision
+
+
+async def _stored_decision(request: ApprovalRequest) -> ApprovalDecision | None:
+    """The decision a reviewer already submitted for this request, read before suspending again.
+
+    Prefect re-runs a resumed suspended flow from the top; proposing the suspend
+    again would make the server discard the stored input, so look for it first.
+    """
+    keyset = keyset_from_base_key(f"suspended-{pause_key(request)}")
+    value = await aread_flow_run_input(keyset["response"])
+    return None if not value else ApprovalDecision(**value)
 
 
 async def _expire(

@@ -88,9 +88,11 @@ async def run_lifecycle(
     logmirror.install()
     flow_run_id = None if current_flow_run.id is None else str(current_flow_run.id)
     async with runtime.open_runtime() as rt:
-        if task_id is not None:
+        existing = None if flow_run_id is None else await tasks.of_flow_run(rt.db, flow_run_id)
+        if task_id is not None or existing is not None:
+            # a resumed suspend (or a crash retry) re-runs the flow from the top: same flow run, same task
             async with rt.db.sessions() as session:
-                task = await tasks.get(session, task_id)
+                task = await tasks.get(session, task_id or existing)  # type: ignore[arg-type]
         else:
             if request is None:
                 raise InvalidRequestError(

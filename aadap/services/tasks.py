@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -10,11 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.config import Settings
+from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidRequestError, TaskNotFoundError
 from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
+from aadap.services import budget_watch, connections
 
 
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
@@ -54,11 +57,18 @@ async def find(session: AsyncSession, prefix: str) -> Task:
 
 
 async def create(
-    db: Database, settings: Settings, request: TaskRequest, *, flow_run_id: str | None = None
+    db: Database,
+    settings: Settings,
+    request: TaskRequest,
+    *,
+    flow_run_id: str | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[Task, bool]:
     """Create the task for ``request``, or return the existing one for its idempotency key.
 
     Returns ``(task, created)``. The insert and the first ledger row commit together.
+    A new task is refused with ``CostBudgetExceededError`` while the daily or monthly
+    spend is at its hard limit (``now``: the clock for that check; the wall clock if None).
     """
     if request.idempotency_key:
         async with db.sessions() as session:
@@ -69,10 +79,11 @@ async def create(
             ).scalar_one_or_none()
         if existing is not None:
             return existing, False
+    await budget_watch.ensure_spend_allows_new_task(db, settings, now=now)
     working_dir = str(Path(request.working_dir or Path.cwd()).resolve())  # noqa: ASYNC240 - no IO: a path string
     try:
         async with db.transaction() as session:
-            connection_id = await _connection_id(session, request)
+            connection_id = await _connection_id(session, request, settings)
             task = Task(
                 title=request.effective_title,
                 description=request.text if request.title else None,
@@ -113,9 +124,14 @@ async def create(
     return task, True
 
 
-async def _connection_id(session: AsyncSession, request: TaskRequest) -> uuid.UUID | None:
+async def _connection_id(
+    session: AsyncSession, request: TaskRequest, settings: Settings
+) -> uuid.UUID | None:
     if request.connection is None:
-        return None
+        if request.platform is PlatformKind.LOCAL:
+            return None
+        default = await connections.default_for(session, settings, request.platform)
+        return None if default is None else default.id
     conn = (
         await session.execute(
             select(PlatformConnection).where(PlatformConnection.name == request.connection)
@@ -132,6 +148,14 @@ async def _connection_id(session: AsyncSession, request: TaskRequest) -> uuid.UU
             details={"field": "connection"},
         )
     return conn.id
+
+
+async def of_flow_run(db: Database, flow_run_id: str) -> uuid.UUID | None:
+    """The task a flow run created, if any (a re-run of the same flow run continues it)."""
+    async with db.sessions() as session:
+        return (
+            await session.execute(select(Task.id).where(Task.flow_run_id == flow_run_id))
+        ).scalar_one_or_none()
 
 
 async def set_flow_run(
@@ -152,4 +176,4 @@ async def list_recent(
     return list((await session.execute(stmt)).scalars())
 
 
-__all__ = ["create", "find", "get", "list_recent", "set_flow_run"]
+__all__ = ["create", "find", "get", "list_recent", "of_flow_run", "set_flow_run"]

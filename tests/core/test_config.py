@@ -145,6 +145,7 @@ def _secret_env_names() -> set[str]:
         "budgets": config.BudgetSettings,
         "retries": config.RetrySettings,
         "safety": config.SafetySettings,
+        "schedules": config.ScheduleSettings,
     }
     for group, model in groups.items():
         for field, info in model.model_fields.items():

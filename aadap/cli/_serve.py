@@ -1,0 +1,217 @@
+"""``aadap serve`` (every deployment from one process) and ``aadap submit`` (a run through the Prefect API)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aadap.cli._common import (
+    EXIT_FAILURE,
+    bad_input,
+    err,
+    fail,
+    out,
+    print_json,
+    run_async,
+    settings_or_exit,
+)
+from aadap.cli._prefect_env import prepare
+from aadap.core.config import Settings
+from aadap.core.exceptions import ConfigurationError, InvalidRequestError
+from aadap.core.requests import TaskRequest
+from aadap.core.states import TERMINAL_STATES, TaskState
+from aadap.db import migrate
+from aadap.db.models import StateTransition, Task
+from aadap.db.session import Database, check_connection
+from aadap.services.summary import summarise
+
+
+async def _ready_database(settings: Settings) -> None:
+    db = Database(settings)
+    try:
+        await check_connection(db.engine)
+        await migrate.ensure_schema(db.engine)
+    finally:
+        await db.dispose()
+
+
+def _request(
+    text: str, environment: str, platform: str, connection: str | None, token_budget: int | None,
+    usd_budget: str | None, idempotency_key: str | None,
+) -> TaskRequest:  # fmt: skip
+    try:
+        usd = None if usd_budget is None else Decimal(usd_budget)
+    except ArithmeticError:
+        bad_input("--usd-budget", usd_budget, "a non-negative decimal such as 0.50")
+    try:
+        return TaskRequest.parse(
+            {
+                "text": text,
+                "environment": environment.upper(),
+                "platform": platform.lower(),
+                "connection": connection,
+                "token_budget": token_budget,
+                "usd_budget": usd,
+                "idempotency_key": idempotency_key,
+                "working_dir": str(Path.cwd()),
+            }
+        )
+    except InvalidRequestError as exc:
+        fail(exc)
+
+
+async def _follow(
+    settings: Settings, flow_run_id: uuid.UUID, poll: float
+) -> tuple[str | None, Any]:
+    """Print each new state transition of the run's task until the flow run ends."""
+    from prefect.client.orchestration import get_client
+    from sqlalchemy import select
+
+    db = Database(settings)
+    seen = 0
+    try:
+        async with get_client() as client:
+            while True:
+                run = await client.read_flow_run(flow_run_id)
+                async with db.sessions() as session:
+                    task = (
+                        await session.execute(
+                            select(Task).where(Task.flow_run_id == str(flow_run_id))
+                        )
+                    ).scalar_one_or_none()
+                    trail = []
+                    if task is not None:
+                        trail = list(
+                            (
+                                await session.execute(
+                                    select(StateTransition)
+                                    .where(StateTransition.task_id == task.id)
+                                    .order_by(StateTransition.sequence_num)
+                                )
+                            ).scalars()
+                        )
+                for t in trail[seen:]:
+                    err.print(
+                        f"  {t.from_state:>20} → {t.to_state:<20} {t.triggered_by}",
+                        highlight=False,
+                        markup=False,
+                    )
+                seen = len(trail)
+                state = run.state
+                if state is not None and state.is_final():
+                    summary = None if task is None else await summarise(db, task.id)
+                    return state.name, summary
+                if (
+                    state is not None
+                    and state.is_paused()
+                    and task is not None
+                    and TaskState(task.current_state) not in TERMINAL_STATES
+                ):
+                    err.print(
+                        f"  … waiting for approval: `aadap approvals list` (flow run {state.name})",
+                        highlight=False, markup=False,
+                    )  # fmt: skip
+                await asyncio.sleep(poll)
+    finally:
+        await db.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        limit: Annotated[int | None, typer.Option(help="most flow runs at once")] = None,
+    ) -> None:
+        """Serve every AADAP deployment from this process against the configured Prefect API."""
+        settings = settings_or_exit()
+        prepare(settings, verbose=True)
+        os.environ.setdefault(
+            "PREFECT_RUNNER_POLL_FREQUENCY", str(settings.schedules.runner_poll_seconds)
+        )
+        run_async(lambda: _ready_database(settings))
+        from prefect import serve as prefect_serve
+
+        from deployments import serve as served
+
+        try:
+            deployments = served.build(settings)
+        except ConfigurationError as exc:
+            fail(exc)
+        prefect_serve(*deployments, limit=limit)
+
+    @app.command("submit")
+    def submit(
+        request: Annotated[str, typer.Argument(help="the request in plain language")],
+        environment: Annotated[str, typer.Option(help="SANDBOX or PRODUCTION")] = "SANDBOX",
+        platform: Annotated[str, typer.Option(help="local, databricks or fabric")] = "local",
+        connection: Annotated[str | None, typer.Option(help="platform connection name")] = None,
+        token_budget: Annotated[int | None, typer.Option(help="tokens for this task")] = None,
+        usd_budget: Annotated[str | None, typer.Option(help="USD for this task")] = None,
+        idempotency_key: Annotated[
+            str | None, typer.Option(help="submitting the same key twice reuses the task")
+        ] = None,
+        wait: Annotated[
+            bool, typer.Option(help="follow the run to its end; exit non-zero unless it completes")
+        ] = False,
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Create a task-lifecycle flow run through the Prefect API (``aadap serve`` or a worker runs it)."""
+        if fmt not in ("text", "json"):
+            bad_input("--format", fmt, "text, json")
+        settings = settings_or_exit()
+        payload = _request(
+            request, environment, platform, connection, token_budget, usd_budget, idempotency_key
+        )
+        prepare(settings)
+
+        async def go() -> dict[str, Any]:
+            from prefect.deployments import arun_deployment
+            from prefect.settings import PREFECT_UI_URL
+
+            from deployments.serve import lifecycle_deployment
+
+            parameters = {"request": payload.model_dump(mode="json", exclude_none=True)}
+            try:
+                flow_run = await arun_deployment(
+                    lifecycle_deployment(), parameters=parameters, timeout=0
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise InvalidRequestError(f"the Prefect API refused the run: {exc}") from exc
+            ui = PREFECT_UI_URL.value()
+            result: dict[str, Any] = {
+                "flow_run_id": str(flow_run.id),
+                "ui_url": f"{ui}/runs/flow-run/{flow_run.id}" if ui else None,
+            }
+            if fmt == "text":
+                out.print(
+                    f"flow run {flow_run.id}  {result['ui_url'] or ''}",
+                    highlight=False,
+                    markup=False,
+                )
+            if wait:
+                final, summary = await _follow(
+                    settings, flow_run.id, settings.schedules.runner_poll_seconds
+                )
+                result["state"] = final
+                result["summary"] = None if summary is None else summary.model_dump(mode="json")
+            return result
+
+        result = run_async(go)
+        if fmt == "json":
+            print_json(result)
+        if wait:
+            summary = result.get("summary") or {}
+            if fmt == "text":
+                out.print(
+                    f"flow run {result['state']}; task {summary.get('task_id')} {summary.get('state')}",
+                    highlight=False,
+                )
+                if summary.get("error"):
+                    err.print(f"stopped: {summary['error']}", highlight=False, markup=False)
+            if result["state"] != "Completed":
+                raise typer.Exit(EXIT_FAILURE)

@@ -1,0 +1,103 @@
+"""Every AADAP deployment, built from settings, for ``aadap serve`` (one process, ``prefect.serve``).
+
+``prefect.yaml`` declares the same deployments for the production path
+(``prefect deploy --all`` then ``prefect worker start --pool aadap-process``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, Interval
+from pydantic import ValidationError
+
+from aadap.core.config import Settings
+from aadap.core.exceptions import InvalidConfigurationError
+
+DEPLOYMENT_NAMES = {
+    "task-lifecycle": "task-lifecycle",
+    "cost-report": "daily",
+    "budget-watch": "every-few-minutes",
+    "connection-health": "every-15-minutes",
+    "reconcile": "hourly",
+}
+
+
+def check_schedules(settings: Settings) -> None:
+    """Fail at start, with the variable named, rather than serve a schedule that never fires."""
+    cron = settings.schedules.cost_report_cron
+    try:
+        CronSchedule(cron=cron, timezone=settings.timezone)
+    except ValidationError as exc:
+        raise InvalidConfigurationError(
+            f"AADAP_SCHEDULES_COST_REPORT_CRON={cron!r} is not a valid cron expression; "
+            "use five fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * *'",
+            details={"field": "AADAP_SCHEDULES_COST_REPORT_CRON", "value": cron},
+        ) from exc
+
+
+def build(settings: Settings) -> list[RunnerDeployment]:
+    """The deployments ``aadap serve`` serves, with schedules in ``AADAP_TIMEZONE``."""
+    from flows.budget_watch import budget_watch
+    from flows.connection_health import connection_health
+    from flows.cost_report import cost_report
+    from flows.reconcile import reconcile
+    from flows.task_lifecycle import task_lifecycle
+
+    check_schedules(settings)
+    tz = settings.timezone
+    sched = settings.schedules
+    common: dict[str, Any] = {"tags": ["aadap"], "enforce_parameter_schema": True}
+    return [
+        _sync(
+            task_lifecycle.to_deployment(
+                name=DEPLOYMENT_NAMES["task-lifecycle"],
+                description="Turn a plain-language request into validated, approved, deployed code.",
+                **common,
+            )
+        ),
+        _sync(
+            cost_report.to_deployment(
+                name=DEPLOYMENT_NAMES["cost-report"],
+                schedules=[Cron(sched.cost_report_cron, timezone=tz)],
+                description="Spend by day, week and month, by agent, model and task.",
+                **common,
+            )
+        ),
+        _sync(
+            budget_watch.to_deployment(
+                name=DEPLOYMENT_NAMES["budget-watch"],
+                schedules=[Interval(sched.budget_watch_seconds, timezone=tz)],
+                description="Daily and monthly spend against budgets; events at 50/80/100 %.",
+                concurrency_limit=1,  # two overlapping watches could both write a threshold row
+                **common,
+            )
+        ),
+        _sync(
+            connection_health.to_deployment(
+                name=DEPLOYMENT_NAMES["connection-health"],
+                schedules=[Interval(sched.connection_health_seconds, timezone=tz)],
+                description="Test every active platform connection.",
+                **common,
+            )
+        ),
+        _sync(
+            reconcile.to_deployment(
+                name=DEPLOYMENT_NAMES["reconcile"],
+                schedules=[Interval(sched.reconcile_seconds, timezone=tz)],
+                description="Close orphaned lifecycles, expire approvals, apply log retention.",
+                **common,
+            )
+        ),
+    ]
+
+
+def _sync(deployment: object) -> RunnerDeployment:
+    """``to_deployment`` dispatches on the calling context; ``build`` is always called synchronously."""
+    return cast(RunnerDeployment, deployment)
+
+
+def lifecycle_deployment() -> str:
+    return f"task-lifecycle/{DEPLOYMENT_NAMES['task-lifecycle']}"

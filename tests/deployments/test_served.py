@@ -1,0 +1,206 @@
+"""Deployments served by ``aadap serve`` on a real Prefect server backed by PostgreSQL:
+schedules and schemas, API-triggered runs, bad parameters, and a suspended approval resumed through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.deployments import arun_deployment
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from aadap.db import models
+from aadap.orchestration import approval
+from tests.deployments.conftest import AADAP, Served, served_env
+
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+LIFECYCLE = "task-lifecycle/task-lifecycle"
+
+
+async def _rows(served: Served, model: type[Any]) -> list[Any]:
+    engine = create_async_engine(
+        served.app_db_url.replace("postgresql://", "postgresql+psycopg://")
+    )
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(model.__table__))).mappings())
+    finally:
+        await engine.dispose()
+
+
+async def test_every_deployment_exists_with_its_schedule_and_parameter_schema(
+    served: Served,
+) -> None:
+    async with get_client() as client:
+        lifecycle = await client.read_deployment_by_name(LIFECYCLE)
+        report = await client.read_deployment_by_name("cost-report/daily")
+        watch = await client.read_deployment_by_name("budget-watch/every-few-minutes")
+        health = await client.read_deployment_by_name("connection-health/every-15-minutes")
+        hourly = await client.read_deployment_by_name("reconcile/hourly")
+    assert lifecycle.schedules == []
+    assert lifecycle.enforce_parameter_schema
+    request_schema = json.dumps(lifecycle.parameter_openapi_schema)
+    for field in (
+        "text",
+        "environment",
+        "platform",
+        "token_budget",
+        "usd_budget",
+        "idempotency_key",
+    ):
+        assert field in request_schema, field
+    assert [(s.schedule.cron, s.schedule.timezone) for s in report.schedules] == [
+        ("0 6 * * *", "UTC")
+    ]  # type: ignore[union-attr]
+    assert [s.schedule.interval.total_seconds() for s in watch.schedules] == [300]  # type: ignore[union-attr]
+    assert [s.schedule.interval.total_seconds() for s in health.schedules] == [900]  # type: ignore[union-attr]
+    assert [s.schedule.interval.total_seconds() for s in hourly.schedules] == [3600]  # type: ignore[union-attr]
+
+
+async def test_a_run_triggered_through_the_api_completes_and_writes_its_trail(
+    served: Served,
+) -> None:
+    result = await asyncio.to_thread(
+        served.cli,
+        "submit",
+        f"load {DATA / 'orders.csv'} into orders_api",
+        "--wait",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    data = json.loads(result.stdout)
+    assert data["state"] == "Completed"
+    assert data["ui_url"].endswith(data["flow_run_id"])
+    task_id = uuid.UUID(data["summary"]["task_id"])
+    tasks = [t for t in await _rows(served, models.Task) if t["id"] == task_id]
+    assert tasks[0]["current_state"] == "COMPLETED"
+    assert tasks[0]["flow_run_id"] == data["flow_run_id"]
+    transitions = [
+        t for t in await _rows(served, models.StateTransition) if t["task_id"] == task_id
+    ]
+    assert transitions[-1]["to_state"] == "COMPLETED"
+    assert "step.completed" in {
+        log["event"] for log in await _rows(served, models.TaskLog) if log["task_id"] == task_id
+    }
+    costs = [
+        c
+        for c in await _rows(served, models.CostRecord)
+        if c["task_id"] == task_id and c["kind"] == "llm"
+    ]
+    assert costs
+    assert {c["status"] for c in costs} == {"succeeded"}
+    assert "→ COMPLETED" in result.stderr  # step progress was shown
+
+
+async def test_the_readme_plain_http_trigger_works(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.api, timeout=30) as http:
+        deployment = (await http.get("/deployments/name/task-lifecycle/task-lifecycle")).json()
+        created = await http.post(
+            f"/deployments/{deployment['id']}/create_flow_run",
+            json={
+                "parameters": {
+                    "request": {
+                        "text": f"profile {DATA / 'customers.csv'}",
+                        "environment": "SANDBOX",
+                    }
+                }
+            },
+        )
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        for _ in range(240):
+            state = (await http.get(f"/flow_runs/{run_id}")).json()["state"]
+            if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            await asyncio.sleep(0.5)
+    assert state["type"] == "COMPLETED", state
+
+
+async def test_parameters_that_fail_the_schema_are_refused_before_a_run_starts(
+    served: Served,
+) -> None:
+    async with get_client() as client:
+        before = len(await client.read_flow_runs())
+    with pytest.raises(Exception, match=r"request\.platform.*snowflake.*local.*databricks.*fabric"):
+        await arun_deployment(
+            LIFECYCLE, parameters={"request": {"text": "x", "platform": "snowflake"}}, timeout=0
+        )
+    with pytest.raises(Exception, match=r"request\.text"):
+        await arun_deployment(LIFECYCLE, parameters={"request": {"text": ""}}, timeout=0)
+    async with get_client() as client:
+        assert len(await client.read_flow_runs()) == before
+    cli = await asyncio.to_thread(served.cli, "submit", "load x.csv", "--platform", "snowflake")
+    assert cli.returncode == 2
+    assert "platform" in cli.stderr and "snowflake" in cli.stderr
+
+
+async def test_a_suspended_approval_is_resumed_through_the_api_and_the_run_finishes(
+    served: Served,
+) -> None:
+    served.home.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(served.home / "local.duckdb"))
+    try:
+        con.execute("CREATE OR REPLACE TABLE stale AS SELECT range AS id FROM range(20)")
+    finally:
+        con.close()
+    async with get_client() as client:
+        run = await arun_deployment(
+            LIFECYCLE,
+            parameters={"request": {"text": "run: DELETE FROM stale WHERE id >= 5"}},
+            timeout=0,
+        )
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            state = (await client.read_flow_run(run.id)).state
+            if state is not None and state.name == "Suspended":
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"never suspended: {state}"
+            await asyncio.sleep(0.5)
+    pending = [a for a in await _rows(served, models.ApprovalRequest) if a["status"] == "PENDING"]
+    assert len(pending) == 1
+    llm_calls_before = len(await _rows(served, models.CostRecord))
+    await approval.submit(
+        str(run.id), approval.ApprovalDecision(decision="approve", reviewer="erin", comment="go")
+    )
+    async with get_client() as client:
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            state = (await client.read_flow_run(run.id)).state
+            if state is not None and state.is_final():
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"never finished: {state}"
+            await asyncio.sleep(0.5)
+    assert state.is_completed(), state.message
+    assert len(await _rows(served, models.ApprovalRequest)) == 1
+    decided = next(
+        a for a in await _rows(served, models.ApprovalRequest) if a["id"] == pending[0]["id"]
+    )
+    assert (decided["status"], decided["decided_by"]) == ("APPROVED", "erin")
+    # the flow re-ran from the top after the suspend, but no finished LLM call was repeated
+    assert (
+        len(await _rows(served, models.CostRecord)) == llm_calls_before + 1
+    )  # + the compute row of the deploy
+    con = duckdb.connect(str(served.home / "local.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM stale").fetchone()[0] == 5
+    finally:
+        con.close()
+
+
+def test_an_invalid_cron_fails_serve_at_start(prefect_server: str, tmp_path: Path) -> None:
+    env = served_env(prefect_server, "sqlite+aiosqlite:///" + str(tmp_path / "a.db"), tmp_path,
+                     AADAP_SCHEDULES_COST_REPORT_CRON="every morning")  # fmt: skip
+    result = subprocess.run([AADAP, "serve"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "AADAP_SCHEDULES_COST_REPORT_CRON" in result.stderr
+    assert "every morning" in result.stderr
