@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
 from aadap.core.config import Settings, load_settings
+from aadap.db import migrate
 from aadap.db.session import Database
 from aadap.llm import build_client
 from aadap.llm.types import LLMClient
@@ -57,6 +58,8 @@ async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtim
         return
     settings = settings or load_settings()
     db = Database(settings)
+    # A worker may be the first process to touch this database: bring it to the newest schema.
+    await migrate.ensure_schema(db.engine)
     llm = _llm_override.get() or build_client(settings.llm)
     rt = Runtime.build(settings, db, llm, secret_blocks=secret_blocks.load_secret)
     try:
