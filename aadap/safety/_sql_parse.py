@@ -56,7 +56,12 @@ class Statement:
 
 # The compiled parser cannot be subclassed to silence its "falling back to a Command" warning;
 # those statements are classified explicitly, so the warning is noise in every log.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
+class _DropCommandFallbackNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_DropCommandFallbackNotice())
 
 
 @dataclass(frozen=True, slots=True)

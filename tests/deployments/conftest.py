@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,43 +14,16 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.conftest import throwaway_postgres_database
+from tests.fakes.processes import free_port, stop, wait_http
 
 AADAP = str(Path(sys.executable).with_name("aadap"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited with {proc.returncode} before {url} answered")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {limit} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``prefect server start`` backed by a throwaway PostgreSQL database; yields the API URL."""
     home = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
+    port = free_port()
     with throwaway_postgres_database() as db_url:
         env = {
             **os.environ,
@@ -73,11 +43,11 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )  # fmt: skip
         api = f"http://127.0.0.1:{port}/api"
         try:
-            _wait_http(f"{api}/health", proc, 90)
+            wait_http(f"{api}/health", proc, 90)
             with temporary_settings({PREFECT_API_URL: api}):
                 yield api
         finally:
-            _stop(proc)
+            stop(proc)
             log.close()
 
 
@@ -144,5 +114,5 @@ def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 raise AssertionError("aadap serve did not register its deployments in time")
             yield Served(prefect_server, app_db, home, env, proc)
         finally:
-            _stop(proc)
+            stop(proc)
             log.close()

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.conftest import throwaway_postgres_database
-from tests.deployments.conftest import _stop, served_env
+from tests.deployments.conftest import served_env
+from tests.fakes.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -71,5 +72,5 @@ def test_prefect_deploy_all_then_a_worker_runs_a_lifecycle(
                     ]
                     time.sleep(0.5)
             finally:
-                _stop(worker)
+                stop(worker)
         assert state["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
