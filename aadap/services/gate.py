@@ -311,8 +311,9 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
                 )
             )
         ).scalar_one_or_none()
-        if done is not None:
-            return done  # resumed after the deployment already happened: never deploy twice
+        if done is not None:  # resumed after the deployment already happened: never deploy twice
+            await _record_recovered(lc, done)
+            return done
         approved = (
             (
                 await session.execute(
@@ -404,6 +405,20 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
         metadata={"execution_id": str(execution.id)},
     )  # fmt: skip
     return execution
+
+
+async def _record_recovered(lc: Lifecycle, done: Execution) -> None:
+    """The run succeeded but the process died before DEPLOYED was recorded: record it now."""
+    state = await lc.state()
+    if state not in (S.APPROVED, S.DEPLOYING):
+        return
+    if state is S.APPROVED:
+        await lc.enter(S.DEPLOYING, by="deployer")
+    await lc.finish_step(
+        S.DEPLOYED, by="deployer", output=done.output or "{}", kind=ArtifactType.EXECUTION_RESULT,
+        name="result", reason="recorded after an interruption: the execution had already succeeded",
+        metadata={"execution_id": str(done.id)},
+    )  # fmt: skip
 
 
 def _result_json(result: RunResult) -> dict[str, Any]:

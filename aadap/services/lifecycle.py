@@ -306,8 +306,9 @@ class Lifecycle:
             return code if row is None else GeneratedCode.model_validate_json(row.content)
         if not plan.optimise:
             return code
-        await self.enter(S.OPTIMIZATION_PENDING, by="optimiser")
-        await self.enter(S.IN_OPTIMIZATION, by="optimiser")
+        if state is not S.IN_OPTIMIZATION:  # resumed inside the step: carry on from there
+            await self.enter(S.OPTIMIZATION_PENDING, by="optimiser")
+            await self.enter(S.IN_OPTIMIZATION, by="optimiser")
         result = await agents.optimise_code(self.rt.llm, await self.agent_context(), plan, code)
         final = code.model_copy(update={"code": result.code}) if result.changed else code
         await self.finish_step(
