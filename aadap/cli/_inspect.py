@@ -12,6 +12,7 @@ from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from aadap.cli._common import bad_input, out, print_json, run_async, settings_or_exit
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 r["id"][:8],
                 r["state"],
-                r["title"][:60],
+                Text(r["title"][:60]),  # user text: never read as console markup
                 str(r["tokens"]),
                 r["cost_usd"],
                 r["created_at"][:19],
@@ -295,7 +296,7 @@ def register(app: typer.Typer) -> None:
             table = Table(by, "calls", "tokens in", "tokens out", "cost $", "unpriced")
             for r in rows:
                 table.add_row(
-                    str(r[by]),
+                    Text(str(r[by])),  # agent and model names come from outside: not markup
                     str(r["calls"]),
                     str(r["tokens_in"]),
                     str(r["tokens_out"]),

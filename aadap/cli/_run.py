@@ -129,9 +129,11 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("text", "json"):
             bad_input("--format", fmt, "text, json")
         settings = settings_or_exit()
+        working_dir = Path.cwd()
         if resume is None:
             if example is not None:
                 request = _example(example)
+                working_dir = EXAMPLES_DIR  # the examples' relative paths resolve against it
             if request is None:
                 bad_input("request", None, "a request text argument, or --example NAME")
             try:
@@ -144,7 +146,7 @@ def register(app: typer.Typer) -> None:
                         "token_budget": token_budget,
                         "usd_budget": None if usd_budget is None else Decimal(usd_budget),
                         "idempotency_key": idempotency_key,
-                        "working_dir": str(Path.cwd()),
+                        "working_dir": str(working_dir),
                     }
                 )
             except (ArithmeticError, ValueError) as exc:

@@ -22,7 +22,7 @@ from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.orchestration import approval, logmirror, reports, runtime, steps
 from aadap.orchestration.retry import step_options
-from aadap.services import context, gate, logs, outcome, tasks
+from aadap.services import context, costs, gate, logs, outcome, tasks
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
@@ -108,6 +108,10 @@ async def run_lifecycle(
         )
         with context.bind(ctx):
             if TaskState(task.current_state) not in TERMINAL_STATES:
+                if existing is not None or task_id is not None:
+                    # calls of a run that died can never be settled by its hooks: keep them, as orphaned
+                    async with rt.db.transaction() as session:
+                        await costs.orphan_pending(session, task_id=task.id)
                 await tasks.set_flow_run(rt.db, task.id, flow_run_id, outcome.runner_identity())
                 await logs.write(
                     rt.db,

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import CostKind, CostStatus
@@ -56,15 +57,41 @@ async def record_llm_call(
     async with db.transaction() as session:
         session.add(row)
         if ctx is not None:
-            await session.execute(
-                update(Task)
-                .where(Task.id == ctx.task_id)
-                .values(
-                    tokens_used=Task.tokens_used + usage.total_tokens,
-                    cost_usd=Task.cost_usd + (usage.cost_usd or Decimal(0)),
-                )
+            await _add_to_task(
+                session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0)
             )
     return row
+
+
+async def _add_to_task(
+    session: AsyncSession, task_id: uuid.UUID, *, tokens: int, cost: Decimal
+) -> None:
+    """Add to the task's running totals, exactly, inside the caller's transaction.
+
+    PostgreSQL adds in NUMERIC. SQLite has no decimal type: ``cost_usd + x`` on its
+    text column is floating point, rounded back to 15 significant digits. There the
+    cost row is flushed first (its INSERT takes SQLite's single write lock, so no
+    other writer can commit until this transaction ends), then the total is read and
+    written back as an exact ``Decimal`` sum.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(tokens_used=Task.tokens_used + tokens, cost_usd=Task.cost_usd + cost)
+        )
+        return
+    await session.flush()
+    current = (
+        await session.execute(select(Task.cost_usd).where(Task.id == task_id))
+    ).scalar_one_or_none()
+    if current is None:
+        return
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(tokens_used=Task.tokens_used + tokens, cost_usd=current + cost)
+    )
 
 
 async def record_compute(
@@ -96,17 +123,27 @@ async def record_compute(
         status=CostStatus.SUCCEEDED.value,
         details={"usd_per_hour": str(usd_per_hour), **(details or {})},
     )
-    async with db.transaction() as session:
-        existing = (
-            await session.execute(select(CostRecord).where(CostRecord.call_id == call_id))
-        ).scalar_one_or_none()
-        if existing is not None:
-            return existing
-        session.add(row)
-        await session.execute(
-            update(Task).where(Task.id == task_id).values(cost_usd=Task.cost_usd + cost)
-        )
+    try:
+        async with db.transaction() as session:
+            existing = await _by_call_id(session, call_id)
+            if existing is not None:
+                return existing
+            session.add(row)
+            await session.flush()  # the unique call_id settles a race between two writers
+            await _add_to_task(session, task_id, tokens=0, cost=cost)
+    except IntegrityError:
+        async with db.sessions() as session:
+            existing = await _by_call_id(session, call_id)
+        if existing is None:
+            raise
+        return existing  # a concurrent writer recorded this call first; ours rolled back
     return row
+
+
+async def _by_call_id(session: AsyncSession, call_id: str) -> CostRecord | None:
+    return (
+        await session.execute(select(CostRecord).where(CostRecord.call_id == call_id))
+    ).scalar_one_or_none()
 
 
 async def finalise_attempts(

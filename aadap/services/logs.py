@@ -91,9 +91,15 @@ def query(
         stmt = stmt.where(TaskLog.task_id == task_id)
     if min_level is not None:
         stmt = stmt.where(TaskLog.level.in_(at_least(min_level)))
-    if search:
-        pattern = f"%{search}%"
-        stmt = stmt.where(or_(TaskLog.message.ilike(pattern), TaskLog.event.ilike(pattern)))
+    if search:  # a literal substring: LIKE's own wildcards in it are escaped
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                TaskLog.message.ilike(pattern, escape="\\"),
+                TaskLog.event.ilike(pattern, escape="\\"),
+            )
+        )
     if events:
         stmt = stmt.where(TaskLog.event.in_(list(events)))
     stmt = stmt.order_by(TaskLog.created_at, TaskLog.id)

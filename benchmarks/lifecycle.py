@@ -1,0 +1,455 @@
+"""Benchmark of the task lifecycle: AADAP's full flow against the same Prefect flow without
+AADAP's persistence, measured in one run.
+
+    python benchmarks/lifecycle.py [--runs N] [--prefect ephemeral|postgres] [--writes N]
+
+(a) **full**: the real ``task-lifecycle`` flow (``flows/task_lifecycle.py``) on the
+    embedded defaults: offline LLM, local DuckDB under a temporary ``AADAP_HOME``, and
+    the SQLite application database there (PostgreSQL with ``--prefect postgres``).
+    Every state transition, artifact, approval, execution, cost row, hook log row and
+    mirrored Prefect log is written, as ``aadap run`` does.
+(b) **baseline**: the same flow shape with AADAP's persistence and hooks turned off: an
+    async flow with the same eight async Prefect tasks, named the same, with the same
+    task options (retries, retry predicate, tags, no caching); they call the same agents
+    with the same offline LLM, build the same agent context (schema hints read from
+    DuckDB), run the same safety analysis and policy decision and the same SQL on DuckDB;
+    nothing is written to the application database, no hook, no log mirror, no artifact.
+    The ratio full/baseline (medians) is the cost of AADAP's trail; the target is <= 1.25.
+(c) the median cost of writing one ``task_logs`` row (``aadap.services.logs.write``) and
+    one ``cost_records`` row (``aadap.services.costs.record_llm_call``, which also updates
+    the task's totals), each in its own transaction, on SQLite and on PostgreSQL.
+
+Both flows run the request below (a two-operation pipeline, so all eight steps do real
+work: five LLM calls, a rule-based route, the safety analysis, one DuckDB statement), each
+run writing its own table, dropped after the run outside the timing. One warm-up run of
+each comes first (Prefect's ephemeral server and imports start there); then full and
+baseline runs alternate, the order flipping every pair, to spread drift and noise evenly.
+
+``--prefect ephemeral`` (default) uses Prefect's ephemeral API under a temporary
+``PREFECT_HOME``. ``--prefect postgres`` starts ``prefect server start`` on a free port
+with a throwaway PostgreSQL database (``PREFECT_API_DATABASE_CONNECTION_URL``), waits for
+``/api/health``, points ``PREFECT_API_URL`` at it, uses a throwaway PostgreSQL database for
+AADAP too, and stops the server at the end (``benchmarks/_servers.py``). PostgreSQL comes
+from ``AADAP_TEST_DATABASE_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``,
+used only to create and drop the throwaway databases).
+"""
+
+# No ``from __future__ import annotations``: the baseline's tasks are defined inside a
+# function (Prefect is imported only once the environment is set) and Prefect must see
+# their real annotation objects, not strings naming locals.
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psycopg  # noqa: E402
+from _servers import PG_ADMIN, postgres_database, prefect_server  # noqa: E402
+
+EXAMPLES = ROOT / "examples"
+TARGET_RATIO = 1.25
+
+
+def request_text(table: str) -> str:
+    return (
+        f"Load {EXAMPLES / 'data' / 'orders.csv'}, keep only rows where status = 'shipped', "
+        f"then write monthly revenue by region into {table}"
+    )
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    full: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    writes: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _p90(values: list[float]) -> float:
+    if len(values) < 2:
+        return _median(values)
+    return statistics.quantiles(values, n=10)[-1]
+
+
+# --- the measurements (prefect and aadap are imported only once the environment is set) ---
+
+
+async def measure(args: argparse.Namespace, home: Path, app_db_url: str | None) -> Figures:
+    from aadap.core.config import load_settings
+    from aadap.db import migrate
+    from aadap.db.session import Database
+    from flows.task_lifecycle import task_lifecycle
+
+    figures = Figures()
+    settings = load_settings()
+    db = Database(settings)
+    try:
+        await migrate.ensure_schema(db.engine)
+    finally:
+        await db.dispose()
+    baseline = build_baseline(settings)
+
+    async def full(table: str) -> float:
+        started = time.perf_counter()
+        state = await task_lifecycle(
+            request={"text": request_text(table), "working_dir": str(EXAMPLES)},
+            return_state=True,
+        )
+        elapsed = time.perf_counter() - started
+        summary = await state.result() if state.is_completed() else None
+        if summary is None or summary.state != "COMPLETED":
+            raise RuntimeError(f"the full lifecycle did not complete: {state.message}")
+        return elapsed
+
+    async def base(table: str) -> float:
+        started = time.perf_counter()
+        state = await baseline(
+            request={"text": request_text(table), "working_dir": str(EXAMPLES)},
+            return_state=True,
+        )
+        elapsed = time.perf_counter() - started
+        if not state.is_completed():
+            raise RuntimeError(f"the baseline flow did not complete: {state.message}")
+        return elapsed
+
+    duckdb_path = settings.home / "local.duckdb"
+    print("warming up (Prefect start-up, imports, first connections) …", flush=True)
+    await full("bench_warm_full")
+    await base("bench_warm_base")
+    drop_tables(duckdb_path)
+    for i in range(args.runs):
+        order = [("full", full), ("baseline", base)]
+        if i % 2:
+            order.reverse()
+        for label, run in order:
+            seconds = await run(f"bench_{label}_{i}")
+            (figures.full if label == "full" else figures.baseline).append(seconds)
+            drop_tables(duckdb_path)
+        print(
+            f"  pair {i + 1}/{args.runs}: full {figures.full[-1]:.3f}s  "
+            f"baseline {figures.baseline[-1]:.3f}s",
+            flush=True,
+        )
+
+    print("timing single writes …", flush=True)
+    sqlite_url = f"sqlite+aiosqlite:///{home / 'writes.db'}"
+    figures.writes["sqlite"] = await write_costs(sqlite_url, home, args.writes)
+    if app_db_url is not None:
+        figures.writes["postgres"] = await write_costs(app_db_url, home, args.writes)
+    elif postgres_available():
+        with postgres_database("aadap_bench_writes") as url:
+            figures.writes["postgres"] = await write_costs(url, home, args.writes)
+    else:
+        figures.notes.append(
+            f"PostgreSQL at {PG_ADMIN} is unreachable: no PostgreSQL write figures"
+        )
+    return figures
+
+
+def drop_tables(duckdb_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path))
+    try:
+        names = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'bench_%'"
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    finally:
+        con.close()
+
+
+def build_baseline(settings: Any) -> Any:
+    """The lifecycle's flow shape without AADAP's persistence: same tasks, no trail."""
+    from prefect import flow, task
+
+    from aadap import agents
+    from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
+    from aadap.core.enums import Environment, Language, PlatformKind
+    from aadap.core.requests import TaskRequest
+    from aadap.llm.offline import OfflineLLMClient
+    from aadap.orchestration.retry import step_options
+    from aadap.platforms.local import LocalPlatform
+    from aadap.safety import analyze, decide
+
+    llm = OfflineLLMClient()
+    duckdb_path = settings.home / "local.duckdb"
+
+    def platform_() -> LocalPlatform:
+        return LocalPlatform(duckdb_path, settings.home / "runs", settings.platforms)
+
+    async def context(request: TaskRequest) -> AgentContext:
+        hints: dict[str, list[str]] = {}
+        if duckdb_path.exists():
+            local = platform_()
+            for table in await local.list_tables():
+                hints[table] = [col["name"] for col in await local.table_columns(table)]
+        return AgentContext(
+            request_text=request.text,
+            environment=request.environment,
+            platform=request.platform,
+            working_dir=Path(request.working_dir or Path.cwd()),
+            schema_hints=hints,
+        )
+
+    @task(name="parser")
+    async def parser(request: TaskRequest) -> Requirement:
+        return await agents.parse_request(llm, await context(request))
+
+    @task(name="planner")
+    async def planner(request: TaskRequest, requirement: Requirement) -> Plan:
+        return await agents.plan_work(llm, await context(request), requirement)
+
+    @task(name="router")
+    async def router(request: TaskRequest, requirement: Requirement, plan: Plan) -> Route:
+        return await agents.route_work(llm, await context(request), requirement, plan)
+
+    @task(name="developer")
+    async def developer(
+        request: TaskRequest, requirement: Requirement, plan: Plan, route: Route
+    ) -> GeneratedCode:
+        return await agents.develop_code(llm, await context(request), requirement, plan, route)
+
+    @task(name="reviewer")
+    async def reviewer(
+        request: TaskRequest, requirement: Requirement, code: GeneratedCode
+    ) -> Review:
+        review = await agents.review_code(llm, await context(request), requirement, code)
+        if not review.passed:
+            raise RuntimeError(f"the review failed: {review.summary}")
+        return review
+
+    @task(name="optimiser")
+    async def optimiser(request: TaskRequest, plan: Plan, code: GeneratedCode) -> GeneratedCode:
+        if not plan.optimise:
+            return code
+        result = await agents.optimise_code(llm, await context(request), plan, code)
+        return code.model_copy(update={"code": result.code}) if result.changed else code
+
+    @task(name="approval")
+    async def approval(request: TaskRequest, code: GeneratedCode) -> str:
+        if not agents.check_syntax(code.code, code.language, PlatformKind.LOCAL).ok:
+            raise RuntimeError("the optimised code does not parse")
+        analysis = analyze(
+            code.code,
+            language=code.language,
+            platform=PlatformKind.LOCAL,
+            existing_tables=await platform_().list_tables(),
+            production_host_patterns=settings.safety.production_host_patterns,
+        )
+        decision = decide(analysis, Environment.SANDBOX, settings.safety)
+        if decision.decision != "auto":
+            raise RuntimeError(f"policy wants {decision.decision}: {decision.reason}")
+        return decision.reason
+
+    @task(name="deployer")
+    async def deployer(code: str, language: Language) -> int | None:
+        local = platform_()
+        try:
+            handle = await local.submit(code, language=language, name="bench")
+            result = await local.wait(handle)
+        finally:
+            await local.aclose()
+        if not result.succeeded:
+            raise RuntimeError(f"the DuckDB run failed: {result.error}")
+        return result.rows_affected
+
+    base_options = step_options(settings)
+
+    def opts(name: str, **extra: Any) -> dict[str, Any]:
+        return {**base_options, "tags": [f"agent:{name}", "task:baseline"], **extra}
+
+    @flow(name="task-lifecycle-baseline", validate_parameters=True)
+    async def task_lifecycle_baseline(request: TaskRequest) -> int | None:
+        requirement = await parser.with_options(**opts("parser"))(request)
+        plan = await planner.with_options(**opts("planner"))(request, requirement)
+        route = await router.with_options(**opts("router"))(request, requirement, plan)
+        code = await developer.with_options(**opts("developer", task_run_name="developer-round-1"))(
+            request, requirement, plan, route
+        )
+        await reviewer.with_options(**opts("reviewer", task_run_name="reviewer-round-1"))(
+            request, requirement, code
+        )
+        code = await optimiser.with_options(**opts("optimiser"))(request, plan, code)
+        await approval.with_options(**opts("approval", retries=0))(request, code)
+        return await deployer.with_options(**opts("deployer", retries=0))(code.code, code.language)
+
+    return task_lifecycle_baseline
+
+
+async def write_costs(url: str, home: Path, count: int) -> dict[str, list[float]]:
+    """Milliseconds per single-row write through the services, each in its own transaction."""
+    from aadap.core.config import DatabaseSettings, load_settings
+    from aadap.core.enums import LogLevel
+    from aadap.db import migrate
+    from aadap.db.models import Task
+    from aadap.db.session import Database
+    from aadap.llm.types import Completion, Usage
+    from aadap.services import costs, logs
+    from aadap.services.context import RunContext
+
+    settings = load_settings(home=home, database=DatabaseSettings(url=url))
+    db = Database(settings)
+    try:
+        await migrate.ensure_schema(db.engine)
+        async with db.transaction() as session:
+            task = Task(title="bench", request="bench", correlation_id=uuid.uuid4().hex)
+            session.add(task)
+        ctx = RunContext(task.id, task.correlation_id, "flow-run", "task-run", "developer", 1)
+        completion = Completion(
+            "{}", "gpt-4o-mini", "openai", Usage(1200, 300, Decimal("0.000405")), 150
+        )
+
+        async def log_row() -> None:
+            await logs.write(
+                db,
+                [
+                    logs.build(
+                        level=LogLevel.INFO, event="step.completed", source="bench",
+                        message="developer: completed on attempt 1", task_id=task.id,
+                        flow_run_id="flow-run", task_run_id="task-run", attempt=1,
+                    )
+                ],
+            )  # fmt: skip
+
+        async def cost_row() -> None:
+            await costs.record_llm_call(db, ctx=ctx, agent="developer", completion=completion)
+
+        timings: dict[str, list[float]] = {"task_logs": [], "cost_records": []}
+        for _ in range(max(count // 10, 5)):  # warm-up: connections, statement caches
+            await log_row()
+            await cost_row()
+        for _ in range(count):
+            for name, write in (("task_logs", log_row), ("cost_records", cost_row)):
+                started = time.perf_counter()
+                await write()
+                timings[name].append((time.perf_counter() - started) * 1000)
+        return timings
+    finally:
+        await db.dispose()
+
+
+def flush_prefect_workers() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def report(args: argparse.Namespace, figures: Figures, app_db: str) -> None:
+    import prefect
+
+    full, base = figures.full, figures.baseline
+    ratio = _median(full) / _median(base)
+    per_minute = 60 * len(full) / sum(full)
+    print()
+    print(
+        f"AADAP lifecycle benchmark: Prefect {args.prefect} (prefect {prefect.__version__}), "
+        f"application DB {app_db}, {args.runs} runs each"
+    )
+    print(
+        f"machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+    print()
+    header = f"{'':38}{'median s':>10}{'mean s':>10}{'min s':>10}{'max s':>10}{'per minute':>12}"
+    print(header)
+    print("-" * len(header))
+    for label, values in (("full lifecycle (AADAP)", full), ("baseline (no persistence)", base)):
+        print(
+            f"{label:38}{_median(values):10.3f}{statistics.fmean(values):10.3f}"
+            f"{min(values):10.3f}{max(values):10.3f}{60 * len(values) / sum(values):12.1f}"
+        )
+    print("-" * len(header))
+    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    print(f"ratio full / baseline (medians): {ratio:.3f}  ({verdict} the target <= {TARGET_RATIO})")
+    print(f"lifecycles per minute (full, sequential): {per_minute:.1f}")
+    print()
+    header = f"{'one-row write through the services':38}{'median ms':>12}{'p90 ms':>10}{'n':>6}"
+    print(header)
+    print("-" * len(header))
+    for backend, timings in figures.writes.items():
+        for table, values in timings.items():
+            print(
+                f"{table + ' on ' + backend:38}{_median(values):12.2f}{_p90(values):10.2f}{len(values):6}"
+            )
+    for note in figures.notes:
+        print(f"note: {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10, help="measured runs of each flow")
+    parser.add_argument("--prefect", choices=["ephemeral", "postgres"], default="ephemeral")
+    parser.add_argument("--writes", type=int, default=200, help="timed writes of each row kind")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.writes < 1:
+        parser.error("--runs and --writes must be at least 1")
+
+    for name in list(os.environ):
+        if name.startswith(("AADAP_", "PREFECT_")) and name != "AADAP_TEST_DATABASE_URL":
+            del os.environ[name]
+    with tempfile.TemporaryDirectory(prefix="aadap-bench-") as tmp, contextlib.ExitStack() as stack:
+        home = Path(tmp)
+        os.environ["AADAP_HOME"] = str(home / "aadap")
+        os.environ["PREFECT_HOME"] = str(home / "prefect")
+        os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+        app_db_url = None
+        if args.prefect == "postgres":
+            print("starting prefect server on PostgreSQL …", flush=True)
+            server_home = home / "prefect-server"
+            server_home.mkdir()
+            os.environ["PREFECT_API_URL"] = stack.enter_context(prefect_server(server_home))
+            app_db_url = stack.enter_context(postgres_database("aadap_bench_app"))
+            os.environ["AADAP_DATABASE_URL"] = app_db_url
+        # what `aadap run` does before importing Prefect: quiet console, server logs at ERROR
+        from aadap.cli._prefect_env import prepare
+        from aadap.core.config import load_settings
+
+        prepare(load_settings())
+        figures = asyncio.run(measure(args, home, app_db_url))
+        flush_prefect_workers()  # before the server (or the ephemeral API) goes away
+        report(args, figures, "PostgreSQL" if app_db_url else "SQLite")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

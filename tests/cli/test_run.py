@@ -1,0 +1,179 @@
+"""``aadap run``: a bundled example end to end on the embedded defaults, and bad input
+refused with a message that names the field and what is allowed, leaving no task behind."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from aadap.agents import load_examples
+from aadap.core.requests import MAX_REQUEST_CHARS
+from tests.cli import aadap
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FIRST = load_examples(EXAMPLES)[0]
+
+
+def sqlite_rows(home: Path, query: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(home / "aadap" / "aadap.db")) as con:
+        return list(con.execute(query))
+
+
+@pytest.mark.slow
+def test_run_a_bundled_example_on_the_embedded_defaults(tmp_path: Path) -> None:
+    """A fresh machine: no database, no Prefect server, no LLM account; any working directory."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+
+    done = aadap("run", "--example", FIRST.name, home=tmp_path, cwd=cwd, timeout=240)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "state     COMPLETED" in done.stdout
+    assert "-- code (sql) --" in done.stdout
+    assert "CREATE TABLE raw_orders AS" in done.stdout
+    assert str(EXAMPLES / "data" / "orders.csv") in done.stdout
+    assert "-- result --\n200 row(s) affected" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    # progress, one line per transition, on stderr
+    assert "SUBMITTED → PARSING" in done.stderr
+    assert "DEPLOYED → COMPLETED" in done.stderr
+    # everything landed under AADAP_HOME: the SQLite trail and the DuckDB table
+    [(task_id, state, tokens)] = sqlite_rows(
+        tmp_path, "SELECT id, current_state, tokens_used FROM tasks"
+    )
+    assert state == "COMPLETED"
+    assert f"tokens    {tokens}" in done.stdout
+    seqs = [r[0] for r in sqlite_rows(tmp_path, "SELECT sequence_num FROM state_transitions")]
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))
+    assert (tmp_path / "aadap" / "local.duckdb").is_file()
+    assert (tmp_path / "prefect").is_dir()
+
+    listed = aadap("tasks", "list", "--format", "json", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert (row["state"], row["title"]) == ("COMPLETED", FIRST.request)
+    shown = aadap("tasks", "show", row["id"][:8], "--format", "json", home=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["id"].replace("-", "") == str(task_id).replace("-", "")
+    assert [t["seq"] for t in detail["transitions"]] == list(range(1, len(seqs) + 1))
+    assert detail["transitions"][-1]["to"] == "COMPLETED"
+    assert [(e["status"], e["rows_affected"]) for e in detail["executions"]] == [("SUCCESS", 200)]
+
+
+@pytest.fixture(scope="module")
+def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    done = aadap("db", "upgrade", home=home)
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+BAD_INPUT = {
+    "empty request": (["run", ""], ["text", "at least 1 character"]),
+    "blank request": (["run", "   \n "], ["text", "at least 1 character"]),
+    "oversized request": (
+        ["run", "x" * (MAX_REQUEST_CHARS + 1)],
+        [
+            "text",
+            f"<{MAX_REQUEST_CHARS + 1} characters>",
+            f"at most {MAX_REQUEST_CHARS} characters",
+        ],
+    ),
+    "no request": (["run"], ["request", "a request text argument, or --example NAME"]),
+    "unknown example": (["run", "--example", "nope"], ["--example='nope'", FIRST.name]),
+    "unknown platform": (
+        ["run", "load orders.csv", "--platform", "snowflake"],
+        ["platform='snowflake'", "'local', 'databricks' or 'fabric'"],
+    ),
+    "unknown environment": (
+        ["run", "load orders.csv", "--environment", "STAGING"],
+        ["environment='STAGING'", "'SANDBOX' or 'PRODUCTION'"],
+    ),
+    "negative token budget": (
+        ["run", "load orders.csv", "--token-budget", "-1"],
+        ["token_budget=-1", "greater than or equal to 0"],
+    ),
+    "non-integer token budget": (
+        ["run", "load orders.csv", "--token-budget", "lots"],
+        ["--token-budget", "integer"],
+    ),
+    "negative USD budget": (
+        ["run", "load orders.csv", "--usd-budget", "-3"],
+        ["usd_budget", "greater than or equal to 0"],
+    ),
+    "non-numeric USD budget": (
+        ["run", "load orders.csv", "--usd-budget", "abc"],
+        ["--usd-budget='abc'", "a non-negative decimal"],
+    ),
+    "unknown format": (
+        ["run", "load orders.csv", "--format", "yaml"],
+        ["--format='yaml'", "text, json"],
+    ),
+    "bracketed format": (
+        ["run", "load orders.csv", "--format", "[/x]"],
+        ["--format='[/x]'", "text, json"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def refused(migrated_home: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every bad-input command, run up front a few at a time (each is mostly start-up)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            case: pool.submit(aadap, *args, home=migrated_home)
+            for case, (args, _) in BAD_INPUT.items()
+        }
+        return {case: future.result() for case, future in futures.items()}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT), ids=list(BAD_INPUT))
+def test_bad_input_exits_2_naming_the_field_and_leaves_no_task(
+    migrated_home: Path, refused: dict[str, subprocess.CompletedProcess[str]], case: str
+) -> None:
+    _, expected = BAD_INPUT[case]
+
+    done = refused[case]
+
+    assert done.returncode == 2, (done.stdout, done.stderr[-2000:])
+    message = " ".join(done.stderr.split())  # typer boxes and wraps its own usage errors
+    for part in expected:
+        assert part in message, (part, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert sqlite_rows(migrated_home, "SELECT count(*) FROM tasks") == [(0,)]
+    assert sqlite_rows(migrated_home, "SELECT count(*) FROM task_logs") == [(0,)]
+
+
+def test_an_unreachable_database_is_named_and_fails_without_a_traceback(
+    migrated_home: Path,
+) -> None:
+    done = aadap(
+        "run",
+        "load orders.csv",
+        home=migrated_home,
+        AADAP_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x",
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert "[DATABASE_UNAVAILABLE]" in done.stderr
+    assert "AADAP_DATABASE_URL" in done.stderr
+    assert "127.0.0.1:1" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sqlite_rows(migrated_home, "SELECT count(*) FROM tasks") == [(0,)]
+
+
+def test_an_unsupported_database_url_is_a_configuration_error(migrated_home: Path) -> None:
+    done = aadap("run", "load orders.csv", home=migrated_home, AADAP_DATABASE_URL="mysql://db/x")
+
+    assert done.returncode == 2, done.stderr
+    assert "[CONFIG_INVALID]" in done.stderr
+    assert "AADAP_DATABASE_URL" in done.stderr
+    assert "postgresql://" in done.stderr  # what is allowed
+    assert "Traceback" not in done.stderr

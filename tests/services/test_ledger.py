@@ -1,0 +1,177 @@
+"""The state ledger under concurrency, on both databases: compare-and-set on
+``tasks.current_state`` and per-task sequence numbers that stay unique and contiguous."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from aadap.core.exceptions import (
+    InvalidStateTransitionError,
+    StateConflictError,
+    TaskNotFoundError,
+)
+from aadap.core.states import TaskState, can_transition
+from aadap.db import models
+from aadap.db.session import Database
+from aadap.services import ledger
+from tests import builders
+
+S = TaskState
+HAPPY = [
+    S.SUBMITTED, S.PARSING, S.PARSED, S.PLANNING, S.PLANNED, S.AGENT_ASSIGNMENT, S.AGENT_ASSIGNED,
+    S.IN_DEVELOPMENT, S.CODE_GENERATED, S.IN_VALIDATION, S.VALIDATION_PASSED, S.APPROVAL_PENDING,
+    S.IN_REVIEW, S.APPROVED, S.DEPLOYING, S.DEPLOYED, S.COMPLETED,
+]  # fmt: skip
+NEXT = dict(itertools.pairwise(HAPPY))
+
+
+async def new_task(db: Database) -> uuid.UUID:
+    async with db.transaction() as session:
+        task = builders.task()
+        session.add(task)
+    return task.id
+
+
+async def trail(db: Database, task_id: uuid.UUID) -> list[models.StateTransition]:
+    async with db.sessions() as session:
+        return await ledger.history(session, task_id)
+
+
+async def state_of(db: Database, task_id: uuid.UUID) -> TaskState:
+    async with db.sessions() as session:
+        return await ledger.current_state(session, task_id)
+
+
+async def move(
+    db: Database, task_id: uuid.UUID, to: TaskState, *, expected: TaskState | None, by: str
+) -> models.StateTransition:
+    """One writer: its own session and transaction."""
+    async with db.transaction() as session:
+        return await ledger.record_transition(
+            session, task_id=task_id, to_state=to, triggered_by=by, expected_from=expected
+        )
+
+
+def test_the_happy_path_is_whitelisted() -> None:
+    assert all(can_transition(a, b) for a, b in NEXT.items())
+
+
+async def test_ten_concurrent_writers_of_one_move_let_exactly_one_win(db: Database) -> None:
+    task_id = await new_task(db)
+
+    results = await asyncio.gather(
+        *(move(db, task_id, S.PARSING, expected=S.SUBMITTED, by=f"w{i}") for i in range(10)),
+        return_exceptions=True,
+    )
+
+    winners = [r for r in results if isinstance(r, models.StateTransition)]
+    losers = [r for r in results if not isinstance(r, models.StateTransition)]
+    assert len(winners) == 1
+    assert len(losers) == 9
+    assert all(isinstance(e, StateConflictError) for e in losers), losers
+    assert all(e.details == {"expected": "SUBMITTED", "actual": "PARSING", "to_state": "PARSING"}
+               for e in losers)  # fmt: skip
+    assert all(e.retryable for e in losers)  # type: ignore[union-attr]
+    rows = await trail(db, task_id)
+    assert [(r.sequence_num, r.from_state, r.to_state, r.triggered_by) for r in rows] == [
+        (1, "SUBMITTED", "PARSING", winners[0].triggered_by)
+    ]
+    assert await state_of(db, task_id) is S.PARSING
+
+
+async def test_concurrent_writers_without_an_expected_state_never_write_twice(
+    db: Database,
+) -> None:
+    """A writer that read the state after the winner committed asks for PARSING -> PARSING."""
+    task_id = await new_task(db)
+
+    results = await asyncio.gather(
+        *(move(db, task_id, S.PARSING, expected=None, by=f"w{i}") for i in range(10)),
+        return_exceptions=True,
+    )
+
+    assert sum(isinstance(r, models.StateTransition) for r in results) == 1
+    refused = [r for r in results if not isinstance(r, models.StateTransition)]
+    assert all(isinstance(e, StateConflictError | InvalidStateTransitionError) for e in refused)
+    assert [r.sequence_num for r in await trail(db, task_id)] == [1]
+
+
+async def test_racing_writers_that_retry_build_one_contiguous_chain(db: Database) -> None:
+    """Eight writers race to advance the same task to COMPLETED, retrying on conflict."""
+    task_id = await new_task(db)
+    conflicts = 0
+
+    async def writer(name: str) -> int:
+        nonlocal conflicts
+        mine = 0
+        while (seen := await state_of(db, task_id)) is not S.COMPLETED:
+            try:
+                await move(db, task_id, NEXT[seen], expected=seen, by=name)
+                mine += 1
+            except StateConflictError:
+                conflicts += 1
+        return mine
+
+    done = await asyncio.gather(*(writer(f"w{i}") for i in range(8)))
+
+    rows = await trail(db, task_id)
+    assert sum(done) == len(HAPPY) - 1
+    assert [r.sequence_num for r in rows] == list(range(1, len(HAPPY)))
+    assert [(r.from_state, r.to_state) for r in rows] == [
+        (a.value, b.value) for a, b in itertools.pairwise(HAPPY)
+    ]
+    assert await state_of(db, task_id) is S.COMPLETED
+
+
+async def test_concurrent_lifecycles_of_different_tasks_keep_their_own_sequences(
+    db: Database,
+) -> None:
+    task_ids = [await new_task(db) for _ in range(6)]
+
+    async def lifecycle(task_id: uuid.UUID) -> None:
+        for src, dst in itertools.pairwise(HAPPY):
+            await move(db, task_id, dst, expected=src, by="lifecycle")
+
+    await asyncio.gather(*(lifecycle(t) for t in task_ids))
+
+    for task_id in task_ids:
+        rows = await trail(db, task_id)
+        assert [r.sequence_num for r in rows] == list(range(1, len(HAPPY)))
+        assert [r.to_state for r in rows] == [s.value for s in HAPPY[1:]]
+    async with db.sessions() as session:
+        total = (await session.execute(select(func.count(models.StateTransition.id)))).scalar_one()
+    assert total == len(task_ids) * (len(HAPPY) - 1)
+
+
+async def test_a_refused_move_writes_nothing(db: Database) -> None:
+    task_id = await new_task(db)
+    with pytest.raises(InvalidStateTransitionError, match="SUBMITTED -> DEPLOYED"):
+        await move(db, task_id, S.DEPLOYED, expected=None, by="tests")
+    with pytest.raises(StateConflictError):
+        await move(db, task_id, S.PARSED, expected=S.PARSING, by="tests")
+    assert await trail(db, task_id) == []
+    assert await state_of(db, task_id) is S.SUBMITTED
+
+
+async def test_a_missing_task_is_reported_as_such(db: Database) -> None:
+    with pytest.raises(TaskNotFoundError):
+        await move(db, uuid.uuid4(), S.PARSING, expected=None, by="tests")
+
+
+async def test_rework_rounds_are_counted_from_the_ledger(db: Database) -> None:
+    task_id = await new_task(db)
+    path = [*HAPPY[: HAPPY.index(S.IN_VALIDATION) + 1]]
+    for _ in range(2):
+        path += [S.VALIDATION_FAILED, S.IN_DEVELOPMENT, S.CODE_GENERATED, S.IN_VALIDATION]
+    for src, dst in itertools.pairwise(path):
+        await move(db, task_id, dst, expected=src, by="tests")
+    async with db.sessions() as session:
+        assert await ledger.count_entries(session, task_id, S.VALIDATION_FAILED) == 2
+        assert await ledger.count_entries(session, task_id, S.IN_DEVELOPMENT) == 3
+        assert await ledger.count_entries(session, task_id, S.REJECTED) == 0
+    assert [r.sequence_num for r in await trail(db, task_id)] == list(range(1, len(path)))
