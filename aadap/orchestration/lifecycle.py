@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
 
 from aadap.core.config import Settings
@@ -112,7 +113,12 @@ async def run_lifecycle(
                     # calls of a run that died can never be settled by its hooks: keep them, as orphaned
                     async with rt.db.transaction() as session:
                         await costs.orphan_pending(session, task_id=task.id)
-                await tasks.set_flow_run(rt.db, task.id, flow_run_id, outcome.runner_identity())
+                await tasks.set_flow_run(
+                    rt.db,
+                    task.id,
+                    flow_run_id,
+                    outcome.runner_identity(deployment=current_deployment.id is not None),
+                )
                 await logs.write(
                     rt.db,
                     [

@@ -59,9 +59,14 @@ async def cancel(db: Database, task_id: uuid.UUID, *, by: str, reason: str) -> b
     return await close(db, task_id, to=S.CANCELLED, by=by, reason=reason)
 
 
-def runner_identity() -> dict[str, object]:
-    """Enough to tell later whether the process running a lifecycle is still alive."""
+def runner_identity(*, deployment: bool = False) -> dict[str, object]:
+    """Enough to tell later whether the process running a lifecycle is still alive.
+
+    ``deployment``: the run belongs to a Prefect deployment, so it may be suspended
+    with no process at all; only Prefect can say whether it is still alive.
+    """
     return {
+        "deployment": deployment,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "start_ticks": _start_ticks(os.getpid()),
@@ -100,6 +105,12 @@ class Orphan:
     state: str
     flow_run_id: str | None
     reason: str
+    prefect_state: str | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Someone cancelled the run in Prefect (e.g. while it was suspended, with no process to run a hook)."""
+        return self.prefect_state in ("Cancelled", "Cancelling")
 
 
 #: Asks the orchestrator whether a flow run is finished; returns its state name, or None if unknown.
@@ -134,27 +145,22 @@ async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[
     for task in live:
         runner = task.metadata_.get("runner") or {}
         alive = process_alive(runner) if runner else None
-        if alive is False:
-            orphans.append(
-                Orphan(
-                    task.id,
-                    task.current_state,
-                    task.flow_run_id,
-                    f"its process (pid {runner.get('pid')}) is gone",
-                )
-            )
+        if alive is True:
             continue
-        if alive is None and probe is not None and task.flow_run_id:
+        prefect_state = None
+        if probe is not None and task.flow_run_id:
             prefect_state = await probe(task.flow_run_id)
-            if prefect_state is not None and prefect_state not in _LIVE_PREFECT_STATES:
+        if prefect_state is not None:
+            # Prefect knows best: a suspended run has no process on purpose, and is not an orphan
+            if prefect_state not in _LIVE_PREFECT_STATES:
+                reason = f"its flow run ended {prefect_state}"
                 orphans.append(
-                    Orphan(
-                        task.id,
-                        task.current_state,
-                        task.flow_run_id,
-                        f"its flow run ended {prefect_state}",
-                    )
+                    Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
                 )
+        elif alive is False and not runner.get("deployment"):
+            # an in-process run (`aadap run`) cannot be suspended: a dead process means a crash
+            reason = f"its process (pid {runner.get('pid')}) is gone"
+            orphans.append(Orphan(task.id, task.current_state, task.flow_run_id, reason))
     return orphans
 
 
@@ -164,6 +170,14 @@ async def reconcile(db: Database, probe: FlowRunProbe | None = None) -> list[Orp
     for orphan in found:
         async with db.transaction() as session:
             settled = await costs.orphan_pending(session, task_id=orphan.task_id)
+        if orphan.cancelled:
+            await cancel(
+                db,
+                orphan.task_id,
+                by="reconcile",
+                reason=f"cancelled in Prefect while {orphan.state}",
+            )
+            continue
         moved = await close(
             db, orphan.task_id, to=S.FAILED, by="reconcile",
             reason=f"orphaned in {orphan.state}: {orphan.reason}",

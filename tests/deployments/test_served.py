@@ -209,3 +209,36 @@ def test_an_invalid_cron_fails_serve_at_start(prefect_server: str, tmp_path: Pat
     assert result.returncode == 2
     assert "AADAP_SCHEDULES_COST_REPORT_CRON" in result.stderr
     assert "every morning" in result.stderr
+
+
+async def test_cancelling_a_suspended_run_in_prefect_cancels_the_task(served: Served) -> None:
+    from prefect.states import Cancelled
+
+    served.home.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(served.home / "local.duckdb"))
+    try:
+        con.execute("CREATE OR REPLACE TABLE doomed AS SELECT range AS id FROM range(3)")
+    finally:
+        con.close()
+    async with get_client() as client:
+        run = await arun_deployment(
+            LIFECYCLE, parameters={"request": {"text": "run: DROP TABLE doomed"}}, timeout=0
+        )
+        deadline = asyncio.get_running_loop().time() + 120
+        while (
+            state := (await client.read_flow_run(run.id)).state
+        ) is None or state.name != "Suspended":
+            assert asyncio.get_running_loop().time() < deadline, f"never suspended: {state}"
+            await asyncio.sleep(0.5)
+        await client.set_flow_run_state(run.id, Cancelled(message="changed my mind"), force=True)
+        # nothing runs a suspended flow's hooks: the scheduled reconcile notices the cancellation
+        sweep = await arun_deployment("reconcile/hourly", timeout=120)
+        assert sweep.state is not None and sweep.state.is_completed(), sweep.state
+    task = next(t for t in await _rows(served, models.Task) if t["flow_run_id"] == str(run.id))
+    trail = [t for t in await _rows(served, models.StateTransition) if t["task_id"] == task["id"]]
+    assert task["current_state"] == "CANCELLED", [(t["to_state"], t["triggered_by"], t["reason"]) for t in trail][-3:]
+    con = duckdb.connect(str(served.home / "local.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM doomed").fetchone()[0] == 3
+    finally:
+        con.close()
