@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -71,6 +73,51 @@ def throwaway_postgres_database() -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextlib.contextmanager
+def prefect_server_on_postgres(home: Path) -> Iterator[str]:
+    """``prefect server start`` backed by a throwaway PostgreSQL database; yields the API URL.
+
+    PostgreSQL, not SQLite: Prefect's SQLite server stalls about two seconds whenever
+    writers collide (shared/reference/prefect-notes.md §4), which would dominate the suite.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.fakes.processes import free_port, stop, wait_http
+
+    port = free_port()
+    with throwaway_postgres_database() as db_url:
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_DATABASE_CONNECTION_URL": db_url.replace(
+                "postgresql://", "postgresql+asyncpg://"
+            ),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+        }
+        env.pop("PREFECT_API_URL", None)
+        with (home / "server.log").open("wb") as log:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            api = f"http://127.0.0.1:{port}/api"
+            try:
+                wait_http(f"{api}/health", proc, 90)
+                with temporary_settings({PREFECT_API_URL: api}):
+                    yield api
+            finally:
+                stop(proc)
+
+
+def postgres_reachable() -> bool:
+    try:
+        psycopg.connect(_pg_conninfo(PG_ADMIN_URL), connect_timeout=3).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

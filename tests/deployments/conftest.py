@@ -11,44 +11,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.conftest import throwaway_postgres_database
-from tests.fakes.processes import free_port, stop, wait_http
+from tests.conftest import prefect_server_on_postgres, throwaway_postgres_database
+from tests.fakes.processes import stop
 
 AADAP = str(Path(sys.executable).with_name("aadap"))
 
 
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``prefect server start`` backed by a throwaway PostgreSQL database; yields the API URL."""
-    home = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    with throwaway_postgres_database() as db_url:
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": db_url.replace(
-                "postgresql://", "postgresql+asyncpg://"
-            ),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-            "PREFECT_SERVER_API_PORT": str(port),
-        }
-        env.pop("PREFECT_API_URL", None)
-        log = (home / "server.log").open("wb")
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        api = f"http://127.0.0.1:{port}/api"
-        try:
-            wait_http(f"{api}/health", proc, 90)
-            with temporary_settings({PREFECT_API_URL: api}):
-                yield api
-        finally:
-            stop(proc)
-            log.close()
+    """A ``prefect server start`` of this module's own, on PostgreSQL; yields the API URL."""
+    with prefect_server_on_postgres(tmp_path_factory.mktemp("prefect-server")) as api:
+        yield api
 
 
 class Served:

@@ -236,7 +236,9 @@ async def test_cancelling_a_suspended_run_in_prefect_cancels_the_task(served: Se
         assert sweep.state is not None and sweep.state.is_completed(), sweep.state
     task = next(t for t in await _rows(served, models.Task) if t["flow_run_id"] == str(run.id))
     trail = [t for t in await _rows(served, models.StateTransition) if t["task_id"] == task["id"]]
-    assert task["current_state"] == "CANCELLED", [(t["to_state"], t["triggered_by"], t["reason"]) for t in trail][-3:]
+    assert task["current_state"] == "CANCELLED", [
+        (t["to_state"], t["triggered_by"], t["reason"]) for t in trail
+    ][-3:]
     con = duckdb.connect(str(served.home / "local.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM doomed").fetchone()[0] == 3

@@ -21,20 +21,23 @@ from aadap.llm.testing import FaultInjectingLLMClient, ScriptStep
 from aadap.orchestration.runtime import use_runtime
 from aadap.services.runtime import Runtime
 from flows.task_lifecycle import task_lifecycle
-from tests.conftest import settings_for
+from tests.conftest import IN_CI, postgres_reachable, prefect_server_on_postgres, settings_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATA = EXAMPLES / "data"
 
 
 @pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """One Prefect test server for the session (a real API server in a subprocess)."""
-    with (
-        prefect_test_harness(server_startup_timeout=90),
-        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
-        yield
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One real Prefect API for the session: a server on PostgreSQL where one answers (always in
+    CI), else Prefect's own test harness (a temporary server on SQLite)."""
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        if postgres_reachable() or IN_CI:
+            with prefect_server_on_postgres(tmp_path_factory.mktemp("prefect-api")):
+                yield
+        else:
+            with prefect_test_harness(server_startup_timeout=90):
+                yield
 
 
 class Harness:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import duckdb
 import pytest
@@ -59,55 +58,31 @@ async def new_task(h: Harness, text: str) -> models.Task:
 
 async def drive(h: Harness, task: models.Task, *, through: str) -> None:
     """Run the lifecycle's services directly, in order, up to and including step ``through``."""
+    assert through in STEPS, through
     lc = Lifecycle(h.runtime, task.id)
-    ctx = context.RunContext(task_id=task.id, correlation_id=task.correlation_id)
-    with context.bind(ctx):
+    with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
         requirement = await lc.parse()
-        plan = route = code = None
-
-        async def planner() -> None:
-            nonlocal plan
-            plan = await lc.plan(requirement)
-
-        async def router() -> None:
-            nonlocal route
-            assert plan is not None
-            route = await lc.route(requirement, plan)
-
-        async def developer() -> None:
-            nonlocal code
-            assert plan is not None and route is not None
-            code = await lc.develop(requirement, plan, route)
-
-        async def reviewer() -> None:
-            assert code is not None
-            assert (await lc.validate(requirement, code)).passed
-
-        async def optimiser() -> None:
-            nonlocal code
-            assert plan is not None and code is not None
-            code = await lc.optimise(plan, code)
-
-        async def approval() -> None:
-            assert code is not None
-            assert (await gate.request_approval(lc, code)).approved
-
-        async def deployer() -> None:
-            assert code is not None
-            await gate.deploy(lc, code.code, code.language)
-
-        later: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("planner", planner), ("router", router), ("developer", developer),
-            ("reviewer", reviewer), ("optimiser", optimiser), ("approval", approval),
-            ("deployer", deployer),
-        ]  # fmt: skip
         if through == "parser":
             return
-        for name, step in later:
-            await step()
-            if name == through:
-                return
-    raise AssertionError(f"unknown step {through!r}")
+        plan = await lc.plan(requirement)
+        if through == "planner":
+            return
+        route = await lc.route(requirement, plan)
+        if through == "router":
+            return
+        code = await lc.develop(requirement, plan, route)
+        if through == "developer":
+            return
+        assert (await lc.validate(requirement, code)).passed
+        if through == "reviewer":
+            return
+        code = await lc.optimise(plan, code)
+        if through == "optimiser":
+            return
+        assert (await gate.request_approval(lc, code)).approved
+        if through == "approval":
+            return
+        await gate.deploy(lc, code.code, code.language)
 
 
 async def trail_of(h: Harness, task_id: uuid.UUID) -> list[models.StateTransition]:
@@ -320,20 +295,22 @@ async def test_an_interrupted_deployment_is_never_run_blindly_again(
 
 @pytest.mark.slow
 @ONE_BACKEND
-@pytest.mark.parametrize("interrupted", ["planner", "reviewer", "optimiser"])
+@pytest.mark.parametrize(
+    ("interrupted", "left_in"),
+    [("planner", "PLANNING"), ("reviewer", "IN_VALIDATION"), ("optimiser", "IN_OPTIMIZATION")],
+)
 async def test_a_run_interrupted_inside_any_llm_call_resumes_at_that_call(
-    make_harness: HarnessFactory, interrupted: str
+    make_harness: HarnessFactory, interrupted: str, left_in: str
 ) -> None:
     """The interrupted step's call is made again (it never returned); no finished one is.
 
-    Interrupted in PLANNING, IN_VALIDATION and IN_OPTIMIZATION; IN_DEVELOPMENT is the
-    ``kill -9`` case of ``test_crash.py``, PARSING is resumed like PLANNING.
+    IN_DEVELOPMENT is the ``kill -9`` case of ``test_crash.py``; PARSING resumes like PLANNING.
     """
     h = make_harness(faults={interrupted: [LLMAuthenticationError("connection lost")]})
     task = await new_task(h, PIPELINE)
     with pytest.raises(LLMAuthenticationError):
         await drive(h, task, through="deployer")
-    left_in = (await h.only_task()).current_state
+    assert (await h.only_task()).current_state == left_in
     done_before = Counter(h.agents_called())
 
     state = await h.run(task_id=str(task.id))
