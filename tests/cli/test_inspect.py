@@ -1,8 +1,8 @@
 """``aadap logs``, ``aadap costs`` and ``aadap tasks`` against PostgreSQL, compared with
 figures PostgreSQL computes itself from ``task_logs``, ``cost_records`` and ``tasks``.
 
-The trail comes from two real lifecycles run by ``aadap run`` on a throwaway database
-(one completes, one stops on its token budget), plus priced cost rows spread over days,
+The trail comes from two real lifecycles run by ``aadap run`` on a throwaway database and
+a Prefect server (one completes, one stops on its token budget), plus priced cost rows spread over days,
 months and models (the offline provider is free) and a few log rows with awkward text.
 """
 
@@ -28,7 +28,7 @@ import pytest
 from aadap.db.session import Database
 from tests import builders
 from tests.cli import AADAP, aadap, cli_env
-from tests.conftest import settings_for, throwaway_postgres_database
+from tests.conftest import prefect_server_on_postgres, settings_for, throwaway_postgres_database
 
 pytestmark = pytest.mark.postgres
 
@@ -111,8 +111,8 @@ async def _add_rows(url: str, home: Path, completed: str, stopped: str) -> str:
         await db.dispose()
 
 
-def _run_lifecycles(url: str, base: Path) -> tuple[str, str]:
-    """Two ``aadap run`` at once, each with its own AADAP_HOME (DuckDB) and embedded Prefect."""
+def _run_lifecycles(url: str, base: Path, api: str) -> tuple[str, str]:
+    """Two ``aadap run`` at once, each with its own AADAP_HOME (DuckDB), on one Prefect server."""
     runs = {
         "completed": (["run", "--example", "load-orders", "--format", "json"], base / "a"),
         "stopped": (
@@ -128,7 +128,7 @@ def _run_lifecycles(url: str, base: Path) -> tuple[str, str]:
             home.mkdir()
             procs[name] = subprocess.Popen(
                 [str(AADAP), *args],
-                env=cli_env(home, AADAP_DATABASE_URL=url),
+                env=cli_env(home, AADAP_DATABASE_URL=url, PREFECT_API_URL=api),
                 cwd=EXAMPLES,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -152,12 +152,18 @@ def _run_lifecycles(url: str, base: Path) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 async def trail(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trail]:
     base = tmp_path_factory.mktemp("inspect")
-    with throwaway_postgres_database() as url:
+    (base / "prefect-api").mkdir()
+    # the embedded defaults are test_run.py's; here a Prefect server on PostgreSQL keeps the
+    # two runs free of the ephemeral API's start-up and SQLite lock back-offs
+    with (
+        throwaway_postgres_database() as url,
+        prefect_server_on_postgres(base / "prefect-api") as api,
+    ):
         migrated = await asyncio.to_thread(
             aadap, "db", "upgrade", home=base, AADAP_DATABASE_URL=url
         )
         assert migrated.returncode == 0, migrated.stderr
-        completed, stopped = await asyncio.to_thread(_run_lifecycles, url, base)
+        completed, stopped = await asyncio.to_thread(_run_lifecycles, url, base, api)
         bracketed = await _add_rows(url, base, completed, stopped)
         yield Trail(url, base, completed, stopped, bracketed)
 
