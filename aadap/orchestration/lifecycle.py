@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
+from prefect.utilities.annotations import quote
 
 from aadap.core.config import Settings
 from aadap.core.enums import ApprovalStatus, LogLevel
@@ -38,7 +39,9 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
     lc = Lifecycle(rt, task_id)
 
     requirement = await steps.parser.with_options(**_opts(s, "parser", task_id))(task_id)
-    plan = await steps.planner.with_options(**_opts(s, "planner", task_id))(task_id, requirement)
+    plan = await steps.planner.with_options(**_opts(s, "planner", task_id))(
+        task_id, quote(requirement)
+    )
     route = await steps.router.with_options(**_opts(s, "router", task_id))(
         task_id, requirement, plan
     )
@@ -49,10 +52,10 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
         ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
             code = await steps.developer.with_options(
                 **_opts(s, "developer", task_id, task_run_name=f"developer-round-{round_no + 1}")
-            )(task_id, requirement, plan, route)
+            )(task_id, quote(requirement), quote(plan), quote(route))
             review = await steps.reviewer.with_options(
                 **_opts(s, "reviewer", task_id, task_run_name=f"reviewer-round-{round_no + 1}")
-            )(task_id, requirement, code)
+            )(task_id, quote(requirement), quote(code))
             if review.passed:
                 break
             round_no += 1
