@@ -43,7 +43,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
         task_id, quote(requirement)
     )
     route = await steps.router.with_options(**_opts(s, "router", task_id))(
-        task_id, requirement, plan
+        task_id, quote(requirement), quote(plan)
     )
     while True:  # one pass per approval round; a rejection sends the work back to development
         round_no = await lc.failed_validations()
@@ -60,10 +60,10 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
                 break
             round_no += 1
         code = await steps.optimiser.with_options(**_opts(s, "optimiser", task_id))(
-            task_id, plan, code
+            task_id, quote(plan), quote(code)
         )
         outcome = await steps.approval.with_options(**_opts(s, "approval", task_id, retries=0))(
-            task_id, code
+            task_id, quote(code)
         )
         if outcome.approved:
             break

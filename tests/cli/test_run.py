@@ -1,5 +1,6 @@
-"""``aadap run``: a bundled example end to end on the embedded defaults, and bad input
-refused with a message that names the field and what is allowed, leaving no task behind."""
+"""``aadap run``: a bundled example end to end on the embedded defaults, every bundled
+example in order, and bad input refused with a message that names the field and what is
+allowed, leaving no task behind."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from aadap.agents import load_examples
 from aadap.core.requests import MAX_REQUEST_CHARS
 from tests.cli import aadap
+from tests.conftest import prefect_server_on_postgres
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FIRST = load_examples(EXAMPLES)[0]
@@ -65,6 +67,29 @@ def test_run_a_bundled_example_on_the_embedded_defaults(tmp_path: Path) -> None:
     assert [t["seq"] for t in detail["transitions"]] == list(range(1, len(seqs) + 1))
     assert detail["transitions"][-1]["to"] == "COMPLETED"
     assert [(e["status"], e["rows_affected"]) for e in detail["executions"]] == [("SUCCESS", 200)]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_every_bundled_example_runs_end_to_end_in_order(tmp_path: Path) -> None:
+    """The examples build on each other's tables, so they run in order against one
+    AADAP_HOME (SQLite, DuckDB); a Prefect server on PostgreSQL spares each run the
+    ephemeral API's start-up. Every example must complete; all failures are reported."""
+    (tmp_path / "prefect-api").mkdir()
+    failures = []
+    with prefect_server_on_postgres(tmp_path / "prefect-api") as api:
+        for example in load_examples(EXAMPLES):
+            done = aadap(
+                "run", "--example", example.name, "--format", "json",
+                home=tmp_path, timeout=180, PREFECT_API_URL=api,
+            )  # fmt: skip
+            state = json.loads(done.stdout)["state"] if done.stdout.startswith("{") else None
+            if done.returncode != 0 or state != "COMPLETED":
+                last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                failures.append(f"{example.name}: exit {done.returncode}, {state}: {last[:300]}")
+    assert failures == [], "\n".join(failures)
+    states = sqlite_rows(tmp_path, "SELECT current_state, count(*) FROM tasks GROUP BY 1")
+    assert states == [("COMPLETED", len(load_examples(EXAMPLES)))]
 
 
 @pytest.fixture(scope="module")
