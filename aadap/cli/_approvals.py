@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from aadap.cli._common import bad_input, out, print_json, run_async, settings_or_exit
+from aadap.cli._common import (
+    Format,
+    check_format,
+    open_database,
+    out,
+    print_json,
+    run_async,
+    settings_or_exit,
+    with_database,
+)
 from aadap.cli._prefect_env import prepare
-from aadap.core.config import Settings
 from aadap.core.enums import ApprovalStatus
 from aadap.core.exceptions import InvalidRequestError
-from aadap.db import migrate
-from aadap.db.session import Database, check_connection
-from aadap.services import approvals
 
-
-async def _open(settings: Settings) -> Database:
-    db = Database(settings)
-    await check_connection(db.engine)
-    await migrate.ensure_schema(db.engine)
-    return db
+if TYPE_CHECKING:
+    from aadap.db.session import Database
 
 
 def _row(a: Any, t: Any) -> dict[str, Any]:
@@ -51,22 +52,19 @@ def register(app: typer.Typer) -> None:
 
     @approvals_app.command("list")
     def list_pending(
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """Requests waiting for a decision."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
 
-        async def go() -> list[dict[str, Any]]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    return [_row(a, t) for a, t in await approvals.pending(session)]
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> list[dict[str, Any]]:
+            from aadap.services import approvals
 
-        rows = run_async(go)
+            async with db.sessions() as session:
+                return [_row(a, t) for a, t in await approvals.pending(session)]
+
+        rows = with_database(settings, go)
         if fmt == "json":
             print_json(rows)
             return
@@ -86,33 +84,30 @@ def register(app: typer.Typer) -> None:
     @approvals_app.command("show")
     def show(
         ident: Annotated[str, typer.Argument(metavar="ID", help="approval id or a unique prefix")],
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """The request: code, findings, risk and why policy asked for a human."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
 
-        async def go() -> dict[str, Any]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    a, t = await approvals.find(session, ident)
-                    code = None
-                    if a.code_artifact_id is not None:
-                        from aadap.db.models import Artifact
+        async def go(db: Database) -> dict[str, Any]:
+            from aadap.services import approvals
 
-                        art = await session.get(Artifact, a.code_artifact_id)
-                        code = None if art is None else art.content
-                return {
-                    **_row(a, t),
-                    "findings": a.metadata_.get("analysis", {}).get("findings", []),
-                    "code": code,
-                }
-            finally:
-                await db.dispose()
+            async with db.sessions() as session:
+                a, t = await approvals.find(session, ident)
+                code = None
+                if a.code_artifact_id is not None:
+                    from aadap.db.models import Artifact
 
-        data = run_async(go)
+                    art = await session.get(Artifact, a.code_artifact_id)
+                    code = None if art is None else art.content
+            return {
+                **_row(a, t),
+                "findings": a.metadata_.get("analysis", {}).get("findings", []),
+                "code": code,
+            }
+
+        data = with_database(settings, go)
         if fmt == "json":
             print_json(data)
             return
@@ -145,13 +140,10 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> dict[str, Any]:
             from aadap.orchestration import approval
+            from aadap.services import approvals
 
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    a, t = await approvals.find(session, ident)
-            finally:
-                await db.dispose()
+            async with open_database(settings) as db, db.sessions() as session:
+                a, t = await approvals.find(session, ident)
             if a.status != ApprovalStatus.PENDING.value:
                 raise InvalidRequestError(
                     f"approval request {a.id} is {a.status}; only PENDING requests can be decided"

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aadap.cli._common import bad_input, fail, print_json, settings_or_exit
+from aadap.cli._common import (
+    EnvironmentOpt,
+    Format,
+    PlatformOpt,
+    check_format,
+    enum_option,
+    enum_values,
+    fail,
+    print_json,
+    settings_or_exit,
+)
 from aadap.core.enums import Environment, Language, PlatformKind
 from aadap.core.exceptions import InvalidRequestError
-from aadap.safety import MAX_CODE_CHARS, Analysis, PolicyDecision, analyze, decide
+
+if TYPE_CHECKING:
+    from aadap.safety import Analysis, PolicyDecision
 
 EXIT_AUTO = 0
 EXIT_APPROVAL = 3
@@ -30,28 +42,34 @@ _EXTENSIONS = {
     ".scala": Language.SCALA,
     ".sc": Language.SCALA,
 }
-_MAX_BYTES = MAX_CODE_CHARS * 4
 
 
-def _allowed(enum_cls: type[Language] | type[PlatformKind] | type[Environment]) -> str:
-    return ", ".join(member.value for member in enum_cls)
+def _stripped_lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _stripped_upper(value: str) -> str:
+    return value.strip().upper()
 
 
 def _read(path: str) -> str:
+    from aadap.safety import MAX_CODE_CHARS  # the analysis (sqlglot) loads only when used
+
+    max_bytes = MAX_CODE_CHARS * 4
     source = "standard input" if path == "-" else path
     try:
         if path == "-":
-            data = typer.get_binary_stream("stdin").read(_MAX_BYTES + 1)
+            data = typer.get_binary_stream("stdin").read(max_bytes + 1)
         else:
             with Path(path).open("rb") as handle:
-                data = handle.read(_MAX_BYTES + 1)
+                data = handle.read(max_bytes + 1)
     except OSError as exc:
         fail(
             InvalidRequestError(
                 f"cannot read {source}: {exc.strerror or exc}", details={"field": "path"}
             )
         )
-    if len(data) > _MAX_BYTES:
+    if len(data) > max_bytes:
         message = f"{source} is larger than the analysis limit ({MAX_CODE_CHARS:,} characters)"
         fail(InvalidRequestError(message, details={"field": "path"}))
     try:
@@ -65,17 +83,14 @@ def _read(path: str) -> str:
 
 def _language(path: str, language: str | None) -> Language:
     if language is not None:
-        try:
-            return Language(language.strip().lower())
-        except ValueError:
-            bad_input("--language", language, _allowed(Language))
+        return enum_option(Language, "--language", language, _stripped_lower)
     inferred = _EXTENSIONS.get(Path(path).suffix.lower()) if path != "-" else None
     if inferred is None:
         what = "standard input" if path == "-" else f"{path!r} (extension not .sql, .py or .scala)"
         fail(
             InvalidRequestError(
                 f"--language is required: cannot infer the language of {what}; "
-                f"allowed: {_allowed(Language)}",
+                f"allowed: {enum_values(Language)}",
                 details={"field": "--language"},
             )
         )
@@ -121,13 +136,9 @@ def register(app: typer.Typer) -> None:
                 "--language", help="sql, python, pyspark or scala (default: from extension)"
             ),
         ] = None,
-        platform: Annotated[
-            str, typer.Option("--platform", help="local, databricks or fabric")
-        ] = "local",
-        environment: Annotated[
-            str, typer.Option("--environment", help="SANDBOX or PRODUCTION")
-        ] = "SANDBOX",
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        platform: PlatformOpt = "local",
+        environment: EnvironmentOpt = "SANDBOX",
+        fmt: Format = "text",
         existing_table: Annotated[
             list[str] | None,
             typer.Option(
@@ -142,16 +153,11 @@ def register(app: typer.Typer) -> None:
         --existing-table the target's tables are unknown, so overwriting or replacing any
         table counts as destructive.
         """
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
-        try:
-            kind = PlatformKind(platform.strip().lower())
-        except ValueError:
-            bad_input("--platform", platform, _allowed(PlatformKind))
-        try:
-            env = Environment(environment.strip().upper())
-        except ValueError:
-            bad_input("--environment", environment, _allowed(Environment))
+        from aadap.safety import analyze, decide
+
+        check_format(fmt)
+        kind = enum_option(PlatformKind, "--platform", platform, _stripped_lower)
+        env = enum_option(Environment, "--environment", environment, _stripped_upper)
         lang = _language(path, language)
         code = _read(path)
         # The analysis reports what sqlglot cannot parse as findings; its log lines are noise.

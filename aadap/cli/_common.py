@@ -1,11 +1,19 @@
-"""Shared CLI plumbing: one place turns AADAP errors into messages and exit codes."""
+"""Shared CLI plumbing: errors become messages and exit codes, options are checked one way,
+the database is opened one way, and a request is built one way.
+
+Keep this module (and every command module's top level) light: ``aadap --help`` imports it,
+so the database, Prefect, the platforms and the services are imported where they are used.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,13 +25,35 @@ from aadap.core.exceptions import (
     InvalidRequestError,
 )
 
+if TYPE_CHECKING:
+    from aadap.core.requests import TaskRequest
+    from aadap.db.session import Database
+
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.StrEnum)
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+# --- options shared by several commands ----------------------------------------------------
+
+TEXT_OR_JSON = ("text", "json")
+Format = Annotated[str, typer.Option("--format", help="text or json")]
+EnvironmentOpt = Annotated[str, typer.Option("--environment", help="SANDBOX or PRODUCTION")]
+PlatformOpt = Annotated[str, typer.Option("--platform", help="local, databricks or fabric")]
+ConnectionOpt = Annotated[str | None, typer.Option("--connection", help="platform connection name")]
+TokenBudgetOpt = Annotated[int | None, typer.Option("--token-budget", help="tokens for this task")]
+UsdBudgetOpt = Annotated[str | None, typer.Option("--usd-budget", help="USD for this task")]
+IdempotencyKeyOpt = Annotated[
+    str | None,
+    typer.Option("--idempotency-key", help="submitting the same key twice reuses the task"),
+]
+
+
+# --- errors -----------------------------------------------------------------------------
 
 
 def fail(exc: AADAPError) -> NoReturn:
@@ -45,6 +75,37 @@ def bad_input(option: str, value: object, allowed: str) -> NoReturn:
     )
 
 
+# --- option checks ------------------------------------------------------------------------
+
+
+def check_choice(option: str, value: str, choices: Iterable[str]) -> None:
+    """Exit with a bad-input message unless ``value`` is one of ``choices``."""
+    allowed = tuple(choices)
+    if value not in allowed:
+        bad_input(option, value, ", ".join(allowed))
+
+
+def check_format(fmt: str, choices: Iterable[str] = TEXT_OR_JSON) -> None:
+    check_choice("--format", fmt, choices)
+
+
+def enum_values(enum_cls: type[enum.StrEnum]) -> str:
+    return ", ".join(member.value for member in enum_cls)
+
+
+def enum_option(
+    enum_cls: type[E], option: str, value: str, normalise: Callable[[str], str] = str.upper
+) -> E:
+    """``value`` (after ``normalise``) as a member of ``enum_cls``, or exit naming the allowed values."""
+    try:
+        return enum_cls(normalise(value))
+    except ValueError:
+        bad_input(option, value, enum_values(enum_cls))
+
+
+# --- running ------------------------------------------------------------------------------
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -60,5 +121,70 @@ def run_async(fn: Callable[[], Coroutine[Any, Any, T]] | Callable[[], Awaitable[
         fail(exc)
 
 
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The application database, reachable and migrated to head; disposed on leaving."""
+    from aadap.db import migrate
+    from aadap.db.session import Database, check_connection
+
+    db = Database(settings)
+    try:
+        await check_connection(db.engine)
+        await migrate.ensure_schema(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+
+
+def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the opened database (:func:`open_database`) through :func:`run_async`."""
+
+    async def go() -> T:
+        async with open_database(settings) as db:
+            return await work(db)
+
+    return run_async(go)
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, sort_keys=True))
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def task_request(
+    text: str,
+    *,
+    environment: str,
+    platform: str,
+    connection: str | None,
+    token_budget: int | None,
+    usd_budget: str | None,
+    idempotency_key: str | None,
+    working_dir: Path,
+) -> TaskRequest:
+    """The options of ``aadap run`` / ``aadap submit`` as a validated request, or exit 2."""
+    from decimal import Decimal
+
+    from aadap.core.requests import TaskRequest
+
+    try:
+        usd = None if usd_budget is None else Decimal(usd_budget)
+    except (ArithmeticError, ValueError):
+        bad_input("--usd-budget", usd_budget, "a non-negative decimal such as 0.50")
+    try:
+        return TaskRequest.parse(
+            {
+                "text": text,
+                "environment": environment.upper(),
+                "platform": platform.lower(),
+                "connection": connection,
+                "token_budget": token_budget,
+                "usd_budget": usd,
+                "idempotency_key": idempotency_key,
+                "working_dir": str(working_dir),
+            }
+        )
+    except InvalidRequestError as exc:
+        fail(exc)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from aadap.cli._common import bad_input, out, print_json, settings_or_exit
+from aadap.cli._common import Format, check_format, out, print_json, settings_or_exit
 
 
 def _flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, object]]:
@@ -26,11 +24,10 @@ def register(app: typer.Typer) -> None:
 
     @config_app.command("show")
     def show(
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """Print every setting; secrets show at most their last four characters."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
         view = settings.public_view()
         if fmt == "json":

@@ -10,8 +10,7 @@ Exit codes: 0 ok, 1 a test failed, 2 bad input or configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -19,25 +18,26 @@ from rich.table import Table
 
 from aadap.cli._common import (
     EXIT_FAILURE,
+    Format,
     bad_input,
+    check_format,
     fail,
     out,
     print_json,
-    run_async,
     settings_or_exit,
+    with_database,
 )
-from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import AADAPError, InvalidRequestError
-from aadap.db import migrate
-from aadap.db.session import Database, check_connection
-from aadap.orchestration import secret_blocks
-from aadap.services import connections
-from aadap.services.connections import SECRET_NAMES, ConnectionInfo, ProbeOutcome
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from aadap.db.session import Database
+    from aadap.services.connections import ConnectionInfo, ProbeOutcome
 
-Format = Annotated[str, typer.Option("--format", help="text or json")]
+# The connection service pulls in every platform SDK (databricks-sdk, azure-identity) and
+# the secret blocks pull in Prefect: both are imported inside the commands that use them,
+# so that ``aadap --help`` and every other command start without them.
+
 Name = Annotated[str, typer.Argument(help="the connection's name")]
 SecretOpt = Annotated[
     str | None,
@@ -61,24 +61,6 @@ SecretRefOpt = Annotated[
         help="store a reference instead: env:VAR or prefect-secret:BLOCK (read at use time)",
     ),
 ]
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("text", "json"):
-        bad_input("--format", fmt, "text, json")
-
-
-def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(settings)
-        try:
-            await check_connection(db.engine)
-            await migrate.ensure_schema(db.engine)
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return run_async(go)
 
 
 def _secret(
@@ -107,6 +89,8 @@ def _secret(
             bad_input("--secret-env", secret_env, "the name of a set, non-empty variable")
         return SecretStr(value), None
     if secret is None:
+        from aadap.services.connection_settings import SECRET_NAMES
+
         secret = typer.prompt(f"{kind.value} {SECRET_NAMES[kind]}", hide_input=True)
     return SecretStr(secret), None
 
@@ -179,9 +163,12 @@ def register(app: typer.Typer) -> None:
         fmt: Format = "text",
     ) -> None:
         """Add a connection; its secret is encrypted with AADAP_SECRET_KEY or held by reference."""
-        _check_format(fmt)
+        from aadap.services import connections
+        from aadap.services.connection_settings import parse_platform, validate_config
+
+        check_format(fmt)
         try:
-            kind = connections.parse_platform(platform)
+            kind = parse_platform(platform)
         except InvalidRequestError as exc:
             fail(exc)
         values = {
@@ -194,11 +181,11 @@ def register(app: typer.Typer) -> None:
         settings_map.update(_parse_pairs(config or []))
         settings = settings_or_exit()
         try:  # reject bad settings before asking for a secret
-            connections.validate_config(kind, settings_map, settings)
+            validate_config(kind, settings_map, settings)
         except AADAPError as exc:
             fail(exc)
         clear, ref = _secret(kind, secret, secret_env, secret_ref)
-        info = _with_db(
+        info = with_database(
             settings,
             lambda db: connections.add(
                 db, settings, name=name, platform=kind.value, config=settings_map,
@@ -212,9 +199,11 @@ def register(app: typer.Typer) -> None:
     @conn_app.command("list")
     def list_(fmt: Format = "text") -> None:
         """Every connection, with its status and the last four characters of its secret."""
-        _check_format(fmt)
+        from aadap.services import connections
+
+        check_format(fmt)
         settings = settings_or_exit()
-        rows = _with_db(settings, lambda db: connections.list_connections(db))
+        rows = with_database(settings, lambda db: connections.list_connections(db))
         if fmt == "json":
             print_json([r.model_dump(mode="json") for r in rows])
             return
@@ -231,9 +220,11 @@ def register(app: typer.Typer) -> None:
     @conn_app.command("show")
     def show(name: Name, fmt: Format = "text") -> None:
         """One connection: settings, secret hint, last test."""
-        _check_format(fmt)
+        from aadap.services import connections
+
+        check_format(fmt)
         settings = settings_or_exit()
-        _show_info(_with_db(settings, lambda db: connections.show(db, name=name)), fmt)
+        _show_info(with_database(settings, lambda db: connections.show(db, name=name)), fmt)
 
     @conn_app.command("test")
     def test(
@@ -243,7 +234,10 @@ def register(app: typer.Typer) -> None:
         fmt: Format = "text",
     ) -> None:
         """Test credentials and reachability; record status and latency. Exit 1 if a test fails."""
-        _check_format(fmt)
+        from aadap.orchestration import secret_blocks
+        from aadap.services import connections
+
+        check_format(fmt)
         settings = settings_or_exit()
 
         async def work(db: Database) -> list[ProbeOutcome]:
@@ -255,7 +249,7 @@ def register(app: typer.Typer) -> None:
                 for n in names
             ]
 
-        outcomes = _with_db(settings, work)
+        outcomes = with_database(settings, work)
         if fmt == "json":
             print_json([o.model_dump(mode="json") for o in outcomes])
         else:
@@ -273,14 +267,16 @@ def register(app: typer.Typer) -> None:
         fmt: Format = "text",
     ) -> None:
         """Replace a connection's secret (or reference); its status returns to UNTESTED."""
-        _check_format(fmt)
+        from aadap.services import connections
+
+        check_format(fmt)
         settings = settings_or_exit()
-        current = _with_db(settings, lambda db: connections.show(db, name=name))
+        current = with_database(settings, lambda db: connections.show(db, name=name))
         kind = PlatformKind(current.platform)
         if kind is PlatformKind.LOCAL:
             bad_input("name", name, "a databricks or fabric connection (local ones have no secret)")
         clear, ref = _secret(kind, secret, secret_env, secret_ref)
-        info = _with_db(
+        info = with_database(
             settings,
             lambda db: connections.rotate(db, settings, name=name, secret=clear, secret_ref=ref),
         )
@@ -296,39 +292,49 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Delete a connection (refused while an unfinished task uses it)."""
+        from aadap.services import connections
+
         settings = settings_or_exit()
         if not yes and not typer.confirm(f"remove connection {name!r}?"):
             raise typer.Exit(EXIT_FAILURE)
-        _with_db(settings, lambda db: connections.remove(db, name=name))
+        with_database(settings, lambda db: connections.remove(db, name=name))
         out.print(f"removed connection {name}", highlight=False, markup=False)
 
     @conn_app.command("set-default")
     def set_default(name: Name) -> None:
         """Make NAME the one default connection (used when a task names none)."""
+        from aadap.services import connections
+
         settings = settings_or_exit()
-        _with_db(settings, lambda db: connections.set_default(db, name=name))
+        with_database(settings, lambda db: connections.set_default(db, name=name))
         out.print(f"{name} is now the default connection", highlight=False, markup=False)
 
     @conn_app.command("enable")
     def enable(name: Name) -> None:
         """Let tasks and the health check use NAME again."""
+        from aadap.services import connections
+
         settings = settings_or_exit()
-        _with_db(settings, lambda db: connections.set_active(db, name=name, active=True))
+        with_database(settings, lambda db: connections.set_active(db, name=name, active=True))
         out.print(f"enabled connection {name}", highlight=False, markup=False)
 
     @conn_app.command("disable")
     def disable(name: Name) -> None:
         """Keep NAME but stop using and health-checking it."""
+        from aadap.services import connections
+
         settings = settings_or_exit()
-        _with_db(settings, lambda db: connections.set_active(db, name=name, active=False))
+        with_database(settings, lambda db: connections.set_active(db, name=name, active=False))
         out.print(f"disabled connection {name}", highlight=False, markup=False)
 
     @conn_app.command("rekey")
     def rekey(fmt: Format = "text") -> None:
         """Re-encrypt every stored secret with the newest key of AADAP_SECRET_KEY (all or nothing)."""
-        _check_format(fmt)
+        from aadap.services import connections
+
+        check_format(fmt)
         settings = settings_or_exit()
-        count = _with_db(settings, lambda db: connections.rekey(db, settings))
+        count = with_database(settings, lambda db: connections.rekey(db, settings))
         if fmt == "json":
             print_json({"reencrypted": count})
         else:

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aadap.cli._common import out, run_async, settings_or_exit
-from aadap.core.config import mask_url
-from aadap.db import migrate
-from aadap.db.session import check_connection, create_engine
+from aadap.core.config import Settings, mask_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _revision_after(
+    settings: Settings, step: Callable[[AsyncEngine], Awaitable[None]] | None = None
+) -> str | None:
+    """Connect, run ``step`` (a migration, or nothing) and return the database's revision."""
+    from aadap.db import migrate
+    from aadap.db.session import check_connection, create_engine
+
+    async def go() -> str | None:
+        engine = create_engine(settings)
+        try:
+            await check_connection(engine)
+            if step is not None:
+                await step(engine)
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    return run_async(go)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,18 +41,10 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         """Migrate the database forward (default: to the newest revision)."""
+        from aadap.db import migrate
+
         settings = settings_or_exit()
-
-        async def go() -> str | None:
-            engine = create_engine(settings)
-            try:
-                await check_connection(engine)
-                await migrate.upgrade(engine, revision)
-                return await migrate.current_revision(engine)
-            finally:
-                await engine.dispose()
-
-        now = run_async(go)
+        now = _revision_after(settings, lambda engine: migrate.upgrade(engine, revision))
         out.print(
             f"database {mask_url(settings.database_url)} is at revision {now}", highlight=False
         )
@@ -40,18 +54,10 @@ def register(app: typer.Typer) -> None:
         revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")],
     ) -> None:
         """Migrate the database back to REVISION."""
+        from aadap.db import migrate
+
         settings = settings_or_exit()
-
-        async def go() -> str | None:
-            engine = create_engine(settings)
-            try:
-                await check_connection(engine)
-                await migrate.downgrade(engine, revision)
-                return await migrate.current_revision(engine)
-            finally:
-                await engine.dispose()
-
-        now = run_async(go)
+        now = _revision_after(settings, lambda engine: migrate.downgrade(engine, revision))
         out.print(
             f"database {mask_url(settings.database_url)} is at revision {now or 'base'}",
             highlight=False,
@@ -60,17 +66,10 @@ def register(app: typer.Typer) -> None:
     @db_app.command("current")
     def current() -> None:
         """Show the database's revision and the newest one available."""
+        from aadap.db import migrate
+
         settings = settings_or_exit()
-
-        async def go() -> str | None:
-            engine = create_engine(settings)
-            try:
-                await check_connection(engine)
-                return await migrate.current_revision(engine)
-            finally:
-                await engine.dispose()
-
-        rev = run_async(go)
+        rev = _revision_after(settings)
         head = migrate.head_revision()
         state = "up to date" if rev == head else "behind: run `aadap db upgrade`"
         out.print(f"current: {rev or 'base'}  head: {head}  ({state})", highlight=False)

@@ -8,30 +8,31 @@ import io
 import json
 import zoneinfo
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
-from aadap.cli._common import bad_input, out, print_json, run_async, settings_or_exit
-from aadap.core.config import Settings
+from aadap.cli._common import (
+    Format,
+    bad_input,
+    check_choice,
+    check_format,
+    enum_option,
+    out,
+    print_json,
+    settings_or_exit,
+    with_database,
+)
 from aadap.core.enums import LogLevel
 from aadap.core.states import TaskState
-from aadap.db import migrate
-from aadap.db.models import ApprovalRequest, Execution, StateTransition
-from aadap.db.session import Database, check_connection
-from aadap.services import artifacts, costs, logs, outcome, tasks
+
+if TYPE_CHECKING:
+    from aadap.db.session import Database
+    from aadap.services import outcome
 
 GROUPINGS = ("task", "agent", "model", "day", "week", "month")
-
-
-async def _open(settings: Settings) -> Database:
-    db = Database(settings)
-    await check_connection(db.engine)
-    await migrate.ensure_schema(db.engine)
-    return db
 
 
 def _parse_since(value: str | None) -> dt.datetime | None:
@@ -67,33 +68,25 @@ def register(app: typer.Typer) -> None:
     def list_tasks(
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
         state: Annotated[str | None, typer.Option(help="only tasks in this state")] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """The newest tasks first."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
-        wanted = None
-        if state is not None:
-            try:
-                wanted = TaskState(state.upper())
-            except ValueError:
-                bad_input("--state", state, ", ".join(TaskState))
+        check_format(fmt)
+        wanted = None if state is None else enum_option(TaskState, "--state", state)
         settings = settings_or_exit()
 
-        async def go() -> list[dict[str, Any]]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    rows = await tasks.list_recent(session, limit=limit, state=wanted)
-                return [
-                    {"id": str(t.id), "state": t.current_state, "title": t.title, "tokens": t.tokens_used,
-                     "cost_usd": _plain(t.cost_usd), "created_at": t.created_at.isoformat()}
-                    for t in rows
-                ]  # fmt: skip
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> list[dict[str, Any]]:
+            from aadap.services import tasks
 
-        rows = run_async(go)
+            async with db.sessions() as session:
+                rows = await tasks.list_recent(session, limit=limit, state=wanted)
+            return [
+                {"id": str(t.id), "state": t.current_state, "title": t.title, "tokens": t.tokens_used,
+                 "cost_usd": _plain(t.cost_usd), "created_at": t.created_at.isoformat()}
+                for t in rows
+            ]  # fmt: skip
+
+        rows = with_database(settings, go)
         if fmt == "json":
             print_json(rows)
             return
@@ -112,60 +105,56 @@ def register(app: typer.Typer) -> None:
     @tasks_app.command("show")
     def show_task(
         task_id: Annotated[str, typer.Argument(help="task id or a unique prefix (≥ 6 characters)")],
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """One task: its state trail, artifacts, approvals and executions."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
 
-        async def go() -> dict[str, Any]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    task = await tasks.find(session, task_id)
-                    trail = (await session.execute(
-                        select(StateTransition).where(StateTransition.task_id == task.id).order_by(StateTransition.sequence_num)
-                    )).scalars().all()  # fmt: skip
-                    arts = await artifacts.for_task(session, task.id)
-                    approvals = (
-                        (
-                            await session.execute(
-                                select(ApprovalRequest).where(ApprovalRequest.task_id == task.id)
-                            )
-                        )
-                        .scalars()
-                        .all()
-                    )
-                    runs = (
-                        (
-                            await session.execute(
-                                select(Execution).where(Execution.task_id == task.id)
-                            )
-                        )
-                        .scalars()
-                        .all()
-                    )
-                return {
-                    "id": str(task.id), "title": task.title, "request": task.request, "state": task.current_state,
-                    "environment": task.environment, "platform": task.platform, "tokens_used": task.tokens_used,
-                    "token_budget": task.token_budget, "cost_usd": _plain(task.cost_usd),
-                    "cost_budget_usd": _plain(task.cost_budget_usd), "correlation_id": task.correlation_id,
-                    "flow_run_id": task.flow_run_id,
-                    "transitions": [{"seq": t.sequence_num, "from": t.from_state, "to": t.to_state, "by": t.triggered_by,
-                                     "reason": t.reason, "at": t.created_at.isoformat()} for t in trail],
-                    "artifacts": [{"type": a.artifact_type, "name": a.name, "version": a.version,
-                                   "sha256": a.content_hash[:12]} for a in arts],
-                    "approvals": [{"id": str(a.id), "status": a.status, "operation_class": a.operation_class,
-                                   "risk": a.risk_level, "decided_by": a.decided_by, "code_sha256": a.code_hash[:12]}
-                                  for a in approvals],
-                    "executions": [{"id": str(e.id), "status": e.status, "rows_affected": e.rows_affected,
-                                    "duration_ms": e.duration_ms, "error": e.error} for e in runs],
-                }  # fmt: skip
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> dict[str, Any]:
+            from sqlalchemy import select
 
-        data = run_async(go)
+            from aadap.db.models import ApprovalRequest, Execution, StateTransition
+            from aadap.services import artifacts, tasks
+
+            async with db.sessions() as session:
+                task = await tasks.find(session, task_id)
+                trail = (await session.execute(
+                    select(StateTransition).where(StateTransition.task_id == task.id).order_by(StateTransition.sequence_num)
+                )).scalars().all()  # fmt: skip
+                arts = await artifacts.for_task(session, task.id)
+                approvals = (
+                    (
+                        await session.execute(
+                            select(ApprovalRequest).where(ApprovalRequest.task_id == task.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                runs = (
+                    (await session.execute(select(Execution).where(Execution.task_id == task.id)))
+                    .scalars()
+                    .all()
+                )
+            return {
+                "id": str(task.id), "title": task.title, "request": task.request, "state": task.current_state,
+                "environment": task.environment, "platform": task.platform, "tokens_used": task.tokens_used,
+                "token_budget": task.token_budget, "cost_usd": _plain(task.cost_usd),
+                "cost_budget_usd": _plain(task.cost_budget_usd), "correlation_id": task.correlation_id,
+                "flow_run_id": task.flow_run_id,
+                "transitions": [{"seq": t.sequence_num, "from": t.from_state, "to": t.to_state, "by": t.triggered_by,
+                                 "reason": t.reason, "at": t.created_at.isoformat()} for t in trail],
+                "artifacts": [{"type": a.artifact_type, "name": a.name, "version": a.version,
+                               "sha256": a.content_hash[:12]} for a in arts],
+                "approvals": [{"id": str(a.id), "status": a.status, "operation_class": a.operation_class,
+                               "risk": a.risk_level, "decided_by": a.decided_by, "code_sha256": a.code_hash[:12]}
+                              for a in approvals],
+                "executions": [{"id": str(e.id), "status": e.status, "rows_affected": e.rows_affected,
+                                "duration_ms": e.duration_ms, "error": e.error} for e in runs],
+            }  # fmt: skip
+
+        data = with_database(settings, go)
         if fmt == "json":
             print_json(data)
             return
@@ -209,37 +198,29 @@ def register(app: typer.Typer) -> None:
         search: Annotated[
             str | None, typer.Option(help="only rows whose message or event contains this")
         ] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """The task's ``task_logs`` rows, oldest first."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
-        min_level = None
-        if level is not None:
-            try:
-                min_level = LogLevel(level.upper())
-            except ValueError:
-                bad_input("--level", level, ", ".join(LogLevel))
+        check_format(fmt)
+        min_level = None if level is None else enum_option(LogLevel, "--level", level)
         settings = settings_or_exit()
 
-        async def go() -> list[dict[str, Any]]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    task = await tasks.find(session, task_id)
-                    rows = await logs.fetch(
-                        session, task_id=task.id, min_level=min_level, search=search
-                    )
-                return [
-                    {"created_at": r.created_at.isoformat(), "level": r.level, "event": r.event, "message": r.message,
-                     "source": r.source, "error_code": r.error_code, "severity": r.severity, "attempt": r.attempt,
-                     "flow_run_id": r.flow_run_id, "task_run_id": r.task_run_id, "correlation_id": r.correlation_id}
-                    for r in rows
-                ]  # fmt: skip
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> list[dict[str, Any]]:
+            from aadap.services import logs, tasks
 
-        rows = run_async(go)
+            async with db.sessions() as session:
+                task = await tasks.find(session, task_id)
+                rows = await logs.fetch(
+                    session, task_id=task.id, min_level=min_level, search=search
+                )
+            return [
+                {"created_at": r.created_at.isoformat(), "level": r.level, "event": r.event, "message": r.message,
+                 "source": r.source, "error_code": r.error_code, "severity": r.severity, "attempt": r.attempt,
+                 "flow_run_id": r.flow_run_id, "task_run_id": r.task_run_id, "correlation_id": r.correlation_id}
+                for r in rows
+            ]  # fmt: skip
+
+        rows = with_database(settings, go)
         if fmt == "json":
             print_json(rows)
             return
@@ -260,27 +241,23 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     ) -> None:
         """Spend from ``cost_records``, grouped."""
-        if by not in GROUPINGS:
-            bad_input("--by", by, ", ".join(GROUPINGS))
-        if fmt not in ("table", "csv", "json"):
-            bad_input("--format", fmt, "table, csv, json")
+        check_choice("--by", by, GROUPINGS)
+        check_format(fmt, ("table", "csv", "json"))
         start = _parse_since(since)
         settings = settings_or_exit()
 
-        async def go() -> list[dict[str, Any]]:
-            db = await _open(settings)
-            try:
-                async with db.sessions() as session:
-                    return await costs.summarise(
-                        session,
-                        by=cast(costs.Grouping, by),
-                        since=start,
-                        tz=zoneinfo.ZoneInfo(settings.timezone),
-                    )
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> list[dict[str, Any]]:
+            from aadap.services import costs
 
-        rows = [{k: _plain(v) for k, v in row.items()} for row in run_async(go)]
+            async with db.sessions() as session:
+                return await costs.summarise(
+                    session,
+                    by=cast(costs.Grouping, by),
+                    since=start,
+                    tz=zoneinfo.ZoneInfo(settings.timezone),
+                )
+
+        rows = [{k: _plain(v) for k, v in row.items()} for row in with_database(settings, go)]
         if fmt == "json":
             print_json(rows)
         elif fmt == "csv":
@@ -310,14 +287,12 @@ def register(app: typer.Typer) -> None:
         """Find lifecycles whose process died (kill -9, power loss) and close their trail."""
         settings = settings_or_exit()
 
-        async def go() -> list[outcome.Orphan]:
-            db = await _open(settings)
-            try:
-                return await outcome.reconcile(db)
-            finally:
-                await db.dispose()
+        async def go(db: Database) -> list[outcome.Orphan]:
+            from aadap.services import outcome
 
-        found = run_async(go)
+            return await outcome.reconcile(db)
+
+        found = with_database(settings, go)
         for orphan in found:
             out.print(
                 f"{orphan.task_id}  {orphan.state} → FAILED  ({orphan.reason})", highlight=False

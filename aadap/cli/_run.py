@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aadap.cli._common import (
     EXIT_FAILURE,
+    ConnectionOpt,
+    EnvironmentOpt,
+    Format,
+    IdempotencyKeyOpt,
+    PlatformOpt,
+    TokenBudgetOpt,
+    UsdBudgetOpt,
     bad_input,
+    check_format,
     err,
     fail,
+    open_database,
     out,
     print_json,
     run_async,
     settings_or_exit,
+    task_request,
 )
 from aadap.cli._prefect_env import prepare
-from aadap.core.config import Settings
-from aadap.core.exceptions import AADAPError, InvalidRequestError
-from aadap.core.requests import TaskRequest
+from aadap.core.exceptions import AADAPError
 from aadap.core.states import TaskState
-from aadap.db import migrate
-from aadap.db.session import Database, check_connection
-from aadap.services import outcome, progress
-from aadap.services.summary import summarise
+
+if TYPE_CHECKING:
+    from aadap.core.requests import TaskRequest
+    from aadap.db.session import Database
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -43,15 +50,13 @@ def _example(name: str) -> str:
     return bad_input("--example", name, ", ".join(e.name for e in examples))
 
 
-async def prepare_database(settings: Settings) -> Database:
-    """Connect, migrate to head, reconcile orphans of dead local processes; the caller disposes."""
-    db = Database(settings)
-    await check_connection(db.engine)
-    await migrate.ensure_schema(db.engine)
+async def _reconcile_orphans(db: Database) -> None:
+    """Close the trail of lifecycles whose local process died (kill -9, power loss)."""
+    from aadap.services import outcome
+
     found = await outcome.reconcile(db)
     for orphan in found:
         err.print(f"reconciled orphaned task {orphan.task_id}: {orphan.reason}", highlight=False)
-    return db
 
 
 class _Progress:
@@ -111,59 +116,45 @@ def register(app: typer.Typer) -> None:
         example: Annotated[
             str | None, typer.Option(help="run a bundled example from examples/requests.toml")
         ] = None,
-        environment: Annotated[str, typer.Option(help="SANDBOX or PRODUCTION")] = "SANDBOX",
-        platform: Annotated[str, typer.Option(help="local, databricks or fabric")] = "local",
-        connection: Annotated[str | None, typer.Option(help="platform connection name")] = None,
-        token_budget: Annotated[int | None, typer.Option(help="tokens for this task")] = None,
-        usd_budget: Annotated[str | None, typer.Option(help="USD for this task")] = None,
-        idempotency_key: Annotated[
-            str | None, typer.Option(help="submitting the same key twice reuses the task")
-        ] = None,
+        environment: EnvironmentOpt = "SANDBOX",
+        platform: PlatformOpt = "local",
+        connection: ConnectionOpt = None,
+        token_budget: TokenBudgetOpt = None,
+        usd_budget: UsdBudgetOpt = None,
+        idempotency_key: IdempotencyKeyOpt = None,
         resume: Annotated[
             str | None, typer.Option(help="continue an existing task from its recorded state")
         ] = None,
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
         verbose: Annotated[bool, typer.Option(help="show Prefect's own logs")] = False,
     ) -> None:
         """Run one lifecycle in-process and show each step as it completes."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
-        working_dir = Path.cwd()
+        payload: TaskRequest | None = None
         if resume is None:
+            working_dir = Path.cwd()
             if example is not None:
                 request = _example(example)
                 working_dir = EXAMPLES_DIR  # the examples' relative paths resolve against it
             if request is None:
                 bad_input("request", None, "a request text argument, or --example NAME")
-            try:
-                payload = TaskRequest.parse(
-                    {
-                        "text": request,
-                        "environment": environment.upper(),
-                        "platform": platform.lower(),
-                        "connection": connection,
-                        "token_budget": token_budget,
-                        "usd_budget": None if usd_budget is None else Decimal(usd_budget),
-                        "idempotency_key": idempotency_key,
-                        "working_dir": str(working_dir),
-                    }
-                )
-            except (ArithmeticError, ValueError) as exc:
-                if isinstance(exc, InvalidRequestError):
-                    raise
-                bad_input("--usd-budget", usd_budget, "a non-negative decimal such as 0.50")
-            except InvalidRequestError as exc:
-                fail(exc)
+            payload = task_request(
+                request, environment=environment, platform=platform, connection=connection,
+                token_budget=token_budget, usd_budget=usd_budget,
+                idempotency_key=idempotency_key, working_dir=working_dir,
+            )  # fmt: skip
         prepare(settings, verbose=verbose)
 
         async def go() -> tuple[Any, BaseException | None]:
             from prefect.client.schemas.objects import State
 
+            from aadap.services import progress
+            from aadap.services.summary import summarise
             from flows.task_lifecycle import task_lifecycle
 
-            db = await prepare_database(settings)
-            try:
+            async with open_database(settings) as db:
+                await _reconcile_orphans(db)
                 with progress.listen(_Progress()):
                     if resume is not None:
                         state: State[Any] = await task_lifecycle(task_id=resume, return_state=True)
@@ -186,8 +177,6 @@ def register(app: typer.Typer) -> None:
                 return summary, error or AADAPError(
                     state.message or f"the flow run ended {state.name}"
                 )
-            finally:
-                await db.dispose()
 
         summary, error = run_async(go)
         if summary is not None:

@@ -5,65 +5,41 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aadap.cli._common import (
     EXIT_FAILURE,
-    bad_input,
+    ConnectionOpt,
+    EnvironmentOpt,
+    Format,
+    IdempotencyKeyOpt,
+    PlatformOpt,
+    TokenBudgetOpt,
+    UsdBudgetOpt,
+    check_format,
     err,
     fail,
+    open_database,
     out,
     print_json,
     run_async,
     settings_or_exit,
+    task_request,
 )
 from aadap.cli._prefect_env import prepare
-from aadap.core.config import Settings
 from aadap.core.exceptions import ConfigurationError, InvalidRequestError
-from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.db import migrate
-from aadap.db.models import StateTransition, Task
-from aadap.db.session import Database, check_connection
-from aadap.services.summary import summarise
+
+if TYPE_CHECKING:
+    from aadap.core.config import Settings
 
 
 async def _ready_database(settings: Settings) -> None:
-    db = Database(settings)
-    try:
-        await check_connection(db.engine)
-        await migrate.ensure_schema(db.engine)
-    finally:
-        await db.dispose()
-
-
-def _request(
-    text: str, environment: str, platform: str, connection: str | None, token_budget: int | None,
-    usd_budget: str | None, idempotency_key: str | None,
-) -> TaskRequest:  # fmt: skip
-    try:
-        usd = None if usd_budget is None else Decimal(usd_budget)
-    except ArithmeticError:
-        bad_input("--usd-budget", usd_budget, "a non-negative decimal such as 0.50")
-    try:
-        return TaskRequest.parse(
-            {
-                "text": text,
-                "environment": environment.upper(),
-                "platform": platform.lower(),
-                "connection": connection,
-                "token_budget": token_budget,
-                "usd_budget": usd,
-                "idempotency_key": idempotency_key,
-                "working_dir": str(Path.cwd()),
-            }
-        )
-    except InvalidRequestError as exc:
-        fail(exc)
+    async with open_database(settings):
+        pass
 
 
 async def _follow(
@@ -72,6 +48,10 @@ async def _follow(
     """Print each new state transition of the run's task until the flow run ends."""
     from prefect.client.orchestration import get_client
     from sqlalchemy import select
+
+    from aadap.db.models import StateTransition, Task
+    from aadap.db.session import Database
+    from aadap.services.summary import summarise
 
     db = Database(settings)
     seen = 0
@@ -147,26 +127,25 @@ def register(app: typer.Typer) -> None:
     @app.command("submit")
     def submit(
         request: Annotated[str, typer.Argument(help="the request in plain language")],
-        environment: Annotated[str, typer.Option(help="SANDBOX or PRODUCTION")] = "SANDBOX",
-        platform: Annotated[str, typer.Option(help="local, databricks or fabric")] = "local",
-        connection: Annotated[str | None, typer.Option(help="platform connection name")] = None,
-        token_budget: Annotated[int | None, typer.Option(help="tokens for this task")] = None,
-        usd_budget: Annotated[str | None, typer.Option(help="USD for this task")] = None,
-        idempotency_key: Annotated[
-            str | None, typer.Option(help="submitting the same key twice reuses the task")
-        ] = None,
+        environment: EnvironmentOpt = "SANDBOX",
+        platform: PlatformOpt = "local",
+        connection: ConnectionOpt = None,
+        token_budget: TokenBudgetOpt = None,
+        usd_budget: UsdBudgetOpt = None,
+        idempotency_key: IdempotencyKeyOpt = None,
         wait: Annotated[
             bool, typer.Option(help="follow the run to its end; exit non-zero unless it completes")
         ] = False,
-        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        fmt: Format = "text",
     ) -> None:
         """Create a task-lifecycle flow run through the Prefect API (``aadap serve`` or a worker runs it)."""
-        if fmt not in ("text", "json"):
-            bad_input("--format", fmt, "text, json")
+        check_format(fmt)
         settings = settings_or_exit()
-        payload = _request(
-            request, environment, platform, connection, token_budget, usd_budget, idempotency_key
-        )
+        payload = task_request(
+            request, environment=environment, platform=platform, connection=connection,
+            token_budget=token_budget, usd_budget=usd_budget,
+            idempotency_key=idempotency_key, working_dir=Path.cwd(),
+        )  # fmt: skip
         prepare(settings)
 
         async def go() -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Platform connections: add, list, show, test (:func:`probe`), rotate, remove, set-default, rekey.
 
 A connection is a name, a platform (``databricks``, ``fabric``, ``local``), its
-non-secret settings as JSON (validated per platform by the ``*Settings`` models
-below; workspace and API URLs must be https on the platform's domains unless the
-host is in ``AADAP_PLATFORMS_ALLOWED_HOSTS``) and one secret: a Databricks token
-or a Fabric client secret, encrypted with ``AADAP_SECRET_KEY``
+non-secret settings as JSON (validated per platform by the ``*Settings`` models of
+:mod:`aadap.services.connection_settings`; workspace and API URLs must be https on the
+platform's domains unless the host is in ``AADAP_PLATFORMS_ALLOWED_HOSTS``) and one
+secret: a Databricks token or a Fabric client secret, encrypted with ``AADAP_SECRET_KEY``
 (:class:`~aadap.services.secrets.Keyring`) or held by reference (``env:NAME``,
 ``prefect-secret:BLOCK``). Local connections have no secret.
 
@@ -16,13 +16,12 @@ so a rejected request leaves nothing behind. What is returned and logged is a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,124 +37,14 @@ from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
 from aadap.db.types import utcnow
-from aadap.platforms import BasePlatform, create_platform, validate_workspace_url
+from aadap.platforms import BasePlatform, create_platform
 from aadap.services import logs
+from aadap.services.connection_settings import SECRET_NAMES, parse_platform, validate_config
 from aadap.services.secrets import BlockResolver, Keyring, SecretRef, hint
 
 SOURCE = "connections"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 NAME_RULE = "1-128 characters: letters, digits, '.', '_', '-', starting with a letter or digit"
-
-# --- per-platform settings -------------------------------------------------------------
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
-    )
-
-
-class DatabricksSettings(_Config):
-    """A Databricks workspace: SQL on ``warehouse_id``, notebooks on a cluster, a policy or serverless."""
-
-    workspace_url: str = Field(min_length=1)
-    catalog: str = Field(min_length=1)
-    db_schema: str = Field(min_length=1, alias="schema")
-    warehouse_id: str | None = Field(default=None, min_length=1)
-    cluster_id: str | None = Field(default=None, min_length=1)
-    cluster_policy_id: str | None = Field(default=None, min_length=1)
-    workspace_dir: str | None = Field(default=None, pattern=r"^/")
-
-    @model_validator(mode="after")
-    def _one_compute(self) -> DatabricksSettings:
-        if self.cluster_id and self.cluster_policy_id:
-            raise ValueError(
-                "give cluster_id or cluster_policy_id, not both (neither: serverless jobs compute)"
-            )
-        return self
-
-
-class FabricSettings(_Config):
-    """A Fabric workspace and lakehouse, reached by a service principal (client credentials)."""
-
-    tenant_id: str = Field(min_length=1)
-    client_id: str = Field(min_length=1)
-    workspace_id: str = Field(min_length=1)
-    lakehouse_id: str = Field(min_length=1)
-    lakehouse_name: str | None = Field(default=None, min_length=1)
-    api_base: str = "https://api.fabric.microsoft.com/v1"
-    authority_host: str = "https://login.microsoftonline.com"
-    ca_bundle: str | None = Field(default=None, min_length=1)
-
-
-class LocalSettings(_Config):
-    """The local engine: a DuckDB file and a run directory (default: under AADAP_HOME)."""
-
-    database_path: str | None = Field(default=None, min_length=1)
-    workdir: str | None = Field(default=None, min_length=1)
-
-
-SETTINGS_MODELS: dict[PlatformKind, type[_Config]] = {
-    PlatformKind.DATABRICKS: DatabricksSettings,
-    PlatformKind.FABRIC: FabricSettings,
-    PlatformKind.LOCAL: LocalSettings,
-}
-SECRET_NAMES = {PlatformKind.DATABRICKS: "token", PlatformKind.FABRIC: "client_secret"}
-
-
-def _fields(model: type[_Config]) -> str:
-    return ", ".join(
-        (info.alias or name) + ("" if info.is_required() else "?")
-        for name, info in model.model_fields.items()
-    )
-
-
-def parse_platform(value: str) -> PlatformKind:
-    try:
-        return PlatformKind(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(k.value for k in PlatformKind)
-        raise InvalidRequestError(
-            f"platform={value!r} is unknown; allowed: {allowed}",
-            details={"field": "platform", "value": value, "allowed": allowed},
-        ) from None
-
-
-def validate_config(
-    kind: PlatformKind, config: Mapping[str, Any], settings: Settings
-) -> dict[str, Any]:
-    """The connection's settings as stored JSON, or ``InvalidRequestError`` naming the field."""
-    model = SETTINGS_MODELS[kind]
-    try:
-        parsed = model.model_validate(dict(config))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}"
-            + (f"={e['input']!r}" if e["type"] != "missing" and e["loc"] else "")
-            + f": {e['msg']}"
-            for e in exc.errors()
-        )
-        raise InvalidRequestError(
-            f"invalid {kind.value} connection settings: {problems}; allowed: {_fields(model)} "
-            "(? = optional)",
-            details={"field": where, "platform": kind.value, "allowed": _fields(model)},
-        ) from exc
-    data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
-    hosts = settings.platforms.allowed_hosts
-    if isinstance(parsed, DatabricksSettings):
-        data["workspace_url"] = validate_workspace_url(parsed.workspace_url, kind, hosts)
-    elif isinstance(parsed, FabricSettings):
-        data["api_base"] = validate_workspace_url(parsed.api_base, kind, hosts, field="api_base")
-        data["authority_host"] = validate_workspace_url(
-            parsed.authority_host, kind, hosts, service="login", field="authority_host"
-        )
-    else:
-        for key in ("database_path", "workdir"):
-            if key in data:
-                data[key] = os.path.abspath(os.path.expanduser(data[key]))
-    return data
 
 
 # --- what callers see ----------------------------------------------------------------
@@ -661,11 +550,7 @@ async def _log_test(db: Database, row: PlatformConnection, source: str, error: A
 
 
 __all__ = [
-    "SETTINGS_MODELS",
     "ConnectionInfo",
-    "DatabricksSettings",
-    "FabricSettings",
-    "LocalSettings",
     "ProbeOutcome",
     "active_names",
     "add",
@@ -674,7 +559,6 @@ __all__ = [
     "for_task",
     "list_connections",
     "open_platform",
-    "parse_platform",
     "probe",
     "rekey",
     "remove",
@@ -683,5 +567,4 @@ __all__ = [
     "set_active",
     "set_default",
     "show",
-    "validate_config",
 ]
