@@ -9,23 +9,20 @@ N polls, succeed with rows or a notebook exit value, or fail with a message.
 Faults (401/403/429 + Retry-After/500/503) are queued for the next ``/api/``
 requests. Every request is recorded (method, path, query, headers, JSON body).
 
-The server speaks HTTP/1.0, so each response closes its connection and no
-socket outlives a test.
+The server (:mod:`tests.fakes.http_server`) speaks HTTP/1.0, so each response
+closes its connection and no socket outlives a test.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
-import json
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_server import FakeJSONServer, Recorded, Reply
 
 __test__ = False
 
@@ -37,15 +34,6 @@ _ERROR_CODES = {
     500: "INTERNAL_ERROR",
     503: "TEMPORARILY_UNAVAILABLE",
 }
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -81,15 +69,17 @@ class _Run:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeDatabricks:
+class FakeDatabricks(FakeJSONServer):
     """Use as a context manager; ``url`` is ``http://127.0.0.1:<port>``."""
 
+    api_prefix = "/api/"
+
     def __init__(self, *, token: str = "dapi-fake-secret-token-0001") -> None:
+        super().__init__()
         self.token = token
         self.workspace_id = "1234567890123456"
         self.warehouses = {"wh-1"}
         self.tables: dict[tuple[str, str], list[str]] = {}
-        self.requests: list[Recorded] = []
         self.notebooks: dict[str, dict[str, Any]] = {}
         self.folders: set[str] = {"/"}
         self.faults: deque[Fault] = deque()
@@ -100,30 +90,6 @@ class FakeDatabricks:
         self.runs: dict[int, _Run] = {}
         self._ids = itertools.count(1001)
         self._tokens: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> FakeDatabricks:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     # --- scripting ----------------------------------------------------------------
 
@@ -138,31 +104,20 @@ class FakeDatabricks:
         for _ in range(count):
             self.faults.append(Fault(status, message, retry_after))
 
-    def api_requests(self, path_part: str = "/api/") -> list[Recorded]:
-        return [r for r in self.requests if path_part in r.path]
+    # --- request handling (called on server threads, under the lock) -------------
 
-    # --- request handling (called on server threads) ------------------------------
+    def respond(self, request: Recorded) -> Reply:
+        if request.path == "/.well-known/databricks-config":
+            return 200, {}, {"workspace_id": self.workspace_id, "oidc_endpoint": ""}
+        if self.faults:
+            fault = self.faults.popleft()
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return fault.status, extra, _error(fault.status, fault.message)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, _error(401, "Invalid access token.")
+        return self._route(request.method, request.path, request.query, request.body)
 
-    def handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: Any
-    ) -> tuple[int, dict[str, str], Any]:
-        parts = urlsplit(raw_path)
-        path, query = parts.path, parse_qs(parts.query)
-        with self._lock:
-            self.requests.append(Recorded(method, path, query, headers, body))
-            if path == "/.well-known/databricks-config":
-                return 200, {}, {"workspace_id": self.workspace_id, "oidc_endpoint": ""}
-            if self.faults:
-                fault = self.faults.popleft()
-                extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return fault.status, extra, _error(fault.status, fault.message)
-            if headers.get("authorization") != f"Bearer {self.token}":
-                return 401, {}, _error(401, "Invalid access token.")
-            return self._route(method, path, query, body)
-
-    def _route(
-        self, method: str, path: str, query: dict[str, list[str]], body: Any
-    ) -> tuple[int, dict[str, str], Any]:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Reply:
         if (method, path) == ("GET", "/api/2.0/preview/scim/v2/Me"):
             return 200, {}, {"id": "42", "userName": "aadap@example.com", "active": True}
         if method == "GET" and path.startswith("/api/2.0/sql/warehouses/"):
@@ -231,7 +186,7 @@ class FakeDatabricks:
 
     # statements
 
-    def _execute(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def _execute(self, body: dict[str, Any]) -> Reply:
         if body.get("warehouse_id") not in self.warehouses:
             return (
                 400,
@@ -289,7 +244,7 @@ class FakeDatabricks:
 
     # workspace and jobs
 
-    def _import(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def _import(self, body: dict[str, Any]) -> Reply:
         path = body["path"]
         if path.rsplit("/", 1)[0] not in self.folders:
             return 404, {}, _error(404, f"The parent folder of {path} does not exist.")
@@ -307,7 +262,7 @@ class FakeDatabricks:
         }
         return 200, {}, {}
 
-    def _submit(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def _submit(self, body: dict[str, Any]) -> Reply:
         token = body.get("idempotency_token")
         if token and token in self._tokens:
             return 200, {}, {"run_id": self._tokens[token]}
@@ -367,7 +322,7 @@ class FakeDatabricks:
             ],
         }
 
-    def _output(self, task_run_id: int) -> tuple[int, dict[str, str], Any]:
+    def _output(self, task_run_id: int) -> Reply:
         if task_run_id in self.runs:
             return (
                 400,
@@ -402,30 +357,3 @@ class FakeDatabricks:
 
 def _error(status: int, message: str) -> dict[str, str]:
     return {"error_code": _ERROR_CODES.get(status, str(status)), "message": message}
-
-
-def _handler(fake: FakeDatabricks) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload = fake.handle(self.command, self.path, headers, body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-    return Handler

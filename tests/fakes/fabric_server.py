@@ -17,39 +17,17 @@ with a ``failureReason``, or Deduped). Faults (401/403/429 + Retry-After/500/
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import ipaddress
 import itertools
 import json
-import ssl
-import tempfile
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.fakes.http_server import FakeJSONServer, Recorded, Reply, SelfSignedTLS
 
 __test__ = False
-
-Reply = tuple[int, dict[str, str], Any]
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -88,39 +66,10 @@ class Lakehouse:
     tables: list[str] = field(default_factory=list)
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fake-fabric.pem", directory / "fake-fabric.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class FakeFabric:
+class FakeFabric(FakeJSONServer):
     """Use as a context manager; ``url`` is ``https://127.0.0.1:<port>``, ``api_base`` is ``url + "/v1"``."""
+
+    api_prefix = "/v1/"
 
     def __init__(
         self,
@@ -130,9 +79,11 @@ class FakeFabric:
         client_secret: str = "fabric-client-secret-s3cr3t",
         workspace_id: str = "ws-0001",
     ) -> None:
+        tls = SelfSignedTLS("fake-fabric-")
+        super().__init__(tls=tls)
+        self.ca_bundle = tls.ca_bundle
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.workspace_id = workspace_id
-        self.requests: list[Recorded] = []
         self.faults: deque[Fault] = deque()
         self.items: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, _Operation] = {}
@@ -144,84 +95,53 @@ class FakeFabric:
         self.page_size = 2
         self.issued_tokens: list[str] = []
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-fabric-")
-        self.ca_bundle, key_path = _self_signed(Path(self._tmp.name))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca_bundle, key_path)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        port = self._server.server_address[1]
-        return f"https://127.0.0.1:{port}"
 
     @property
     def api_base(self) -> str:
         return f"{self.url}/v1"
 
-    def __enter__(self) -> FakeFabric:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._tmp.cleanup()
-
     def inject(self, status: int, *, count: int = 1, retry_after: str | None = None) -> None:
         for _ in range(count):
             self.faults.append(Fault(status, retry_after))
-
-    def api_requests(self, path_part: str = "/v1/") -> list[Recorded]:
-        return [r for r in self.requests if path_part in r.path]
 
     def notebook_source(self, item_id: str) -> str:
         part = self.items[item_id]["definition"]["parts"][0]
         return base64.b64decode(part["payload"]).decode("utf-8")
 
-    # --- request handling -----------------------------------------------------------
+    # --- request handling (called on server threads, under the lock) ---------------
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> Reply:
-        parts = urlsplit(raw_path)
-        path, query = parts.path, parse_qs(parts.query)
-        with self._lock:
-            self.requests.append(Recorded(method, path, query, headers, body))
-            if not path.startswith("/v1/"):
-                return self._login(method, path, body)
-            if self.faults:
-                fault = self.faults.popleft()
-                extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return (
-                    fault.status,
-                    extra,
-                    {
-                        "errorCode": fault.code,
-                        "message": f"injected {fault.status}",
-                        "requestId": "req-1",
-                    },
-                )
-            token = headers.get("authorization", "").removeprefix("Bearer ")
-            if token not in self.issued_tokens:
-                return (
-                    401,
-                    {},
-                    {
-                        "errorCode": "TokenExpired",
-                        "message": "Access token has expired, resubmit with a new access token",
-                    },
-                )
-            return self._api(method, path.removeprefix("/v1/").split("/"), query, body)
+    def parse_body(self, raw: bytes, content_type: str) -> Any:
+        """JSON bodies parsed; the token request's form stays text."""
+        text = raw.decode("utf-8")
+        return json.loads(text) if text and "json" in content_type else text
+
+    def respond(self, request: Recorded) -> Reply:
+        method, path, body = request.method, request.path, request.body
+        if not path.startswith("/v1/"):
+            return self._login(method, path, body)
+        if self.faults:
+            fault = self.faults.popleft()
+            extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return (
+                fault.status,
+                extra,
+                {
+                    "errorCode": fault.code,
+                    "message": f"injected {fault.status}",
+                    "requestId": "req-1",
+                },
+            )
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.issued_tokens:
+            return (
+                401,
+                {},
+                {
+                    "errorCode": "TokenExpired",
+                    "message": "Access token has expired, resubmit with a new access token",
+                },
+            )
+        return self._api(method, path.removeprefix("/v1/").split("/"), request.query, body)
 
     def _login(self, method: str, path: str, body: Any) -> Reply:
         tenant = path.split("/")[1]
@@ -419,35 +339,6 @@ class FakeFabric:
                 "message": job.script.message,
             }
         return view
-
-
-def _handler(fake: FakeFabric) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode("utf-8") if length else ""
-            is_json = "json" in (self.headers.get("Content-Type") or "")
-            body = json.loads(raw) if raw and is_json else raw
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, payload = fake.handle(self.command, self.path, headers, body)
-            data = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            if payload is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _serve
-
-    return Handler
 
 
 __all__ = ["FakeFabric", "JobScript", "Lakehouse"]

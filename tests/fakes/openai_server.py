@@ -26,9 +26,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.http_server import ContextServer, ServerThread
 
 _AZURE_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
 _OPENAI_PATH = "/v1/chat/completions"
@@ -99,7 +100,7 @@ class _Answer:
     delay_seconds: float = 0.0
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(ContextServer):
     """Start with ``with FakeOpenAIServer() as server:``; ``server.requests`` records traffic."""
 
     def __init__(self, *, api_key: str = "sk-fake-test-key-0123456789") -> None:
@@ -112,37 +113,22 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
 
     # --- lifecycle --------------------------------------------------------------
 
     def start(self) -> FakeOpenAIServer:
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serving = ServerThread(self._httpd)
+        self._serving.start()
         return self
 
     def stop(self) -> None:
         self._released.set()  # wake slow handlers so they finish now
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()  # joins the handler threads
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.stop(timeout=5)  # server_close joins the handler threads
+        self._httpd = None
+        self._serving = None
 
     @property
     def url(self) -> str:
