@@ -243,19 +243,18 @@ def build_baseline(settings: Any) -> Any:
     def platform_() -> LocalPlatform:
         return LocalPlatform(duckdb_path, settings.home / "runs", settings.platforms)
 
+    facts: dict[str, AgentContext] = {}  # per run, as the full flow's Runtime.agent_facts
+
     async def context(request: TaskRequest) -> AgentContext:
-        hints: dict[str, list[str]] = {}
-        if duckdb_path.exists():
-            local = platform_()
-            for table in await local.list_tables():
-                hints[table] = [col["name"] for col in await local.table_columns(table)]
-        return AgentContext(
-            request_text=request.text,
-            environment=request.environment,
-            platform=request.platform,
-            working_dir=Path(request.working_dir or Path.cwd()),
-            schema_hints=hints,
-        )
+        if request.text not in facts:
+            facts[request.text] = AgentContext(
+                request_text=request.text,
+                environment=request.environment,
+                platform=request.platform,
+                working_dir=Path(request.working_dir or Path.cwd()),
+                schema_hints=await platform_().schema(),
+            )
+        return facts[request.text]
 
     @task(name="parser")
     async def parser(request: TaskRequest) -> Requirement:
@@ -322,10 +321,11 @@ def build_baseline(settings: Any) -> Any:
     base_options = step_options(settings)
 
     def opts(name: str, **extra: Any) -> dict[str, Any]:
-        return {**base_options, "tags": [f"agent:{name}", "task:baseline"], **extra}
+        return {**base_options, "tags": [f"agent:{name}"], **extra}
 
     @flow(name="task-lifecycle-baseline", validate_parameters=True)
     async def task_lifecycle_baseline(request: TaskRequest) -> int | None:
+        facts.clear()
         requirement = await parser.with_options(**opts("parser"))(request)
         plan = await planner.with_options(**opts("planner"))(request, requirement)
         route = await router.with_options(**opts("router"))(request, requirement, plan)

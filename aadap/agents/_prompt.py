@@ -41,7 +41,10 @@ class PromptTemplate:
         return "TASK\n" + Template(self.task).substitute(values)
 
 
+@functools.cache
 def output_format(output: type[BaseModel]) -> str:
+    """The output instructions for ``output`` (built once per model: generating a JSON
+    schema costs milliseconds, and every agent call needs it)."""
     schema = json.dumps(output.model_json_schema(), separators=(",", ":"), sort_keys=True)
     return (
         "Answer with exactly one JSON object and nothing else: no prose before or after it,"

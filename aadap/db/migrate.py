@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aadap.core.exceptions import MissingConfigurationError
@@ -44,7 +46,10 @@ def script() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
+@functools.cache
 def head_revision() -> str:
+    """The chain's single head (the revision files ship with the package and do not
+    change while a process runs, so it is read once)."""
     heads = script().get_heads()
     if len(heads) != 1:
         raise MissingConfigurationError(f"the migration chain must have one head, found {heads}")
@@ -86,7 +91,18 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def ensure_schema(engine: AsyncEngine) -> str | None:
-    """Upgrade to head if the database is behind; return the revision before."""
+    """Upgrade to head if the database is behind; return the revision before.
+
+    Every lifecycle run calls this, so the common case (already at head) is one plain
+    query; Alembic's migration context is only built when that query is not conclusive.
+    """
+    try:
+        async with engine.connect() as conn:
+            found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    except DBAPIError:
+        found = []  # no version table yet (a new database): let Alembic decide
+    if [row[0] for row in found] == [head_revision()]:
+        return found[0][0]  # type: ignore[no-any-return]
     before = await current_revision(engine)
     if before != head_revision():
         await upgrade(engine)

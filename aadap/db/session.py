@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Executable, Table, event, insert, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -84,18 +84,73 @@ async def check_connection(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """The engine and session factory a process uses; built once by the entrypoint."""
+    """The engine and session factory a process uses; built once by the entrypoint.
+
+    Write-behind for trail rows: :meth:`defer` queues statements that need not commit
+    on their own (hook log rows, cost-row settlement, mirrored run logs); the next
+    :meth:`transaction` runs them first and commits them with its own work, and
+    :meth:`flush_deferred` commits them alone where nothing else will follow (before
+    a pause, at the end of a run). A lifecycle step then costs one transaction fewer
+    per hook. What a deferred row may lose is bounded: a process killed with
+    ``kill -9`` loses the statements queued since its last commit, which are only
+    ever trail rows that reconcile replaces (state transitions, artifacts and every
+    LLM call's cost row are committed at once, never deferred).
+    """
 
     def __init__(self, settings: Settings, *, url: str | None = None) -> None:
         self.settings = settings
         self.engine = create_engine(settings, url=url)
         self.sessions = session_factory(self.engine)
+        self._deferred: list[Executable] = []
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
+
+    def defer(self, *statements: Executable) -> None:
+        """Queue statements for the next transaction (see the class docstring)."""
+        self._deferred.extend(statements)
+
+    def defer_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Queue rows to insert into ``table`` with the next transaction; all rows queued
+        for one table go in one multi-row INSERT, after the queued statements."""
+        if rows:
+            self._rows.setdefault(table, []).extend(rows)
+
+    @property
+    def pending(self) -> int:
+        """How many deferred statements and rows wait for the next transaction."""
+        return len(self._deferred) + sum(len(rows) for rows in self._rows.values())
+
+    def _take(self) -> list[Executable]:
+        taken = self._deferred + [insert(t).values(rows) for t, rows in self._rows.items()]
+        self._deferred, self._rows = [], {}
+        return taken
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        Deferred statements run first. If the caller's part fails they go back to the
+        queue for the next transaction; if one of them fails, the error propagates
+        (they are dropped: retrying a statement that cannot succeed would fail every
+        later transaction).
+        """
+        taken = self._take()
+        ran = False
+        try:
+            async with self.sessions() as session, session.begin():
+                for statement in taken:
+                    await session.execute(statement)
+                ran = True
+                yield session
+        except BaseException:
+            if ran:
+                self._deferred[:0] = taken
+            raise
+
+    async def flush_deferred(self) -> None:
+        """Commit the deferred statements now, in a transaction of their own."""
+        if self.pending:
+            async with self.transaction():
+                pass
 
     async def dispose(self) -> None:
         await self.engine.dispose()

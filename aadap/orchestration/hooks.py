@@ -19,7 +19,7 @@ from aadap.core.exceptions import AADAPError, ErrorSeverity, TaskCancelledError
 from aadap.db.session import Database
 from aadap.orchestration import logmirror, runtime
 from aadap.orchestration.retry import failure_of
-from aadap.services import costs, logs, outcome
+from aadap.services import context, costs, logs, outcome
 
 _SEVERITY_LEVEL = {
     ErrorSeverity.LOW: LogLevel.WARNING,
@@ -44,6 +44,23 @@ async def _write(db: Database, **fields: Any) -> None:
 
 
 # --- task hooks ---------------------------------------------------------------------
+#
+# The step hooks queue their writes (``Database.defer``) rather than commit them: the
+# next step's first transaction, or the end of the run, commits them. The rows they
+# write are trail only (attempt and completion log rows, settling cost rows that are
+# already committed as ``pending``, mirrored run logs), so a ``kill -9`` between the
+# hook and the next commit loses nothing that reconcile does not account for.
+
+
+def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
+    return logs.build(
+        source=f"step:{task.name}",
+        task_id=_task_id(task_run.flow_run_id),
+        flow_run_id=str(task_run.flow_run_id),
+        task_run_id=str(task_run.id),
+        attempt=task_run.run_count,
+        **fields,
+    )
 
 
 async def on_step_running(task: Any, task_run: Any, state: Any) -> None:
@@ -51,43 +68,45 @@ async def on_step_running(task: Any, task_run: Any, state: Any) -> None:
     rt = runtime.current()
     if rt is None:
         return
-    await _write(
+    logs.defer(
         rt.db,
-        level=LogLevel.INFO,
-        event="step.attempt",
-        message=f"{task.name}: attempt {task_run.run_count} ({state.name})",
-        source=f"step:{task.name}",
-        task_id=_task_id(task_run.flow_run_id),
-        flow_run_id=str(task_run.flow_run_id),
-        task_run_id=str(task_run.id),
-        attempt=task_run.run_count,
-    )
+        [
+            _step_row(
+                task, task_run, level=LogLevel.INFO, event="step.attempt",
+                message=f"{task.name}: attempt {task_run.run_count} ({state.name})",
+            )
+        ],
+    )  # fmt: skip
 
 
 async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
     rt = runtime.current()
     if rt is None:
         return
-    settled = await costs.finalise_attempts(
-        rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
-    )
-    await _write(
+    ctx = context.current()
+    calls = None if ctx is None or ctx.spend is None else ctx.spend.calls_of(str(task_run.id))
+    if calls != 0:  # a step that made no LLM call (router, approval, deployer) has none to settle
+        rt.db.defer(
+            costs.settle_attempts(
+                task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
+            )
+        )
+    logs.defer(
         rt.db,
-        level=LogLevel.INFO,
-        event="step.completed",
-        message=f"{task.name}: completed on attempt {task_run.run_count}",
-        source=f"step:{task.name}",
-        task_id=_task_id(task_run.flow_run_id),
-        flow_run_id=str(task_run.flow_run_id),
-        task_run_id=str(task_run.id),
-        attempt=task_run.run_count,
-        details={"llm_calls_settled": settled},
-    )
-    await logmirror.flush(rt.db, str(task_run.flow_run_id))
+        [
+            _step_row(
+                task, task_run, level=LogLevel.INFO, event="step.completed",
+                message=f"{task.name}: completed on attempt {task_run.run_count}",
+                details={} if calls is None else {"llm_calls": calls},
+            )
+        ],
+    )  # fmt: skip
+    logmirror.defer(rt.db, str(task_run.flow_run_id))
 
 
 async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:
-    """Once, after the last attempt (Prefect does not call it per retried attempt)."""
+    """Once, after the last attempt (Prefect does not call it per retried attempt).
+    Committed at once: a failed step usually ends the run."""
     rt = runtime.current()
     if rt is None:
         return
@@ -95,19 +114,16 @@ async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:
     settled = await costs.finalise_attempts(
         rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=False
     )
-    await _write(
+    await logs.write(
         rt.db,
-        level=level_for(error),
-        event="step.failed",
-        message=f"{task.name}: failed on attempt {task_run.run_count}: {error or state.message}",
-        source=f"step:{task.name}",
-        task_id=_task_id(task_run.flow_run_id),
-        flow_run_id=str(task_run.flow_run_id),
-        task_run_id=str(task_run.id),
-        attempt=task_run.run_count,
-        error=error,
-        details={"llm_calls_settled": settled, "state": state.name},
-    )
+        [
+            _step_row(
+                task, task_run, level=level_for(error), event="step.failed",
+                message=f"{task.name}: failed on attempt {task_run.run_count}: {error or state.message}",
+                error=error, details={"llm_calls_settled": settled, "state": state.name},
+            )
+        ],
+    )  # fmt: skip
     await logmirror.flush(rt.db, str(task_run.flow_run_id))
 
 
@@ -124,7 +140,7 @@ async def on_flow_running(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
-    async with runtime.database_for_hooks() as db:
+    async with runtime.database_for_hooks(str(flow_run.id)) as db:
         await _write(
             db,
             level=LogLevel.INFO,
@@ -139,7 +155,7 @@ async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
 
 async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
     error = await failure_of(state)
-    async with runtime.database_for_hooks() as db:
+    async with runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
         if task_id is not None and error is not None:
             await outcome.fail(db, task_id, error, by="flow")
@@ -158,7 +174,7 @@ async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
 
 async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
     """Runs outside any run context, possibly in another process (a worker after SIGKILL)."""
-    async with runtime.database_for_hooks() as db:
+    async with runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
@@ -184,7 +200,7 @@ async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
-    async with runtime.database_for_hooks() as db:
+    async with runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
         if task_id is None:
             return

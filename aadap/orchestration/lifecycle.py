@@ -13,8 +13,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect.runtime import deployment as current_deployment
-from prefect.runtime import flow_run as current_flow_run
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.utilities.annotations import quote
 
 from aadap.core.config import Settings
@@ -24,14 +24,28 @@ from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.orchestration import approval, logmirror, reports, runtime, steps
 from aadap.orchestration.retry import step_options
-from aadap.services import context, costs, gate, logs, outcome, tasks
+from aadap.services import budget, context, costs, gate, logs, outcome, tasks
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
 
 def _opts(settings: Settings, name: str, task_id: uuid.UUID, **extra: Any) -> dict[str, Any]:
-    return {**step_options(settings), "tags": [f"agent:{name}", f"task:{task_id}"], **extra}
+    """Task-run options of one step. Tagged with the agent only: Prefect looks up the
+    concurrency limits of every task run's tag set before running it and caches "no
+    limit" per set for 5 s, so a per-task tag would cost one API call (and a new client)
+    per step, about 40 ms each measured. The task id tags the flow run instead
+    (:func:`_tag_flow_run`), which holds exactly one task's steps."""
+    return {**step_options(settings), "tags": [f"agent:{name}"], **extra}
+
+
+async def _tag_flow_run(flow_run: Any, task_id: uuid.UUID) -> None:
+    """Tag the lifecycle's flow run ``task:<id>`` so the UI filters a task's runs."""
+    tag = f"task:{task_id}"
+    if flow_run is None or tag in flow_run.tags:
+        return
+    async with get_client() as client:
+        await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, tag])
 
 
 async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
@@ -90,8 +104,10 @@ async def run_lifecycle(
 ) -> LifecycleSummary:
     """The body of the ``task-lifecycle`` flow (``flows/task_lifecycle.py``)."""
     logmirror.install()
-    flow_run_id = None if current_flow_run.id is None else str(current_flow_run.id)
-    async with runtime.open_runtime() as rt:
+    run_ctx = FlowRunContext.get()
+    flow_run = None if run_ctx is None else run_ctx.flow_run
+    flow_run_id = None if flow_run is None else str(flow_run.id)
+    async with runtime.open_runtime(hand_over_to=flow_run_id) as rt:
         existing = None if flow_run_id is None else await tasks.of_flow_run(rt.db, flow_run_id)
         if task_id is not None or existing is not None:
             # a resumed suspend (or a crash retry) re-runs the flow from the top: same flow run, same task
@@ -107,8 +123,14 @@ async def run_lifecycle(
             )
         if flow_run_id is not None:
             runtime.remember_flow_run(flow_run_id, task.id)
+        rt.agent_facts.pop(task.id, None)  # a new run reads the schema afresh
+        async with rt.db.sessions() as session:
+            spend = await budget.load(session, task.id)
         ctx = context.RunContext(
-            task_id=task.id, correlation_id=task.correlation_id, flow_run_id=flow_run_id
+            task_id=task.id,
+            correlation_id=task.correlation_id,
+            flow_run_id=flow_run_id,
+            spend=spend,
         )
         with context.bind(ctx):
             if TaskState(task.current_state) not in TERMINAL_STATES:
@@ -120,8 +142,11 @@ async def run_lifecycle(
                     rt.db,
                     task.id,
                     flow_run_id,
-                    outcome.runner_identity(deployment=current_deployment.id is not None),
+                    outcome.runner_identity(
+                        deployment=flow_run is not None and flow_run.deployment_id is not None
+                    ),
                 )
+                await _tag_flow_run(flow_run, task.id)
                 await logs.write(
                     rt.db,
                     [
@@ -146,4 +171,5 @@ async def run_lifecycle(
                     if flow_run_id is not None:
                         await reports.publish(summary)
                         await logmirror.flush(rt.db, flow_run_id)
+                return summary
             return await summarise(rt.db, task.id)

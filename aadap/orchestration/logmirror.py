@@ -1,8 +1,9 @@
 """Mirror Prefect run logs into ``task_logs``.
 
 A ``logging.Handler`` on ``prefect.flow_runs`` and ``prefect.task_runs`` buffers
-each record (``emit`` must not do IO on the event loop); the step hooks and the
-flow's end flush the buffer into ``task_logs`` in one transaction. A process
+each record (``emit`` must not do IO on the event loop); the step hooks queue the
+buffer for the database's next transaction (``Database.defer``) and the flow's end
+commits it. A process
 killed with ``kill -9`` loses at most the records since the last flush; the
 trail rows that matter (transitions, costs, hook events) are written directly.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from aadap.core.enums import LogLevel
 from aadap.db.session import Database
@@ -70,40 +73,71 @@ class MirrorHandler(logging.Handler):
         return mine
 
 
+class HookChatterFilter(logging.Filter):
+    """Drops Prefect's two INFO lines around each run of AADAP's own trail hooks
+    ("Running hook 'on_step_completed' in response to …", "Hook … finished running
+    successfully"): four per step, each uploaded to the Prefect API and mirrored,
+    saying what the hooks' own ``step.attempt``/``step.completed`` rows already say.
+    A hook that fails is still logged (at ERROR, by Prefect), and so are other hooks."""
+
+    _CHATTER = re.compile(r"^(Running hook|Hook) '(on_step_\w+|on_flow_\w+)'")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and isinstance(record.msg, str)
+            and self._CHATTER.match(record.msg) is not None
+        )
+
+
 _handler: MirrorHandler | None = None
 _install_lock = threading.Lock()
 
 
 def install() -> MirrorHandler:
-    """Attach the mirror once per process (idempotent)."""
+    """Attach the mirror (and the hook-chatter filter) once per process (idempotent)."""
     global _handler
     with _install_lock:
         if _handler is None:
             _handler = MirrorHandler()
+            chatter = HookChatterFilter()
             for name in _LOGGERS:
                 logging.getLogger(name).addHandler(_handler)
+                logging.getLogger(name).addFilter(chatter)
         return _handler
 
 
+def _rows(flow_run_id: str) -> list[Any]:
+    assert _handler is not None
+    task_id = runtime.task_of_flow_run(flow_run_id)
+    return [
+        logs.build(
+            level=r.level,
+            event="prefect.log",
+            message=r.message,
+            source=r.logger,
+            task_id=task_id,
+            flow_run_id=r.flow_run_id,
+            task_run_id=r.task_run_id,
+            details={"step": r.step},
+            created_at=r.created,
+        )
+        for r in _handler.drain(flow_run_id)
+    ]
+
+
 async def flush(db: Database, flow_run_id: str | None) -> int:
+    """Commit the run's buffered records now (and anything deferred on ``db``)."""
+    if _handler is None or flow_run_id is None:
+        await db.flush_deferred()
+        return 0
+    written = logs.defer(db, _rows(flow_run_id))
+    await db.flush_deferred()
+    return written
+
+
+def defer(db: Database, flow_run_id: str | None) -> int:
+    """Queue the run's buffered records for the database's next transaction."""
     if _handler is None or flow_run_id is None:
         return 0
-    task_id = runtime.task_of_flow_run(flow_run_id)
-    records = _handler.drain(flow_run_id)
-    return await logs.write(
-        db,
-        (
-            logs.build(
-                level=r.level,
-                event="prefect.log",
-                message=r.message,
-                source=r.logger,
-                task_id=task_id,
-                flow_run_id=r.flow_run_id,
-                task_run_id=r.task_run_id,
-                details={"step": r.step},
-                created_at=r.created,
-            )
-            for r in records
-        ),
-    )
+    return logs.defer(db, _rows(flow_run_id))

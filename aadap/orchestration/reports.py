@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from aadap.services.summary import LifecycleSummary
@@ -46,14 +48,17 @@ def markdown(summary: LifecycleSummary) -> str:
 
 
 async def publish(summary: LifecycleSummary) -> None:
-    await acreate_markdown_artifact(
-        key=_key(summary, "report"),
-        markdown=markdown(summary),
-        description=f"{summary.title}: {summary.state}",
-    )
+    """Both artifacts, created concurrently (two independent API calls)."""
     rows = [
         {**entry, "cost_usd": f"{entry['cost_usd']:.8f}"} for entry in summary.cost_by_agent
     ] or [{"agent": "-", "calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": "0"}]
-    await acreate_table_artifact(
-        key=_key(summary, "costs"), table=rows, description="LLM cost by agent"
+    await asyncio.gather(
+        acreate_markdown_artifact(
+            key=_key(summary, "report"),
+            markdown=markdown(summary),
+            description=f"{summary.title}: {summary.state}",
+        ),
+        acreate_table_artifact(
+            key=_key(summary, "costs"), table=rows, description="LLM cost by agent"
+        ),
     )

@@ -8,6 +8,7 @@ database. Tests and embedders inject their own runtime or LLM client with
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -49,34 +50,84 @@ def current() -> Runtime | None:
     return _runtime.get()
 
 
+_settings_cache: dict[tuple[tuple[str, str], ...], Settings] = {}
+
+
+def settings_from_env() -> Settings:
+    """``load_settings()``, built once per distinct environment: every lifecycle run
+    needs settings, and validating them costs about 20 ms. Keyed by every ``AADAP_``
+    variable and ``HOME`` (the default ``AADAP_HOME`` sits under it), which is all
+    that settings are built from."""
+    key = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.startswith("AADAP_") or k == "HOME")
+    )
+    settings = _settings_cache.get(key)
+    if settings is None:
+        settings = _settings_cache[key] = load_settings()
+    return settings
+
+
 @asynccontextmanager
-async def open_runtime(settings: Settings | None = None) -> AsyncIterator[Runtime]:
-    """The bound runtime if there is one, else a new one owned (and disposed) by this block."""
+async def open_runtime(
+    settings: Settings | None = None, *, hand_over_to: str | None = None
+) -> AsyncIterator[Runtime]:
+    """The bound runtime if there is one, else a new one owned (and disposed) by this block.
+
+    ``hand_over_to``: a flow run id whose completion or failure hook will run next in
+    this event loop. When the block ends normally or with an ordinary exception, the
+    runtime is handed to that hook (:func:`database_for_hooks`), which writes through
+    it and disposes it, instead of building a second engine and its connections for
+    one log row. Any other ending (cancellation, a pause, a crash) disposes it here.
+    """
     bound = _runtime.get()
     if bound is not None:
         yield bound
         return
-    settings = settings or load_settings()
+    settings = settings or settings_from_env()
     db = Database(settings)
-    # A worker may be the first process to touch this database: bring it to the newest schema.
-    await migrate.ensure_schema(db.engine)
-    llm = _llm_override.get() or build_client(settings.llm)
-    rt = Runtime.build(settings, db, llm, secret_blocks=secret_blocks.load_secret)
+    try:
+        # A worker may be the first process to touch this database: bring it to the newest schema.
+        await migrate.ensure_schema(db.engine)
+        llm = _llm_override.get() or build_client(settings.llm)
+        rt = Runtime.build(settings, db, llm, secret_blocks=secret_blocks.load_secret)
+    except BaseException:
+        await db.dispose()
+        raise
+    handed = False
     try:
         with use_runtime(rt):
             yield rt
+    except Exception:
+        handed = _hand_over(hand_over_to, rt)
+        raise
+    else:
+        handed = _hand_over(hand_over_to, rt)
     finally:
-        await db.dispose()
+        if not handed:
+            await db.dispose()
+
+
+_handed_over: dict[str, Runtime] = {}
+
+
+def _hand_over(flow_run_id: str | None, rt: Runtime) -> bool:
+    if flow_run_id is None:
+        return False
+    _handed_over[flow_run_id] = rt
+    return True
 
 
 @asynccontextmanager
-async def database_for_hooks() -> AsyncIterator[Database]:
-    """A database for hooks that may run outside any run context (crash, cancellation)."""
+async def database_for_hooks(flow_run_id: str | None = None) -> AsyncIterator[Database]:
+    """A database for flow hooks: the bound runtime's, the one the run handed over
+    (disposed here), or a new one for hooks that run outside any run context (a
+    crash, a cancellation, another process)."""
     bound = _runtime.get()
     if bound is not None:
         yield bound.db
         return
-    db = Database(load_settings())
+    handed = None if flow_run_id is None else _handed_over.pop(flow_run_id, None)
+    db = handed.db if handed is not None else Database(settings_from_env())
     try:
         yield db
     finally:

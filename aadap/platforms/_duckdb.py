@@ -140,6 +140,25 @@ def list_tables(database: Path) -> list[str]:
     return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
+def schema(database: Path) -> dict[str, list[str]]:
+    """Column names of every user table and view, keyed as :func:`list_tables` names
+    them: one connection and one query (opening DuckDB is the expensive part)."""
+    con = _connect(database)
+    try:
+        rows = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    tables: dict[str, list[str]] = {}
+    for schema_name, name, column in rows:
+        key = name if schema_name == "main" else f"{schema_name}.{name}"
+        tables.setdefault(key, []).append(str(column))
+    return tables
+
+
 def table_columns(database: Path, table: str) -> list[dict[str, str]]:
     """``[{"name", "type"}]`` for ``table`` (``schema.table`` or ``table``); empty if unknown."""
     schema, _, name = table.rpartition(".")

@@ -240,6 +240,13 @@ class LocalPlatform(BasePlatform):
         async with self._sql_lock:
             return await asyncio.to_thread(_duckdb.list_tables, self.database_path)
 
+    async def schema(self) -> dict[str, list[str]]:
+        """Column names of every table and view (the agents' schema hints)."""
+        if not self.database_path.exists():
+            return {}
+        async with self._sql_lock:
+            return await asyncio.to_thread(_duckdb.schema, self.database_path)
+
     async def table_columns(self, table: str) -> list[dict[str, str]]:
         """``[{"name", "type"}]`` of ``table``; empty when it does not exist."""
         if not self.database_path.exists():

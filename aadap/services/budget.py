@@ -15,10 +15,50 @@ from aadap.core.exceptions import (
 )
 from aadap.db.models import Task
 from aadap.services import costs
+from aadap.services.context import Spend
+
+
+async def _load(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, Spend]:
+    task = (await session.execute(select(Task).where(Task.id == task_id))).scalar_one_or_none()
+    if task is None:
+        raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
+    unpriced = 0 if task.cost_budget_usd is None else await costs.unpriced_calls(session, task_id)
+    spend = Spend(
+        tokens_used=task.tokens_used,
+        cost_usd=task.cost_usd,
+        token_budget=task.token_budget,
+        cost_budget_usd=task.cost_budget_usd,
+        unpriced_calls=unpriced,
+    )
+    return task, spend
+
+
+async def load(session: AsyncSession, task_id: uuid.UUID) -> Spend:
+    """The task's budgets and totals from the database."""
+    return (await _load(session, task_id))[1]
 
 
 async def check(
     session: AsyncSession, task_id: uuid.UUID, *, upcoming_tokens: int = 0, agent: str | None = None
+) -> None:
+    """:func:`check_spend` on the task's figures read from the database."""
+    task, spend = await _load(session, task_id)
+    check_spend(
+        spend,
+        task_id=task_id,
+        correlation_id=task.correlation_id,
+        upcoming_tokens=upcoming_tokens,
+        agent=agent,
+    )
+
+
+def check_spend(
+    spend: Spend,
+    *,
+    task_id: uuid.UUID,
+    correlation_id: str | None,
+    upcoming_tokens: int = 0,
+    agent: str | None = None,
 ) -> None:
     """Raise the CRITICAL budget error if the task has spent (or would spend) past a budget.
 
@@ -26,40 +66,37 @@ async def check(
     before the call); after the call it is 0 and the recorded totals are checked.
     A USD budget with an unpriced call on record fails closed.
     """
-    task = (await session.execute(select(Task).where(Task.id == task_id))).scalar_one_or_none()
-    if task is None:
-        raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
-    if task.tokens_used + upcoming_tokens > task.token_budget:
+    if spend.tokens_used + upcoming_tokens > spend.token_budget:
         raise TokenBudgetExceededError(
-            f"token budget exceeded: {task.tokens_used} used"
+            f"token budget exceeded: {spend.tokens_used} used"
             + (f" + ~{upcoming_tokens} for the next call" if upcoming_tokens else "")
-            + f" > budget {task.token_budget}",
+            + f" > budget {spend.token_budget}",
             details={
-                "tokens_used": task.tokens_used,
+                "tokens_used": spend.tokens_used,
                 "upcoming": upcoming_tokens,
-                "budget": task.token_budget,
+                "budget": spend.token_budget,
             },
             task_id=str(task_id),
             agent_id=agent,
-            correlation_id=task.correlation_id,
+            correlation_id=correlation_id,
         )
-    if task.cost_budget_usd is None:
+    if spend.cost_budget_usd is None:
         return
-    if task.cost_usd > task.cost_budget_usd or (
-        upcoming_tokens and task.cost_usd >= task.cost_budget_usd > 0
+    if spend.cost_usd > spend.cost_budget_usd or (
+        upcoming_tokens and spend.cost_usd >= spend.cost_budget_usd > 0
     ):
         raise CostBudgetExceededError(
-            f"USD budget exceeded: spent ${task.cost_usd} of ${task.cost_budget_usd}",
-            details={"cost_usd": str(task.cost_usd), "budget_usd": str(task.cost_budget_usd)},
+            f"USD budget exceeded: spent ${spend.cost_usd} of ${spend.cost_budget_usd}",
+            details={"cost_usd": str(spend.cost_usd), "budget_usd": str(spend.cost_budget_usd)},
             task_id=str(task_id),
             agent_id=agent,
-            correlation_id=task.correlation_id,
+            correlation_id=correlation_id,
         )
-    if await costs.unpriced_calls(session, task_id):
+    if spend.unpriced_calls:
         raise UnpricedModelError(
-            f"the task has a USD budget (${task.cost_budget_usd}) but a model without a known price was used; "
+            f"the task has a USD budget (${spend.cost_budget_usd}) but a model without a known price was used; "
             "set its price in AADAP_LLM_PRICES (USD per million tokens) or run without a USD budget",
             task_id=str(task_id),
             agent_id=agent,
-            correlation_id=task.correlation_id,
+            correlation_id=correlation_id,
         )

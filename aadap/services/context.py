@@ -10,7 +10,27 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+
+@dataclass(slots=True)
+class Spend:
+    """The task's budgets and running totals as of its last cost write, kept by the run
+    so the check before each LLM call needs no query. The totals are the database's
+    own (``UPDATE … RETURNING`` of each cost write), so the check after a call sees
+    every writer's spend; only the check before a call can be one call stale, and the
+    check after that call catches it."""
+
+    tokens_used: int
+    cost_usd: Decimal
+    token_budget: int
+    cost_budget_usd: Decimal | None
+    unpriced_calls: int = 0
+    calls: dict[str, int] = field(default_factory=dict)  # LLM calls recorded, per task run
+
+    def calls_of(self, task_run_id: str) -> int:
+        return self.calls.get(task_run_id, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +41,7 @@ class RunContext:
     task_run_id: str | None = None
     step: str | None = None
     attempt: int = 1
+    spend: Spend | None = None  # shared by the steps of the run (mutable)
 
 
 _current: ContextVar[RunContext | None] = ContextVar("aadap_run_context", default=None)

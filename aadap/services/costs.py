@@ -16,7 +16,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from aadap.core.enums import CostKind, CostStatus
 from aadap.db.models import CostRecord, Task
 from aadap.db.session import Database
 from aadap.llm.types import Completion
-from aadap.services.context import RunContext
+from aadap.services.context import RunContext, Spend
 
 
 async def record_llm_call(
@@ -57,16 +57,29 @@ async def record_llm_call(
     async with db.transaction() as session:
         session.add(row)
         if ctx is not None:
-            await _add_to_task(
+            totals = await _add_to_task(
                 session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0)
             )
+    if ctx is not None and ctx.spend is not None:
+        _note(ctx.spend, totals, unpriced=usage.cost_usd is None)
+        if ctx.task_run_id is not None:
+            ctx.spend.calls[ctx.task_run_id] = ctx.spend.calls_of(ctx.task_run_id) + 1
     return row
+
+
+def _note(spend: Spend, totals: tuple[int, Decimal] | None, *, unpriced: bool = False) -> None:
+    """Bring the run's view of the task's spend up to the committed totals."""
+    if totals is not None:
+        spend.tokens_used, spend.cost_usd = totals
+    if unpriced:
+        spend.unpriced_calls += 1
 
 
 async def _add_to_task(
     session: AsyncSession, task_id: uuid.UUID, *, tokens: int, cost: Decimal
-) -> None:
-    """Add to the task's running totals, exactly, inside the caller's transaction.
+) -> tuple[int, Decimal] | None:
+    """Add to the task's running totals, exactly, inside the caller's transaction; returns
+    the new totals (``None`` if the task is gone).
 
     PostgreSQL adds in NUMERIC. SQLite has no decimal type: ``cost_usd + x`` on its
     text column is floating point, rounded back to 15 significant digits. There the
@@ -74,24 +87,19 @@ async def _add_to_task(
     other writer can commit until this transaction ends), then the total is read and
     written back as an exact ``Decimal`` sum.
     """
+    added = update(Task).where(Task.id == task_id)
     if session.get_bind().dialect.name != "sqlite":
-        await session.execute(
-            update(Task)
-            .where(Task.id == task_id)
-            .values(tokens_used=Task.tokens_used + tokens, cost_usd=Task.cost_usd + cost)
-        )
-        return
-    await session.flush()
-    current = (
-        await session.execute(select(Task.cost_usd).where(Task.id == task_id))
-    ).scalar_one_or_none()
-    if current is None:
-        return
-    await session.execute(
-        update(Task)
-        .where(Task.id == task_id)
-        .values(tokens_used=Task.tokens_used + tokens, cost_usd=current + cost)
-    )
+        added = added.values(tokens_used=Task.tokens_used + tokens, cost_usd=Task.cost_usd + cost)
+    else:
+        await session.flush()
+        current = (
+            await session.execute(select(Task.cost_usd).where(Task.id == task_id))
+        ).scalar_one_or_none()
+        if current is None:
+            return None
+        added = added.values(tokens_used=Task.tokens_used + tokens, cost_usd=current + cost)
+    totals = (await session.execute(added.returning(Task.tokens_used, Task.cost_usd))).one_or_none()
+    return None if totals is None else (int(totals[0]), Decimal(totals[1]))
 
 
 async def record_compute(
@@ -130,13 +138,15 @@ async def record_compute(
                 return existing
             session.add(row)
             await session.flush()  # the unique call_id settles a race between two writers
-            await _add_to_task(session, task_id, tokens=0, cost=cost)
+            totals = await _add_to_task(session, task_id, tokens=0, cost=cost)
     except IntegrityError:
         async with db.sessions() as session:
             existing = await _by_call_id(session, call_id)
         if existing is None:
             raise
         return existing  # a concurrent writer recorded this call first; ours rolled back
+    if ctx is not None and ctx.spend is not None and ctx.task_id == task_id:
+        _note(ctx.spend, totals)
     return row
 
 
@@ -146,31 +156,34 @@ async def _by_call_id(session: AsyncSession, call_id: str) -> CostRecord | None:
     ).scalar_one_or_none()
 
 
+def settle_attempts(*, task_run_id: str, final_attempt: int, succeeded: bool) -> Update:
+    """The statement that settles the pending rows of one Prefect task run after its
+    last attempt: earlier attempts ``failed``, the last one ``succeeded`` or ``failed``."""
+    final_status = CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
+    return (
+        update(CostRecord)
+        .where(
+            CostRecord.task_run_id == task_run_id,
+            CostRecord.status == CostStatus.PENDING.value,
+        )
+        .values(
+            status=case(
+                (CostRecord.attempt < final_attempt, CostStatus.FAILED.value),
+                else_=final_status.value,
+            )
+        )
+    )
+
+
 async def finalise_attempts(
     db: Database, *, task_run_id: str, final_attempt: int, succeeded: bool
 ) -> int:
-    """Settle the pending rows of one Prefect task run after its last attempt."""
-    final_status = CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
+    """Settle the pending rows of one Prefect task run now; returns how many."""
+    statement = settle_attempts(
+        task_run_id=task_run_id, final_attempt=final_attempt, succeeded=succeeded
+    )
     async with db.transaction() as session:
-        earlier = await session.execute(
-            update(CostRecord)
-            .where(
-                CostRecord.task_run_id == task_run_id,
-                CostRecord.status == CostStatus.PENDING.value,
-                CostRecord.attempt < final_attempt,
-            )
-            .values(status=CostStatus.FAILED.value)
-        )
-        last = await session.execute(
-            update(CostRecord)
-            .where(
-                CostRecord.task_run_id == task_run_id,
-                CostRecord.status == CostStatus.PENDING.value,
-                CostRecord.attempt >= final_attempt,
-            )
-            .values(status=final_status.value)
-        )
-    return int(earlier.rowcount + last.rowcount)  # type: ignore[attr-defined]
+        return int((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
 
 
 async def orphan_pending(session: AsyncSession, *, task_id: uuid.UUID) -> int:

@@ -389,6 +389,7 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
         await _finish_execution(lc, execution, None, error=exc.message)
         raise
     finally:
+        lc.rt.agent_facts.pop(lc.task_id, None)  # the run may have changed the schema
         await platform.aclose()
     await _finish_execution(lc, execution, result)
     if not result.succeeded:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.exceptions import StateConflictError, TaskNotFoundError
@@ -21,11 +21,18 @@ from aadap.db.models import StateTransition, Task
 from aadap.db.types import utcnow
 from aadap.services import progress
 
+_TASKS: Table = Task.__table__  # type: ignore[assignment]
+_TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
 
-async def current_state(session: AsyncSession, task_id: uuid.UUID) -> TaskState:
-    state = (
-        await session.execute(select(Task.current_state).where(Task.id == task_id))
-    ).scalar_one_or_none()
+
+async def current_state(
+    session: AsyncSession, task_id: uuid.UUID, *, for_update: bool = False
+) -> TaskState:
+    """The task's state; ``for_update`` locks its row until commit (PostgreSQL)."""
+    query = select(_TASKS.c.current_state).where(_TASKS.c.id == task_id)
+    if for_update:
+        query = query.with_for_update()
+    state = (await session.execute(query)).scalar_one_or_none()
     if state is None:
         raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
     return TaskState(state)
@@ -44,9 +51,11 @@ async def record_transition(
     """Move ``task_id`` to ``to_state`` (whitelisted) and append the ledger row. Does not commit."""
     src = expected_from or await current_state(session, task_id)
     check_transition(src, to_state, task_id=str(task_id))
+    # Core statements on the tables (not the ORM entities): the ledger is on every
+    # step's path, and the ORM's bulk-update bookkeeping buys nothing here
     result = await session.execute(
-        update(Task)
-        .where(Task.id == task_id, Task.current_state == src.value)
+        _TASKS.update()
+        .where(_TASKS.c.id == task_id, _TASKS.c.current_state == src.value)
         .values(current_state=to_state.value, updated_at=utcnow())
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -56,24 +65,32 @@ async def record_transition(
             task_id=str(task_id),
             details={"expected": src.value, "actual": actual.value, "to_state": to_state.value},
         )
-    last = (
+    values = {
+        "id": uuid.uuid4(),
+        "task_id": task_id,
+        "from_state": src.value,
+        "to_state": to_state.value,
+        "triggered_by": triggered_by,
+        "reason": reason,
+        "metadata": metadata or {},
+        "created_at": utcnow(),
+    }
+    # the next sequence number is computed by the INSERT itself: one round trip, and
+    # the row lock the UPDATE above holds keeps concurrent writers of this task apart
+    next_seq = (
+        select(func.coalesce(func.max(_TRANSITIONS.c.sequence_num), 0) + 1)
+        .where(_TRANSITIONS.c.task_id == task_id)
+        .scalar_subquery()
+    )
+    seq = (
         await session.execute(
-            select(func.coalesce(func.max(StateTransition.sequence_num), 0)).where(
-                StateTransition.task_id == task_id
-            )
+            _TRANSITIONS.insert()
+            .values(**values, sequence_num=next_seq)
+            .returning(_TRANSITIONS.c.sequence_num)
         )
     ).scalar_one()
-    row = StateTransition(
-        task_id=task_id,
-        from_state=src.value,
-        to_state=to_state.value,
-        sequence_num=int(last) + 1,
-        triggered_by=triggered_by,
-        reason=reason,
-        metadata_=metadata or {},
-    )
-    session.add(row)
-    await session.flush()
+    metadata_ = values.pop("metadata")
+    row = StateTransition(**values, metadata_=metadata_, sequence_num=seq)
     progress.emit(task_id, src, to_state, reason)
     return row
 

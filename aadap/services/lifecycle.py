@@ -9,6 +9,7 @@ so "the state says done" and "the output exists" never disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -61,6 +62,9 @@ class Lifecycle:
     def __init__(self, rt: Runtime, task_id: uuid.UUID) -> None:
         self.rt = rt
         self.task_id = task_id
+        # the state this object last read or wrote: the expected state of its next move
+        # (the compare-and-set in ``ledger.record_transition`` refuses it if stale)
+        self._known: TaskState | None = None
 
     # --- reading ------------------------------------------------------------------
 
@@ -74,7 +78,9 @@ class Lifecycle:
         return task
 
     async def state(self) -> TaskState:
-        return TaskState((await self.task()).current_state)
+        async with self.rt.db.sessions() as session:
+            self._known = await ledger.current_state(session, self.task_id)
+        return self._known
 
     async def _latest(self, kind: ArtifactType, name: str) -> Artifact | None:
         async with self.rt.db.sessions() as session:
@@ -92,20 +98,29 @@ class Lifecycle:
         return model.model_validate_json(row.content)
 
     async def agent_context(self, feedback: list[str] | None = None) -> AgentContext:
-        task = await self.task()
-        working_dir = Path(str(task.metadata_.get("working_dir") or Path.cwd()))
-        hints: dict[str, list[str]] = {}
-        if task.platform == PlatformKind.LOCAL.value and task.connection_id is None:
-            hints = await self._local_schema_hints()
-        return AgentContext(
-            request_text=task.request,
-            environment=Environment(task.environment),
-            platform=PlatformKind(task.platform),
-            working_dir=working_dir,
-            schema_hints=hints,
+        """What the agents see. The request's facts never change once the task exists,
+        and the local schema only changes when a run deploys, so both are read once per
+        run (``Runtime.agent_facts``), not once per step."""
+        base = self.rt.agent_facts.get(self.task_id)
+        if base is None:
+            task = await self.task()
+            hints: dict[str, list[str]] = {}
+            if task.platform == PlatformKind.LOCAL.value and task.connection_id is None:
+                hints = await self._local_schema_hints()
+            base = AgentContext(
+                request_text=task.request,
+                environment=Environment(task.environment),
+                platform=PlatformKind(task.platform),
+                working_dir=Path(str(task.metadata_.get("working_dir") or Path.cwd())),
+                schema_hints=hints,
+                task_id=str(task.id),
+                correlation_id=task.correlation_id,
+            )
+            self.rt.agent_facts[self.task_id] = base
+        return dataclasses.replace(
+            base,
+            schema_hints={table: list(cols) for table, cols in base.schema_hints.items()},
             feedback=list(feedback or []),
-            task_id=str(task.id),
-            correlation_id=task.correlation_id,
         )
 
     async def _local_schema_hints(self) -> dict[str, list[str]]:
@@ -115,19 +130,16 @@ class Lifecycle:
         if not path.exists():
             return {}
         platform = LocalPlatform(path, self.rt.settings.home / "runs", self.rt.settings.platforms)
-        hints = {}
-        for table in await platform.list_tables():
-            hints[table] = [col["name"] for col in await platform.table_columns(table)]
-        return hints
+        return await platform.schema()
 
     # --- writing ------------------------------------------------------------------
 
     async def enter(self, target: TaskState, *, by: str, reason: str | None = None) -> TaskState:
         """Move to ``target`` unless the task is already there."""
+        now = self._known or await self.state()
+        if now is target:
+            return now
         async with self.rt.db.transaction() as session:
-            now = await ledger.current_state(session, self.task_id)
-            if now is target:
-                return now
             await ledger.record_transition(
                 session,
                 task_id=self.task_id,
@@ -136,7 +148,21 @@ class Lifecycle:
                 reason=reason,
                 expected_from=now,
             )
+        self._known = target
         return target
+
+    async def begin(self, done_at: TaskState, target: TaskState, *, by: str) -> TaskState:
+        """Read the state and, unless the step is already done (``done_at`` reached),
+        enter ``target``: one transaction. Returns the state that was read."""
+        async with self.rt.db.transaction() as session:
+            now = self._known = await ledger.current_state(session, self.task_id)
+            if reached(now, done_at) or now is target:
+                return now
+            await ledger.record_transition(
+                session, task_id=self.task_id, to_state=target, triggered_by=by, expected_from=now
+            )
+        self._known = target
+        return now
 
     async def finish_step(
         self,
@@ -166,21 +192,21 @@ class Lifecycle:
                 to_state=target,
                 triggered_by=by,
                 reason=reason,
+                expected_from=self._known,
                 metadata={
                     "artifact_id": str(row.id),
                     "version": row.version,
                     "content_hash": row.content_hash,
                 },
             )
+        self._known = target
         return row
 
     # --- steps --------------------------------------------------------------------
 
     async def parse(self) -> Requirement:
-        state = await self.state()
-        if reached(state, S.PARSED):
+        if reached(await self.begin(S.PARSED, S.PARSING, by="parser"), S.PARSED):
             return await self._load(ArtifactType.REQUIREMENT, "requirement", Requirement)
-        await self.enter(S.PARSING, by="parser")
         requirement = await agents.parse_request(self.rt.llm, await self.agent_context())
         await self.finish_step(
             S.PARSED,
@@ -192,10 +218,8 @@ class Lifecycle:
         return requirement
 
     async def plan(self, requirement: Requirement) -> Plan:
-        state = await self.state()
-        if reached(state, S.PLANNED):
+        if reached(await self.begin(S.PLANNED, S.PLANNING, by="planner"), S.PLANNED):
             return await self._load(ArtifactType.PLAN, "plan", Plan)
-        await self.enter(S.PLANNING, by="planner")
         plan = await agents.plan_work(self.rt.llm, await self.agent_context(), requirement)
         await self.finish_step(
             S.PLANNED, by="planner", output=plan, kind=ArtifactType.PLAN, name="plan"
@@ -203,10 +227,10 @@ class Lifecycle:
         return plan
 
     async def route(self, requirement: Requirement, plan: Plan) -> Route:
-        state = await self.state()
-        if reached(state, S.AGENT_ASSIGNED):
+        if reached(
+            await self.begin(S.AGENT_ASSIGNED, S.AGENT_ASSIGNMENT, by="router"), S.AGENT_ASSIGNED
+        ):
             return await self._load(ArtifactType.PLAN, "route", Route)
-        await self.enter(S.AGENT_ASSIGNMENT, by="router")
         route = await agents.route_work(self.rt.llm, await self.agent_context(), requirement, plan)
         await self.finish_step(
             S.AGENT_ASSIGNED, by="router", output=route, kind=ArtifactType.PLAN, name="route",

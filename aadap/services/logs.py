@@ -14,6 +14,7 @@ from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
 from aadap.db.models import TaskLog
 from aadap.db.session import Database
+from aadap.db.types import utcnow
 from aadap.services import context
 
 _LEVELS = list(LogLevel)
@@ -72,6 +73,26 @@ async def write(db: Database, rows: Iterable[TaskLog]) -> int:
     async with db.transaction() as session:
         session.add_all(batch)
     return len(batch)
+
+
+def defer(db: Database, rows: Iterable[TaskLog]) -> int:
+    """Queue rows for the database's next transaction (``Database.defer``), as one
+    multi-row INSERT; for trail rows whose loss on ``kill -9`` reconcile covers."""
+    now = utcnow()
+    values = [
+        {
+            **{attr.columns[0].name: getattr(row, attr.key) for attr in _COLUMNS},
+            "id": row.id or uuid.uuid4(),
+            "details": row.details or {},
+            "created_at": row.created_at or now,
+        }
+        for row in rows
+    ]
+    db.defer_rows(TaskLog.__table__, values)  # type: ignore[arg-type]
+    return len(values)
+
+
+_COLUMNS = list(TaskLog.__mapper__.column_attrs)
 
 
 def at_least(level: LogLevel) -> list[str]:

@@ -27,16 +27,25 @@ class MeteredLLMClient:
     async def complete(self, request: LLMRequest) -> Completion:
         ctx = context.current()
         if ctx is not None:
-            async with self.db.sessions() as session:
-                await budget.check(
-                    session,
-                    ctx.task_id,
-                    upcoming_tokens=estimate_prompt_tokens(request),
-                    agent=request.agent,
-                )
+            await self._check(
+                ctx, upcoming_tokens=estimate_prompt_tokens(request), agent=request.agent
+            )
         completion = await self.inner.complete(request)
         await costs.record_llm_call(self.db, ctx=ctx, agent=request.agent, completion=completion)
         if ctx is not None:
-            async with self.db.sessions() as session:
-                await budget.check(session, ctx.task_id, agent=request.agent)
+            await self._check(ctx, agent=request.agent)
         return completion
+
+    async def _check(
+        self, ctx: context.RunContext, *, agent: str, upcoming_tokens: int = 0
+    ) -> None:
+        """Against the run's view of the spend (kept current by every cost write), or the
+        database's figures outside a lifecycle run."""
+        if ctx.spend is not None:
+            budget.check_spend(
+                ctx.spend, task_id=ctx.task_id, correlation_id=ctx.correlation_id,
+                upcoming_tokens=upcoming_tokens, agent=agent,
+            )  # fmt: skip
+            return
+        async with self.db.sessions() as session:
+            await budget.check(session, ctx.task_id, upcoming_tokens=upcoming_tokens, agent=agent)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from aadap.agents import AgentContext
 from aadap.core.config import Settings
 from aadap.db.models import Task
 from aadap.db.session import Database
@@ -23,6 +25,9 @@ class Runtime:
     llm: LLMClient  # metered: budgets are enforced and every call is recorded
     # reads ``prefect-secret:`` references; the orchestration layer supplies it
     secret_blocks: BlockResolver | None = None
+    # per task: what its agents see (request facts, local schema), read once per run;
+    # cleared when a run starts and after it deploys (the schema may have changed)
+    agent_facts: dict[uuid.UUID, AgentContext] = field(default_factory=dict)
 
     @classmethod
     def build(
