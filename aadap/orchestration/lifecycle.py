@@ -10,11 +10,14 @@ from the top) never repeats a finished LLM call or deployment.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
 from aadap.core.config import Settings
@@ -46,6 +49,14 @@ async def _tag_flow_run(flow_run: Any, task_id: uuid.UUID) -> None:
         return
     async with get_client() as client:
         await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, tag])
+
+
+async def _settle(tagging: asyncio.Future[None]) -> None:
+    """Wait for the flow-run tag. On the way out of a failed run, a failed tag call is
+    logged (the run's own error is the one to report); on success the caller raises it."""
+    await asyncio.wait([tagging])
+    if sys.exc_info()[0] is not None and not tagging.cancelled() and tagging.exception():
+        get_run_logger().warning("could not tag the flow run: %s", tagging.exception())
 
 
 async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
@@ -146,8 +157,9 @@ async def run_lifecycle(
                         deployment=flow_run is not None and flow_run.deployment_id is not None
                     ),
                 )
-                await _tag_flow_run(flow_run, task.id)
-                await logs.write(
+                # one API call, made while the steps run; awaited before the run ends
+                tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task.id))
+                logs.defer(  # committed with the first step's first write
                     rt.db,
                     [
                         logs.build(
@@ -158,6 +170,7 @@ async def run_lifecycle(
                         )
                     ],
                 )
+                hard_stop = False
                 try:
                     await _drive(rt, task.id)
                 except (TaskCancelledError, ApprovalRejectedError) as exc:
@@ -166,10 +179,19 @@ async def run_lifecycle(
                 except Exception as exc:
                     await outcome.fail(rt.db, task.id, exc)
                     raise
+                except BaseException:
+                    hard_stop = True  # a pause, a cancellation, a crash
+                    raise
                 finally:
+                    await _settle(tagging)
                     summary = await summarise(rt.db, task.id)
                     if flow_run_id is not None:
                         await reports.publish(summary)
+                    if hard_stop or flow_run_id is None:
+                        # no completion or failure hook will write through this runtime
                         await logmirror.flush(rt.db, flow_run_id)
+                    else:  # that hook commits them (``open_runtime(hand_over_to=...)``)
+                        logmirror.defer(rt.db, flow_run_id)
+                tagging.result()  # the run succeeded: a failed tag call fails it, as any API error
                 return summary
             return await summarise(rt.db, task.id)
