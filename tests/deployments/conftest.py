@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -63,12 +64,12 @@ def served_env(api: str, app_db_url: str, home: Path, **extra: str) -> dict[str,
     return env
 
 
-@pytest.fixture(scope="module")
-def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """``aadap serve`` in its own process, on its own AADAP database, against the server."""
-    home = tmp_path_factory.mktemp("aadap-served")
+@contextlib.contextmanager
+def aadap_serve(api: str, home: Path, **extra: str) -> Iterator[Served]:
+    """``aadap serve`` in its own process group, on a throwaway AADAP database, against ``api``;
+    ``extra``: more environment variables. Yields once every deployment is registered."""
     with throwaway_postgres_database() as app_db:
-        env = served_env(prefect_server, app_db, home)
+        env = served_env(api, app_db, home, **extra)
         log = (home / "serve.log").open("wb")
         proc = subprocess.Popen(
             [AADAP, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -80,13 +81,20 @@ def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     raise AssertionError(
                         f"aadap serve exited with {proc.returncode}: {(home / 'serve.log').read_text()[-3000:]}"
                     )
-                response = httpx.post(f"{prefect_server}/deployments/filter", json={}, timeout=5)
+                response = httpx.post(f"{api}/deployments/filter", json={}, timeout=5)
                 if response.status_code == 200 and len(response.json()) >= 5:
                     break
                 time.sleep(0.5)
             else:
                 raise AssertionError("aadap serve did not register its deployments in time")
-            yield Served(prefect_server, app_db, home, env, proc)
+            yield Served(api, app_db, home, env, proc)
         finally:
             stop(proc)
             log.close()
+
+
+@pytest.fixture(scope="module")
+def served(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """``aadap serve`` in its own process, on its own AADAP database, against the server."""
+    with aadap_serve(prefect_server, tmp_path_factory.mktemp("aadap-served")) as serving:
+        yield serving
