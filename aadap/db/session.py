@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 from aadap.core.config import Settings, mask_url
 from aadap.core.exceptions import DatabaseUnavailableError
@@ -40,10 +39,13 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         path = _sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        # Pooled: a new SQLite connection costs a thread (aiosqlite) and four PRAGMAs,
+        # and a lifecycle commits a few dozen times. WAL lets the pooled connections
+        # read while another writes; the busy timeout serialises writers.
         engine = create_async_engine(
             url,
             echo=db.echo,
-            poolclass=NullPool,
+            pool_size=db.pool_size,
             connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000},
         )
         busy_ms = db.sqlite_busy_timeout_ms
