@@ -200,10 +200,14 @@ async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
+    """Runs in the runner after it killed the flow-run process: the killed step ran no hook,
+    so its returned calls are still ``pending``, and reconcile skips a CANCELLED task."""
     async with runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
+        async with db.transaction() as session:
+            settled = await costs.orphan_pending(session, task_id=task_id)
         await outcome.cancel(db, task_id, by="prefect", reason=f"flow run cancelled ({state.name})")
         await _write(
             db,
@@ -214,6 +218,7 @@ async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
             task_id=task_id,
             flow_run_id=str(flow_run.id),
             error=TaskCancelledError("cancelled from Prefect"),
+            details={"settled_costs": settled},
         )
 
 

@@ -2,8 +2,9 @@
 
 The runner kills the flow-run process and runs the flow's ``on_cancellation`` hooks
 itself, in the runner process; ``hooks.on_flow_cancelled`` must then close the task
-as CANCELLED. To catch the run mid-step, the LLM is a fake OpenAI server that holds
-its answers: the parser's first call blocks until the server is released at teardown.
+as CANCELLED and settle the step's cost rows (the killed step ran no hook of its own).
+To catch the run mid-step, the LLM is a fake OpenAI server that holds the answer to a
+chosen call of the parser step until the server is released at teardown.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ HELD_SECONDS = 300.0
 
 @pytest.fixture(scope="module")
 def held_llm() -> Iterator[FakeOpenAIServer]:
-    """A fake OpenAI server whose answers never come until it stops."""
+    """A fake OpenAI server; a test queues ``Fault.slow(HELD_SECONDS)`` to hold an answer."""
     with FakeOpenAIServer() as server:
-        server.fail_next(*[Fault.slow(HELD_SECONDS)] * 5)
         yield server
     # leaving the block released the held answers (nobody was left to read them)
     assert server.errors == [], server.errors
@@ -43,7 +43,7 @@ def held_llm() -> Iterator[FakeOpenAIServer]:
 def served_held(
     prefect_server: str, held_llm: FakeOpenAIServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    """``aadap serve`` with the real OpenAI-compatible client pointed at the held fake."""
+    """``aadap serve`` with the real OpenAI-compatible client pointed at the fake."""
     with aadap_serve(
         prefect_server,
         tmp_path_factory.mktemp("aadap-served-held"),
@@ -84,31 +84,34 @@ async def _task_of(served: Served, flow_run_id: str) -> Any:
     )
 
 
-async def test_cancelling_a_running_lifecycle_in_prefect_cancels_the_task(
-    served_held: Served, held_llm: FakeOpenAIServer
-) -> None:
-    served, loop = served_held, asyncio.get_running_loop()
+async def _cancel_while_held(
+    served: Served, held_llm: FakeOpenAIServer, text: str, *, calls: int
+) -> tuple[str, Any]:
+    """Trigger a lifecycle run through the API, wait until its ``calls``-th LLM call is held
+    (the parser step is running), cancel the run as ``prefect flow-run cancel`` does, and
+    wait for the flow run and the task to end. Returns the flow run id and the task row."""
+    loop = asyncio.get_running_loop()
+    before = len(held_llm.requests)
     async with httpx.AsyncClient(base_url=served.api, timeout=30) as http:
         deployment = (await http.get("/deployments/name/task-lifecycle/task-lifecycle")).json()
         created = await http.post(
             f"/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"request": {"text": "load orders.csv into orders_cancelled"}}},
+            json={"parameters": {"request": {"text": text}}},
         )
         assert created.status_code == 201, created.text
         run_id = created.json()["id"]
 
-        # the parser step is running: its LLM call reached the fake, which holds the answer
         deadline = loop.time() + 30
-        while (task := await _task_of(served, run_id)) is None or not held_llm.requests:
+        while (task := await _task_of(served, run_id)) is None or len(
+            held_llm.requests
+        ) < before + calls:
             assert loop.time() < deadline, (
-                f"the run never reached the LLM (task {task}); " + _serve_log(served)
+                f"the run never reached LLM call {calls} (task {task}); " + _serve_log(served)
             )
             await asyncio.sleep(0.2)
         assert task["current_state"] == "PARSING"
         assert (await http.get(f"/flow_runs/{run_id}")).json()["state"]["type"] == "RUNNING"
-        assert [r.path for r in held_llm.requests] == ["/v1/chat/completions"]
 
-        # what `prefect flow-run cancel` does
         cancelling = await http.post(
             f"/flow_runs/{run_id}/set_state", json={"state": {"type": "CANCELLING"}}
         )
@@ -131,8 +134,13 @@ async def test_cancelling_a_running_lifecycle_in_prefect_cancels_the_task(
             + _serve_log(served)
         )
         await asyncio.sleep(0.2)
+    # the requests the run made, and nothing retried the held call after the kill
+    assert [r.path for r in held_llm.requests[before:]] == ["/v1/chat/completions"] * calls
+    return run_id, task
 
-    task_id = task["id"]
+
+async def _cancelled_trail(served: Served, run_id: str, task_id: uuid.UUID) -> dict[str, Any]:
+    """Check the transition and the ``flow.cancelled`` row; return that row."""
     trail = sorted(
         await _rows(served, models.StateTransition, task_id), key=lambda t: t["sequence_num"]
     )
@@ -143,21 +151,49 @@ async def test_cancelling_a_running_lifecycle_in_prefect_cancels_the_task(
         "CANCELLED",
         "prefect",
     ), [(t["from_state"], t["to_state"], t["triggered_by"]) for t in trail]
-
     cancelled_rows = [
         log
         for log in await _rows(served, models.TaskLog, task_id)
         if log["event"] == "flow.cancelled"
     ]
     assert len(cancelled_rows) == 1, cancelled_rows
-    assert cancelled_rows[0]["flow_run_id"] == run_id
-    assert (cancelled_rows[0]["level"], cancelled_rows[0]["error_code"]) == (
+    row: dict[str, Any] = dict(cancelled_rows[0])
+    assert (row["flow_run_id"], row["level"], row["error_code"]) == (
+        run_id,
         "WARNING",
         "TASK_CANCELLED",
     )
+    return row
 
+
+async def test_cancelling_a_running_lifecycle_in_prefect_cancels_the_task(
+    served_held: Served, held_llm: FakeOpenAIServer
+) -> None:
+    held_llm.fail_next(Fault.slow(HELD_SECONDS))  # the parser's first call never returns
+    run_id, task = await _cancel_while_held(
+        served_held, held_llm, "load orders.csv into orders_cancelled", calls=1
+    )
+    logged = await _cancelled_trail(served_held, run_id, task["id"])
+    assert logged["details"]["settled_costs"] == 0
     # the held call never returned: no cost row for it, and nothing left pending
-    costs = await _rows(served, models.CostRecord, task_id)
-    assert [c for c in costs if c["kind"] == "llm"] == []
-    assert [c for c in costs if c["status"] == "pending"] == []
-    assert len(held_llm.requests) == 1  # nothing retried the call after the kill
+    assert await _rows(served_held, models.CostRecord, task["id"]) == []
+    assert task["tokens_used"] == 0
+
+
+async def test_calls_that_returned_before_the_cancellation_are_settled(
+    served_held: Served, held_llm: FakeOpenAIServer
+) -> None:
+    # the parser's first answer ({"ok": true}) fails validation; the corrected ask is held
+    held_llm.fail_next(Fault(status=200, body=None), Fault.slow(HELD_SECONDS))
+    run_id, task = await _cancel_while_held(
+        served_held, held_llm, "load customers.csv into customers_cancelled", calls=2
+    )
+    logged = await _cancelled_trail(served_held, run_id, task["id"])
+    costs = await _rows(served_held, models.CostRecord, task["id"])
+    # the answered call is in the ledger once, settled: the killed step ran no hook, and
+    # reconcile never looks at a CANCELLED task, so the cancellation hook had to settle it
+    assert [(c["kind"], c["status"], c["tokens_in"], c["tokens_out"]) for c in costs] == [
+        ("llm", "orphaned", 12, 5)
+    ]
+    assert logged["details"]["settled_costs"] == 1
+    assert task["tokens_used"] == 17
