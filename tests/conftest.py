@@ -107,9 +107,23 @@ def prefect_server_on_postgres(home: Path) -> Iterator[str]:
             try:
                 wait_http(f"{api}/health", proc, 90)
                 with temporary_settings({PREFECT_API_URL: api}):
-                    yield api
+                    try:
+                        yield api
+                    finally:
+                        drain_prefect_workers()
             finally:
                 stop(proc)
+
+
+def drain_prefect_workers() -> None:
+    """Send what Prefect's background log and event workers still hold while the server
+    is up. Left for interpreter exit, they retry against a stopped server for over a
+    minute ("Error logging to API") before the process can end."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=15)
+    EventsWorker.drain_all(timeout=15)
 
 
 def postgres_reachable() -> bool:
