@@ -12,7 +12,7 @@ AADAP's persistence, measured in one run.
     async flow with the same eight async Prefect tasks, named the same, with the same
     task options (retries, retry predicate, tags, no caching); they call the same agents
     with the same offline LLM, build the same agent context (schema hints read from
-    DuckDB), run the same safety analysis and policy decision and the same SQL on DuckDB;
+    DuckDB once per run, as the full flow does), run the same safety analysis and policy decision and the same SQL on DuckDB;
     nothing is written to the application database, no hook, no log mirror, no artifact.
     The ratio full/baseline (medians) is the cost of AADAP's trail; the target is <= 1.25.
 (c) the median cost of writing one ``task_logs`` row (``aadap.services.logs.write``) and
