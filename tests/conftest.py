@@ -119,11 +119,27 @@ def drain_prefect_workers() -> None:
     """Send what Prefect's background log and event workers still hold while the server
     is up. Left for interpreter exit, they retry against a stopped server for over a
     minute ("Error logging to API") before the process can end."""
+    import asyncio
+    import threading
+
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
-    APILogWorker.drain_all(timeout=15)
-    EventsWorker.drain_all(timeout=15)
+    def drain() -> (
+        None
+    ):  # outside an event loop ``drain_all`` waits instead of returning a coroutine
+        APILogWorker.drain_all(timeout=15)
+        EventsWorker.drain_all(timeout=15)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        drain()
+        return
+    # inside an async fixture: the workers run on their own threads and loops
+    worker = threading.Thread(target=drain, name="drain-prefect-workers")
+    worker.start()
+    worker.join()
 
 
 def postgres_reachable() -> bool:
