@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ PG_ADMIN = os.environ.get("AADAP_TEST_DATABASE_URL", "postgresql://postgres@127.
 BIN = Path(sys.executable).parent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes.processes import free_port, stop, wait_http  # noqa: E402
+from tests.fakes.processes import prefect_server as prefect_process  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -37,26 +36,5 @@ def postgres_database(prefix: str) -> Iterator[str]:
 @contextlib.contextmanager
 def prefect_server(home: Path) -> Iterator[str]:
     """``prefect server start`` on a throwaway PostgreSQL database; yields the API URL."""
-    port = free_port()
-    with postgres_database("prefect_bench") as db_url:
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": db_url.replace(
-                "postgresql://", "postgresql+asyncpg://"
-            ),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-        }
-        env.pop("PREFECT_API_URL", None)
-        with (home / "server.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            api = f"http://127.0.0.1:{port}/api"
-            try:
-                wait_http(f"{api}/health", proc, 90)
-                yield api
-            finally:
-                stop(proc)
+    with postgres_database("prefect_bench") as db_url, prefect_process(home, db_url) as api:
+        yield api

@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _servers import BIN, postgres_database, prefect_server, stop
+from _servers import BIN, postgres_database, prefect_server
+
+from tests.fakes.processes import stop
 
 REQUEST = "what tables are there?"
 

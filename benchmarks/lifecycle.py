@@ -61,6 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 from _servers import PG_ADMIN, postgres_database, prefect_server  # noqa: E402
 
+from tests.fakes.processes import drain_prefect_workers  # noqa: E402
+
 EXAMPLES = ROOT / "examples"
 TARGET_RATIO = 1.25
 
@@ -394,14 +396,6 @@ async def write_costs(url: str, home: Path, count: int) -> dict[str, list[float]
         await db.dispose()
 
 
-def flush_prefect_workers() -> None:
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
-
-
 # --- report -------------------------------------------------------------------------------
 
 
@@ -492,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
 
         prepare(load_settings())
         figures = asyncio.run(measure(args, home, app_db_url))
-        flush_prefect_workers()  # before the server (or the ephemeral API) goes away
+        drain_prefect_workers()  # before the server (or the ephemeral API) goes away
         report(args, figures, "PostgreSQL" if app_db_url else "SQLite")
     return 0
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +32,8 @@ from aadap.core.config import Settings, load_settings  # noqa: E402
 from aadap.db import migrate  # noqa: E402
 from aadap.db.models import Base  # noqa: E402
 from aadap.db.session import Database  # noqa: E402
+from tests.fakes.databricks_server import FakeDatabricks  # noqa: E402
+from tests.fakes.fabric_server import FakeFabric, Lakehouse  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "AADAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -77,69 +77,25 @@ def throwaway_postgres_database() -> Iterator[str]:
 
 @contextlib.contextmanager
 def prefect_server_on_postgres(home: Path) -> Iterator[str]:
-    """``prefect server start`` backed by a throwaway PostgreSQL database; yields the API URL.
+    """``prefect server start`` backed by a throwaway PostgreSQL database; yields the API URL
+    and makes it this process's ``PREFECT_API_URL`` meanwhile.
 
     PostgreSQL, not SQLite: Prefect's SQLite server stalls about two seconds whenever
     writers collide (shared/reference/prefect-notes.md §4), which would dominate the suite.
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tests.fakes.processes import free_port, stop, wait_http
+    from tests.fakes.processes import drain_prefect_workers, prefect_server
 
-    port = free_port()
-    with throwaway_postgres_database() as db_url:
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": db_url.replace(
-                "postgresql://", "postgresql+asyncpg://"
-            ),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_UI_ENABLED": "false",
-        }
-        env.pop("PREFECT_API_URL", None)
-        with (home / "server.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            api = f"http://127.0.0.1:{port}/api"
-            try:
-                wait_http(f"{api}/health", proc, 90)
-                with temporary_settings({PREFECT_API_URL: api}):
-                    try:
-                        yield api
-                    finally:
-                        drain_prefect_workers()
-            finally:
-                stop(proc)
-
-
-def drain_prefect_workers() -> None:
-    """Send what Prefect's background log and event workers still hold while the server
-    is up. Left for interpreter exit, they retry against a stopped server for over a
-    minute ("Error logging to API") before the process can end."""
-    import asyncio
-    import threading
-
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    def drain() -> (
-        None
-    ):  # outside an event loop ``drain_all`` waits instead of returning a coroutine
-        APILogWorker.drain_all(timeout=15)
-        EventsWorker.drain_all(timeout=15)
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        drain()
-        return
-    # inside an async fixture: the workers run on their own threads and loops
-    worker = threading.Thread(target=drain, name="drain-prefect-workers")
-    worker.start()
-    worker.join()
+    with (
+        throwaway_postgres_database() as db_url,
+        prefect_server(home, db_url) as api,
+        temporary_settings({PREFECT_API_URL: api}),
+    ):
+        try:
+            yield api
+        finally:
+            drain_prefect_workers()
 
 
 def postgres_reachable() -> bool:
@@ -205,3 +161,19 @@ async def db(
     async with database.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             await conn.execute(table.delete())
+
+
+@pytest.fixture
+def databricks_server() -> Iterator[FakeDatabricks]:
+    """A fake Databricks workspace over real HTTP."""
+    with FakeDatabricks() as server:
+        yield server
+
+
+@pytest.fixture
+def fabric_server() -> Iterator[FakeFabric]:
+    """A fake Fabric workspace (Entra ID token endpoint and REST API over TLS) with one
+    empty lakehouse, ``lh-1``."""
+    with FakeFabric() as server:
+        server.lakehouses["lh-1"] = Lakehouse()
+        yield server

@@ -19,7 +19,7 @@ from aadap.core.exceptions import AADAPError, ErrorSeverity, TaskCancelledError
 from aadap.db.session import Database
 from aadap.orchestration import logmirror, runtime
 from aadap.orchestration.retry import failure_of
-from aadap.services import context, costs, logs, outcome
+from aadap.services import context, costs, logs, outcome, tasks
 
 _SEVERITY_LEVEL = {
     ErrorSeverity.LOW: LogLevel.WARNING,
@@ -156,7 +156,7 @@ async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
 async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
     error = await failure_of(state)
     async with runtime.database_for_hooks(str(flow_run.id)) as db:
-        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is not None and error is not None:
             await outcome.fail(db, task_id, error, by="flow")
         await _write(
@@ -175,7 +175,7 @@ async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
 async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
     """Runs outside any run context, possibly in another process (a worker after SIGKILL)."""
     async with runtime.database_for_hooks(str(flow_run.id)) as db:
-        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
         async with db.transaction() as session:
@@ -203,7 +203,7 @@ async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
     """Runs in the runner after it killed the flow-run process: the killed step ran no hook,
     so its returned calls are still ``pending``, and reconcile skips a CANCELLED task."""
     async with runtime.database_for_hooks(str(flow_run.id)) as db:
-        task_id = _task_id(flow_run.id) or await _task_by_flow_run(db, str(flow_run.id))
+        task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
         async with db.transaction() as session:
@@ -220,17 +220,6 @@ async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
             error=TaskCancelledError("cancelled from Prefect"),
             details={"settled_costs": settled},
         )
-
-
-async def _task_by_flow_run(db: Database, flow_run_id: str) -> uuid.UUID | None:
-    from sqlalchemy import select
-
-    from aadap.db.models import Task
-
-    async with db.sessions() as session:
-        return (
-            await session.execute(select(Task.id).where(Task.flow_run_id == flow_run_id))
-        ).scalar_one_or_none()
 
 
 FLOW_ON_RUNNING: list[Any] = [on_flow_running]

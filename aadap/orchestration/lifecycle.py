@@ -33,13 +33,21 @@ from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
 
-def _opts(settings: Settings, name: str, task_id: uuid.UUID, **extra: Any) -> dict[str, Any]:
-    """Task-run options of one step. Tagged with the agent only: Prefect looks up the
-    concurrency limits of every task run's tag set before running it and caches "no
-    limit" per set for 5 s, so a per-task tag would cost one API call (and a new client)
-    per step, about 40 ms each measured. The task id tags the flow run instead
-    (:func:`_tag_flow_run`), which holds exactly one task's steps."""
-    return {**step_options(settings), "tags": [f"agent:{name}"], **extra}
+async def _run(
+    step: Any, settings: Settings, task_id: uuid.UUID, *inputs: Any, **options: Any
+) -> Any:
+    """Run one step with its task-run options from settings.
+
+    Its inputs are passed through ``quote()``: Prefect walks a task's parameters to find
+    upstream futures and treats any pydantic model with a ``keys`` field (``DeduplicateOp``)
+    as a mapping, which fails; our inputs never hold futures. Task runs are tagged with
+    the agent only: Prefect looks up the concurrency limits of every task run's tag set
+    before running it and caches "no limit" per set for 5 s, so a per-task tag would cost
+    one API call (and a new client) per step, about 40 ms each measured. The task id tags
+    the flow run instead (:func:`_tag_flow_run`), which holds exactly one task's steps.
+    """
+    opts = {**step_options(settings), "tags": [f"agent:{step.name}"], **options}
+    return await step.with_options(**opts)(task_id, *(quote(value) for value in inputs))
 
 
 async def _tag_flow_run(flow_run: Any, task_id: uuid.UUID) -> None:
@@ -63,33 +71,27 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
     s = rt.settings
     lc = Lifecycle(rt, task_id)
 
-    requirement = await steps.parser.with_options(**_opts(s, "parser", task_id))(task_id)
-    plan = await steps.planner.with_options(**_opts(s, "planner", task_id))(
-        task_id, quote(requirement)
-    )
-    route = await steps.router.with_options(**_opts(s, "router", task_id))(
-        task_id, quote(requirement), quote(plan)
-    )
+    requirement = await _run(steps.parser, s, task_id)
+    plan = await _run(steps.planner, s, task_id, requirement)
+    route = await _run(steps.router, s, task_id, requirement, plan)
     while True:  # one pass per approval round; a rejection sends the work back to development
         round_no = await lc.failed_validations()
         while (
             True
         ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
-            code = await steps.developer.with_options(
-                **_opts(s, "developer", task_id, task_run_name=f"developer-round-{round_no + 1}")
-            )(task_id, quote(requirement), quote(plan), quote(route))
-            review = await steps.reviewer.with_options(
-                **_opts(s, "reviewer", task_id, task_run_name=f"reviewer-round-{round_no + 1}")
-            )(task_id, quote(requirement), quote(code))
+            rnd = f"round-{round_no + 1}"
+            code = await _run(
+                steps.developer, s, task_id, requirement, plan, route,
+                task_run_name=f"developer-{rnd}",
+            )  # fmt: skip
+            review = await _run(
+                steps.reviewer, s, task_id, requirement, code, task_run_name=f"reviewer-{rnd}"
+            )
             if review.passed:
                 break
             round_no += 1
-        code = await steps.optimiser.with_options(**_opts(s, "optimiser", task_id))(
-            task_id, quote(plan), quote(code)
-        )
-        outcome = await steps.approval.with_options(**_opts(s, "approval", task_id, retries=0))(
-            task_id, quote(code)
-        )
+        code = await _run(steps.optimiser, s, task_id, plan, code)
+        outcome = await _run(steps.approval, s, task_id, code, retries=0)
         if outcome.approved:
             break
         decision = await approval.wait_for_decision(lc, outcome.request, code)
@@ -104,9 +106,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
                 task_id=str(task_id),
                 details={"approval_id": str(row.id), "rejections": rejections},
             )
-    await steps.deployer.with_options(**_opts(s, "deployer", task_id, retries=0))(
-        task_id, code.code, code.language
-    )
+    await _run(steps.deployer, s, task_id, code.code, code.language, retries=0)
     await gate.complete(lc)
 
 

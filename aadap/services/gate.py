@@ -121,8 +121,7 @@ async def _existing_tables(lc: Lifecycle, task: Task) -> list[str]:
         await platform.aclose()
 
 
-async def analyse(lc: Lifecycle, code: GeneratedCode) -> Analysis:
-    task = await lc.task()
+async def analyse(lc: Lifecycle, code: GeneratedCode, task: Task) -> Analysis:
     return analyze(
         code.code,
         language=code.language,
@@ -152,7 +151,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     await revalidate(lc, code)
     await lc.enter(S.APPROVAL_PENDING, by=POLICY_ACTOR)
     task = await lc.task()
-    analysis = await analyse(lc, code)
+    analysis = await analyse(lc, code, task)
     decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
     status = {
         "auto": ApprovalStatus.AUTO_APPROVED,

@@ -18,6 +18,7 @@ from aadap.db.types import utcnow
 from aadap.services import context
 
 _LEVELS = list(LogLevel)
+_COLUMNS = list(TaskLog.__mapper__.column_attrs)
 
 
 def build(
@@ -90,9 +91,6 @@ def defer(db: Database, rows: Iterable[TaskLog]) -> int:
     ]
     db.defer_rows(TaskLog.__table__, values)  # type: ignore[arg-type]
     return len(values)
-
-
-_COLUMNS = list(TaskLog.__mapper__.column_attrs)
 
 
 def at_least(level: LogLevel) -> list[str]:

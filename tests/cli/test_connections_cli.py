@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,11 @@ from aadap.cli import app
 from aadap.db import models
 from aadap.db.session import Database
 from tests.fakes.databricks_server import FakeDatabricks
-from tests.fakes.fabric_server import FakeFabric, Lakehouse
+from tests.fakes.fabric_server import FakeFabric
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
 runner = CliRunner()
-
-
-@pytest.fixture
-def databricks_server() -> Iterator[FakeDatabricks]:
-    with FakeDatabricks() as server:
-        yield server
-
-
-@pytest.fixture
-def fabric_server() -> Iterator[FakeFabric]:
-    with FakeFabric() as server:
-        server.lakehouses["lh-1"] = Lakehouse()
-        yield server
 
 
 class Cli:

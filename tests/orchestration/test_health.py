@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +26,11 @@ from aadap.services.runtime import Runtime
 from flows.connection_health import connection_health
 from tests.conftest import settings_for
 from tests.fakes.databricks_server import FakeDatabricks
-from tests.fakes.fabric_server import FakeFabric, Lakehouse
+from tests.fakes.fabric_server import FakeFabric
 
 pytestmark = pytest.mark.prefect
 
 KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def databricks_server() -> Iterator[FakeDatabricks]:
-    with FakeDatabricks() as server:
-        yield server
-
-
-@pytest.fixture
-def fabric_server() -> Iterator[FakeFabric]:
-    with FakeFabric() as server:
-        server.lakehouses["lh-1"] = Lakehouse()
-        yield server
 
 
 @pytest.fixture

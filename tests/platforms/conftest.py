@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from aadap.core.config import PlatformSettings
-from tests.fakes.databricks_server import FakeDatabricks
-from tests.fakes.fabric_server import FakeFabric
 
 
 class FakeTime:
@@ -41,15 +37,3 @@ def settings() -> PlatformSettings:
         http_timeout_seconds=5.0,
         local_python_timeout_seconds=20.0,
     )
-
-
-@pytest.fixture
-def databricks_server() -> Iterator[FakeDatabricks]:
-    with FakeDatabricks() as server:
-        yield server
-
-
-@pytest.fixture
-def fabric_server() -> Iterator[FakeFabric]:
-    with FakeFabric() as server:
-        yield server

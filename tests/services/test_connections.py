@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,16 +43,9 @@ KEY_B = Fernet.generate_key().decode()
 
 
 @pytest.fixture
-def databricks_server() -> Iterator[FakeDatabricks]:
-    with FakeDatabricks() as server:
-        yield server
-
-
-@pytest.fixture
-def fabric_server() -> Iterator[FakeFabric]:
-    with FakeFabric() as server:
-        server.lakehouses["lh-1"] = Lakehouse(tables=["orders"])
-        yield server
+def fabric_server(fabric_server: FakeFabric) -> FakeFabric:
+    fabric_server.lakehouses["lh-1"] = Lakehouse(tables=["orders"])
+    return fabric_server
 
 
 def make_settings(db: Database, home: Path, key: str | None = KEY_A, **platforms: Any) -> Settings:
