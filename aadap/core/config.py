@@ -77,6 +77,11 @@ class DatabaseSettings(_Group):
     pool_size: int = Field(default=5, ge=1, le=100)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    ping_after_idle_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="PostgreSQL: test a pooled connection before reuse once it has been idle this long (0: always)",
+    )
 
     @field_validator("url", mode="before")
     @classmethod

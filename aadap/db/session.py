@@ -6,13 +6,14 @@ timeout on every connection; PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Executable, Table, event, insert, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,13 +61,41 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=db.echo,
         pool_size=db.pool_size,
-        pool_pre_ping=True,
         connect_args={"connect_timeout": int(db.connect_timeout_seconds)},
     )
+    _ping_after_idle(engine, db.ping_after_idle_seconds)
+    return engine
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Test a pooled connection before reuse only once it has sat idle ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` tests it on every checkout: one extra round trip per
+    transaction and per read, about fifty per lifecycle, to guard against a server that
+    went away. A connection checked in moments ago is as good as the last statement it
+    ran, so the ping is kept for the idle ones (a restarted server, a proxy's idle
+    timeout) and the pool replaces a connection that fails it, as ``pool_pre_ping`` does.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or used moments ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            # the pool discards this connection and checks out (or opens) another
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
