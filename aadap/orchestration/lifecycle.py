@@ -118,8 +118,12 @@ async def run_lifecycle(
     run_ctx = FlowRunContext.get()
     flow_run = None if run_ctx is None else run_ctx.flow_run
     flow_run_id = None if flow_run is None else str(flow_run.id)
+    runner = outcome.runner_identity(
+        deployment=flow_run is not None and flow_run.deployment_id is not None
+    )
     async with runtime.open_runtime(hand_over_to=flow_run_id) as rt:
         existing = None if flow_run_id is None else await tasks.of_flow_run(rt.db, flow_run_id)
+        created = False
         if task_id is not None or existing is not None:
             # a resumed suspend (or a crash retry) re-runs the flow from the top: same flow run, same task
             async with rt.db.sessions() as session:
@@ -129,14 +133,18 @@ async def run_lifecycle(
                 raise InvalidRequestError(
                     "task_lifecycle needs a request or a task_id", details={"field": "request"}
                 )
-            task, _created = await tasks.create(
-                rt.db, rt.settings, TaskRequest.parse(request), flow_run_id=flow_run_id
-            )
+            task, created = await tasks.create(
+                rt.db, rt.settings, TaskRequest.parse(request), flow_run_id=flow_run_id,
+                runner=runner,
+            )  # fmt: skip
         if flow_run_id is not None:
             runtime.remember_flow_run(flow_run_id, task.id)
-        rt.agent_facts.pop(task.id, None)  # a new run reads the schema afresh
-        async with rt.db.sessions() as session:
-            spend = await budget.load(session, task.id)
+        rt.remember(task)  # a new run reads the schema afresh and starts from the row's state
+        if created:
+            spend = budget.of_new_task(task)
+        else:
+            async with rt.db.sessions() as session:
+                spend = await budget.load(session, task.id)
         ctx = context.RunContext(
             task_id=task.id,
             correlation_id=task.correlation_id,
@@ -149,14 +157,8 @@ async def run_lifecycle(
                     # calls of a run that died can never be settled by its hooks: keep them, as orphaned
                     async with rt.db.transaction() as session:
                         await costs.orphan_pending(session, task_id=task.id)
-                await tasks.set_flow_run(
-                    rt.db,
-                    task.id,
-                    flow_run_id,
-                    outcome.runner_identity(
-                        deployment=flow_run is not None and flow_run.deployment_id is not None
-                    ),
-                )
+                if not created:  # a new task was created with them
+                    await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
                 # one API call, made while the steps run; awaited before the run ends
                 tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task.id))
                 logs.defer(  # committed with the first step's first write

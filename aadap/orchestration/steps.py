@@ -48,6 +48,7 @@ async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
         try:
             yield Lifecycle(rt, task_id)
         except Exception as exc:
+            rt.states.pop(task_id, None)  # the retry (or the next run) reads the state afresh
             retry = is_retryable(exc)
             await logs.write(
                 rt.db,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,16 @@ async def _load(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, Spend]
         unpriced_calls=unpriced,
     )
     return task, spend
+
+
+def of_new_task(task: Task) -> Spend:
+    """The spend of a task just created: its budgets, nothing spent, no call recorded."""
+    return Spend(
+        tokens_used=task.tokens_used or 0,
+        cost_usd=task.cost_usd if task.cost_usd is not None else Decimal(0),
+        token_budget=task.token_budget,
+        cost_budget_usd=task.cost_budget_usd,
+    )
 
 
 async def load(session: AsyncSession, task_id: uuid.UUID) -> Spend:

@@ -17,9 +17,11 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
 from aadap.agents import GeneratedCode
@@ -65,26 +67,32 @@ class ApprovalOutcome:
 async def validated_hashes(lc: Lifecycle) -> set[str]:
     """Content hashes that passed validation (reviewer, or deterministic re-validation)."""
     async with lc.rt.db.sessions() as session:
-        rows = await session.execute(
-            select(Artifact).where(
-                Artifact.task_id == lc.task_id,
-                Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
-            )
+        return await _validated_hashes(session, lc.task_id)
+
+
+async def _validated_hashes(session: AsyncSession, task_id: uuid.UUID) -> set[str]:
+    rows = await session.execute(
+        select(Artifact.content).where(
+            Artifact.task_id == task_id,
+            Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
         )
-        hashes = set()
-        for row in rows.scalars():
-            report = json.loads(row.content)
-            if report.get("review", {}).get("passed"):
-                hashes.add(report["code_sha256"])
+    )
+    hashes = set()
+    for content in rows.scalars():
+        report = json.loads(content)
+        if report.get("review", {}).get("passed"):
+            hashes.add(report["code_sha256"])
     return hashes
 
 
-async def revalidate(lc: Lifecycle, code: GeneratedCode) -> None:
-    """Validate changed code again (syntax, deterministically) or raise ``ValidationFailedError``."""
+async def revalidate(lc: Lifecycle, code: GeneratedCode, validated: set[str] | None = None) -> None:
+    """Validate changed code again (syntax, deterministically) or raise ``ValidationFailedError``.
+
+    ``validated``: the hashes that passed validation, if the caller has just read them."""
     digest = artifacts.content_hash(code.code)
-    if digest in await validated_hashes(lc):
+    if digest in (validated if validated is not None else await validated_hashes(lc)):
         return
-    task = await lc.task()
+    task = await lc.facts()
     report = agents.check_syntax(code.code, code.language, PlatformKind(task.platform))
     passed = report.ok
     review = {
@@ -139,7 +147,9 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     ``forbidden``: the row is FORBIDDEN and ``SafetyViolationError`` is raised.
     """
     digest = artifacts.content_hash(code.code)
-    existing = await latest_request(lc, digest)
+    async with lc.rt.db.sessions() as session:
+        existing = await _latest_request(session, lc.task_id, digest)
+        validated = await _validated_hashes(session, lc.task_id)
     state = await lc.state()
     if existing is not None and (
         reached(state, S.APPROVED) or existing.status == ApprovalStatus.PENDING.value
@@ -148,9 +158,8 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         return ApprovalOutcome(
             existing, meta.get("analysis", {}), meta.get("decision", ""), existing.reason or ""
         )
-    await revalidate(lc, code)
-    await lc.enter(S.APPROVAL_PENDING, by=POLICY_ACTOR)
-    task = await lc.task()
+    await revalidate(lc, code, validated)
+    task = await lc.facts()
     analysis = await analyse(lc, code, task)
     decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
     status = {
@@ -162,7 +171,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     meta = {
         "analysis": analysis.to_dict(),
         "decision": decision.decision,
-        "cost_usd_so_far": str(task.cost_usd),
+        "cost_usd_so_far": str(await _cost_so_far(lc)),
     }
     async with lc.rt.db.transaction() as session:
         code_artifact = await artifacts.latest(
@@ -208,18 +217,30 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
                 indent=2,
             ),
         )
-        await ledger.record_transition(
-            session,
-            task_id=lc.task_id,
-            to_state=S.IN_REVIEW,
-            triggered_by=POLICY_ACTOR,
-            reason=decision.reason,
-        )
+        # the request, its explanation and the moves through APPROVAL_PENDING commit
+        # together: a run that dies before this commit asks again from the top
+        moves: list[tuple[TaskState, str | None, dict[str, Any] | None]] = [
+            (S.APPROVAL_PENDING, None, None),
+            (S.IN_REVIEW, decision.reason, None),
+        ]
         if status is ApprovalStatus.AUTO_APPROVED:
+            moves.append(
+                (
+                    S.APPROVED,
+                    f"auto-approved by policy: {decision.reason}",
+                    {"approval_id": str(row.id)},
+                )
+            )
+        now_state = state
+        for target, reason, metadata in moves:
+            if target is now_state:
+                continue
             await ledger.record_transition(
-                session, task_id=lc.task_id, to_state=S.APPROVED, triggered_by=POLICY_ACTOR,
-                reason=f"auto-approved by policy: {decision.reason}", metadata={"approval_id": str(row.id)},
+                session, task_id=lc.task_id, to_state=target, triggered_by=POLICY_ACTOR,
+                reason=reason, expected_from=now_state, metadata=metadata,
             )  # fmt: skip
+            now_state = target
+    lc.moved_to(now_state)
     outcome = ApprovalOutcome(row, meta["analysis"], decision.decision, decision.reason)
     if status is ApprovalStatus.FORBIDDEN:
         raise SafetyViolationError(
@@ -247,14 +268,28 @@ def _code_kind(code: GeneratedCode, rows: list[Artifact]) -> ArtifactType:
 
 async def latest_request(lc: Lifecycle, digest: str) -> ApprovalRequest | None:
     async with lc.rt.db.sessions() as session:
-        return (
-            await session.execute(
-                select(ApprovalRequest)
-                .where(ApprovalRequest.task_id == lc.task_id, ApprovalRequest.code_hash == digest)
-                .order_by(ApprovalRequest.requested_at.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        return await _latest_request(session, lc.task_id, digest)
+
+
+async def _latest_request(
+    session: AsyncSession, task_id: uuid.UUID, digest: str
+) -> ApprovalRequest | None:
+    return (
+        await session.execute(
+            select(ApprovalRequest)
+            .where(ApprovalRequest.task_id == task_id, ApprovalRequest.code_hash == digest)
+            .order_by(ApprovalRequest.requested_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def _cost_so_far(lc: Lifecycle) -> Decimal:
+    """The task's spend: the run's view (kept current by every cost write), else read."""
+    ctx = context.current()
+    if ctx is not None and ctx.task_id == lc.task_id and ctx.spend is not None:
+        return ctx.spend.cost_usd
+    return (await lc.task()).cost_usd
 
 
 async def record_decision(
@@ -284,6 +319,7 @@ async def record_decision(
             session, task_id=lc.task_id, to_state=S.APPROVED if approve else S.REJECTED,
             triggered_by=f"reviewer:{reviewer}", reason=comment, metadata={"approval_id": str(row.id)},
         )  # fmt: skip
+    lc.moved_to(S.APPROVED if approve else S.REJECTED)
     return row
 
 
@@ -338,13 +374,14 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             .scalars()
             .first()
         )
+        validated = await _validated_hashes(session, lc.task_id)
     if approved is None:
         raise ApprovalRequiredError(
             f"refusing to deploy: no APPROVED or policy-auto-approved request for code sha256 {digest[:12]}…",
             task_id=str(lc.task_id),
             details={"code_sha256": digest},
         )
-    if digest not in await validated_hashes(lc):
+    if digest not in validated:
         raise ValidationFailedError(
             f"refusing to deploy: code sha256 {digest[:12]}… never passed validation",
             task_id=str(lc.task_id),
@@ -356,13 +393,10 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             task_id=str(lc.task_id),
             details={"execution_id": str(interrupted.id)},
         )
-    task = await lc.task()
-    platform = await lc.rt.platform_for(
-        task
-    )  # opened first: a bad connection leaves no RUNNING row behind
+    task = await lc.facts()
+    # opened first: a bad connection leaves no RUNNING row behind
+    platform = await lc.rt.platform_for(task)
     state = await lc.state()
-    if state is not S.DEPLOYING:
-        await lc.enter(S.DEPLOYING, by="deployer")
     execution = Execution(
         task_id=lc.task_id,
         connection_id=task.connection_id,
@@ -372,8 +406,19 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
         code_artifact_id=approved.code_artifact_id,
         started_at=utcnow(),
     )
-    async with lc.rt.db.transaction() as session:
-        session.add(execution)
+    try:
+        # the move to DEPLOYING and the RUNNING execution commit together, before the run
+        async with lc.rt.db.transaction() as session:
+            if state is not S.DEPLOYING:
+                await ledger.record_transition(
+                    session, task_id=lc.task_id, to_state=S.DEPLOYING, triggered_by="deployer",
+                    expected_from=state,
+                )  # fmt: skip
+            session.add(execution)
+    except BaseException:
+        await platform.aclose()
+        raise
+    lc.moved_to(S.DEPLOYING)
     started = time.monotonic()
     try:
         handle = await platform.submit(code, language=language, name=f"aadap-{str(lc.task_id)[:8]}")
@@ -437,21 +482,22 @@ def _result_json(result: RunResult) -> dict[str, Any]:
 async def _finish_execution(
     lc: Lifecycle, execution: Execution, result: RunResult | None, *, error: str | None = None
 ) -> None:
+    values: dict[str, Any] = {"completed_at": utcnow()}
+    if result is None:
+        values.update(status=ExecutionStatus.FAILED.value, error=error)
+    else:
+        values.update(
+            status=result.status.value,
+            output=json.dumps(_result_json(result), default=str)[:200_000],
+            error=result.error,
+            rows_affected=result.rows_affected,
+            duration_ms=result.duration_ms,
+            run_url=result.run_url,
+        )
     async with lc.rt.db.transaction() as session:
-        row = await session.get(Execution, execution.id)
-        assert row is not None
-        row.completed_at = utcnow()
-        if result is None:
-            row.status = ExecutionStatus.FAILED.value
-            row.error = error
-        else:
-            row.status = result.status.value
-            row.output = json.dumps(_result_json(result), default=str)[:200_000]
-            row.error = result.error
-            row.rows_affected = result.rows_affected
-            row.duration_ms = result.duration_ms
-            row.run_url = result.run_url
-        execution.status = row.status
+        await session.execute(update(Execution).where(Execution.id == execution.id).values(values))
+    for name, value in values.items():
+        setattr(execution, name, value)
 
 
 async def _compute_cost(lc: Lifecycle, task: Task, execution: Execution, result: RunResult) -> None:

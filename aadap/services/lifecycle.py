@@ -62,13 +62,26 @@ class Lifecycle:
     def __init__(self, rt: Runtime, task_id: uuid.UUID) -> None:
         self.rt = rt
         self.task_id = task_id
-        # the state this object last read or wrote: the expected state of its next move
-        # (the compare-and-set in ``ledger.record_transition`` refuses it if stale)
-        self._known: TaskState | None = None
+
+    @property
+    def _known(self) -> TaskState | None:
+        """The state this run last read or committed: the expected state of its next move
+        (the compare-and-set in ``ledger.record_transition`` refuses it if stale). Kept in
+        the runtime, so the steps of one run share it instead of each reading it again."""
+        return self.rt.states.get(self.task_id)
+
+    @_known.setter
+    def _known(self, state: TaskState) -> None:
+        self.rt.states[self.task_id] = state
+
+    def moved_to(self, state: TaskState) -> None:
+        """Note a move committed outside this object's own methods (``gate``)."""
+        self._known = state
 
     # --- reading ------------------------------------------------------------------
 
     async def task(self) -> Task:
+        """The task's row, read now."""
         async with self.rt.db.sessions() as session:
             task = await session.get(Task, self.task_id)
         if task is None:
@@ -77,10 +90,25 @@ class Lifecycle:
             )
         return task
 
+    async def facts(self) -> Task:
+        """The task's row as this run first read it: for what never changes once the task
+        exists (platform, environment, connection, request), not its state or totals."""
+        row = self.rt.task_rows.get(self.task_id)
+        if row is None:
+            row = self.rt.task_rows[self.task_id] = await self.task()
+        return row
+
     async def state(self) -> TaskState:
+        """The task's state: as this run last read or committed it, else read now.
+
+        A move from a stale state is refused by the ledger (``StateConflictError``), and
+        a step that fails drops the remembered state, so its retry reads afresh."""
+        known = self._known
+        if known is not None:
+            return known
         async with self.rt.db.sessions() as session:
-            self._known = await ledger.current_state(session, self.task_id)
-        return self._known
+            self._known = state = await ledger.current_state(session, self.task_id)
+        return state
 
     async def _latest(self, kind: ArtifactType, name: str) -> Artifact | None:
         async with self.rt.db.sessions() as session:
@@ -103,7 +131,7 @@ class Lifecycle:
         run (``Runtime.agent_facts``), not once per step."""
         base = self.rt.agent_facts.get(self.task_id)
         if base is None:
-            task = await self.task()
+            task = await self.facts()
             hints: dict[str, list[str]] = {}
             if task.platform == PlatformKind.LOCAL.value and task.connection_id is None:
                 hints = await self._local_schema_hints()
@@ -134,28 +162,36 @@ class Lifecycle:
 
     # --- writing ------------------------------------------------------------------
 
-    async def enter(self, target: TaskState, *, by: str, reason: str | None = None) -> TaskState:
-        """Move to ``target`` unless the task is already there."""
-        now = self._known or await self.state()
-        if now is target:
+    async def enter(self, *targets: TaskState, by: str, reason: str | None = None) -> TaskState:
+        """Move through ``targets`` in order, in one transaction, skipping any the task is
+        already in."""
+        now = await self.state()
+        moves: list[tuple[TaskState, TaskState]] = []
+        for target in targets:
+            if target is not now:
+                moves.append((now, target))
+                now = target
+        if not moves:
             return now
         async with self.rt.db.transaction() as session:
-            await ledger.record_transition(
-                session,
-                task_id=self.task_id,
-                to_state=target,
-                triggered_by=by,
-                reason=reason,
-                expected_from=now,
-            )
-        self._known = target
-        return target
+            for source, target in moves:
+                await ledger.record_transition(
+                    session,
+                    task_id=self.task_id,
+                    to_state=target,
+                    triggered_by=by,
+                    reason=reason,
+                    expected_from=source,
+                )
+        self._known = now
+        return now
 
     async def begin(self, done_at: TaskState, target: TaskState, *, by: str) -> TaskState:
         """Read the state and, unless the step is already done (``done_at`` reached),
         enter ``target``: one transaction. Returns the state that was read."""
         async with self.rt.db.transaction() as session:
-            now = self._known = await ledger.current_state(session, self.task_id)
+            now = self._known or await ledger.current_state(session, self.task_id)
+            self._known = now
             if reached(now, done_at) or now is target:
                 return now
             await ledger.record_transition(
@@ -331,8 +367,7 @@ class Lifecycle:
         if not plan.optimise:
             return code
         if state is not S.IN_OPTIMIZATION:  # resumed inside the step: carry on from there
-            await self.enter(S.OPTIMIZATION_PENDING, by="optimiser")
-            await self.enter(S.IN_OPTIMIZATION, by="optimiser")
+            await self.enter(S.OPTIMIZATION_PENDING, S.IN_OPTIMIZATION, by="optimiser")
         result = await agents.optimise_code(self.rt.llm, await self.agent_context(), plan, code)
         final = code.model_copy(update={"code": result.code}) if result.changed else code
         await self.finish_step(

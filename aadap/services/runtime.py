@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aadap.agents import AgentContext
 from aadap.core.config import Settings
+from aadap.core.states import TaskState
 from aadap.db.models import Task
 from aadap.db.session import Database
 from aadap.llm.types import LLMClient
@@ -28,6 +29,25 @@ class Runtime:
     # per task: what its agents see (request facts, local schema), read once per run;
     # cleared when a run starts and after it deploys (the schema may have changed)
     agent_facts: dict[uuid.UUID, AgentContext] = field(default_factory=dict)
+    # per task: the state this process last read or committed, the expected state of
+    # its next move (``Lifecycle.state``); the compare-and-set in ``ledger`` refuses a
+    # move from a stale one, and a failed step drops it so its retry reads afresh
+    states: dict[uuid.UUID, TaskState] = field(default_factory=dict)
+    # per task: the row as the run read it, for the facts that never change once the
+    # task exists (platform, environment, connection); never its state or totals
+    task_rows: dict[uuid.UUID, Task] = field(default_factory=dict)
+
+    def forget(self, task_id: uuid.UUID) -> None:
+        """Drop what this runtime remembers of a task: the next step reads it afresh."""
+        self.agent_facts.pop(task_id, None)
+        self.states.pop(task_id, None)
+        self.task_rows.pop(task_id, None)
+
+    def remember(self, task: Task) -> None:
+        """Start a run of ``task`` from the row just read (or created)."""
+        self.forget(task.id)
+        self.states[task.id] = TaskState(task.current_state)
+        self.task_rows[task.id] = task
 
     @classmethod
     def build(

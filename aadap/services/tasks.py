@@ -62,11 +62,13 @@ async def create(
     request: TaskRequest,
     *,
     flow_run_id: str | None = None,
+    runner: dict[str, object] | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Task, bool]:
     """Create the task for ``request``, or return the existing one for its idempotency key.
 
     Returns ``(task, created)``. The insert and the first ledger row commit together.
+    ``runner``: the identity of the process that will run it (``metadata.runner``).
     A new task is refused with ``CostBudgetExceededError`` while the daily or monthly
     spend is at its hard limit (``now``: the clock for that check; the wall clock if None).
     """
@@ -106,6 +108,7 @@ async def create(
                 metadata_={
                     "working_dir": working_dir,
                     "connection": request.connection,
+                    **({} if runner is None else {"runner": runner}),
                 },
             )
             session.add(task)
