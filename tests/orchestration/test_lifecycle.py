@@ -103,9 +103,28 @@ async def test_a_request_runs_end_to_end_and_leaves_a_full_trail(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[task.flow_run_id])
             )
         )
+        flow_run = await client.read_flow_run(task.flow_run_id)
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[task.flow_run_id]))
+        )
     assert {a.type for a in found} == {"markdown", "table"}
     report = next(a for a in found if a.type == "markdown")
     assert "orders_raw" in str(report.data)
+    # the UI filters a task's runs by the flow run's tag, and steps by their agent's tag
+    assert f"task:{task.id}" in flow_run.tags
+    assert {run.name.split("-")[0]: run.tags for run in task_runs} == {
+        step: [f"agent:{step}"]
+        for step in (
+            "parser",
+            "planner",
+            "router",
+            "developer",
+            "reviewer",
+            "optimiser",
+            "approval",
+            "deployer",
+        )
+    }
 
 
 async def test_rate_limited_twice_then_fine_succeeds_on_attempt_three(
