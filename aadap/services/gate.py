@@ -266,11 +266,6 @@ def _code_kind(code: GeneratedCode, rows: list[Artifact]) -> ArtifactType:
     return ArtifactType.GENERATED_CODE
 
 
-async def latest_request(lc: Lifecycle, digest: str) -> ApprovalRequest | None:
-    async with lc.rt.db.sessions() as session:
-        return await _latest_request(session, lc.task_id, digest)
-
-
 async def _latest_request(
     session: AsyncSession, task_id: uuid.UUID, digest: str
 ) -> ApprovalRequest | None:

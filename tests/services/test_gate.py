@@ -10,12 +10,17 @@ from sqlalchemy import select
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, Language
-from aadap.core.exceptions import ApprovalRequiredError, ValidationFailedError
+from aadap.core.exceptions import (
+    ApprovalRequiredError,
+    StateConflictError,
+    ValidationFailedError,
+)
 from aadap.core.requests import TaskRequest
+from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
-from aadap.services import artifacts, context, gate, tasks
+from aadap.services import artifacts, context, gate, ledger, tasks
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
@@ -117,3 +122,35 @@ async def test_deploy_refuses_approved_code_that_never_passed_validation(
     with pytest.raises(ValidationFailedError, match="never passed validation"):
         await gate.deploy(lc, sneaky, Language.SQL)
     assert await _executions(lc) == []
+
+
+async def test_a_step_never_moves_the_task_from_a_state_it_only_remembers(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    """The run remembers the state between steps instead of reading it each time; a move
+    by another writer in between makes the next move fail the compare-and-set, and
+    nothing is written from the stale state."""
+    lc, code = validated
+    assert lc.rt.states[lc.task_id].value == "VALIDATION_PASSED"
+    async with lc.rt.db.transaction() as session:  # another process cancels the task
+        await ledger.record_transition(
+            session, task_id=lc.task_id, to_state=TaskState.CANCELLED, triggered_by="operator"
+        )
+    before = await _transitions(lc)
+    with pytest.raises(StateConflictError, match="CANCELLED"):
+        await gate.request_approval(lc, code)
+    assert await _transitions(lc) == before
+    async with lc.rt.db.sessions() as session:
+        assert (await session.execute(select(models.ApprovalRequest))).scalars().all() == []
+    lc.rt.states.pop(lc.task_id)  # what a failed step does: the next attempt reads afresh
+    assert await lc.state() is TaskState.CANCELLED
+
+
+async def _transitions(lc: Lifecycle) -> list[str]:
+    async with lc.rt.db.sessions() as session:
+        rows = await session.execute(
+            select(models.StateTransition.to_state)
+            .where(models.StateTransition.task_id == lc.task_id)
+            .order_by(models.StateTransition.sequence_num)
+        )
+        return list(rows.scalars())
