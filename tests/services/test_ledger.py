@@ -175,3 +175,20 @@ async def test_rework_rounds_are_counted_from_the_ledger(db: Database) -> None:
         assert await ledger.count_entries(session, task_id, S.IN_DEVELOPMENT) == 3
         assert await ledger.count_entries(session, task_id, S.REJECTED) == 0
     assert [r.sequence_num for r in await trail(db, task_id)] == list(range(1, len(path)))
+
+
+async def test_a_move_is_stored_with_everything_it_was_given(db: Database) -> None:
+    task_id = await new_task(db)
+    async with db.transaction() as session:
+        returned = await ledger.record_transition(
+            session, task_id=task_id, to_state=S.PARSING, triggered_by="parser",
+            reason="because", metadata={"artifact_id": "a-1", "version": 2},
+        )  # fmt: skip
+    [stored] = await trail(db, task_id)
+    assert (stored.id, stored.sequence_num, stored.from_state, stored.to_state) == (
+        returned.id, 1, "SUBMITTED", "PARSING",
+    )  # fmt: skip
+    assert (stored.triggered_by, stored.reason) == ("parser", "because")
+    assert stored.metadata_ == {"artifact_id": "a-1", "version": 2}
+    assert stored.created_at is not None and stored.created_at.utcoffset() is not None
+    assert await state_of(db, task_id) is S.PARSING
