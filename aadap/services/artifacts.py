@@ -6,11 +6,12 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ArtifactType
 from aadap.db.models import Artifact
+from aadap.db.types import utcnow
 
 
 def content_hash(content: str) -> str:
@@ -33,6 +34,35 @@ async def latest(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+_ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
+
+# Built once with bound parameters: every step stores one or two artifacts, and building
+# and keying these statements anew cost about as much CPU as running them.
+_PREVIOUS = (
+    select(_ARTIFACTS.c.id, _ARTIFACTS.c.version, _ARTIFACTS.c.content_hash)
+    .where(
+        _ARTIFACTS.c.task_id == bindparam("task_id_"),
+        _ARTIFACTS.c.artifact_type == bindparam("type_"),
+        _ARTIFACTS.c.name == bindparam("name_"),
+    )
+    .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
+    .limit(1)
+)
+_STORE = _ARTIFACTS.insert().values(
+    id=bindparam("id_"),
+    task_id=bindparam("task_id_"),
+    artifact_type=bindparam("type_"),
+    name=bindparam("name_"),
+    content=bindparam("content_"),
+    content_hash=bindparam("hash_"),
+    version=bindparam("version_"),
+    parent_id=bindparam("parent_id_"),
+    edit_message=bindparam("edit_message_"),
+    metadata=bindparam("metadata_"),
+    created_at=bindparam("created_at_"),
+)
+
+
 async def save(
     session: AsyncSession,
     *,
@@ -44,11 +74,15 @@ async def save(
     metadata: dict[str, Any] | None = None,
 ) -> Artifact:
     """Store a new version (or return the latest when its content is identical). Does not commit."""
-    previous = await latest(session, task_id=task_id, artifact_type=artifact_type, name=name)
+    key = {"task_id_": task_id, "type_": artifact_type.value, "name_": name}
+    previous = (await session.execute(_PREVIOUS, key)).one_or_none()
     digest = content_hash(content)
     if previous is not None and previous.content_hash == digest:
-        return previous
+        found = await session.get(Artifact, previous.id)
+        assert found is not None  # read in this transaction a moment ago
+        return found
     row = Artifact(
+        id=uuid.uuid4(),
         task_id=task_id,
         artifact_type=artifact_type.value,
         name=name,
@@ -58,9 +92,22 @@ async def save(
         parent_id=None if previous is None else previous.id,
         edit_message=edit_message,
         metadata_=metadata or {},
+        created_at=utcnow(),
     )
-    session.add(row)
-    await session.flush()
+    await session.execute(
+        _STORE,
+        {
+            **key,
+            "id_": row.id,
+            "content_": content,
+            "hash_": digest,
+            "version_": row.version,
+            "parent_id_": row.parent_id,
+            "edit_message_": edit_message,
+            "metadata_": row.metadata_,
+            "created_at_": row.created_at,
+        },
+    )
     return row
 
 
