@@ -15,7 +15,7 @@ import sys
 import uuid
 from typing import Any
 
-from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
@@ -50,20 +50,12 @@ async def _run(
     return await step.with_options(**opts)(task_id, *(quote(value) for value in inputs))
 
 
-async def _tag_flow_run(run_ctx: FlowRunContext | None, task_id: uuid.UUID) -> None:
-    """Tag the lifecycle's flow run ``task:<id>`` so the UI filters a task's runs.
-
-    Through the flow engine's own client: a client of our own costs its set-up and, on
-    the embedded server, about half a second to close, which the run's end waited for.
-    """
-    flow_run = None if run_ctx is None else run_ctx.flow_run
+async def _tag_flow_run(flow_run: Any, task_id: uuid.UUID) -> None:
+    """Tag the lifecycle's flow run ``task:<id>`` so the UI filters a task's runs."""
     tag = f"task:{task_id}"
-    if run_ctx is None or flow_run is None or tag in flow_run.tags:
+    if flow_run is None or tag in flow_run.tags:
         return
-    if isinstance(run_ctx.client, PrefectClient):
-        await run_ctx.client.update_flow_run(flow_run.id, tags=[*flow_run.tags, tag])
-        return
-    async with get_client() as client:  # the engine holds a sync client (a sync flow)
+    async with get_client() as client:
         await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, tag])
 
 
@@ -168,7 +160,7 @@ async def run_lifecycle(
                 if not created:  # a new task was created with them
                     await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
                 # one API call, made while the steps run; awaited before the run ends
-                tagging = asyncio.ensure_future(_tag_flow_run(run_ctx, task.id))
+                tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task.id))
                 logs.defer(  # committed with the first step's first write
                     rt.db,
                     [
