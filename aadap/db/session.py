@@ -114,6 +114,16 @@ async def check_connection(engine: AsyncEngine) -> None:
         ) from exc
 
 
+_INSERTS: dict[Table, Executable] = {}
+
+
+def _insert_into(table: Table) -> Executable:
+    statement = _INSERTS.get(table)
+    if statement is None:
+        statement = _INSERTS[table] = insert(table)
+    return statement
+
+
 class Database:
     """The engine and session factory a process uses; built once by the entrypoint.
 
@@ -154,10 +164,24 @@ class Database:
         """How many deferred statements and rows wait for the next transaction."""
         return len(self._deferred) + sum(len(rows) for rows in self._rows.values())
 
-    def _take(self) -> list[Executable]:
-        taken = self._deferred + [insert(t).values(rows) for t, rows in self._rows.items()]
+    def _take(self) -> list[tuple[Executable, list[dict[str, Any]] | None]]:
+        """The queue, emptied: statements first, then each table's rows as one executemany
+        of an INSERT built once per table (a multi-row ``VALUES`` would be compiled anew
+        for every batch, as its shape changes with the number of rows)."""
+        taken: list[tuple[Executable, list[dict[str, Any]] | None]] = [
+            (statement, None) for statement in self._deferred
+        ]
+        taken += [(_insert_into(t), rows) for t, rows in self._rows.items()]
         self._deferred, self._rows = [], {}
         return taken
+
+    def _requeue(self, taken: list[tuple[Executable, list[dict[str, Any]] | None]]) -> None:
+        statements = [statement for statement, rows in taken if rows is None]
+        self._deferred[:0] = statements
+        for statement, rows in taken:
+            if rows is not None:
+                table: Table = statement.table  # type: ignore[attr-defined]
+                self._rows[table] = rows + self._rows.get(table, [])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -172,13 +196,13 @@ class Database:
         ran = False
         try:
             async with self._writes() as session, session.begin():
-                for statement in taken:
-                    await session.execute(statement)
+                for statement, rows in taken:
+                    await session.execute(statement, rows)
                 ran = True
                 yield session
         except BaseException:
             if ran:
-                self._deferred[:0] = taken
+                self._requeue(taken)
             raise
 
     async def flush_deferred(self) -> None:

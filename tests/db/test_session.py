@@ -6,10 +6,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
+from aadap.core.enums import LogLevel
+from aadap.db.models import TaskLog
 from aadap.db.session import Database
+from aadap.services import logs
 from tests.conftest import settings_for
 
 pytestmark = pytest.mark.postgres
@@ -54,3 +57,35 @@ async def test_a_connection_used_moments_ago_is_not_pinged(
         assert await _backend_pid(db) != pid  # the pool dropped it after the failure
     finally:
         await db.dispose()
+
+
+async def _log_rows(db: Database) -> list[str]:
+    async with db.sessions() as session:
+        rows = await session.execute(select(TaskLog.message).order_by(TaskLog.message))
+        return list(rows.scalars())
+
+
+def _queue(db: Database, *messages: str) -> None:
+    logs.defer(
+        db,
+        [logs.build(level=LogLevel.INFO, event="test", message=m, source="test") for m in messages],
+    )
+
+
+async def test_deferred_rows_commit_with_the_next_transaction_and_survive_its_failure(
+    db: Database,
+) -> None:
+    _queue(db, "a", "b")
+    assert db.pending == 2 and await _log_rows(db) == []  # queued, not written
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            raise RuntimeError("the caller's own work fails")
+    assert db.pending == 2  # rolled back with it, and queued again
+    _queue(db, "c")
+    async with db.transaction():
+        pass
+    assert db.pending == 0
+    assert await _log_rows(db) == ["a", "b", "c"]
+    _queue(db, "d")
+    await db.flush_deferred()
+    assert await _log_rows(db) == ["a", "b", "c", "d"]
