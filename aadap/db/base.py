@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,3 +18,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """A row's values keyed by column name (``metadata``, not the ``metadata_`` attribute),
+    for a Core INSERT of a row built with the ORM class."""
+    return {attr.columns[0].name: getattr(row, attr.key) for attr in row.__mapper__.column_attrs}

@@ -141,7 +141,7 @@ async def run_lifecycle(
             runtime.remember_flow_run(flow_run_id, task.id)
         rt.remember(task)  # a new run reads the schema afresh and starts from the row's state
         if created:
-            spend = budget.of_new_task(task)
+            spend = budget.of_task(task)
         else:
             async with rt.db.sessions() as session:
                 spend = await budget.load(session, task.id)

@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ArtifactType
+from aadap.db.base import column_values
 from aadap.db.models import Artifact
 from aadap.db.types import utcnow
 
@@ -48,19 +49,7 @@ _PREVIOUS = (
     .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
     .limit(1)
 )
-_STORE = _ARTIFACTS.insert().values(
-    id=bindparam("id_"),
-    task_id=bindparam("task_id_"),
-    artifact_type=bindparam("type_"),
-    name=bindparam("name_"),
-    content=bindparam("content_"),
-    content_hash=bindparam("hash_"),
-    version=bindparam("version_"),
-    parent_id=bindparam("parent_id_"),
-    edit_message=bindparam("edit_message_"),
-    metadata=bindparam("metadata_"),
-    created_at=bindparam("created_at_"),
-)
+_STORE = _ARTIFACTS.insert()
 
 
 async def save(
@@ -94,20 +83,7 @@ async def save(
         metadata_=metadata or {},
         created_at=utcnow(),
     )
-    await session.execute(
-        _STORE,
-        {
-            **key,
-            "id_": row.id,
-            "content_": content,
-            "hash_": digest,
-            "version_": row.version,
-            "parent_id_": row.parent_id,
-            "edit_message_": edit_message,
-            "metadata_": row.metadata_,
-            "created_at_": row.created_at,
-        },
-    )
+    await session.execute(_STORE, column_values(row))
     return row
 
 

@@ -24,23 +24,18 @@ async def _load(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, Spend]
     if task is None:
         raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
     unpriced = 0 if task.cost_budget_usd is None else await costs.unpriced_calls(session, task_id)
-    spend = Spend(
-        tokens_used=task.tokens_used,
-        cost_usd=task.cost_usd,
-        token_budget=task.token_budget,
-        cost_budget_usd=task.cost_budget_usd,
-        unpriced_calls=unpriced,
-    )
-    return task, spend
+    return task, of_task(task, unpriced_calls=unpriced)
 
 
-def of_new_task(task: Task) -> Spend:
-    """The spend of a task just created: its budgets, nothing spent, no call recorded."""
+def of_task(task: Task, *, unpriced_calls: int = 0) -> Spend:
+    """The task's budgets and totals as its row has them (a task just created: nothing
+    spent, no call recorded, so no query is needed)."""
     return Spend(
         tokens_used=task.tokens_used or 0,
         cost_usd=task.cost_usd if task.cost_usd is not None else Decimal(0),
         token_budget=task.token_budget,
         cost_budget_usd=task.cost_budget_usd,
+        unpriced_calls=unpriced_calls,
     )
 
 

@@ -173,7 +173,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         "decision": decision.decision,
         "cost_usd_so_far": str(await _cost_so_far(lc)),
     }
-    async with lc.rt.db.transaction() as session:
+    async with lc.transaction() as session:
         code_artifact = await artifacts.latest(
             session,
             task_id=lc.task_id,
@@ -219,28 +219,13 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         )
         # the request, its explanation and the moves through APPROVAL_PENDING commit
         # together: a run that dies before this commit asks again from the top
-        moves: list[tuple[TaskState, str | None, dict[str, Any] | None]] = [
-            (S.APPROVAL_PENDING, None, None),
-            (S.IN_REVIEW, decision.reason, None),
-        ]
+        await lc.move(session, S.APPROVAL_PENDING, by=POLICY_ACTOR)
+        await lc.move(session, S.IN_REVIEW, by=POLICY_ACTOR, reason=decision.reason)
         if status is ApprovalStatus.AUTO_APPROVED:
-            moves.append(
-                (
-                    S.APPROVED,
-                    f"auto-approved by policy: {decision.reason}",
-                    {"approval_id": str(row.id)},
-                )
-            )
-        now_state = state
-        for target, reason, metadata in moves:
-            if target is now_state:
-                continue
-            await ledger.record_transition(
-                session, task_id=lc.task_id, to_state=target, triggered_by=POLICY_ACTOR,
-                reason=reason, expected_from=now_state, metadata=metadata,
+            await lc.move(
+                session, S.APPROVED, by=POLICY_ACTOR, reason=f"auto-approved by policy: {decision.reason}",
+                metadata={"approval_id": str(row.id)},
             )  # fmt: skip
-            now_state = target
-    lc.moved_to(now_state)
     outcome = ApprovalOutcome(row, meta["analysis"], decision.decision, decision.reason)
     if status is ApprovalStatus.FORBIDDEN:
         raise SafetyViolationError(
@@ -391,7 +376,6 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     task = await lc.facts()
     # opened first: a bad connection leaves no RUNNING row behind
     platform = await lc.rt.platform_for(task)
-    state = await lc.state()
     execution = Execution(
         task_id=lc.task_id,
         connection_id=task.connection_id,
@@ -403,17 +387,12 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     )
     try:
         # the move to DEPLOYING and the RUNNING execution commit together, before the run
-        async with lc.rt.db.transaction() as session:
-            if state is not S.DEPLOYING:
-                await ledger.record_transition(
-                    session, task_id=lc.task_id, to_state=S.DEPLOYING, triggered_by="deployer",
-                    expected_from=state,
-                )  # fmt: skip
+        async with lc.transaction() as session:
+            await lc.move(session, S.DEPLOYING, by="deployer")
             session.add(execution)
     except BaseException:
         await platform.aclose()
         raise
-    lc.moved_to(S.DEPLOYING)
     started = time.monotonic()
     try:
         handle = await platform.submit(code, language=language, name=f"aadap-{str(lc.task_id)[:8]}")

@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
 from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
@@ -62,6 +65,7 @@ class Lifecycle:
     def __init__(self, rt: Runtime, task_id: uuid.UUID) -> None:
         self.rt = rt
         self.task_id = task_id
+        self._moving: TaskState | None = None  # the state reached inside ``transaction()``
 
     @property
     def _known(self) -> TaskState | None:
@@ -162,42 +166,52 @@ class Lifecycle:
 
     # --- writing ------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """``Database.transaction`` whose moves (:meth:`move`) this run remembers once it
+        commits, and forgets if it does not."""
+        self._moving = self._known
+        async with self.rt.db.transaction() as session:
+            yield session
+        if self._moving is not None:
+            self._known = self._moving
+
+    async def move(
+        self,
+        session: AsyncSession,
+        target: TaskState,
+        *,
+        by: str,
+        reason: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Move to ``target`` inside :meth:`transaction`, from the state this run last knew
+        (read in the transaction if none), unless the task is already there."""
+        now = self._moving or await ledger.current_state(session, self.task_id)
+        if now is not target:
+            await ledger.record_transition(
+                session, task_id=self.task_id, to_state=target, triggered_by=by,
+                reason=reason, expected_from=now, metadata=metadata,
+            )  # fmt: skip
+        self._moving = target
+
     async def enter(self, *targets: TaskState, by: str, reason: str | None = None) -> TaskState:
         """Move through ``targets`` in order, in one transaction, skipping any the task is
         already in."""
         now = await self.state()
-        moves: list[tuple[TaskState, TaskState]] = []
-        for target in targets:
-            if target is not now:
-                moves.append((now, target))
-                now = target
-        if not moves:
+        if all(target is now for target in targets):
             return now
-        async with self.rt.db.transaction() as session:
-            for source, target in moves:
-                await ledger.record_transition(
-                    session,
-                    task_id=self.task_id,
-                    to_state=target,
-                    triggered_by=by,
-                    reason=reason,
-                    expected_from=source,
-                )
-        self._known = now
-        return now
+        async with self.transaction() as session:
+            for target in targets:
+                await self.move(session, target, by=by, reason=reason)
+        return targets[-1]
 
     async def begin(self, done_at: TaskState, target: TaskState, *, by: str) -> TaskState:
-        """Read the state and, unless the step is already done (``done_at`` reached),
-        enter ``target``: one transaction. Returns the state that was read."""
-        async with self.rt.db.transaction() as session:
-            now = self._known or await ledger.current_state(session, self.task_id)
-            self._known = now
-            if reached(now, done_at) or now is target:
-                return now
-            await ledger.record_transition(
-                session, task_id=self.task_id, to_state=target, triggered_by=by, expected_from=now
-            )
-        self._known = target
+        """Unless the step is already done (``done_at`` reached), enter ``target``.
+        Returns the state the step found."""
+        now = await self.state()
+        if not reached(now, done_at):
+            await self.enter(target, by=by)
         return now
 
     async def finish_step(
@@ -213,7 +227,7 @@ class Lifecycle:
     ) -> Artifact:
         """Store the step's output and move to ``target`` in one transaction."""
         content = output if isinstance(output, str) else output.model_dump_json(indent=2)
-        async with self.rt.db.transaction() as session:
+        async with self.transaction() as session:
             row = await artifacts.save(
                 session,
                 task_id=self.task_id,
@@ -222,20 +236,10 @@ class Lifecycle:
                 content=content,
                 metadata=metadata,
             )
-            await ledger.record_transition(
-                session,
-                task_id=self.task_id,
-                to_state=target,
-                triggered_by=by,
-                reason=reason,
-                expected_from=self._known,
-                metadata={
-                    "artifact_id": str(row.id),
-                    "version": row.version,
-                    "content_hash": row.content_hash,
-                },
-            )
-        self._known = target
+            await self.move(
+                session, target, by=by, reason=reason,
+                metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
+            )  # fmt: skip
         return row
 
     # --- steps --------------------------------------------------------------------

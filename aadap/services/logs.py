@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
+from aadap.db.base import column_values
 from aadap.db.models import TaskLog
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import context
 
 _LEVELS = list(LogLevel)
-_COLUMNS = list(TaskLog.__mapper__.column_attrs)
 
 
 def build(
@@ -82,7 +82,7 @@ def defer(db: Database, rows: Iterable[TaskLog]) -> int:
     now = utcnow()
     values = [
         {
-            **{attr.columns[0].name: getattr(row, attr.key) for attr in _COLUMNS},
+            **column_values(row),
             "id": row.id or uuid.uuid4(),
             "details": row.details or {},
             "created_at": row.created_at or now,

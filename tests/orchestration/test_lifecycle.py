@@ -22,6 +22,7 @@ from aadap.core.exceptions import (
     TokenBudgetExceededError,
 )
 from aadap.db import models
+from aadap.orchestration import steps
 from tests.orchestration.conftest import DATA, HarnessFactory
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
@@ -113,17 +114,7 @@ async def test_a_request_runs_end_to_end_and_leaves_a_full_trail(
     # the UI filters a task's runs by the flow run's tag, and steps by their agent's tag
     assert f"task:{task.id}" in flow_run.tags
     assert {run.name.split("-")[0]: run.tags for run in task_runs} == {
-        step: [f"agent:{step}"]
-        for step in (
-            "parser",
-            "planner",
-            "router",
-            "developer",
-            "reviewer",
-            "optimiser",
-            "approval",
-            "deployer",
-        )
+        step.name: [f"agent:{step.name}"] for step in steps.ALL_STEPS
     }
 
 
