@@ -89,3 +89,78 @@ async def test_deferred_rows_commit_with_the_next_transaction_and_survive_its_fa
     _queue(db, "d")
     await db.flush_deferred()
     assert await _log_rows(db) == ["a", "b", "c", "d"]
+
+
+# --- engines are recycled, connections are not ------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'recycled' / 'app.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def test_a_disposed_database_hands_its_engine_to_the_next_one_without_its_connections(
+    any_url: str, tmp_path: Path
+) -> None:
+    """What a lifecycle run outside a bound runtime relies on: the next run's ``Database``
+    starts with the compiled statements of the last one, and none of its connections
+    (they belonged to that run's event loop)."""
+    settings = settings_for(any_url, tmp_path)
+    first = Database(settings)
+    async with first.transaction() as session:
+        await session.execute(text("SELECT 1"))
+    compiled = len(first.engine.sync_engine._compiled_cache or {})
+    assert compiled > 0 and first.engine.sync_engine.pool.checkedin() == 1
+    await first.dispose()
+    assert first.engine.sync_engine.pool.checkedin() == 0  # closed, not kept
+
+    second = Database(settings)
+    try:
+        assert second.engine is first.engine
+        assert len(second.engine.sync_engine._compiled_cache or {}) == compiled
+        async with second.transaction() as session:  # a fresh connection, in this loop
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        # a Database alive at the same time never shares that engine (nor its pool)
+        third = Database(settings)
+        try:
+            assert third.engine is not second.engine
+        finally:
+            await third.dispose()
+        # nor does one built with other options
+        other = Database(settings_for(any_url, tmp_path, database={"pool_size": 2}))
+        try:
+            assert other.engine is not second.engine
+        finally:
+            await other.dispose()
+    finally:
+        await second.dispose()
+    await second.dispose()  # a second dispose gives nothing back twice
+    after = [Database(settings), Database(settings)]
+    try:
+        assert after[0].engine is second.engine and after[1].engine is not second.engine
+    finally:
+        for db in after:
+            await db.dispose()
+
+
+async def test_a_recycled_sqlite_engine_recreates_a_folder_removed_in_between(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "home" / "db"
+    url = f"sqlite+aiosqlite:///{folder / 'app.db'}"
+    settings = settings_for(url, tmp_path)
+    first = Database(settings)
+    async with first.transaction() as session:
+        await session.execute(text("SELECT 1"))
+    await first.dispose()
+    folder.joinpath("app.db").unlink()
+    folder.rmdir()
+    second = Database(settings)
+    try:
+        assert second.engine is first.engine
+        async with second.transaction() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await second.dispose()
