@@ -87,7 +87,7 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
     calls = None if ctx is None or ctx.spend is None else ctx.spend.calls_of(str(task_run.id))
     if calls != 0:  # a step that made no LLM call (router, approval, deployer) has none to settle
         rt.db.defer(
-            costs.settle_attempts(
+            *costs.settle_attempts(
                 task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
             )
         )
