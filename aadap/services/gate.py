@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
@@ -50,6 +50,7 @@ from aadap.services.lifecycle import Lifecycle, reached
 S = TaskState
 POLICY_ACTOR = "system:policy"
 APPROVING = (ApprovalStatus.APPROVED.value, ApprovalStatus.AUTO_APPROVED.value)
+_EXECUTIONS: Table = Execution.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -409,20 +410,37 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     finally:
         lc.rt.agent_facts.pop(lc.task_id, None)  # the run may have changed the schema
         await platform.aclose()
-    await _finish_execution(lc, execution, result)
     if not result.succeeded:
+        await _finish_execution(lc, execution, result)
         raise DeploymentFailedError(
             f"the {task.platform} run failed: {result.error or result.status.value}",
             task_id=str(lc.task_id),
             details={"run_id": handle.run_id, "run_url": result.run_url, "error": result.error},
         )
-    await _compute_cost(lc, task, execution, result)
-    await lc.finish_step(
-        S.DEPLOYED, by="deployer", output=json.dumps(_result_json(result), indent=2, default=str),
-        kind=ArtifactType.EXECUTION_RESULT, name="result",
-        reason=result.output[:500] or f"{result.rows_affected} rows affected",
-        metadata={"execution_id": str(execution.id)},
-    )  # fmt: skip
+    # the execution's outcome, its compute cost, the result artifact and DEPLOYED commit
+    # together: one transaction where there were three. A run that dies before the commit
+    # leaves the execution RUNNING, which a resumed run refuses to deploy over.
+    values = _execution_values(result)
+    rate = lc.rt.settings.platforms.compute_usd_per_hour.get(task.platform)
+    ctx = context.current()
+    totals = None
+    async with lc.transaction() as session:
+        await _store_execution(session, execution, values)
+        if rate is not None:
+            _, totals = await costs.add_compute(
+                session, ctx=ctx, task_id=lc.task_id, platform=task.platform,
+                duration_ms=result.duration_ms or 0, usd_per_hour=rate,
+                call_id=f"compute-{execution.id}",
+            )  # fmt: skip
+        await lc.finish_in(
+            session, S.DEPLOYED, by="deployer",
+            output=json.dumps(_result_json(result), indent=2, default=str),
+            kind=ArtifactType.EXECUTION_RESULT, name="result",
+            reason=result.output[:500] or f"{result.rows_affected} rows affected",
+            metadata={"execution_id": str(execution.id)},
+        )  # fmt: skip
+    costs.note_compute(ctx, lc.task_id, totals)
+    _apply(execution, values)
     return execution
 
 
@@ -453,9 +471,7 @@ def _result_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-async def _finish_execution(
-    lc: Lifecycle, execution: Execution, result: RunResult | None, *, error: str | None = None
-) -> None:
+def _execution_values(result: RunResult | None, *, error: str | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {"completed_at": utcnow()}
     if result is None:
         values.update(status=ExecutionStatus.FAILED.value, error=error)
@@ -468,25 +484,29 @@ async def _finish_execution(
             duration_ms=result.duration_ms,
             run_url=result.run_url,
         )
-    async with lc.rt.db.transaction() as session:
-        await session.execute(update(Execution).where(Execution.id == execution.id).values(values))
+    return values
+
+
+async def _store_execution(
+    session: AsyncSession, execution: Execution, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(_EXECUTIONS).where(_EXECUTIONS.c.id == execution.id).values(values)
+    )
+
+
+def _apply(execution: Execution, values: dict[str, Any]) -> None:
     for name, value in values.items():
         setattr(execution, name, value)
 
 
-async def _compute_cost(lc: Lifecycle, task: Task, execution: Execution, result: RunResult) -> None:
-    rate = lc.rt.settings.platforms.compute_usd_per_hour.get(task.platform)
-    if rate is None:
-        return
-    await costs.record_compute(
-        lc.rt.db,
-        ctx=context.current(),
-        task_id=lc.task_id,
-        platform=task.platform,
-        duration_ms=result.duration_ms or 0,
-        usd_per_hour=rate,
-        call_id=f"compute-{execution.id}",
-    )
+async def _finish_execution(
+    lc: Lifecycle, execution: Execution, result: RunResult | None, *, error: str | None = None
+) -> None:
+    values = _execution_values(result, error=error)
+    async with lc.rt.db.transaction() as session:
+        await _store_execution(session, execution, values)
+    _apply(execution, values)
 
 
 async def complete(lc: Lifecycle) -> None:

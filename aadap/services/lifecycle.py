@@ -54,6 +54,19 @@ RANK.update(
 )
 
 
+#: Steps whose successor is fixed: finishing one also enters the next step, in the same
+#: transaction (one commit fewer per step), by the next step's agent. The next step
+#: finds its state already entered and goes straight to its work, as a resumed run
+#: does. Where the next step depends on the outcome (a review, the plan's optimise
+#: flag, an approval) or the move is final (COMPLETED), the next step enters it itself.
+ENTERS_NEXT: dict[TaskState, tuple[TaskState, str]] = {
+    S.PARSED: (S.PLANNING, "planner"),
+    S.PLANNED: (S.AGENT_ASSIGNMENT, "router"),
+    S.AGENT_ASSIGNED: (S.IN_DEVELOPMENT, "developer"),
+    S.CODE_GENERATED: (S.IN_VALIDATION, "reviewer"),
+}
+
+
 def reached(state: TaskState, milestone: TaskState) -> bool:
     """Has a task in ``state`` already passed ``milestone`` (ignoring terminal states)?"""
     return state in RANK and RANK[state] >= RANK[milestone]
@@ -226,20 +239,42 @@ class Lifecycle:
         metadata: dict[str, Any] | None = None,
     ) -> Artifact:
         """Store the step's output and move to ``target`` in one transaction."""
-        content = output if isinstance(output, str) else output.model_dump_json(indent=2)
         async with self.transaction() as session:
-            row = await artifacts.save(
-                session,
-                task_id=self.task_id,
-                artifact_type=kind,
-                name=name,
-                content=content,
+            return await self.finish_in(
+                session, target, by=by, output=output, kind=kind, name=name, reason=reason,
                 metadata=metadata,
-            )
-            await self.move(
-                session, target, by=by, reason=reason,
-                metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
             )  # fmt: skip
+
+    async def finish_in(
+        self,
+        session: AsyncSession,
+        target: TaskState,
+        *,
+        by: str,
+        output: BaseModel | str,
+        kind: ArtifactType,
+        name: str,
+        reason: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Artifact:
+        """:meth:`finish_step` inside the caller's :meth:`transaction` (and, where the next
+        step is fixed, :data:`ENTERS_NEXT`, that step's first move)."""
+        content = output if isinstance(output, str) else output.model_dump_json(indent=2)
+        row = await artifacts.save(
+            session,
+            task_id=self.task_id,
+            artifact_type=kind,
+            name=name,
+            content=content,
+            metadata=metadata,
+        )
+        await self.move(
+            session, target, by=by, reason=reason,
+            metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
+        )  # fmt: skip
+        following = ENTERS_NEXT.get(target)
+        if following is not None:
+            await self.move(session, following[0], by=following[1])
         return row
 
     # --- steps --------------------------------------------------------------------

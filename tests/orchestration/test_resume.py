@@ -128,7 +128,8 @@ async def test_resume_after_planning_skips_the_parser_and_the_planner(
     task = await new_task(h, LOAD)
     await drive(h, task, through="planner")
     assert h.agents_called() == ["parser", "planner"]
-    assert (await h.only_task()).current_state == "PLANNED"
+    # the planner's commit also entered the router's step (``ENTERS_NEXT``)
+    assert (await h.only_task()).current_state == "AGENT_ASSIGNMENT"
 
     state = await h.run(task_id=str(task.id))
 
@@ -151,13 +152,14 @@ async def test_resume_after_planning_skips_the_parser_and_the_planner(
 
 
 @ONE_BACKEND
-async def test_a_task_left_in_code_generated_resumes_at_validation(
+async def test_a_task_whose_code_was_generated_resumes_at_validation(
     make_harness: HarnessFactory,
 ) -> None:
     h = make_harness()
     task = await new_task(h, LOAD)
     await drive(h, task, through="developer")
-    assert (await h.only_task()).current_state == "CODE_GENERATED"
+    # CODE_GENERATED, and the reviewer's step entered in the same commit (``ENTERS_NEXT``)
+    assert (await h.only_task()).current_state == "IN_VALIDATION"
     before = len(h.llm.requests)
 
     state = await h.run(task_id=str(task.id))

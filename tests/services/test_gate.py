@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, Language
@@ -21,7 +22,7 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
 from aadap.services import artifacts, context, gate, ledger, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services.lifecycle import ENTERS_NEXT, Lifecycle
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
 
@@ -154,3 +155,59 @@ async def _transitions(lc: Lifecycle) -> list[str]:
             .order_by(models.StateTransition.sequence_num)
         )
         return list(rows.scalars())
+
+
+def _xmin(model: type[models.Base]) -> Any:
+    """PostgreSQL's ``xmin``: the id of the transaction that wrote the row version."""
+    return literal_column(f"{model.__tablename__}.xmin")
+
+
+async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_precedes_them(
+    validated: tuple[Lifecycle, GeneratedCode], backend: str
+) -> None:
+    """Each step whose successor is fixed enters it in the transaction that finishes it
+    (``ENTERS_NEXT``), by the next agent; the execution's outcome, its compute cost, its
+    result artifact and DEPLOYED commit together. Same transaction = same ``xmin`` on PostgreSQL."""
+    lc, code = validated
+    assert (await gate.request_approval(lc, code)).approved
+    execution = await gate.deploy(lc, code.code, code.language)
+    pg = backend == "postgres"
+    async with lc.rt.db.sessions() as session:
+        moves = (
+            await session.execute(
+                select(
+                    models.StateTransition.to_state,
+                    models.StateTransition.triggered_by,
+                    _xmin(models.StateTransition) if pg else literal_column("0"),
+                ).order_by(models.StateTransition.sequence_num)
+            )
+        ).all()
+        outcome = (
+            await session.execute(
+                select(
+                    models.Execution.status, _xmin(models.Execution) if pg else literal_column("0")
+                )
+            )
+        ).one()
+        result = (
+            await session.execute(
+                select(_xmin(models.Artifact) if pg else literal_column("0")).where(
+                    models.Artifact.artifact_type == ArtifactType.EXECUTION_RESULT.value
+                )
+            )
+        ).scalar_one()
+        compute = (
+            await session.execute(
+                select(_xmin(models.CostRecord) if pg else literal_column("0")).where(
+                    models.CostRecord.kind == "compute"
+                )
+            )
+        ).scalar_one()
+    written = {state: (by, txid) for state, by, txid in moves}
+    for done, (following, agent) in ENTERS_NEXT.items():
+        assert written[following.value][0] == agent
+        assert written[following.value][1] == written[done.value][1]
+    assert outcome[0] == "SUCCESS" and execution.status == "SUCCESS"
+    assert outcome[1] == result == compute == written["DEPLOYED"][1]
+    if pg:  # and the steps that are not fixed did commit apart
+        assert written["VALIDATION_PASSED"][1] != written["APPROVAL_PENDING"][1]
