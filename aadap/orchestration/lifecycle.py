@@ -68,15 +68,16 @@ async def _settle(tagging: asyncio.Future[None]) -> None:
         get_run_logger().warning("could not tag the flow run: %s", tagging.exception())
 
 
-async def _drive(rt: Runtime, task_id: uuid.UUID) -> None:
+async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     s = rt.settings
     lc = Lifecycle(rt, task_id)
 
     requirement = await _run(steps.parser, s, task_id)
     plan = await _run(steps.planner, s, task_id, requirement)
     route = await _run(steps.router, s, task_id, requirement, plan)
+    # failed reviews so far (names the rounds' task runs): none for a task this run created
+    round_no = 0 if created else await lc.failed_validations()
     while True:  # one pass per approval round; a rejection sends the work back to development
-        round_no = await lc.failed_validations()
         while (
             True
         ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
@@ -171,7 +172,7 @@ async def _lifecycle(
             )
         task, created = await tasks.create(
             rt.db, rt.settings, TaskRequest.parse(request), flow_run_id=flow_run_id,
-            runner=runner,
+            runner=runner, first_step=(TaskState.PARSING, steps.parser.name),
         )  # fmt: skip
     if flow_run_id is not None:
         runtime.remember_flow_run(flow_run_id, task.id)
@@ -210,7 +211,7 @@ async def _lifecycle(
             )
             hard_stop = False
             try:
-                await _drive(rt, task.id)
+                await _drive(rt, task.id, created=created)
             except (TaskCancelledError, ApprovalRejectedError) as exc:
                 await outcome.cancel(rt.db, task.id, by="lifecycle", reason=str(exc))
                 raise

@@ -49,6 +49,7 @@ from aadap.services.lifecycle import Lifecycle, reached
 
 S = TaskState
 POLICY_ACTOR = "system:policy"
+COMPLETER = "lifecycle"  # who moves a deployed task to COMPLETED
 APPROVING = (ApprovalStatus.APPROVED.value, ApprovalStatus.AUTO_APPROVED.value)
 _EXECUTIONS: Table = Execution.__table__  # type: ignore[assignment]
 
@@ -417,9 +418,9 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             task_id=str(lc.task_id),
             details={"run_id": handle.run_id, "run_url": result.run_url, "error": result.error},
         )
-    # the execution's outcome, its compute cost, the result artifact and DEPLOYED commit
-    # together: one transaction where there were three. A run that dies before the commit
-    # leaves the execution RUNNING, which a resumed run refuses to deploy over.
+    # the execution's outcome, its compute cost, the result artifact, DEPLOYED and COMPLETED
+    # commit together: one transaction where there were four. A run that dies before the
+    # commit leaves the execution RUNNING, which a resumed run refuses to deploy over.
     values = _execution_values(result)
     rate = lc.rt.settings.platforms.compute_usd_per_hour.get(task.platform)
     ctx = context.current()
@@ -439,6 +440,7 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             reason=result.output[:500] or f"{result.rows_affected} rows affected",
             metadata={"execution_id": str(execution.id)},
         )  # fmt: skip
+        await lc.move(session, S.COMPLETED, by=COMPLETER, reason="deployed")
     costs.note_compute(ctx, lc.task_id, totals)
     _apply(execution, values)
     return execution
@@ -510,6 +512,8 @@ async def _finish_execution(
 
 
 async def complete(lc: Lifecycle) -> None:
+    """COMPLETED for a task left in DEPLOYED (a deployment recorded after an interruption,
+    or by an earlier version); :func:`deploy` completes the task it deploys itself."""
     state = await lc.state()
     if state is S.DEPLOYED:
-        await lc.enter(S.COMPLETED, by="lifecycle", reason="deployed")
+        await lc.enter(S.COMPLETED, by=COMPLETER, reason="deployed")

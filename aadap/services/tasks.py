@@ -17,7 +17,7 @@ from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
-from aadap.services import budget_watch, connections
+from aadap.services import budget_watch, connections, ledger
 
 
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
@@ -64,11 +64,15 @@ async def create(
     flow_run_id: str | None = None,
     runner: dict[str, object] | None = None,
     now: dt.datetime | None = None,
+    first_step: tuple[TaskState, str] | None = None,
 ) -> tuple[Task, bool]:
     """Create the task for ``request``, or return the existing one for its idempotency key.
 
-    Returns ``(task, created)``. The insert and the first ledger row commit together.
+    Returns ``(task, created)``.
     ``runner``: the identity of the process that will run it (``metadata.runner``).
+    ``first_step``: the state the lifecycle's first step enters and that step's agent; the
+    new task moves there from SUBMITTED in the transaction that creates it (the lifecycle
+    run creating it would commit that move a moment later in a transaction of its own).
     A new task is refused with ``CostBudgetExceededError`` while the daily or monthly
     spend is at its hard limit (``now``: the clock for that check; the wall clock if None).
     """
@@ -113,6 +117,13 @@ async def create(
             )
             session.add(task)
             await session.flush()
+            if first_step is not None:
+                state, agent = first_step
+                await ledger.record_transition(
+                    session, task_id=task.id, to_state=state, triggered_by=agent,
+                    expected_from=TaskState.SUBMITTED,
+                )  # fmt: skip
+                task.current_state = state.value
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task

@@ -209,6 +209,18 @@ async def test_a_deployed_task_completes_without_deploying_again(
     h = make_harness()
     task = await new_task(h, LOAD)
     await drive(h, task, through="deployer")
+    # the deployment commits COMPLETED with DEPLOYED; a task left in DEPLOYED (by a run of
+    # an earlier version, or recorded after an interruption) is completed by the next run
+    async with h.db.transaction() as session:
+        await session.execute(
+            delete(models.StateTransition).where(
+                models.StateTransition.task_id == task.id,
+                models.StateTransition.to_state == "COMPLETED",
+            )
+        )
+        await session.execute(
+            update(models.Task).where(models.Task.id == task.id).values(current_state="DEPLOYED")
+        )
     assert (await h.only_task()).current_state == "DEPLOYED"
     calls = len(h.llm.requests)
 
@@ -231,12 +243,14 @@ async def test_a_deployment_that_finished_just_before_a_crash_is_not_repeated(
     h = make_harness()
     task = await new_task(h, LOAD)
     await drive(h, task, through="deployer")
-    # rewind the two writes that follow a successful run: the result artifact + DEPLOYED
+    # rewind what follows a successful run: the result artifact, DEPLOYED and COMPLETED
+    # (one commit since the execution's outcome joined it; a run of an earlier version
+    # could die between the outcome and the rest)
     async with h.db.transaction() as session:
         await session.execute(
             delete(models.StateTransition).where(
                 models.StateTransition.task_id == task.id,
-                models.StateTransition.to_state == "DEPLOYED",
+                models.StateTransition.to_state.in_(["DEPLOYED", "COMPLETED"]),
             )
         )
         await session.execute(

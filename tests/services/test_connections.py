@@ -678,7 +678,7 @@ async def test_deploying_to_databricks_links_the_connection_and_records_compute_
     assert cost.cost_usd == (Decimal(4200) / Decimal(3_600_000) * Decimal("0.70")).quantize(
         Decimal("0.0000000001")
     )
-    assert (await lc.state()).value == "DEPLOYED"
+    assert (await lc.state()).value == "COMPLETED"  # a deployment completes the task it deploys
     async with db.sessions() as session:
         count = (await session.execute(select(func.count(models.Execution.id)))).scalar_one()
     assert count == 1

@@ -167,7 +167,7 @@ async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_prec
 ) -> None:
     """Each step whose successor is fixed enters it in the transaction that finishes it
     (``ENTERS_NEXT``), by the next agent; the execution's outcome, its compute cost, its
-    result artifact and DEPLOYED commit together. Same transaction = same ``xmin`` on PostgreSQL."""
+    result artifact, DEPLOYED and COMPLETED commit together. Same transaction = same ``xmin`` on PostgreSQL."""
     lc, code = validated
     assert (await gate.request_approval(lc, code)).approved
     execution = await gate.deploy(lc, code.code, code.language)
@@ -208,6 +208,6 @@ async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_prec
         assert written[following.value][0] == agent
         assert written[following.value][1] == written[done.value][1]
     assert outcome[0] == "SUCCESS" and execution.status == "SUCCESS"
-    assert outcome[1] == result == compute == written["DEPLOYED"][1]
+    assert outcome[1] == result == compute == written["DEPLOYED"][1] == written["COMPLETED"][1]
     if pg:  # and the steps that are not fixed did commit apart
         assert written["VALIDATION_PASSED"][1] != written["APPROVAL_PENDING"][1]

@@ -6,20 +6,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 
 from aadap.core.exceptions import (
     InvalidStateTransitionError,
     StateConflictError,
     TaskNotFoundError,
 )
+from aadap.core.requests import TaskRequest
 from aadap.core.states import TaskState, can_transition
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.services import ledger
+from aadap.services import ledger, tasks
 from tests import builders
+from tests.conftest import settings_for
 
 S = TaskState
 HAPPY = [
@@ -192,3 +195,39 @@ async def test_a_move_is_stored_with_everything_it_was_given(db: Database) -> No
     assert stored.metadata_ == {"artifact_id": "a-1", "version": 2}
     assert stored.created_at is not None and stored.created_at.utcoffset() is not None
     assert await state_of(db, task_id) is S.PARSING
+
+
+async def test_a_task_created_for_its_first_step_is_entered_in_the_same_commit(
+    db: Database, tmp_path: Path, backend: str
+) -> None:
+    """``tasks.create(first_step=…)``, as a lifecycle creating its task calls it: the task
+    starts in the step's state, reached from SUBMITTED by that step's agent, committed
+    with the INSERT (same ``xmin`` on PostgreSQL); a task without it stays SUBMITTED."""
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path)
+    request = TaskRequest.parse({"text": "list tables"})
+    task, created = await tasks.create(db, settings, request, first_step=(S.PARSING, "parser"))
+    assert created and task.current_state == S.PARSING.value
+    pg = backend == "postgres"
+    async with db.sessions() as session:
+        row = (
+            await session.execute(
+                select(
+                    models.Task.current_state,
+                    literal_column("tasks.xmin") if pg else literal_column("0"),
+                ).where(models.Task.id == task.id)
+            )
+        ).one()
+        moves = (
+            await session.execute(
+                select(
+                    models.StateTransition.from_state,
+                    models.StateTransition.to_state,
+                    models.StateTransition.triggered_by,
+                    literal_column("state_transitions.xmin") if pg else literal_column("0"),
+                ).where(models.StateTransition.task_id == task.id)
+            )
+        ).all()
+    assert row[0] == "PARSING"
+    assert [tuple(m) for m in moves] == [("SUBMITTED", "PARSING", "parser", row[1])]
+    plain, _ = await tasks.create(db, settings, TaskRequest.parse({"text": "list tables"}))
+    assert plain.current_state == "SUBMITTED" and await trail(db, plain.id) == []
