@@ -6,11 +6,10 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ArtifactType
-from aadap.db.base import column_values
 from aadap.db.models import Artifact
 from aadap.db.types import utcnow
 
@@ -37,19 +36,50 @@ async def latest(
 
 _ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
 
-# Built once with bound parameters: every step stores one or two artifacts, and building
-# and keying these statements anew cost about as much CPU as running them.
-_PREVIOUS = (
-    select(_ARTIFACTS.c.id, _ARTIFACTS.c.version, _ARTIFACTS.c.content_hash)
-    .where(
-        _ARTIFACTS.c.task_id == bindparam("task_id_"),
-        _ARTIFACTS.c.artifact_type == bindparam("type_"),
-        _ARTIFACTS.c.name == bindparam("name_"),
+
+def _latest_of_key(column: ColumnElement[Any]) -> Any:
+    """``column`` of the newest version of (task, type, name), as a scalar subquery."""
+    return (
+        select(column)
+        .where(
+            _ARTIFACTS.c.task_id == bindparam("task_id_"),
+            _ARTIFACTS.c.artifact_type == bindparam("type_"),
+            _ARTIFACTS.c.name == bindparam("name_"),
+        )
+        .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
-    .limit(1)
-)
-_STORE = _ARTIFACTS.insert()
+
+
+def _param(name: str, column: str) -> Any:
+    return bindparam(name, type_=_ARTIFACTS.c[column].type)
+
+
+# One statement, built once with bound parameters: the next version of (task, type, name),
+# chained to the newest, unless the newest holds the same content (then nothing is
+# inserted and no row returned). Every step stores one or two artifacts; this is one round
+# trip where a read and an insert were two.
+_STORE = (
+    _ARTIFACTS.insert()
+    .from_select(
+        [
+            "id", "task_id", "artifact_type", "name", "content", "content_hash", "version",
+            "parent_id", "edit_message", "metadata", "created_at",
+        ],
+        select(
+            _param("id_", "id"), _param("task_id_", "task_id"), _param("type_", "artifact_type"),
+            _param("name_", "name"), _param("content_", "content"),
+            _param("hash_", "content_hash"),
+            func.coalesce(_latest_of_key(_ARTIFACTS.c.version), 0) + 1,
+            _latest_of_key(_ARTIFACTS.c.id), _param("edit_", "edit_message"),
+            _param("metadata_", "metadata"), _param("at_", "created_at"),
+        ).where(
+            func.coalesce(_latest_of_key(_ARTIFACTS.c.content_hash), "") != bindparam("hash_")
+        ),
+    )
+    .returning(_ARTIFACTS.c.version, _ARTIFACTS.c.parent_id)
+)  # fmt: skip
 
 
 async def save(
@@ -63,27 +93,28 @@ async def save(
     metadata: dict[str, Any] | None = None,
 ) -> Artifact:
     """Store a new version (or return the latest when its content is identical). Does not commit."""
-    key = {"task_id_": task_id, "type_": artifact_type.value, "name_": name}
-    previous = (await session.execute(_PREVIOUS, key)).one_or_none()
-    digest = content_hash(content)
-    if previous is not None and previous.content_hash == digest:
-        found = await session.get(Artifact, previous.id)
-        assert found is not None  # read in this transaction a moment ago
-        return found
     row = Artifact(
         id=uuid.uuid4(),
         task_id=task_id,
         artifact_type=artifact_type.value,
         name=name,
         content=content,
-        content_hash=digest,
-        version=1 if previous is None else previous.version + 1,
-        parent_id=None if previous is None else previous.id,
+        content_hash=content_hash(content),
         edit_message=edit_message,
         metadata_=metadata or {},
         created_at=utcnow(),
     )
-    await session.execute(_STORE, column_values(row))
+    params = {
+        "id_": row.id, "task_id_": task_id, "type_": row.artifact_type, "name_": name,
+        "content_": content, "hash_": row.content_hash, "edit_": edit_message,
+        "metadata_": row.metadata_, "at_": row.created_at,
+    }  # fmt: skip
+    stored = (await session.execute(_STORE, params)).one_or_none()
+    if stored is None:  # the newest version holds this content already
+        found = await latest(session, task_id=task_id, artifact_type=artifact_type, name=name)
+        assert found is not None  # it is why nothing was inserted, in this transaction
+        return found
+    row.version, row.parent_id = stored
     return row
 
 
