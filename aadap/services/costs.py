@@ -57,6 +57,20 @@ _TOTALS_EXACT = (
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
 )
+# ... or, when the run knows the total it last wrote, without the read: written only if the
+# stored total is still that one (compare-and-set), else nothing and the read follows
+_TOTALS_IF_UNCHANGED = (
+    _TASKS.update()
+    .where(
+        _TASKS.c.id == bindparam("task_id_"),
+        _TASKS.c.cost_usd == bindparam("known_", type_=_TASKS.c.cost_usd.type),
+    )
+    .values(
+        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
+        cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
+    )
+    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
+)
 _SETTLE = (
     _COSTS.update()
     .where(
@@ -105,8 +119,9 @@ async def record_llm_call(
         await session.execute(_STORE, column_values(row))
         if ctx is not None:
             totals = await _add_to_task(
-                session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0)
-            )
+                session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0),
+                known=None if ctx.spend is None else ctx.spend.cost_usd,
+            )  # fmt: skip
     if ctx is not None and ctx.spend is not None:
         _note(ctx.spend, totals, unpriced=usage.cost_usd is None)
         if ctx.task_run_id is not None:
@@ -123,7 +138,12 @@ def _note(spend: Spend, totals: tuple[int, Decimal] | None, *, unpriced: bool = 
 
 
 async def _add_to_task(
-    session: AsyncSession, task_id: uuid.UUID, *, tokens: int, cost: Decimal
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    tokens: int,
+    cost: Decimal,
+    known: Decimal | None = None,
 ) -> tuple[int, Decimal] | None:
     """Add to the task's running totals, exactly, inside the caller's transaction; returns
     the new totals (``None`` if the task is gone).
@@ -132,19 +152,27 @@ async def _add_to_task(
     text column is floating point, rounded back to 15 significant digits. There the
     cost row is inserted first (its INSERT takes SQLite's single write lock, so no
     other writer can commit until this transaction ends), then the total is read and
-    written back as an exact ``Decimal`` sum.
+    written back as an exact ``Decimal`` sum. ``known``: the total this run last wrote
+    (``Spend.cost_usd``); the sum is then written without the read if the stored total is
+    still that one.
     """
     key = {"task_id_": task_id, "tokens_": tokens}
     if session.get_bind().dialect.name != "sqlite":
-        totals = (await session.execute(_TOTALS, {**key, "cost_": cost})).one_or_none()
-    else:
-        current = (await session.execute(_CURRENT_COST, key)).scalar_one_or_none()
-        if current is None:
-            return None
-        totals = (
-            await session.execute(_TOTALS_EXACT, {**key, "total_": current + cost})
-        ).one_or_none()
-    return None if totals is None else (int(totals[0]), Decimal(totals[1]))
+        return _totals((await session.execute(_TOTALS, {**key, "cost_": cost})).one_or_none())
+    if known is not None:
+        unchanged = {**key, "known_": known, "total_": known + cost}
+        totals = (await session.execute(_TOTALS_IF_UNCHANGED, unchanged)).one_or_none()
+        if totals is not None:
+            return _totals(totals)
+    current = (await session.execute(_CURRENT_COST, key)).scalar_one_or_none()
+    if current is None:
+        return None
+    added = {**key, "total_": current + cost}
+    return _totals((await session.execute(_TOTALS_EXACT, added)).one_or_none())
+
+
+def _totals(row: Any) -> tuple[int, Decimal] | None:
+    return None if row is None else (int(row[0]), Decimal(row[1]))
 
 
 async def record_compute(

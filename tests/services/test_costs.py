@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from aadap.core.enums import CostStatus
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.types import Completion, Usage
-from aadap.services import costs
+from aadap.services import budget, costs
 from aadap.services.context import RunContext
 from tests import builders
 
@@ -126,6 +126,25 @@ async def test_totals_stay_exact_at_any_magnitude_the_column_holds(db: Database)
         usd_per_hour=Decimal("0.36"), call_id="compute-tiny",
     )  # fmt: skip
     assert (await reload(db, task.id)).cost_usd == Decimal("1234567.8901235568")  # + 1e-10 + 1e-7
+
+
+async def test_a_run_adds_exactly_from_the_total_it_knows_or_a_stale_one(db: Database) -> None:
+    """A lifecycle passes the total it last wrote (``Spend.cost_usd``); SQLite then writes
+    the exact sum without reading. When another writer changed the total in between, the
+    run's figure is stale: the sum must still be the stored total plus the call, and the
+    run's view comes back level with the database."""
+    task = await new_task(db, cost_usd=Decimal("0.5"), cost_budget_usd=None)
+    spend = budget.of_task(task)
+    ctx = RunContext(task.id, task.correlation_id, spend=spend)
+    await costs.record_llm_call(db, ctx=ctx, agent="parser", completion=completion(1, 1, "0.25"))
+    assert spend.cost_usd == (await reload(db, task.id)).cost_usd == Decimal("0.75")
+    async with db.transaction() as session:  # another writer, behind the run's back
+        await session.execute(
+            update(models.Task).where(models.Task.id == task.id).values(cost_usd=Decimal("2"))
+        )
+    await costs.record_llm_call(db, ctx=ctx, agent="planner", completion=completion(1, 1, "0.1"))
+    assert spend.cost_usd == (await reload(db, task.id)).cost_usd == Decimal("2.1")
+    assert spend.tokens_used == (await reload(db, task.id)).tokens_used == 4
 
 
 async def test_an_unpriced_call_is_recorded_as_unpriced_not_free(db: Database) -> None:
