@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from pathlib import Path
 from typing import Literal
 
@@ -10,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -72,7 +73,15 @@ def _current(connection: Connection) -> str | None:
 _MIGRATION_LOCK = 715_417  # any constant shared by every AADAP process
 
 
+#: engines this process has seen at head (engines are recycled per URL and options, see
+#: ``aadap.db.session``): every lifecycle run outside a bound runtime calls
+#: :func:`ensure_schema`, and a database does not fall behind the code running on it
+#: unless someone downgrades it, which :func:`downgrade` in this process notes
+_AT_HEAD: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    _AT_HEAD.discard(engine.sync_engine)
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # several workers may start on a fresh database at once: one migrates, the others wait
@@ -81,6 +90,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    _AT_HEAD.discard(engine.sync_engine)
     async with engine.begin() as conn:
         await conn.run_sync(_run, "downgrade", revision)
 
@@ -94,16 +104,21 @@ async def ensure_schema(engine: AsyncEngine) -> str | None:
     """Upgrade to head if the database is behind; return the revision before.
 
     Every lifecycle run calls this, so the common case (already at head) is one plain
-    query; Alembic's migration context is only built when that query is not conclusive.
+    query, and none once this process saw the engine's database at head; Alembic's
+    migration context is only built when that query is not conclusive.
     """
+    if engine.sync_engine in _AT_HEAD:
+        return head_revision()
     try:
         async with engine.connect() as conn:
             found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
     except DBAPIError:
         found = []  # no version table yet (a new database): let Alembic decide
     if [row[0] for row in found] == [head_revision()]:
+        _AT_HEAD.add(engine.sync_engine)
         return found[0][0]  # type: ignore[no-any-return]
     before = await current_revision(engine)
     if before != head_revision():
         await upgrade(engine)
+    _AT_HEAD.add(engine.sync_engine)
     return before

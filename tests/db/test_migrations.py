@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from aadap.db import migrate
 from aadap.db.models import Base
@@ -64,5 +64,26 @@ async def test_upgrade_downgrade_upgrade_and_no_drift(fresh_url: str, session_ho
         assert set(tables) <= {"alembic_version"}
         await migrate.upgrade(engine)
         assert await _drift(engine) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_ensure_schema_reads_the_version_once_per_engine(
+    fresh_url: str, session_home: Path
+) -> None:
+    """Every lifecycle run calls ``ensure_schema``: once this process saw the engine's
+    database at head it sends nothing; a downgrade from this process makes it look again."""
+    engine = create_engine(settings_for(fresh_url, session_home / "aadap"))
+    sent: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    try:
+        assert await migrate.ensure_schema(engine) is None  # a new database: migrated
+        assert sent
+        before = len(sent)
+        assert await migrate.ensure_schema(engine) == migrate.head_revision()
+        assert len(sent) == before  # not a single statement
+        await migrate.downgrade(engine, "base")
+        await migrate.ensure_schema(engine)
+        assert await migrate.current_revision(engine) == migrate.head_revision()
     finally:
         await engine.dispose()
