@@ -164,3 +164,25 @@ async def test_a_recycled_sqlite_engine_recreates_a_folder_removed_in_between(
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await second.dispose()
+
+
+async def test_a_sqlite_connection_returned_inside_a_transaction_is_rolled_back(
+    tmp_path: Path,
+) -> None:
+    """The pool skips the rollback of a returned SQLite connection that holds no
+    transaction (a committed one); one that does hold one is still rolled back, so the
+    next user neither sees its writes nor waits on its write lock."""
+    db = Database(settings_for(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", tmp_path))
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with db.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute("INSERT INTO t VALUES (1)")  # type: ignore[union-attr]
+            assert raw.driver_connection.in_transaction  # type: ignore[union-attr]
+        async with db.transaction() as session:  # the write lock is free again
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+        async with db.sessions() as session:
+            assert list((await session.execute(text("SELECT x FROM t"))).scalars()) == [2]
+    finally:
+        await db.dispose()
