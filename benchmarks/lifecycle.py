@@ -469,6 +469,12 @@ async def write_costs(url: str, home: Path, count: int) -> dict[str, list[float]
 # --- report -------------------------------------------------------------------------------
 
 
+def _calm(figures: Figures, key: str) -> list[float]:
+    """The arm's runs during which the Prefect client retried no API call: the embedded
+    server's 2-s `database is locked` back-offs land on either arm at random."""
+    return [s for s, n in zip(getattr(figures, key), figures.retries[key], strict=True) if n == 0]
+
+
 def report(args: argparse.Namespace, figures: Figures, app_db: str) -> None:
     import prefect
 
@@ -509,6 +515,13 @@ def report(args: argparse.Namespace, figures: Figures, app_db: str) -> None:
         f"ratio full / baseline without the Prefect artifacts and tag (medians): "
         f"{_median(full) / _median(bare):.3f}"
     )
+    calm = {key: _calm(figures, key) for key in ("full", "baseline")}
+    if calm["full"] and calm["baseline"]:
+        print(
+            f"ratio over the runs without a retried Prefect API call (medians; full "
+            f"n={len(calm['full'])}, baseline n={len(calm['baseline'])}): "
+            f"{_median(calm['full']) / _median(calm['baseline']):.3f}"
+        )
     print(f"lifecycles per minute (full, sequential): {per_minute:.1f}")
     print(
         "API retries, back-off s: per lifecycle (mean), the Prefect client's retried API calls"
