@@ -33,14 +33,19 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(rest.split("?", 1)[0])
 
 
+def _make_folder(url: str) -> None:
+    """The folder of a SQLite database file, created if missing."""
+    path = _sqlite_path(url) if url.startswith("sqlite") else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     """Build the application's async engine (no connection is opened yet)."""
     url = url or settings.database_url
     db = settings.database
     if url.startswith("sqlite"):
-        path = _sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(url)
         # Pooled: a new SQLite connection costs a thread (aiosqlite) and four PRAGMAs,
         # and a lifecycle commits a few dozen times. WAL lets the pooled connections
         # read while another writes; the busy timeout serialises writers.
@@ -164,16 +169,18 @@ def _take_engine(settings: Settings, url: str) -> AsyncEngine:
     key = _engine_key(settings, url)
     with _IDLE_LOCK:
         idle = _IDLE_ENGINES.get(key)
-        if idle:
-            return idle.pop()
-    return create_engine(settings, url=url)
+        recycled = idle.pop() if idle else None
+    if recycled is None:
+        return create_engine(settings, url=url)
+    _make_folder(url)  # as create_engine does: the folder may have gone in between
+    return recycled
 
 
 def _give_back(settings: Settings, url: str, engine: AsyncEngine) -> None:
     key = _engine_key(settings, url)
     with _IDLE_LOCK:
         idle = _IDLE_ENGINES.setdefault(key, [])
-        if len(idle) < _IDLE_PER_KEY and all(e is not engine for e in idle):
+        if len(idle) < _IDLE_PER_KEY:
             idle.append(engine)
 
 
@@ -204,9 +211,6 @@ class Database:
     def __init__(self, settings: Settings, *, url: str | None = None) -> None:
         self.settings = settings
         self._url = url or settings.database_url
-        path = _sqlite_path(self._url) if self._url.startswith("sqlite") else None
-        if path is not None:  # a recycled engine's folder may be gone
-            path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = _take_engine(settings, self._url)
         self._disposed = False
         self._writes = session_factory(self.engine)

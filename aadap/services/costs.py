@@ -46,19 +46,9 @@ _TOTALS = (
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
 )
-# SQLite: the exact sum is computed in Python (see ``_add_to_task``)
+# SQLite: the exact sum is computed in Python (see ``_add_to_task``) and written only if the
+# stored total is still the one it was computed from (compare-and-set)
 _CURRENT_COST = select(_TASKS.c.cost_usd).where(_TASKS.c.id == bindparam("task_id_"))
-_TOTALS_EXACT = (
-    _TASKS.update()
-    .where(_TASKS.c.id == bindparam("task_id_"))
-    .values(
-        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
-        cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
-    )
-    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-)
-# ... or, when the run knows the total it last wrote, without the read: written only if the
-# stored total is still that one (compare-and-set), else nothing and the read follows
 _TOTALS_IF_UNCHANGED = (
     _TASKS.update()
     .where(
@@ -160,15 +150,19 @@ async def _add_to_task(
     if session.get_bind().dialect.name != "sqlite":
         return _totals((await session.execute(_TOTALS, {**key, "cost_": cost})).one_or_none())
     if known is not None:
-        unchanged = {**key, "known_": known, "total_": known + cost}
-        totals = (await session.execute(_TOTALS_IF_UNCHANGED, unchanged)).one_or_none()
+        totals = await _total_from(session, key, known, cost)
         if totals is not None:
-            return _totals(totals)
+            return totals
+    # no figure, or a stale one: read the stored total (locked since the INSERT)
     current = (await session.execute(_CURRENT_COST, key)).scalar_one_or_none()
-    if current is None:
-        return None
-    added = {**key, "total_": current + cost}
-    return _totals((await session.execute(_TOTALS_EXACT, added)).one_or_none())
+    return None if current is None else await _total_from(session, key, current, cost)
+
+
+async def _total_from(
+    session: AsyncSession, key: dict[str, Any], known: Decimal, cost: Decimal
+) -> tuple[int, Decimal] | None:
+    unchanged = {**key, "known_": known, "total_": known + cost}
+    return _totals((await session.execute(_TOTALS_IF_UNCHANGED, unchanged)).one_or_none())
 
 
 def _totals(row: Any) -> tuple[int, Decimal] | None:

@@ -433,8 +433,8 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
                 duration_ms=result.duration_ms or 0, usd_per_hour=rate,
                 call_id=f"compute-{execution.id}",
             )  # fmt: skip
-        await lc.finish_in(
-            session, S.DEPLOYED, by="deployer",
+        await lc.finish_step(
+            S.DEPLOYED, session=session, by="deployer",
             output=json.dumps(_result_json(result), indent=2, default=str),
             kind=ArtifactType.EXECUTION_RESULT, name="result",
             reason=result.output[:500] or f"{result.rows_affected} rows affected",

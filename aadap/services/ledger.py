@@ -39,54 +39,31 @@ _NEXT_SEQ = (
     .where(_TRANSITIONS.c.task_id == bindparam("task_id_"))
     .scalar_subquery()
 )
-_APPEND = (
-    _TRANSITIONS.insert()
-    .values(
-        id=bindparam("id_"),
-        task_id=bindparam("task_id_"),
-        from_state=bindparam("from_"),
-        to_state=bindparam("to_"),
-        triggered_by=bindparam("by_"),
-        reason=bindparam("reason_"),
-        metadata=bindparam("metadata_"),
-        created_at=bindparam("at_"),
-        sequence_num=_NEXT_SEQ,
+
+
+def _append(task_id: Any) -> Any:
+    """The ledger INSERT for ``task_id`` (a bound parameter, or the id the CTE below
+    returns), numbered by :data:`_NEXT_SEQ`; returns the new row's sequence number."""
+    columns = ["id", "from_state", "to_state", "triggered_by", "reason", "metadata", "created_at"]
+    params = ["id_", "from_", "to_", "by_", "reason_", "metadata_", "at_"]
+    values = [
+        bindparam(p, type_=_TRANSITIONS.c[c].type) for c, p in zip(columns, params, strict=True)
+    ]
+    return (
+        _TRANSITIONS.insert()
+        .from_select([*columns, "task_id", "sequence_num"], select(*values, task_id, _NEXT_SEQ))
+        .returning(_TRANSITIONS.c.sequence_num)
     )
-    .returning(_TRANSITIONS.c.sequence_num)
-)
+
+
+_APPEND = _append(bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type))
 # PostgreSQL: both in one statement, one round trip instead of two (a lifecycle makes about
 # twenty moves). The UPDATE runs as a data-modifying CTE; the INSERT selects from what it
 # returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
 # takes the task row's lock first, as in the two-statement form: a concurrent mover
 # waits, then finds the state changed and moves nothing.
-_MOVED = (
-    _TASKS.update()
-    .where(_TASKS.c.id == bindparam("task_id_"), _TASKS.c.current_state == bindparam("from_"))
-    .values(current_state=bindparam("to_"), updated_at=bindparam("at_"))
-    .returning(_TASKS.c.id)
-    .cte("moved")
-)
-_MOVE_AND_APPEND = (
-    _TRANSITIONS.insert()
-    .from_select(
-        [
-            "id", "task_id", "from_state", "to_state", "triggered_by", "reason", "metadata",
-            "created_at", "sequence_num",
-        ],
-        select(
-            bindparam("id_", type_=_TRANSITIONS.c.id.type),
-            _MOVED.c.id,
-            bindparam("from_", type_=_TRANSITIONS.c.from_state.type),
-            bindparam("to_", type_=_TRANSITIONS.c.to_state.type),
-            bindparam("by_", type_=_TRANSITIONS.c.triggered_by.type),
-            bindparam("reason_", type_=_TRANSITIONS.c.reason.type),
-            bindparam("metadata_", type_=_TRANSITIONS.c.metadata.type),
-            bindparam("at_", type_=_TRANSITIONS.c.created_at.type),
-            _NEXT_SEQ,
-        ),
-    )
-    .returning(_TRANSITIONS.c.sequence_num)
-)  # fmt: skip
+_MOVED = _MOVE.returning(_TASKS.c.id).cte("moved")
+_MOVE_AND_APPEND = _append(_MOVED.c.id)
 
 
 async def current_state(

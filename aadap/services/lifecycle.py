@@ -237,28 +237,17 @@ class Lifecycle:
         name: str,
         reason: str | None = None,
         metadata: dict[str, Any] | None = None,
+        session: AsyncSession | None = None,
     ) -> Artifact:
-        """Store the step's output and move to ``target`` in one transaction."""
-        async with self.transaction() as session:
-            return await self.finish_in(
-                session, target, by=by, output=output, kind=kind, name=name, reason=reason,
-                metadata=metadata,
-            )  # fmt: skip
-
-    async def finish_in(
-        self,
-        session: AsyncSession,
-        target: TaskState,
-        *,
-        by: str,
-        output: BaseModel | str,
-        kind: ArtifactType,
-        name: str,
-        reason: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Artifact:
-        """:meth:`finish_step` inside the caller's :meth:`transaction` (and, where the next
-        step is fixed, :data:`ENTERS_NEXT`, that step's first move)."""
+        """Store the step's output and move to ``target`` (and, where the next step is
+        fixed, :data:`ENTERS_NEXT`, make that step's first move) in one transaction: the
+        caller's ``session`` inside :meth:`transaction`, else one of its own."""
+        if session is None:
+            async with self.transaction() as own:
+                return await self.finish_step(
+                    target, by=by, output=output, kind=kind, name=name, reason=reason,
+                    metadata=metadata, session=own,
+                )  # fmt: skip
         content = output if isinstance(output, str) else output.model_dump_json(indent=2)
         row = await artifacts.save(
             session,
