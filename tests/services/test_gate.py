@@ -162,45 +162,41 @@ def _xmin(model: type[models.Base]) -> Any:
     return literal_column(f"{model.__tablename__}.xmin")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])  # SQLite has no transaction id to compare
 async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_precedes_them(
-    validated: tuple[Lifecycle, GeneratedCode], backend: str
+    validated: tuple[Lifecycle, GeneratedCode],
 ) -> None:
     """Each step whose successor is fixed enters it in the transaction that finishes it
     (``ENTERS_NEXT``), by the next agent; the execution's outcome, its compute cost, its
-    result artifact, DEPLOYED and COMPLETED commit together. Same transaction = same ``xmin`` on PostgreSQL."""
+    result artifact, DEPLOYED and COMPLETED commit together. Same transaction = same
+    ``xmin`` (PostgreSQL's id of the transaction that wrote the row)."""
     lc, code = validated
     assert (await gate.request_approval(lc, code)).approved
     execution = await gate.deploy(lc, code.code, code.language)
-    pg = backend == "postgres"
     async with lc.rt.db.sessions() as session:
         moves = (
             await session.execute(
                 select(
                     models.StateTransition.to_state,
                     models.StateTransition.triggered_by,
-                    _xmin(models.StateTransition) if pg else literal_column("0"),
+                    _xmin(models.StateTransition),
                 ).order_by(models.StateTransition.sequence_num)
             )
         ).all()
         outcome = (
-            await session.execute(
-                select(
-                    models.Execution.status, _xmin(models.Execution) if pg else literal_column("0")
-                )
-            )
+            await session.execute(select(models.Execution.status, _xmin(models.Execution)))
         ).one()
         result = (
             await session.execute(
-                select(_xmin(models.Artifact) if pg else literal_column("0")).where(
+                select(_xmin(models.Artifact)).where(
                     models.Artifact.artifact_type == ArtifactType.EXECUTION_RESULT.value
                 )
             )
         ).scalar_one()
         compute = (
             await session.execute(
-                select(_xmin(models.CostRecord) if pg else literal_column("0")).where(
-                    models.CostRecord.kind == "compute"
-                )
+                select(_xmin(models.CostRecord)).where(models.CostRecord.kind == "compute")
             )
         ).scalar_one()
     written = {state: (by, txid) for state, by, txid in moves}
@@ -209,5 +205,5 @@ async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_prec
         assert written[following.value][1] == written[done.value][1]
     assert outcome[0] == "SUCCESS" and execution.status == "SUCCESS"
     assert outcome[1] == result == compute == written["DEPLOYED"][1] == written["COMPLETED"][1]
-    if pg:  # and the steps that are not fixed did commit apart
-        assert written["VALIDATION_PASSED"][1] != written["APPROVAL_PENDING"][1]
+    # and the steps that are not fixed did commit apart
+    assert written["VALIDATION_PASSED"][1] != written["APPROVAL_PENDING"][1]
