@@ -1,7 +1,8 @@
 """Async engine and session factory built from settings.
 
 SQLite (the embedded default) gets foreign keys on, WAL journaling and a busy
-timeout on every connection; PostgreSQL goes through psycopg 3.
+timeout on every connection, and runs its calls on the event loop's thread
+(``sqlite_inline``); PostgreSQL goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 
 from aadap.core.config import Settings, mask_url
 from aadap.core.exceptions import DatabaseUnavailableError
+from aadap.db import sqlite_inline
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -46,25 +48,25 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     db = settings.database
     if url.startswith("sqlite"):
         _make_folder(url)
-        # Pooled: a new SQLite connection costs a thread (aiosqlite) and four PRAGMAs,
-        # and a lifecycle commits a few dozen times. WAL lets the pooled connections
-        # read while another writes; the busy timeout serialises writers.
+        # Pooled: a new SQLite connection costs three PRAGMAs, and a lifecycle commits
+        # a few dozen times. WAL lets the pooled connections read while another writes;
+        # the busy timeout serialises writers.
+        # Each connection runs its calls on the event loop's thread, and waits for a
+        # locked database on a worker thread (``sqlite_inline``).
         engine = create_async_engine(
             url,
             echo=db.echo,
             pool_size=db.pool_size,
-            connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000},
+            async_creator=sqlite_inline.creator(url, db.sqlite_busy_timeout_ms),
             pool_reset_on_return=None,  # see _rollback_if_open
         )
-        busy_ms = db.sqlite_busy_timeout_ms
 
         @event.listens_for(engine.sync_engine, "reset")
         def _rollback_if_open(dbapi_conn: Any, _record: Any, state: Any) -> None:
             """Roll back a returned connection only if it is inside a transaction. The pool's
             own reset rolls back every connection a session returns, even one whose
-            transaction was just committed; on aiosqlite that rollback is a round trip to
-            the connection's thread, one per transaction and per read (a third of the
-            commits' own cost), for nothing."""
+            transaction was just committed: one call into SQLite per transaction and per
+            read, for nothing."""
             driver = getattr(dbapi_conn, "driver_connection", None) or dbapi_conn
             if state.asyncio_safe and getattr(driver, "in_transaction", True):
                 dbapi_conn.rollback()
@@ -75,7 +77,6 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.close()
 
         return engine
