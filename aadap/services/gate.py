@@ -87,13 +87,19 @@ async def _validated_hashes(session: AsyncSession, task_id: uuid.UUID) -> set[st
     return hashes
 
 
-async def revalidate(lc: Lifecycle, code: GeneratedCode, validated: set[str] | None = None) -> None:
+async def revalidate(
+    lc: Lifecycle, code: GeneratedCode, validated: set[str] | None = None
+) -> str | None:
     """Validate changed code again (syntax, deterministically) or raise ``ValidationFailedError``.
 
-    ``validated``: the hashes that passed validation, if the caller has just read them."""
+    ``validated``: the hashes that passed validation, if the caller has just read them.
+    Returns the report of a re-validation that passed, for the caller to store in the
+    transaction that records the approval request (one commit where there were two; the
+    deploy gate finds the report with the request it approves), or ``None`` if the code
+    had passed validation already. A failed report is committed here, before the error."""
     digest = artifacts.content_hash(code.code)
     if digest in (validated if validated is not None else await validated_hashes(lc)):
-        return
+        return None
     task = await lc.facts()
     report = agents.check_syntax(code.code, code.language, PlatformKind(task.platform))
     passed = report.ok
@@ -107,20 +113,26 @@ async def revalidate(lc: Lifecycle, code: GeneratedCode, validated: set[str] | N
         if passed
         else "the changed code does not parse",
     }
+    content = json.dumps({"review": review, "code_sha256": digest, "feedback": []}, indent=2)
+    if passed:
+        return content
     async with lc.rt.db.transaction() as session:
-        await artifacts.save(
-            session,
-            task_id=lc.task_id,
-            artifact_type=ArtifactType.REVIEW_REPORT,
-            name="revalidation",
-            content=json.dumps({"review": review, "code_sha256": digest, "feedback": []}, indent=2),
-        )
-    if not passed:
-        raise ValidationFailedError(
-            "the code changed after validation and the new version fails its syntax check: "
-            + "; ".join(i.message for i in report.issues)[:1500],
-            task_id=str(lc.task_id),
-        )
+        await _store_revalidation(session, lc, content)
+    raise ValidationFailedError(
+        "the code changed after validation and the new version fails its syntax check: "
+        + "; ".join(i.message for i in report.issues)[:1500],
+        task_id=str(lc.task_id),
+    )
+
+
+async def _store_revalidation(session: AsyncSession, lc: Lifecycle, content: str) -> None:
+    await artifacts.save(
+        session,
+        task_id=lc.task_id,
+        artifact_type=ArtifactType.REVIEW_REPORT,
+        name="revalidation",
+        content=content,
+    )
 
 
 async def _existing_tables(lc: Lifecycle, task: Task) -> list[str]:
@@ -160,7 +172,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         return ApprovalOutcome(
             existing, meta.get("analysis", {}), meta.get("decision", ""), existing.reason or ""
         )
-    await revalidate(lc, code, validated)
+    revalidation = await revalidate(lc, code, validated)
     task = await lc.facts()
     analysis = await analyse(lc, code, task)
     decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
@@ -176,12 +188,9 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         "cost_usd_so_far": str(await _cost_so_far(lc)),
     }
     async with lc.transaction() as session:
-        code_artifact = await artifacts.latest(
-            session,
-            task_id=lc.task_id,
-            artifact_type=_code_kind(code, await artifacts.for_task(session, lc.task_id)),
-            name="code",
-        )
+        if revalidation is not None:
+            await _store_revalidation(session, lc, revalidation)
+        code_artifact = await _artifact_holding(session, lc.task_id, code)
         row = ApprovalRequest(
             task_id=lc.task_id,
             operation_class=analysis.operation_class.value,
@@ -242,15 +251,22 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     return outcome
 
 
-def _code_kind(code: GeneratedCode, rows: list[Artifact]) -> ArtifactType:
-    """Which artifact holds ``code``: the optimiser's version or the developer's."""
-    for row in rows:
-        if (
-            row.artifact_type == ArtifactType.OPTIMIZED_CODE.value
-            and GeneratedCode.model_validate_json(row.content).code == code.code
-        ):
-            return ArtifactType.OPTIMIZED_CODE
-    return ArtifactType.GENERATED_CODE
+async def _artifact_holding(
+    session: AsyncSession, task_id: uuid.UUID, code: GeneratedCode
+) -> Artifact | None:
+    """The artifact that holds ``code``: the optimiser's newest version if it is that code,
+    else the developer's newest."""
+    optimised = await artifacts.latest(
+        session, task_id=task_id, artifact_type=ArtifactType.OPTIMIZED_CODE, name="code"
+    )
+    if (
+        optimised is not None
+        and GeneratedCode.model_validate_json(optimised.content).code == code.code
+    ):
+        return optimised
+    return await artifacts.latest(
+        session, task_id=task_id, artifact_type=ArtifactType.GENERATED_CODE, name="code"
+    )
 
 
 async def _latest_request(

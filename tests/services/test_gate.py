@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,40 @@ async def test_code_edited_after_approval_is_neither_deployed_nor_approved_witho
     with pytest.raises(ValidationFailedError, match="syntax"):
         await gate.revalidate(lc, edited)
     assert await _executions(lc) == []
+    # the failed re-validation is on record, committed before the error
+    assert await _revalidations(lc) == [(artifacts.content_hash(edited.code), False)]
+
+
+async def _revalidations(lc: Lifecycle) -> list[tuple[str, bool]]:
+    async with lc.rt.db.sessions() as session:
+        rows = await session.execute(
+            select(models.Artifact.content).where(
+                models.Artifact.task_id == lc.task_id, models.Artifact.name == "revalidation"
+            )
+        )
+        reports = [json.loads(content) for content in rows.scalars()]
+    return [(r["code_sha256"], r["review"]["passed"]) for r in reports]
+
+
+async def test_changed_code_that_parses_is_revalidated_with_its_approval_and_deploys(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    """The optimiser's version differs from the reviewed one: the approval request carries
+    a passed re-validation of it, and points at the optimiser's artifact."""
+    lc, code = validated
+    optimised = code.model_copy(update={"code": code.code + "\n-- optimised"})
+    async with lc.rt.db.transaction() as session:
+        stored = await artifacts.save(
+            session, task_id=lc.task_id, artifact_type=ArtifactType.OPTIMIZED_CODE, name="code",
+            content=optimised.model_dump_json(),
+        )  # fmt: skip
+    assert await _revalidations(lc) == []
+    outcome = await gate.request_approval(lc, optimised)
+    assert outcome.approved
+    assert outcome.request.code_artifact_id == stored.id
+    assert await _revalidations(lc) == [(artifacts.content_hash(optimised.code), True)]
+    execution = await gate.deploy(lc, optimised.code, optimised.language)
+    assert execution.status == "SUCCESS"
 
 
 async def test_deploy_refuses_approved_code_that_never_passed_validation(
