@@ -34,6 +34,22 @@ async def latest(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def newest_of(
+    session: AsyncSession, *, task_id: uuid.UUID, types: tuple[str, ...]
+) -> dict[tuple[str, str], Artifact]:
+    """The newest version of each (type, name) of the task among ``types``, in one query
+    (what :func:`latest` returns for each key, ordered the same way)."""
+    rows = await session.execute(
+        select(Artifact)
+        .where(Artifact.task_id == task_id, Artifact.artifact_type.in_(types))
+        .order_by(Artifact.created_at.desc(), Artifact.version.desc())
+    )
+    newest: dict[tuple[str, str], Artifact] = {}
+    for row in rows.scalars():
+        newest.setdefault((row.artifact_type, row.name), row)
+    return newest
+
+
 _ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
 
 

@@ -34,33 +34,39 @@ class LifecycleSummary(BaseModel):
     error: str | None = None
 
 
+_SUMMARISED = (
+    ArtifactType.OPTIMIZED_CODE.value,
+    ArtifactType.GENERATED_CODE.value,
+    ArtifactType.EXECUTION_RESULT.value,
+)
+
+
 async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
+    """Three reads: the task, the newest code and result (one query), the cost rows; and
+    the last transition's reason only for a task that failed or was cancelled."""
     async with db.sessions() as session:
         task = await session.get(Task, task_id)
         assert task is not None
-        code_row = await artifacts.latest(
-            session, task_id=task_id, artifact_type=ArtifactType.OPTIMIZED_CODE, name="code"
+        newest = await artifacts.newest_of(session, task_id=task_id, types=_SUMMARISED)
+        code_row = newest.get((ArtifactType.OPTIMIZED_CODE.value, "code")) or newest.get(
+            (ArtifactType.GENERATED_CODE.value, "code")
         )
-        if code_row is None:
-            code_row = await artifacts.latest(
-                session, task_id=task_id, artifact_type=ArtifactType.GENERATED_CODE, name="code"
-            )
-        result_row = await artifacts.latest(
-            session, task_id=task_id, artifact_type=ArtifactType.EXECUTION_RESULT, name="result"
-        )
+        result_row = newest.get((ArtifactType.EXECUTION_RESULT.value, "result"))
         cost_rows = list(
             (
                 await session.execute(select(CostRecord).where(CostRecord.task_id == task_id))
             ).scalars()
         )
-        last = (
-            await session.execute(
-                select(StateTransition)
-                .where(StateTransition.task_id == task_id)
-                .order_by(StateTransition.sequence_num.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        last = None
+        if task.current_state in ("FAILED", "CANCELLED"):
+            last = (
+                await session.execute(
+                    select(StateTransition)
+                    .where(StateTransition.task_id == task_id)
+                    .order_by(StateTransition.sequence_num.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
     code = None if code_row is None else GeneratedCode.model_validate_json(code_row.content)
     by_agent: dict[str, dict[str, Any]] = {}
     for row in cost_rows:
@@ -78,9 +84,7 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
         entry["tokens_in"] += row.tokens_in
         entry["tokens_out"] += row.tokens_out
         entry["cost_usd"] += row.cost_usd or Decimal(0)
-    error = (
-        last.reason if last is not None and task.current_state in ("FAILED", "CANCELLED") else None
-    )
+    error = None if last is None else last.reason
     return LifecycleSummary(
         task_id=str(task.id),
         title=task.title,

@@ -1,0 +1,83 @@
+"""What a lifecycle's summary (the CLI's last lines, the Prefect report) says, read back
+from the rows a run wrote."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from aadap.agents import GeneratedCode
+from aadap.core.enums import ArtifactType
+from aadap.core.exceptions import DeploymentFailedError
+from aadap.core.requests import TaskRequest
+from aadap.db.session import Database
+from aadap.llm.offline import OfflineLLMClient
+from aadap.services import artifacts, context, outcome, tasks
+from aadap.services.lifecycle import Lifecycle
+from aadap.services.runtime import Runtime
+from aadap.services.summary import summarise
+from tests.conftest import settings_for
+
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+
+
+async def _developed(db: Database, tmp_path: Path) -> tuple[Lifecycle, GeneratedCode]:
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path / "home")
+    rt = Runtime.build(settings, db, OfflineLLMClient())
+    request = TaskRequest.parse(
+        {"text": f"load {DATA / 'orders.csv'} into orders_summary", "working_dir": str(DATA)}
+    )
+    task, _ = await tasks.create(db, settings, request)
+    lc = Lifecycle(rt, task.id)
+    with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
+        requirement = await lc.parse()
+        plan = await lc.plan(requirement)
+        route = await lc.route(requirement, plan)
+        code = await lc.develop(requirement, plan, route)
+    return lc, code
+
+
+async def _save(lc: Lifecycle, kind: ArtifactType, name: str, content: str) -> None:
+    async with lc.rt.db.transaction() as session:
+        await artifacts.save(
+            session, task_id=lc.task_id, artifact_type=kind, name=name, content=content
+        )
+
+
+async def test_the_summary_shows_the_newest_code_the_optimisers_first(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, code = await _developed(db, tmp_path)
+    summary = await summarise(db, lc.task_id)
+    assert summary.code == code.code
+    assert summary.language == code.language.value
+    assert summary.result is None and summary.error is None
+
+    second = code.model_copy(update={"code": code.code + "\n-- second version"})
+    await _save(lc, ArtifactType.GENERATED_CODE, "code", second.model_dump_json())
+    assert (await summarise(db, lc.task_id)).code == second.code
+
+    optimised = code.model_copy(update={"code": code.code + "\n-- optimised"})
+    await _save(lc, ArtifactType.OPTIMIZED_CODE, "code", optimised.model_dump_json())
+    await _save(lc, ArtifactType.EXECUTION_RESULT, "result", json.dumps({"rows_affected": 7}))
+    summary = await summarise(db, lc.task_id)
+    assert summary.code == optimised.code
+    assert summary.result == {"rows_affected": 7}
+    # four LLM calls so far (parser, planner, router rules need none, developer): by agent
+    assert summary.llm_calls == sum(entry["calls"] for entry in summary.cost_by_agent)
+    assert {entry["agent"] for entry in summary.cost_by_agent} >= {"parser", "developer"}
+    assert summary.cost_usd == sum(
+        (entry["cost_usd"] for entry in summary.cost_by_agent), Decimal(0)
+    )
+
+
+async def test_the_summary_gives_the_reason_only_for_a_task_that_ended_badly(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, _code = await _developed(db, tmp_path)
+    assert (await summarise(db, lc.task_id)).error is None
+    await outcome.fail(db, lc.task_id, DeploymentFailedError("the warehouse is down"))
+    summary = await summarise(db, lc.task_id)
+    assert summary.state == "FAILED"
+    assert summary.error is not None and "the warehouse is down" in summary.error
