@@ -5,8 +5,8 @@ the cursor's close and the commit are each queued to that thread and handed back
 ``call_soon_threadsafe``, four to five round trips between two threads per statement.
 A statement on a local SQLite file takes tens of microseconds; the round trips cost
 more than the work. Measured on the lifecycle benchmark's machine, running every call
-where it is awaited took AADAP's CPU per lifecycle from 0.44-0.50 s to 0.35-0.37 s,
-against 0.31 s for the same flow without AADAP's trail (``benchmarks/lifecycle.py``).
+where it is awaited took the process's CPU per lifecycle from 0.44-0.50 s to 0.34-0.44 s,
+against 0.29-0.35 s for the same flow without AADAP's trail (``benchmarks/README.md``).
 
 The one call that can take long is one that waits for another writer's lock, and that
 wait must not block the event loop (Prefect's client, the other flow runs of a worker
