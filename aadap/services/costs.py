@@ -61,6 +61,18 @@ _TOTALS_IF_UNCHANGED = (
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
 )
+# PostgreSQL: the call's row and the totals in one statement, one round trip where there were
+# two for every LLM call. The INSERT runs as a data-modifying CTE, which PostgreSQL runs
+# exactly once and to completion whether or not the UPDATE reads it; a duplicate call_id
+# fails the whole statement, as it failed the INSERT alone. (``updated_at`` is given:
+# SQLAlchemy leaves a column's Python ``onupdate`` unset in a statement with a DML CTE.)
+_STORE_AND_ADD = _TOTALS.values(
+    updated_at=bindparam("at_", type_=_TASKS.c.updated_at.type)
+).add_cte(
+    _COSTS.insert()
+    .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in _COSTS.columns})
+    .cte("stored")
+)
 _SETTLE = (
     _COSTS.update()
     .where(
@@ -105,13 +117,20 @@ async def record_llm_call(
         id=uuid.uuid4(),
         created_at=utcnow(),
     )
+    values = column_values(row)
     async with db.transaction() as session:
-        await session.execute(_STORE, column_values(row))
-        if ctx is not None:
-            totals = await _add_to_task(
-                session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0),
-                known=None if ctx.spend is None else ctx.spend.cost_usd,
-            )  # fmt: skip
+        if ctx is not None and session.get_bind().dialect.name == "postgresql":
+            params = {f"row_{name}": value for name, value in values.items()}
+            params.update(task_id_=ctx.task_id, tokens_=usage.total_tokens, at_=row.created_at)
+            params["cost_"] = usage.cost_usd or Decimal(0)
+            totals = _totals((await session.execute(_STORE_AND_ADD, params)).one_or_none())
+        else:
+            await session.execute(_STORE, values)
+            if ctx is not None:
+                totals = await _add_to_task(
+                    session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0),
+                    known=None if ctx.spend is None else ctx.spend.cost_usd,
+                )  # fmt: skip
     if ctx is not None and ctx.spend is not None:
         _note(ctx.spend, totals, unpriced=usage.cost_usd is None)
         if ctx.task_run_id is not None:
