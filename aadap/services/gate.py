@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
@@ -335,15 +335,27 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     """Run ``code`` on the task's platform, if and only if that exact code was validated and approved."""
     digest = artifacts.content_hash(code)
     async with lc.rt.db.sessions() as session:
-        done = (
+        # one read for both: this code's successful run, and any run that never finished
+        runs = (
             await session.execute(
                 select(Execution).where(
                     Execution.task_id == lc.task_id,
-                    Execution.code_hash == digest,
-                    Execution.status == ExecutionStatus.SUCCESS.value,
+                    or_(
+                        and_(
+                            Execution.code_hash == digest,
+                            Execution.status == ExecutionStatus.SUCCESS.value,
+                        ),
+                        Execution.status == ExecutionStatus.RUNNING.value,
+                    ),
                 )
             )
-        ).scalar_one_or_none()
+        ).scalars()
+        done = interrupted = None
+        for run in runs:
+            if run.status == ExecutionStatus.SUCCESS.value:
+                done = run
+            elif interrupted is None:
+                interrupted = run
         if done is not None:  # resumed after the deployment already happened: never deploy twice
             await _record_recovered(lc, done)
             return done
@@ -354,18 +366,6 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
                         ApprovalRequest.task_id == lc.task_id,
                         ApprovalRequest.code_hash == digest,
                         ApprovalRequest.status.in_(APPROVING),
-                    )
-                )
-            )
-            .scalars()
-            .first()
-        )
-        interrupted = (
-            (
-                await session.execute(
-                    select(Execution).where(
-                        Execution.task_id == lc.task_id,
-                        Execution.status == ExecutionStatus.RUNNING.value,
                     )
                 )
             )
