@@ -37,16 +37,7 @@ _TASKS: Table = Task.__table__  # type: ignore[assignment]
 # clause and the new values against every loaded object) and each row a unit-of-work
 # flush: 0.8 ms of CPU per UPDATE measured on PostgreSQL, for objects nothing reads.
 _STORE = _COSTS.insert()
-_TOTALS = (
-    _TASKS.update()
-    .where(_TASKS.c.id == bindparam("task_id_"))
-    .values(
-        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
-        cost_usd=_TASKS.c.cost_usd + bindparam("cost_", type_=_TASKS.c.cost_usd.type),
-    )
-    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-)
-# SQLite: the exact sum is computed in Python (see ``_add_to_task``) and written only if the
+# SQLite: the exact sum is computed in Python (see ``_store_and_add``) and written only if the
 # stored total is still the one it was computed from (compare-and-set)
 _CURRENT_COST = select(_TASKS.c.cost_usd).where(_TASKS.c.id == bindparam("task_id_"))
 _TOTALS_IF_UNCHANGED = (
@@ -61,17 +52,26 @@ _TOTALS_IF_UNCHANGED = (
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
 )
-# PostgreSQL: the call's row and the totals in one statement, one round trip where there were
-# two for every LLM call. The INSERT runs as a data-modifying CTE, which PostgreSQL runs
-# exactly once and to completion whether or not the UPDATE reads it; a duplicate call_id
-# fails the whole statement, as it failed the INSERT alone. (``updated_at`` is given:
-# SQLAlchemy leaves a column's Python ``onupdate`` unset in a statement with a DML CTE.)
-_STORE_AND_ADD = _TOTALS.values(
-    updated_at=bindparam("at_", type_=_TASKS.c.updated_at.type)
-).add_cte(
-    _COSTS.insert()
-    .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in _COSTS.columns})
-    .cte("stored")
+# PostgreSQL: a cost row and the task's totals in one statement, one round trip where
+# there were two for every LLM call. The INSERT runs as a data-modifying CTE, which
+# PostgreSQL runs exactly once and to completion whether or not the UPDATE reads it; a
+# duplicate call_id fails the whole statement, as it failed the INSERT alone. NUMERIC
+# adds exactly. (``updated_at`` is given: SQLAlchemy leaves a column's Python ``onupdate``
+# unset in a statement with a DML CTE.)
+_STORE_AND_ADD = (
+    _TASKS.update()
+    .where(_TASKS.c.id == bindparam("task_id_"))
+    .values(
+        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
+        cost_usd=_TASKS.c.cost_usd + bindparam("cost_", type_=_TASKS.c.cost_usd.type),
+        updated_at=bindparam("at_", type_=_TASKS.c.updated_at.type),
+    )
+    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
+    .add_cte(
+        _COSTS.insert()
+        .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in _COSTS.columns})
+        .cte("stored")
+    )
 )
 _SETTLE = (
     _COSTS.update()
@@ -117,20 +117,15 @@ async def record_llm_call(
         id=uuid.uuid4(),
         created_at=utcnow(),
     )
-    values = column_values(row)
     async with db.transaction() as session:
-        if ctx is not None and session.get_bind().dialect.name == "postgresql":
-            params = {f"row_{name}": value for name, value in values.items()}
-            params.update(task_id_=ctx.task_id, tokens_=usage.total_tokens, at_=row.created_at)
-            params["cost_"] = usage.cost_usd or Decimal(0)
-            totals = _totals((await session.execute(_STORE_AND_ADD, params)).one_or_none())
+        if ctx is None:
+            await session.execute(_STORE, column_values(row))
         else:
-            await session.execute(_STORE, values)
-            if ctx is not None:
-                totals = await _add_to_task(
-                    session, ctx.task_id, tokens=usage.total_tokens, cost=usage.cost_usd or Decimal(0),
-                    known=None if ctx.spend is None else ctx.spend.cost_usd,
-                )  # fmt: skip
+            totals = await _store_and_add(
+                session, row, ctx.task_id, tokens=usage.total_tokens,
+                cost=usage.cost_usd or Decimal(0),
+                known=None if ctx.spend is None else ctx.spend.cost_usd,
+            )  # fmt: skip
     if ctx is not None and ctx.spend is not None:
         _note(ctx.spend, totals, unpriced=usage.cost_usd is None)
         if ctx.task_run_id is not None:
@@ -146,28 +141,34 @@ def _note(spend: Spend, totals: tuple[int, Decimal] | None, *, unpriced: bool = 
         spend.unpriced_calls += 1
 
 
-async def _add_to_task(
+async def _store_and_add(
     session: AsyncSession,
+    row: CostRecord,
     task_id: uuid.UUID,
     *,
     tokens: int,
     cost: Decimal,
     known: Decimal | None = None,
 ) -> tuple[int, Decimal] | None:
-    """Add to the task's running totals, exactly, inside the caller's transaction; returns
-    the new totals (``None`` if the task is gone).
+    """Insert ``row`` (every column set: a Core INSERT applies no ORM default) and add it to the task's running
+    totals, exactly, inside the caller's transaction; returns the new totals (``None`` if
+    the task is gone).
 
-    PostgreSQL adds in NUMERIC. SQLite has no decimal type: ``cost_usd + x`` on its
-    text column is floating point, rounded back to 15 significant digits. There the
-    cost row is inserted first (its INSERT takes SQLite's single write lock, so no
-    other writer can commit until this transaction ends), then the total is read and
-    written back as an exact ``Decimal`` sum. ``known``: the total this run last wrote
-    (``Spend.cost_usd``); the sum is then written without the read if the stored total is
-    still that one.
+    PostgreSQL adds in NUMERIC, in one statement with the INSERT (:data:`_STORE_AND_ADD`).
+    SQLite has no decimal type: ``cost_usd + x`` on its text column is floating point,
+    rounded back to 15 significant digits. There the cost row is inserted first (its
+    INSERT takes SQLite's single write lock, so no other writer can commit until this
+    transaction ends), then the total is read and written back as an exact ``Decimal``
+    sum. ``known``: the total this run last wrote (``Spend.cost_usd``); the sum is then
+    written without the read if the stored total is still that one.
     """
+    values = column_values(row)
     key = {"task_id_": task_id, "tokens_": tokens}
     if session.get_bind().dialect.name != "sqlite":
-        return _totals((await session.execute(_TOTALS, {**key, "cost_": cost})).one_or_none())
+        params = {f"row_{name}": value for name, value in values.items()}
+        params.update(key, cost_=cost, at_=row.created_at)
+        return _totals((await session.execute(_STORE_AND_ADD, params)).one_or_none())
+    await session.execute(_STORE, values)
     if known is not None:
         totals = await _total_from(session, key, known, cost)
         if totals is not None:
@@ -244,16 +245,19 @@ async def add_compute(
         kind=CostKind.COMPUTE.value,
         provider=platform,
         model=f"{platform}-compute",
+        tokens_in=0,
+        tokens_out=0,
         cost_usd=cost,
         latency_ms=duration_ms,
         attempt=1 if ctx is None else ctx.attempt,
         call_id=call_id,
         status=CostStatus.SUCCEEDED.value,
         details={"usd_per_hour": str(usd_per_hour), **(details or {})},
+        id=uuid.uuid4(),
+        created_at=utcnow(),
     )
-    session.add(row)
-    await session.flush()  # the unique call_id settles a race between two writers
-    return row, await _add_to_task(session, task_id, tokens=0, cost=cost)
+    # the unique call_id settles a race between two writers (the INSERT fails)
+    return row, await _store_and_add(session, row, task_id, tokens=0, cost=cost)
 
 
 def note_compute(

@@ -251,22 +251,22 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     return outcome
 
 
+_CODE_KINDS = (ArtifactType.OPTIMIZED_CODE.value, ArtifactType.GENERATED_CODE.value)
+
+
 async def _artifact_holding(
     session: AsyncSession, task_id: uuid.UUID, code: GeneratedCode
 ) -> Artifact | None:
     """The artifact that holds ``code``: the optimiser's newest version if it is that code,
     else the developer's newest."""
-    optimised = await artifacts.latest(
-        session, task_id=task_id, artifact_type=ArtifactType.OPTIMIZED_CODE, name="code"
-    )
+    newest = await artifacts.newest_of(session, task_id=task_id, types=_CODE_KINDS)
+    optimised = newest.get((ArtifactType.OPTIMIZED_CODE.value, "code"))
     if (
         optimised is not None
         and GeneratedCode.model_validate_json(optimised.content).code == code.code
     ):
         return optimised
-    return await artifacts.latest(
-        session, task_id=task_id, artifact_type=ArtifactType.GENERATED_CODE, name="code"
-    )
+    return newest.get((ArtifactType.GENERATED_CODE.value, "code"))
 
 
 async def _latest_request(

@@ -56,6 +56,11 @@ async def _driver(db: Database) -> InlineConnection:
         return driver
 
 
+async def _insert(db: Database, n: int) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO items (n) VALUES (:n)"), {"n": n})
+
+
 async def _count(db: Database) -> int:
     async with db.sessions() as session:
         return int((await session.execute(text("SELECT count(*) FROM items"))).scalar_one())
@@ -87,12 +92,8 @@ async def test_a_write_waits_for_another_writers_lock_without_blocking_the_loop(
     with write_lock(tmp_path / "inline.db") as other:
         asyncio.get_running_loop().call_later(0.4, other.execute, "COMMIT")
 
-        async def insert() -> None:
-            async with db.transaction() as session:
-                await session.execute(text("INSERT INTO items (n) VALUES (1)"))
-
         started = time.perf_counter()
-        work = asyncio.ensure_future(insert())
+        work = asyncio.ensure_future(_insert(db, 1))
         ticks = await _ticks_while(work)
         await work
         waited = time.perf_counter() - started
@@ -108,13 +109,8 @@ async def test_a_lock_held_past_the_busy_timeout_fails_and_writes_nothing(
     db: Database, tmp_path: Path
 ) -> None:
     with write_lock(tmp_path / "inline.db"):
-
-        async def insert() -> None:
-            async with db.transaction() as session:
-                await session.execute(text("INSERT INTO items (n) VALUES (1)"))
-
         started = time.perf_counter()
-        work = asyncio.ensure_future(insert())
+        work = asyncio.ensure_future(_insert(db, 1))
         ticks = await _ticks_while(work)
         with pytest.raises(OperationalError, match="database is locked"):
             await work
@@ -122,8 +118,7 @@ async def test_a_lock_held_past_the_busy_timeout_fails_and_writes_nothing(
     assert 1.4 <= waited < 2.5  # AADAP_DATABASE_SQLITE_BUSY_TIMEOUT_MS=1500, then the error
     assert ticks >= 50
     assert await _count(db) == 0
-    async with db.transaction() as session:  # the pool's connections are still usable
-        await session.execute(text("INSERT INTO items (n) VALUES (2)"))
+    await _insert(db, 2)  # the pool's connections are still usable
     assert await _count(db) == 1
 
 
@@ -131,18 +126,12 @@ async def test_a_cancelled_wait_finishes_before_the_connection_is_used_again(
     db: Database, tmp_path: Path
 ) -> None:
     with write_lock(tmp_path / "inline.db") as other:
-
-        async def insert() -> None:
-            async with db.transaction() as session:
-                await session.execute(text("INSERT INTO items (n) VALUES (1)"))
-
-        work = asyncio.ensure_future(insert())
+        work = asyncio.ensure_future(_insert(db, 1))
         await asyncio.sleep(0.2)  # waiting for the lock by now
         asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
         work.cancel()
         with pytest.raises(asyncio.CancelledError):
             await work
     assert await _count(db) == 0  # the cancelled transaction was rolled back, not committed
-    async with db.transaction() as session:
-        await session.execute(text("INSERT INTO items (n) VALUES (2)"))
+    await _insert(db, 2)
     assert await _count(db) == 1

@@ -17,37 +17,22 @@ from aadap.core.exceptions import (
     StateConflictError,
     ValidationFailedError,
 )
-from aadap.core.requests import TaskRequest
 from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
-from aadap.services import artifacts, context, gate, ledger, tasks
+from aadap.services import artifacts, context, gate, ledger
 from aadap.services.lifecycle import ENTERS_NEXT, Lifecycle
-from aadap.services.runtime import Runtime
-from tests.conftest import settings_for
-
-DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+from tests.services.developed import develop
 
 
 @pytest.fixture
 async def validated(db: Database, tmp_path: Path) -> AsyncIterator[tuple[Lifecycle, GeneratedCode]]:
     """A task driven through the services up to VALIDATION_PASSED with the offline LLM."""
-    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path / "home")
-    rt = Runtime.build(settings, db, OfflineLLMClient())
-    request = TaskRequest.parse(
-        {"text": f"load {DATA / 'orders.csv'} into orders_gate", "working_dir": str(DATA)}
-    )
-    task, _ = await tasks.create(db, settings, request)
-    lc = Lifecycle(rt, task.id)
-    with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
-        requirement = await lc.parse()
-        plan = await lc.plan(requirement)
-        route = await lc.route(requirement, plan)
-        code = await lc.develop(requirement, plan, route)
-        review = await lc.validate(requirement, code)
+    done = await develop(db, tmp_path / "home", "orders_gate")
+    with context.bind(done.run_context()):
+        review = await done.lc.validate(done.requirement, done.code)
         assert review.passed
-        yield lc, code
+        yield done.lc, done.code
 
 
 async def _executions(lc: Lifecycle) -> list[models.Execution]:

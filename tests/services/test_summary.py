@@ -7,35 +7,13 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType
 from aadap.core.exceptions import DeploymentFailedError
-from aadap.core.requests import TaskRequest
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
-from aadap.services import artifacts, context, outcome, tasks
+from aadap.services import artifacts, outcome
 from aadap.services.lifecycle import Lifecycle
-from aadap.services.runtime import Runtime
 from aadap.services.summary import summarise
-from tests.conftest import settings_for
-
-DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
-
-
-async def _developed(db: Database, tmp_path: Path) -> tuple[Lifecycle, GeneratedCode]:
-    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path / "home")
-    rt = Runtime.build(settings, db, OfflineLLMClient())
-    request = TaskRequest.parse(
-        {"text": f"load {DATA / 'orders.csv'} into orders_summary", "working_dir": str(DATA)}
-    )
-    task, _ = await tasks.create(db, settings, request)
-    lc = Lifecycle(rt, task.id)
-    with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
-        requirement = await lc.parse()
-        plan = await lc.plan(requirement)
-        route = await lc.route(requirement, plan)
-        code = await lc.develop(requirement, plan, route)
-    return lc, code
+from tests.services.developed import develop
 
 
 async def _save(lc: Lifecycle, kind: ArtifactType, name: str, content: str) -> None:
@@ -48,7 +26,8 @@ async def _save(lc: Lifecycle, kind: ArtifactType, name: str, content: str) -> N
 async def test_the_summary_shows_the_newest_code_the_optimisers_first(
     db: Database, tmp_path: Path
 ) -> None:
-    lc, code = await _developed(db, tmp_path)
+    done = await develop(db, tmp_path / "home", "orders_summary")
+    lc, code = done.lc, done.code
     summary = await summarise(db, lc.task_id)
     assert summary.code == code.code
     assert summary.language == code.language.value
@@ -75,7 +54,7 @@ async def test_the_summary_shows_the_newest_code_the_optimisers_first(
 async def test_the_summary_gives_the_reason_only_for_a_task_that_ended_badly(
     db: Database, tmp_path: Path
 ) -> None:
-    lc, _code = await _developed(db, tmp_path)
+    lc = (await develop(db, tmp_path / "home", "orders_summary")).lc
     assert (await summarise(db, lc.task_id)).error is None
     await outcome.fail(db, lc.task_id, DeploymentFailedError("the warehouse is down"))
     summary = await summarise(db, lc.task_id)

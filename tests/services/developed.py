@@ -1,0 +1,51 @@
+"""A task driven through the services, with the offline LLM, up to its developed code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aadap.agents import GeneratedCode, Requirement
+from aadap.core.requests import TaskRequest
+from aadap.db.models import Task
+from aadap.db.session import Database
+from aadap.llm.offline import OfflineLLMClient
+from aadap.services import context, tasks
+from aadap.services.lifecycle import Lifecycle
+from aadap.services.runtime import Runtime
+from tests.conftest import settings_for
+
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+
+
+@dataclass(frozen=True)
+class Developed:
+    lc: Lifecycle
+    task: Task
+    requirement: Requirement
+    code: GeneratedCode
+
+    def run_context(self) -> context.RunContext:
+        return _run_context(self.task)
+
+
+def _run_context(task: Task) -> context.RunContext:
+    return context.RunContext(task_id=task.id, correlation_id=task.correlation_id)
+
+
+async def develop(db: Database, home: Path, table: str) -> Developed:
+    """Create a task loading ``orders.csv`` into ``table`` and run parse, plan, route and
+    develop on it."""
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), home)
+    rt = Runtime.build(settings, db, OfflineLLMClient())
+    request = TaskRequest.parse(
+        {"text": f"load {DATA / 'orders.csv'} into {table}", "working_dir": str(DATA)}
+    )
+    task, _ = await tasks.create(db, settings, request)
+    lc = Lifecycle(rt, task.id)
+    with context.bind(_run_context(task)):
+        requirement = await lc.parse()
+        plan = await lc.plan(requirement)
+        route = await lc.route(requirement, plan)
+        code = await lc.develop(requirement, plan, route)
+    return Developed(lc, task, requirement, code)
