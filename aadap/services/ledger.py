@@ -9,10 +9,13 @@ race (SQLite serialises all writers anyway).
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.exceptions import StateConflictError, TaskNotFoundError
@@ -41,29 +44,62 @@ _NEXT_SEQ = (
 )
 
 
-def _append(task_id: Any) -> Any:
-    """The ledger INSERT for ``task_id`` (a bound parameter, or the id the CTE below
-    returns), numbered by :data:`_NEXT_SEQ`; returns the new row's sequence number."""
-    columns = ["id", "from_state", "to_state", "triggered_by", "reason", "metadata", "created_at"]
-    params = ["id_", "from_", "to_", "by_", "reason_", "metadata_", "at_"]
-    values = [
-        bindparam(p, type_=_TRANSITIONS.c[c].type) for c, p in zip(columns, params, strict=True)
+_COLUMNS = ("id", "from_state", "to_state", "triggered_by", "reason", "metadata", "created_at")
+_PARAMS = ("id_", "from_", "to_", "by_", "reason_", "metadata_", "at_")
+
+
+def _append(task_id: Any, hops: int) -> Any:
+    """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter, or
+    the id the CTE below returns), numbered from :data:`_NEXT_SEQ` on; returns the rows'
+    sequence numbers. Row ``i`` takes its values from the parameters suffixed ``i``."""
+    rows = [
+        select(
+            *(
+                bindparam(f"{p}{i}", type_=_TRANSITIONS.c[c].type)
+                for c, p in zip(_COLUMNS, _PARAMS, strict=True)
+            ),
+            task_id,
+            _NEXT_SEQ + i,
+        )
+        for i in range(hops)
     ]
     return (
         _TRANSITIONS.insert()
-        .from_select([*columns, "task_id", "sequence_num"], select(*values, task_id, _NEXT_SEQ))
+        .from_select(
+            [*_COLUMNS, "task_id", "sequence_num"], rows[0] if hops == 1 else union_all(*rows)
+        )
         .returning(_TRANSITIONS.c.sequence_num)
     )
 
 
-_APPEND = _append(bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type))
 # PostgreSQL: both in one statement, one round trip instead of two (a lifecycle makes about
 # twenty moves). The UPDATE runs as a data-modifying CTE; the INSERT selects from what it
 # returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
 # takes the task row's lock first, as in the two-statement form: a concurrent mover
 # waits, then finds the state changed and moves nothing.
 _MOVED = _MOVE.returning(_TASKS.c.id).cte("moved")
-_MOVE_AND_APPEND = _append(_MOVED.c.id)
+#: (PostgreSQL?, hops) -> the statement that appends them, built on first use
+_PATHS: dict[tuple[bool, int], Any] = {}
+
+
+def _path_statement(postgres: bool, hops: int) -> Any:
+    statement = _PATHS.get((postgres, hops))
+    if statement is None:
+        task_id = (
+            _MOVED.c.id if postgres else bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
+        )
+        statement = _PATHS[(postgres, hops)] = _append(task_id, hops)
+    return statement
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One move of a path: where to, by whom, why, and what to record with it."""
+
+    to_state: TaskState
+    triggered_by: str
+    reason: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 async def current_state(
@@ -90,44 +126,91 @@ async def record_transition(
     metadata: dict[str, Any] | None = None,
 ) -> StateTransition:
     """Move ``task_id`` to ``to_state`` (whitelisted) and append the ledger row. Does not commit."""
+    [row] = await record_path(
+        session,
+        task_id=task_id,
+        hops=[Hop(to_state, triggered_by, reason, metadata)],
+        expected_from=expected_from,
+    )
+    return row
+
+
+async def record_path(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    hops: Sequence[Hop],
+    expected_from: TaskState | None = None,
+) -> list[StateTransition]:
+    """Move ``task_id`` through ``hops`` in order, each move whitelisted, one ledger row per
+    hop with consecutive sequence numbers. Does not commit.
+
+    All or nothing, in one compare-and-set: ``tasks.current_state`` goes from
+    ``expected_from`` (read here if not given) straight to the last hop's state, and the
+    rows are appended by one INSERT (on PostgreSQL, one statement for both). A step that
+    makes two or three moves in one transaction costs what one move costs.
+    """
+    if not hops:
+        return []
     src = expected_from or await current_state(session, task_id)
-    check_transition(src, to_state, task_id=str(task_id))
+    states = [src, *(hop.to_state for hop in hops)]
+    for before, after in itertools.pairwise(states):
+        check_transition(before, after, task_id=str(task_id))
     # Core statements on the tables (not the ORM entities): the ledger is on every
     # step's path, and the ORM's bulk-update bookkeeping buys nothing here
+    at = utcnow()
     params: dict[str, Any] = {
         "task_id_": task_id,
         "from_": src.value,
-        "to_": to_state.value,
-        "at_": utcnow(),
+        "to_": states[-1].value,
+        "at_": at,
     }
-    row_id = uuid.uuid4()
-    params.update(id_=row_id, by_=triggered_by, reason_=reason, metadata_=metadata or {})
-    seq: int | None
-    if session.get_bind().dialect.name == "postgresql":
-        seq = (await session.execute(_MOVE_AND_APPEND, params)).scalar_one_or_none()
+    ids = [uuid.uuid4() for _ in hops]
+    for i, hop in enumerate(hops):
+        params.update(
+            {
+                f"id_{i}": ids[i],
+                f"from_{i}": states[i].value,
+                f"to_{i}": hop.to_state.value,
+                f"by_{i}": hop.triggered_by,
+                f"reason_{i}": hop.reason,
+                f"metadata_{i}": hop.metadata or {},
+                f"at_{i}": at,
+            }
+        )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _path_statement(postgres, len(hops))
+    seqs: list[int]
+    if postgres:
+        seqs = list((await session.execute(statement, params)).scalars())
     else:
         moved = (await session.execute(_MOVE, params)).rowcount  # type: ignore[attr-defined]
-        seq = None if moved != 1 else (await session.execute(_APPEND, params)).scalar_one()
-    if seq is None:
+        seqs = [] if moved != 1 else list((await session.execute(statement, params)).scalars())
+    if not seqs:
         actual = await current_state(session, task_id)
         raise StateConflictError(
-            f"task {task_id} moved to {actual} while this writer expected {src}; {src} -> {to_state} refused",
+            f"task {task_id} moved to {actual} while this writer expected {src}; {src} -> {states[1]} refused",
             task_id=str(task_id),
-            details={"expected": src.value, "actual": actual.value, "to_state": to_state.value},
+            details={"expected": src.value, "actual": actual.value, "to_state": states[1].value},
         )
-    row = StateTransition(
-        id=row_id,
-        task_id=task_id,
-        from_state=src.value,
-        to_state=to_state.value,
-        triggered_by=triggered_by,
-        reason=reason,
-        metadata_=params["metadata_"],
-        created_at=params["at_"],
-        sequence_num=seq,
-    )
-    progress.emit(task_id, src, to_state, reason)
-    return row
+    seqs.sort()
+    rows = []
+    for i, hop in enumerate(hops):
+        rows.append(
+            StateTransition(
+                id=ids[i],
+                task_id=task_id,
+                from_state=states[i].value,
+                to_state=hop.to_state.value,
+                triggered_by=hop.triggered_by,
+                reason=hop.reason,
+                metadata_=params[f"metadata_{i}"],
+                created_at=at,
+                sequence_num=seqs[i],
+            )
+        )
+        progress.emit(task_id, states[i], hop.to_state, hop.reason)
+    return rows
 
 
 async def history(session: AsyncSession, task_id: uuid.UUID) -> list[StateTransition]:

@@ -24,7 +24,7 @@ from aadap import agents
 from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
 from aadap.core.enums import ArtifactType, Environment, Language, PlatformKind
 from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
-from aadap.core.states import TaskState
+from aadap.core.states import TaskState, check_transition
 from aadap.db.models import Artifact, Task
 from aadap.services import artifacts, ledger
 from aadap.services.runtime import Runtime
@@ -79,6 +79,10 @@ class Lifecycle:
         self.rt = rt
         self.task_id = task_id
         self._moving: TaskState | None = None  # the state reached inside ``transaction()``
+        #: the moves made inside ``transaction()``, appended together before it commits,
+        #: and the state they start from
+        self._hops: list[ledger.Hop] | None = None
+        self._path_from: TaskState | None = None
 
     @property
     def _known(self) -> TaskState | None:
@@ -181,11 +185,21 @@ class Lifecycle:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """``Database.transaction`` whose moves (:meth:`move`) this run remembers once it
-        commits, and forgets if it does not."""
+        """``Database.transaction`` whose moves (:meth:`move`) are appended together, as one
+        path, before it commits; this run remembers the state reached once it commits,
+        and forgets it if it does not."""
         self._moving = self._known
-        async with self.rt.db.transaction() as session:
-            yield session
+        self._hops, self._path_from = [], None
+        try:
+            async with self.rt.db.transaction() as session:
+                yield session
+                if self._hops:
+                    await ledger.record_path(
+                        session, task_id=self.task_id, hops=self._hops,
+                        expected_from=self._path_from,
+                    )  # fmt: skip
+        finally:
+            self._hops = None
         if self._moving is not None:
             self._known = self._moving
 
@@ -199,13 +213,20 @@ class Lifecycle:
         metadata: dict[str, Any] | None = None,
     ) -> None:
         """Move to ``target`` inside :meth:`transaction`, from the state this run last knew
-        (read in the transaction if none), unless the task is already there."""
+        (read in the transaction if none), unless the task is already there. The move is
+        written with the transaction's other moves when its body ends (a refused one
+        raises there, and nothing commits)."""
         now = self._moving or await ledger.current_state(session, self.task_id)
-        if now is not target:
+        if now is not target and self._hops is None:  # a caller's own transaction
             await ledger.record_transition(
                 session, task_id=self.task_id, to_state=target, triggered_by=by,
                 reason=reason, expected_from=now, metadata=metadata,
             )  # fmt: skip
+        elif now is not target and self._hops is not None:
+            check_transition(now, target, task_id=str(self.task_id))
+            if not self._hops:
+                self._path_from = now
+            self._hops.append(ledger.Hop(target, by, reason, metadata))
         self._moving = target
 
     async def enter(self, *targets: TaskState, by: str, reason: str | None = None) -> TaskState:

@@ -151,6 +151,73 @@ async def test_concurrent_lifecycles_of_different_tasks_keep_their_own_sequences
     assert total == len(task_ids) * (len(HAPPY) - 1)
 
 
+async def path(
+    db: Database,
+    task_id: uuid.UUID,
+    states: list[TaskState],
+    *,
+    expected: TaskState | None,
+    by: str,
+) -> list[models.StateTransition]:
+    """One writer moving through ``states`` in one transaction (``ledger.record_path``)."""
+    async with db.transaction() as session:
+        return await ledger.record_path(
+            session, task_id=task_id, expected_from=expected,
+            hops=[ledger.Hop(s, f"{by}:{s.value}", reason=f"to {s.value}",
+                             metadata={"n": i}) for i, s in enumerate(states)],
+        )  # fmt: skip
+
+
+async def test_a_path_of_moves_appends_consecutive_rows_in_one_compare_and_set(
+    db: Database,
+) -> None:
+    """A step's moves written together: one row per hop, chained from/to, numbered on from
+    the ledger's last row, each with its own agent, reason and metadata."""
+    task_id = await new_task(db)
+    await move(db, task_id, S.PARSING, expected=S.SUBMITTED, by="parser")
+    returned = await path(
+        db, task_id, [S.PARSED, S.PLANNING, S.PLANNED], expected=S.PARSING, by="w"
+    )
+    rows = await trail(db, task_id)
+    assert [(r.sequence_num, r.from_state, r.to_state, r.triggered_by, r.reason, r.metadata_)
+            for r in rows] == [
+        (1, "SUBMITTED", "PARSING", "parser", None, {}),
+        (2, "PARSING", "PARSED", "w:PARSED", "to PARSED", {"n": 0}),
+        (3, "PARSED", "PLANNING", "w:PLANNING", "to PLANNING", {"n": 1}),
+        (4, "PLANNING", "PLANNED", "w:PLANNED", "to PLANNED", {"n": 2}),
+    ]  # fmt: skip
+    assert [(r.id, r.sequence_num) for r in returned] == [(r.id, r.sequence_num) for r in rows[1:]]
+    assert await state_of(db, task_id) is S.PLANNED
+
+
+async def test_concurrent_paths_from_one_state_let_exactly_one_win(db: Database) -> None:
+    task_id = await new_task(db)
+    results = await asyncio.gather(
+        *(path(db, task_id, [S.PARSING, S.PARSED], expected=S.SUBMITTED, by=f"w{i}")
+          for i in range(6)),
+        return_exceptions=True,
+    )  # fmt: skip
+    winners = [r for r in results if isinstance(r, list)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, StateConflictError) for r in results if not isinstance(r, list))
+    rows = await trail(db, task_id)
+    assert [(r.sequence_num, r.to_state) for r in rows] == [(1, "PARSING"), (2, "PARSED")]
+    assert {r.triggered_by.split(":")[0] for r in rows} == {
+        winners[0][0].triggered_by.split(":")[0]
+    }
+    assert await state_of(db, task_id) is S.PARSED
+
+
+async def test_a_path_with_one_refused_hop_writes_nothing(db: Database) -> None:
+    task_id = await new_task(db)
+    with pytest.raises(InvalidStateTransitionError, match="PARSED -> DEPLOYED"):
+        await path(db, task_id, [S.PARSING, S.PARSED, S.DEPLOYED], expected=None, by="w")
+    with pytest.raises(StateConflictError):
+        await path(db, task_id, [S.PARSED, S.PLANNING], expected=S.PARSING, by="w")
+    assert await trail(db, task_id) == []
+    assert await state_of(db, task_id) is S.SUBMITTED
+
+
 async def test_a_refused_move_writes_nothing(db: Database) -> None:
     task_id = await new_task(db)
     with pytest.raises(InvalidStateTransitionError, match="SUBMITTED -> DEPLOYED"):
