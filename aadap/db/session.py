@@ -217,7 +217,8 @@ class Database:
         self._writes = session_factory(self.engine)
         #: sessions for reading: in autocommit, so a read costs no BEGIN and ROLLBACK
         #: round trips (about a third of a lifecycle's statements were those); every
-        #: write goes through :meth:`transaction`
+        #: write goes through :meth:`transaction`, except a write that is one statement,
+        #: atomic by itself, on PostgreSQL (``costs.record_llm_call``)
         self.sessions = session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._deferred: list[tuple[Executable, dict[str, Any] | None]] = []
         self._rows: dict[Table, list[dict[str, Any]]] = {}

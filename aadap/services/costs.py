@@ -117,7 +117,12 @@ async def record_llm_call(
         id=uuid.uuid4(),
         created_at=utcnow(),
     )
-    async with db.transaction() as session:
+    # On PostgreSQL the row and the totals are one statement (``_store_and_add``), atomic
+    # by itself: it runs in autocommit, one round trip where a transaction costs three
+    # (BEGIN, the statement, COMMIT), and the statements ``Database.defer`` queued wait
+    # for the step's next transaction. SQLite's exact sum takes a transaction.
+    one_statement = db.engine.dialect.name == "postgresql"
+    async with db.sessions() if one_statement else db.transaction() as session:
         if ctx is None:
             await session.execute(_STORE, column_values(row))
         else:
