@@ -87,8 +87,9 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
                 task_run_name=f"developer-{rnd}",
             )  # fmt: skip
             review = await _run(
-                steps.reviewer, s, task_id, requirement, code, task_run_name=f"reviewer-{rnd}"
-            )
+                steps.reviewer, s, task_id, requirement, code, plan.optimise,
+                task_run_name=f"reviewer-{rnd}",
+            )  # fmt: skip
             if review.passed:
                 break
             round_no += 1

@@ -100,9 +100,11 @@ async def developer(
 
 
 @step_task("reviewer")
-async def reviewer(task_id: uuid.UUID, requirement: Requirement, code: GeneratedCode) -> Review:
+async def reviewer(
+    task_id: uuid.UUID, requirement: Requirement, code: GeneratedCode, optimise_next: bool = False
+) -> Review:
     async with _step("reviewer", task_id) as lc:
-        return await lc.validate(requirement, code)
+        return await lc.validate(requirement, code, optimise_next=optimise_next)
 
 
 @step_task("optimiser")

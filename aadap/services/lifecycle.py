@@ -58,13 +58,19 @@ RANK.update(
 #: transaction (one commit fewer per step), by the next step's agent. The next step
 #: finds its state already entered and goes straight to its work, as a resumed run
 #: does. Where the next step depends on the outcome (a review, the plan's optimise
-#: flag, an approval) or the move is final (COMPLETED), the next step enters it itself.
+#: flag, an approval) or the move is final (COMPLETED), the next step enters it itself,
+#: except that a passed review enters the optimiser's states when the plan asks for
+#: optimisation (``validate(optimise_next=True)``).
 ENTERS_NEXT: dict[TaskState, tuple[TaskState, str]] = {
     S.PARSED: (S.PLANNING, "planner"),
     S.PLANNED: (S.AGENT_ASSIGNMENT, "router"),
     S.AGENT_ASSIGNED: (S.IN_DEVELOPMENT, "developer"),
     S.CODE_GENERATED: (S.IN_VALIDATION, "reviewer"),
 }
+
+
+#: the optimiser's first moves
+_OPTIMISER_ENTRY = ((S.OPTIMIZATION_PENDING, "optimiser"), (S.IN_OPTIMIZATION, "optimiser"))
 
 
 def reached(state: TaskState, milestone: TaskState) -> bool:
@@ -259,15 +265,17 @@ class Lifecycle:
         reason: str | None = None,
         metadata: dict[str, Any] | None = None,
         session: AsyncSession | None = None,
+        then: tuple[tuple[TaskState, str], ...] = (),
     ) -> Artifact:
         """Store the step's output and move to ``target`` (and, where the next step is
-        fixed, :data:`ENTERS_NEXT`, make that step's first move) in one transaction: the
-        caller's ``session`` inside :meth:`transaction`, else one of its own."""
+        fixed, :data:`ENTERS_NEXT`, make that step's first move; else the moves ``then``,
+        each a state and its agent) in one transaction: the caller's ``session`` inside
+        :meth:`transaction`, else one of its own."""
         if session is None:
             async with self.transaction() as own:
                 return await self.finish_step(
                     target, by=by, output=output, kind=kind, name=name, reason=reason,
-                    metadata=metadata, session=own,
+                    metadata=metadata, session=own, then=then,
                 )  # fmt: skip
         content = output if isinstance(output, str) else output.model_dump_json(indent=2)
         row = await artifacts.save(
@@ -283,8 +291,8 @@ class Lifecycle:
             metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
         )  # fmt: skip
         following = ENTERS_NEXT.get(target)
-        if following is not None:
-            await self.move(session, following[0], by=following[1])
+        for state, agent in then if following is None else (following,):
+            await self.move(session, state, by=agent)
         return row
 
     # --- steps --------------------------------------------------------------------
@@ -366,8 +374,12 @@ class Lifecycle:
         )  # fmt: skip
         return code
 
-    async def validate(self, requirement: Requirement, code: GeneratedCode) -> Review:
+    async def validate(
+        self, requirement: Requirement, code: GeneratedCode, *, optimise_next: bool = False
+    ) -> Review:
         """Review the code; on failure record the findings as the next round's feedback.
+        ``optimise_next`` (the plan's optimise flag): a passed review also enters the
+        optimiser's step, in the same transaction.
 
         Raises ``ValidationFailedError`` once the rework budget
         (``AADAP_MAX_SELF_CORRECTIONS``) is spent.
@@ -392,9 +404,11 @@ class Lifecycle:
             "feedback": feedback,
         }
         target = S.VALIDATION_PASSED if review.passed else S.VALIDATION_FAILED
+        enter_optimiser = review.passed and optimise_next
         await self.finish_step(
             target, by="reviewer", output=json.dumps(outcome, indent=2), kind=ArtifactType.REVIEW_REPORT,
             name="review", reason=review.summary[:2000],
+            then=_OPTIMISER_ENTRY if enter_optimiser else (),
         )  # fmt: skip
         if not review.passed:
             failures = await self.failed_validations()
@@ -415,8 +429,8 @@ class Lifecycle:
             return code if row is None else GeneratedCode.model_validate_json(row.content)
         if not plan.optimise:
             return code
-        if state is not S.IN_OPTIMIZATION:  # resumed inside the step: carry on from there
-            await self.enter(S.OPTIMIZATION_PENDING, S.IN_OPTIMIZATION, by="optimiser")
+        if state is not S.IN_OPTIMIZATION:  # else entered by the review, or resumed inside
+            await self.enter(*(entry for entry, _ in _OPTIMISER_ENTRY), by="optimiser")
         result = await agents.optimise_code(self.rt.llm, await self.agent_context(), plan, code)
         final = code.model_copy(update={"code": result.code}) if result.changed else code
         await self.finish_step(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aadap.agents import GeneratedCode, Requirement
+from aadap.agents import GeneratedCode, Plan, Requirement
 from aadap.core.requests import TaskRequest
 from aadap.db.models import Task
 from aadap.db.session import Database
@@ -23,6 +23,7 @@ class Developed:
     lc: Lifecycle
     task: Task
     requirement: Requirement
+    plan: Plan
     code: GeneratedCode
 
     def run_context(self) -> context.RunContext:
@@ -48,4 +49,4 @@ async def develop(db: Database, home: Path, table: str) -> Developed:
         plan = await lc.plan(requirement)
         route = await lc.route(requirement, plan)
         code = await lc.develop(requirement, plan, route)
-    return Developed(lc, task, requirement, code)
+    return Developed(lc, task, requirement, plan, code)

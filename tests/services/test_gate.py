@@ -227,3 +227,35 @@ async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_prec
     assert outcome[1] == result == compute == written["DEPLOYED"][1] == written["COMPLETED"][1]
     # and the steps that are not fixed did commit apart
     assert written["VALIDATION_PASSED"][1] != written["APPROVAL_PENDING"][1]
+
+
+async def test_a_passed_review_enters_the_optimiser_with_its_own_commit(
+    db: Database, tmp_path: Path, backend: str
+) -> None:
+    """``validate(optimise_next=True)``: VALIDATION_PASSED, then OPTIMIZATION_PENDING and
+    IN_OPTIMIZATION by the optimiser, in one transaction (same ``xmin`` on PostgreSQL); the
+    optimiser then goes straight to its work and enters nothing twice."""
+    done = await develop(db, tmp_path / "home", "orders_optimised")
+    with context.bind(done.run_context()):
+        assert (await done.lc.validate(done.requirement, done.code, optimise_next=True)).passed
+        assert await done.lc.state() is TaskState.IN_OPTIMIZATION
+        plan = done.plan.model_copy(update={"optimise": True})
+        await done.lc.optimise(plan, done.code)
+    pg = backend == "postgres"
+    async with db.sessions() as session:
+        moves = (
+            await session.execute(
+                select(
+                    models.StateTransition.to_state,
+                    models.StateTransition.triggered_by,
+                    _xmin(models.StateTransition) if pg else literal_column("0"),
+                ).order_by(models.StateTransition.sequence_num)
+            )
+        ).all()
+    tail = [(to, by) for to, by, _ in moves[-4:]]
+    assert tail == [
+        ("VALIDATION_PASSED", "reviewer"), ("OPTIMIZATION_PENDING", "optimiser"),
+        ("IN_OPTIMIZATION", "optimiser"), ("OPTIMIZED", "optimiser"),
+    ]  # fmt: skip
+    assert len({txid for _, _, txid in moves[-4:-1]}) == 1
+    assert [to for to, _, _ in moves].count("OPTIMIZATION_PENDING") == 1
