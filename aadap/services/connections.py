@@ -167,13 +167,13 @@ async def for_task(db: Database, settings: Settings, task: Task) -> PlatformConn
     """The connection ``task`` deploys through: its own, else the default; ``None`` for embedded local."""
     kind = PlatformKind(task.platform)
     named = task.metadata_.get("connection")
+    if task.connection_id is None and not named and kind is PlatformKind.LOCAL:
+        return None  # nothing to read
     async with db.sessions() as session:
         if task.connection_id is not None:
             row = await session.get(PlatformConnection, task.connection_id)
         elif named:
             row = None  # the named connection was removed (the foreign key was set NULL)
-        elif kind is PlatformKind.LOCAL:
-            return None
         else:
             row = await default_for(session, settings, kind)
     if row is None:

@@ -67,13 +67,13 @@ def build(
 
 
 async def write(db: Database, rows: Iterable[TaskLog]) -> int:
-    """Persist rows in one transaction of their own; returns how many."""
-    batch = list(rows)
-    if not batch:
-        return 0
-    async with db.transaction() as session:
-        session.add_all(batch)
-    return len(batch)
+    """Commit rows now, in one transaction with the statements and rows already queued
+    (``Database.defer``): the rows go in the same multi-row INSERT as the queued log
+    rows. Returns how many of ``rows`` were written."""
+    written = defer(db, rows)
+    if written:
+        await db.flush_deferred()
+    return written
 
 
 def defer(db: Database, rows: Iterable[TaskLog]) -> int:
