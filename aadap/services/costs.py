@@ -121,7 +121,7 @@ async def record_llm_call(
     # by itself: it runs in autocommit, one round trip where a transaction costs three
     # (BEGIN, the statement, COMMIT), and the statements ``Database.defer`` queued wait
     # for the step's next transaction. SQLite's exact sum takes a transaction.
-    one_statement = db.engine.dialect.name == "postgresql"
+    one_statement = db.engine.dialect.name != "sqlite"  # as ``_store_and_add`` decides
     async with db.sessions() if one_statement else db.transaction() as session:
         if ctx is None:
             await session.execute(_STORE, column_values(row))

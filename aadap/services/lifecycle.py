@@ -223,12 +223,15 @@ class Lifecycle:
         written with the transaction's other moves when its body ends (a refused one
         raises there, and nothing commits)."""
         now = self._moving or await ledger.current_state(session, self.task_id)
-        if now is not target and self._hops is None:  # a caller's own transaction
+        if now is target:
+            return
+        if self._hops is None:  # a caller's own transaction: written at once
             await ledger.record_transition(
                 session, task_id=self.task_id, to_state=target, triggered_by=by,
                 reason=reason, expected_from=now, metadata=metadata,
             )  # fmt: skip
-        elif now is not target and self._hops is not None:
+        else:
+            # refused here, where the caller asked for it (``record_path`` checks again)
             check_transition(now, target, task_id=str(self.task_id))
             if not self._hops:
                 self._path_from = now
