@@ -40,7 +40,7 @@ def _task_id(flow_run_id: Any) -> uuid.UUID | None:
 
 
 async def _write(db: Database, **fields: Any) -> None:
-    await logs.write(db, [logs.build(**fields)])
+    await logs.write(db, [logs.entry(**fields)])
 
 
 # --- task hooks ---------------------------------------------------------------------
@@ -53,7 +53,7 @@ async def _write(db: Database, **fields: Any) -> None:
 
 
 def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
-    return logs.build(
+    return logs.entry(
         source=f"step:{task.name}",
         task_id=_task_id(task_run.flow_run_id),
         flow_run_id=str(task_run.flow_run_id),
@@ -61,22 +61,6 @@ def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
         attempt=task_run.run_count,
         **fields,
     )
-
-
-async def on_step_running(task: Any, task_run: Any, state: Any) -> None:
-    """Every attempt (Prefect calls this once per Running/Retrying state)."""
-    rt = runtime.current()
-    if rt is None:
-        return
-    logs.defer(
-        rt.db,
-        [
-            _step_row(
-                task, task_run, level=LogLevel.INFO, event="step.attempt",
-                message=f"{task.name}: attempt {task_run.run_count} ({state.name})",
-            )
-        ],
-    )  # fmt: skip
 
 
 async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
@@ -127,7 +111,6 @@ async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:
     await logmirror.flush(rt.db, str(task_run.flow_run_id))
 
 
-STEP_ON_RUNNING: list[Any] = [on_step_running]
 STEP_ON_COMPLETION: list[Any] = [on_step_completed]
 STEP_ON_FAILURE: list[Any] = [on_step_failed]
 

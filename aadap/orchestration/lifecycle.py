@@ -202,7 +202,7 @@ async def _lifecycle(
             logs.defer(  # committed with the first step's first write
                 rt.db,
                 [
-                    logs.build(
+                    logs.entry(
                         level=LogLevel.INFO,
                         event="flow.started",
                         message=f"lifecycle of task {task.id} started in state {task.current_state}",

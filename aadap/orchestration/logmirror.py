@@ -111,7 +111,7 @@ def _rows(flow_run_id: str) -> list[Any]:
     assert _handler is not None
     task_id = runtime.task_of_flow_run(flow_run_id)
     return [
-        logs.build(
+        logs.entry(
             level=r.level,
             event="prefect.log",
             message=r.message,

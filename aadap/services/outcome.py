@@ -186,7 +186,7 @@ async def reconcile(db: Database, probe: FlowRunProbe | None = None) -> list[Orp
             await logs.write(
                 db,
                 [
-                    logs.build(
+                    logs.entry(
                         level=LogLevel.CRITICAL,
                         event="task.orphaned",
                         message=f"task {orphan.task_id} was left in {orphan.state} ({orphan.reason}); marked FAILED, "

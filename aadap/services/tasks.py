@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
@@ -123,7 +124,9 @@ async def create(
                     session, task_id=task.id, to_state=state, triggered_by=agent,
                     expected_from=TaskState.SUBMITTED,
                 )  # fmt: skip
-                task.current_state = state.value
+                # the move wrote the column; set as loaded, so the commit's flush does
+                # not write it again in an UPDATE of its own
+                set_committed_value(task, "current_state", state.value)
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task
