@@ -239,6 +239,16 @@ class Database:
         """How many deferred statements and rows wait for the next transaction."""
         return len(self._deferred) + sum(len(rows) for rows in self._rows.values())
 
+    def take_deferred(self) -> list[tuple[Executable, Any, Table | None]]:
+        """Empty the queue and return it, for a caller that commits it itself (and gives
+        it back with :meth:`requeue` if it does not): ``(statement, params, None)`` for
+        each queued statement, then ``(INSERT, rows, table)`` for each table's rows."""
+        return self._take()
+
+    def requeue(self, taken: list[tuple[Executable, Any, Table | None]]) -> None:
+        """Put what :meth:`take_deferred` returned back at the head of the queue."""
+        self._requeue(taken)
+
     def _take(self) -> list[tuple[Executable, Any, Table | None]]:
         """The queue, emptied: statements first, then each table's rows as one executemany
         of an INSERT built once per table (a multi-row ``VALUES`` would be compiled anew

@@ -72,6 +72,29 @@ def _param(name: str, column: str) -> Any:
     return bindparam(name, type_=_ARTIFACTS.c[column].type)
 
 
+_STORED_COLUMNS = [
+    "id", "task_id", "artifact_type", "name", "content", "content_hash", "version",
+    "parent_id", "edit_message", "metadata", "created_at",
+]  # fmt: skip
+
+
+def _stored_values(task_id: Any) -> Any:
+    """The row :func:`save` inserts, as a SELECT of bound parameters: the next version of
+    (task, type, name), chained to the newest."""
+    return select(
+        _param("id_", "id"), task_id, _param("type_", "artifact_type"),
+        _param("name_", "name"), _param("content_", "content"), _param("hash_", "content_hash"),
+        func.coalesce(_latest_of_key(_ARTIFACTS.c.version), 0) + 1,
+        _latest_of_key(_ARTIFACTS.c.id), _param("edit_", "edit_message"),
+        _param("metadata_", "metadata"), _param("at_", "created_at"),
+    )  # fmt: skip
+
+
+def differs_from_newest() -> Any:
+    """True unless the newest version of (task, type, name) holds the content ``hash_``."""
+    return func.coalesce(_latest_of_key(_ARTIFACTS.c.content_hash), "") != bindparam("hash_")
+
+
 # One statement, built once with bound parameters: the next version of (task, type, name),
 # chained to the newest, unless the newest holds the same content (then nothing is
 # inserted and no row returned). Every step stores one or two artifacts; this is one round
@@ -79,23 +102,55 @@ def _param(name: str, column: str) -> Any:
 _STORE = (
     _ARTIFACTS.insert()
     .from_select(
-        [
-            "id", "task_id", "artifact_type", "name", "content", "content_hash", "version",
-            "parent_id", "edit_message", "metadata", "created_at",
-        ],
-        select(
-            _param("id_", "id"), _param("task_id_", "task_id"), _param("type_", "artifact_type"),
-            _param("name_", "name"), _param("content_", "content"),
-            _param("hash_", "content_hash"),
-            func.coalesce(_latest_of_key(_ARTIFACTS.c.version), 0) + 1,
-            _latest_of_key(_ARTIFACTS.c.id), _param("edit_", "edit_message"),
-            _param("metadata_", "metadata"), _param("at_", "created_at"),
-        ).where(
-            func.coalesce(_latest_of_key(_ARTIFACTS.c.content_hash), "") != bindparam("hash_")
-        ),
+        _STORED_COLUMNS,
+        _stored_values(_param("task_id_", "task_id")).where(differs_from_newest()),
     )
     .returning(_ARTIFACTS.c.version, _ARTIFACTS.c.parent_id)
-)  # fmt: skip
+)
+
+
+def store_after(moved: Any) -> Any:
+    """:data:`_STORE` as a data-modifying CTE (PostgreSQL) that inserts only if the CTE
+    ``moved`` returned the task's id (a move's compare-and-set that succeeded, which
+    also checked :func:`differs_from_newest`); returns the version and parent."""
+    return (
+        _ARTIFACTS.insert()
+        .from_select(_STORED_COLUMNS, _stored_values(moved.c.id).select_from(moved))
+        .returning(_ARTIFACTS.c.version, _ARTIFACTS.c.parent_id)
+        .cte("stored_artifact")
+    )
+
+
+def params_for(row: Artifact) -> dict[str, Any]:
+    """The bound parameters of :data:`_STORE` (and :func:`store_after`) for ``row``."""
+    return {
+        "id_": row.id, "task_id_": row.task_id, "type_": row.artifact_type, "name_": row.name,
+        "content_": row.content, "hash_": row.content_hash, "edit_": row.edit_message,
+        "metadata_": row.metadata_, "at_": row.created_at,
+    }  # fmt: skip
+
+
+def new_row(
+    *,
+    task_id: uuid.UUID,
+    artifact_type: ArtifactType,
+    name: str,
+    content: str,
+    edit_message: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Artifact:
+    """The row to store, before its version is known."""
+    return Artifact(
+        id=uuid.uuid4(),
+        task_id=task_id,
+        artifact_type=artifact_type.value,
+        name=name,
+        content=content,
+        content_hash=content_hash(content),
+        edit_message=edit_message,
+        metadata_=metadata or {},
+        created_at=utcnow(),
+    )
 
 
 async def save(
@@ -109,22 +164,11 @@ async def save(
     metadata: dict[str, Any] | None = None,
 ) -> Artifact:
     """Store a new version (or return the latest when its content is identical). Does not commit."""
-    row = Artifact(
-        id=uuid.uuid4(),
-        task_id=task_id,
-        artifact_type=artifact_type.value,
-        name=name,
-        content=content,
-        content_hash=content_hash(content),
-        edit_message=edit_message,
-        metadata_=metadata or {},
-        created_at=utcnow(),
-    )
-    params = {
-        "id_": row.id, "task_id_": task_id, "type_": row.artifact_type, "name_": name,
-        "content_": content, "hash_": row.content_hash, "edit_": edit_message,
-        "metadata_": row.metadata_, "at_": row.created_at,
-    }  # fmt: skip
+    row = new_row(
+        task_id=task_id, artifact_type=artifact_type, name=name, content=content,
+        edit_message=edit_message, metadata=metadata,
+    )  # fmt: skip
+    params = params_for(row)
     stored = (await session.execute(_STORE, params)).one_or_none()
     if stored is None:  # the newest version holds this content already
         found = await latest(session, task_id=task_id, artifact_type=artifact_type, name=name)

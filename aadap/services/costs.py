@@ -73,7 +73,8 @@ _STORE_AND_ADD = (
         .cte("stored")
     )
 )
-_SETTLE = (
+#: settles one Prefect task run's pending rows (:func:`settle_attempts`)
+SETTLE = (
     _COSTS.update()
     .where(
         _COSTS.c.task_run_id == bindparam("task_run_id_"),
@@ -286,7 +287,7 @@ def settle_attempts(
     after its last attempt: earlier attempts ``failed``, the last one ``succeeded`` or
     ``failed``."""
     final_status = CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
-    return _SETTLE, {
+    return SETTLE, {
         "task_run_id_": task_run_id,
         "final_attempt_": final_attempt,
         "final_status_": final_status.value,

@@ -9,6 +9,7 @@ race (SQLite serialises all writers anyway).
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import uuid
 from collections.abc import Sequence
@@ -48,16 +49,20 @@ _COLUMNS = ("id", "from_state", "to_state", "triggered_by", "reason", "metadata"
 _PARAMS = ("id_", "from_", "to_", "by_", "reason_", "metadata_", "at_")
 
 
-def _append(task_id: Any, hops: int) -> Any:
+def _append(task_id: Any, hops: int, first_metadata: Any = None) -> Any:
     """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter, or
     the id the CTE below returns), numbered from :data:`_NEXT_SEQ` on; returns the rows'
-    sequence numbers. Row ``i`` takes its values from the parameters suffixed ``i``."""
+    sequence numbers. Row ``i`` takes its values from the parameters suffixed ``i``;
+    ``first_metadata``, if given, is the first row's metadata expression instead."""
+
+    def value(i: int, column: str, param: str) -> Any:
+        if column == "metadata" and i == 0 and first_metadata is not None:
+            return first_metadata
+        return bindparam(f"{param}{i}", type_=_TRANSITIONS.c[column].type)
+
     rows = [
         select(
-            *(
-                bindparam(f"{p}{i}", type_=_TRANSITIONS.c[c].type)
-                for c, p in zip(_COLUMNS, _PARAMS, strict=True)
-            ),
+            *(value(i, c, p) for c, p in zip(_COLUMNS, _PARAMS, strict=True)),
             task_id,
             _NEXT_SEQ + i,
         )
@@ -80,6 +85,17 @@ def _append(task_id: Any, hops: int) -> Any:
 _MOVED = _MOVE.returning(_TASKS.c.id).cte("moved")
 #: (PostgreSQL?, hops) -> the statement that appends them, built on first use
 _PATHS: dict[tuple[bool, int], Any] = {}
+
+
+def move_cte(condition: Any) -> Any:
+    """:data:`_MOVED` with one more condition on the compare-and-set (``step_commit``)."""
+    return _MOVE.where(condition).returning(_TASKS.c.id).cte("moved")
+
+
+def append_statement(task_id: Any, hops: int, first_metadata: Any) -> Any:
+    """The ledger INSERT of ``hops`` rows for ``task_id`` (a CTE's column), the first
+    row's metadata given as an expression (``step_commit``)."""
+    return _append(task_id, hops, first_metadata)
 
 
 def _path_statement(postgres: bool, hops: int) -> Any:
@@ -153,64 +169,96 @@ async def record_path(
     if not hops:
         return []
     src = expected_from or await current_state(session, task_id)
-    states = [src, *(hop.to_state for hop in hops)]
-    for before, after in itertools.pairwise(states):
-        check_transition(before, after, task_id=str(task_id))
-    # Core statements on the tables (not the ORM entities): the ledger is on every
-    # step's path, and the ORM's bulk-update bookkeeping buys nothing here
-    at = utcnow()
-    params: dict[str, Any] = {
-        "task_id_": task_id,
-        "from_": src.value,
-        "to_": states[-1].value,
-        "at_": at,
-    }
-    ids = [uuid.uuid4() for _ in hops]
-    for i, hop in enumerate(hops):
-        params.update(
-            {
-                f"id_{i}": ids[i],
-                f"from_{i}": states[i].value,
-                f"to_{i}": hop.to_state.value,
-                f"by_{i}": hop.triggered_by,
-                f"reason_{i}": hop.reason,
-                f"metadata_{i}": hop.metadata or {},
-                f"at_{i}": at,
-            }
-        )
+    path = Path.of(task_id, src, hops)
     postgres = session.get_bind().dialect.name == "postgresql"
     statement = _path_statement(postgres, len(hops))
     seqs: list[int]
     if postgres:
-        seqs = list((await session.execute(statement, params)).scalars())
+        seqs = list((await session.execute(statement, path.params)).scalars())
     else:
-        moved = (await session.execute(_MOVE, params)).rowcount  # type: ignore[attr-defined]
-        seqs = [] if moved != 1 else list((await session.execute(statement, params)).scalars())
+        moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
+        seqs = [] if moved != 1 else list((await session.execute(statement, path.params)).scalars())
     if not seqs:
-        actual = await current_state(session, task_id)
-        raise StateConflictError(
-            f"task {task_id} moved to {actual} while this writer expected {src}; {src} -> {states[1]} refused",
-            task_id=str(task_id),
-            details={"expected": src.value, "actual": actual.value, "to_state": states[1].value},
-        )
-    seqs.sort()
-    rows = []
-    for i, hop in enumerate(hops):
-        rows.append(
-            StateTransition(
-                id=ids[i],
-                task_id=task_id,
-                from_state=states[i].value,
-                to_state=hop.to_state.value,
-                triggered_by=hop.triggered_by,
-                reason=hop.reason,
-                metadata_=params[f"metadata_{i}"],
-                created_at=at,
-                sequence_num=seqs[i],
+        raise await path.refused(session)
+    return path.rows(seqs)
+
+
+@dataclass
+class Path:
+    """A path's moves checked against the whitelist, and the parameters of the statements
+    that append it (:func:`record_path`; ``step_commit`` on PostgreSQL)."""
+
+    task_id: uuid.UUID
+    hops: Sequence[Hop]
+    states: list[TaskState]  # where it starts, then each hop's state
+    params: dict[str, Any]
+    ids: list[uuid.UUID]
+    at: dt.datetime
+
+    @classmethod
+    def of(cls, task_id: uuid.UUID, src: TaskState, hops: Sequence[Hop]) -> Path:
+        states = [src, *(hop.to_state for hop in hops)]
+        for before, after in itertools.pairwise(states):
+            check_transition(before, after, task_id=str(task_id))
+        # Core statements on the tables (not the ORM entities): the ledger is on every
+        # step's path, and the ORM's bulk-update bookkeeping buys nothing here
+        at = utcnow()
+        params: dict[str, Any] = {
+            "task_id_": task_id,
+            "from_": src.value,
+            "to_": states[-1].value,
+            "at_": at,
+        }
+        ids = [uuid.uuid4() for _ in hops]
+        for i, hop in enumerate(hops):
+            params.update(
+                {
+                    f"id_{i}": ids[i],
+                    f"from_{i}": states[i].value,
+                    f"to_{i}": hop.to_state.value,
+                    f"by_{i}": hop.triggered_by,
+                    f"reason_{i}": hop.reason,
+                    f"metadata_{i}": hop.metadata or {},
+                    f"at_{i}": at,
+                }
             )
+        return cls(task_id, hops, states, params, ids, at)
+
+    async def refused(self, session: AsyncSession) -> StateConflictError:
+        """The error for a compare-and-set that moved nothing, naming the actual state."""
+        src, task_id = self.states[0], self.task_id
+        actual = await current_state(session, task_id)
+        return StateConflictError(
+            f"task {task_id} moved to {actual} while this writer expected {src}; {src} -> {self.states[1]} refused",
+            task_id=str(task_id),
+            details={
+                "expected": src.value,
+                "actual": actual.value,
+                "to_state": self.states[1].value,
+            },
         )
-        progress.emit(task_id, states[i], hop.to_state, hop.reason)
-    return rows
+
+    def rows(self, seqs: list[int]) -> list[StateTransition]:
+        """The appended rows, given their sequence numbers; reports each move
+        (``progress``)."""
+        seqs = sorted(seqs)
+        rows = []
+        for i, hop in enumerate(self.hops):
+            rows.append(
+                StateTransition(
+                    id=self.ids[i],
+                    task_id=self.task_id,
+                    from_state=self.states[i].value,
+                    to_state=hop.to_state.value,
+                    triggered_by=hop.triggered_by,
+                    reason=hop.reason,
+                    metadata_=self.params[f"metadata_{i}"],
+                    created_at=self.at,
+                    sequence_num=seqs[i],
+                )
+            )
+            progress.emit(self.task_id, self.states[i], hop.to_state, hop.reason)
+        return rows
 
 
 async def history(session: AsyncSession, task_id: uuid.UUID) -> list[StateTransition]:

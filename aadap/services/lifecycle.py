@@ -26,7 +26,7 @@ from aadap.core.enums import ArtifactType, Environment, Language, PlatformKind
 from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
 from aadap.core.states import TaskState, check_transition
 from aadap.db.models import Artifact, Task
-from aadap.services import artifacts, ledger
+from aadap.services import artifacts, ledger, step_commit
 from aadap.services.runtime import Runtime
 
 S = TaskState
@@ -274,13 +274,21 @@ class Lifecycle:
         fixed, :data:`ENTERS_NEXT`, make that step's first move; else the moves ``then``,
         each a state and its agent) in one transaction: the caller's ``session`` inside
         :meth:`transaction`, else one of its own."""
+        content = output if isinstance(output, str) else output.model_dump_json(indent=2)
+        following = ENTERS_NEXT.get(target)
+        after = then if following is None else (following,)
         if session is None:
+            fast = await self._finish_in_one_statement(
+                target, by=by, content=content, kind=kind, name=name, reason=reason,
+                metadata=metadata, after=after,
+            )  # fmt: skip
+            if fast is not None:
+                return fast
             async with self.transaction() as own:
                 return await self.finish_step(
-                    target, by=by, output=output, kind=kind, name=name, reason=reason,
+                    target, by=by, output=content, kind=kind, name=name, reason=reason,
                     metadata=metadata, session=own, then=then,
                 )  # fmt: skip
-        content = output if isinstance(output, str) else output.model_dump_json(indent=2)
         row = await artifacts.save(
             session,
             task_id=self.task_id,
@@ -293,10 +301,44 @@ class Lifecycle:
             session, target, by=by, reason=reason,
             metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
         )  # fmt: skip
-        following = ENTERS_NEXT.get(target)
-        for state, agent in then if following is None else (following,):
+        for state, agent in after:
             await self.move(session, state, by=agent)
         return row
+
+    async def _finish_in_one_statement(
+        self,
+        target: TaskState,
+        *,
+        by: str,
+        content: str,
+        kind: ArtifactType,
+        name: str,
+        reason: str | None,
+        metadata: dict[str, Any] | None,
+        after: tuple[tuple[TaskState, str], ...],
+    ) -> Artifact | None:
+        """:meth:`finish_step` on PostgreSQL as one statement (``step_commit``), from the
+        state this run knows; None where that does not apply or moved nothing (a stale
+        state, an unchanged artifact): the transaction path then decides."""
+        now = self._known
+        if now is None or now is target or self.rt.db.engine.dialect.name != "postgresql":
+            return None
+        row = artifacts.new_row(
+            task_id=self.task_id, artifact_type=kind, name=name, content=content,
+            metadata=metadata,
+        )  # fmt: skip
+        hops = [
+            ledger.Hop(
+                target, by, reason, {"artifact_id": str(row.id), "content_hash": row.content_hash}
+            ),
+            *(ledger.Hop(state, agent) for state, agent in after),
+        ]
+        stored = await step_commit.finish(
+            self.rt.db, task_id=self.task_id, expected_from=now, hops=hops, row=row
+        )
+        if stored is not None:
+            self._known = hops[-1].to_state
+        return stored
 
     # --- steps --------------------------------------------------------------------
 

@@ -1,0 +1,202 @@
+"""A step's finish (``Lifecycle.finish_step``) on both databases: its output artifact, its
+moves and the trail rows the hooks queued are written together. On PostgreSQL that is one
+statement (``aadap.services.step_commit``); these tests hold both paths to the same rows,
+and to the same refusals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from aadap.core.enums import ArtifactType, CostStatus, LogLevel
+from aadap.core.exceptions import StateConflictError
+from aadap.core.requests import TaskRequest
+from aadap.core.states import TaskState
+from aadap.db import models
+from aadap.db.session import Database
+from aadap.llm.offline import OfflineLLMClient
+from aadap.llm.types import Completion, Usage
+from aadap.services import artifacts, costs, ledger, logs, tasks
+from aadap.services.context import RunContext
+from aadap.services.lifecycle import Lifecycle
+from aadap.services.runtime import Runtime
+from tests.conftest import settings_for
+
+S = TaskState
+
+
+async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
+    """A new task in PARSING (the parser's first move), known to a runtime as such."""
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), home)
+    rt = Runtime.build(settings, db, OfflineLLMClient())
+    task, _ = await tasks.create(
+        db, settings, TaskRequest.parse({"text": "list tables"}), first_step=(S.PARSING, "parser")
+    )
+    rt.remember(task)
+    return Lifecycle(rt, task.id), task
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def pending_call(db: Database, task: models.Task, task_run_id: str) -> None:
+    """An LLM call's cost row, committed as ``pending`` the moment the call returned."""
+    ctx = RunContext(task.id, task.correlation_id, "flow-run", task_run_id, "parser", 1)
+    completion = Completion("{}", "offline", "offline", Usage(10, 5, Decimal("0.001")), 3)
+    await costs.record_llm_call(db, ctx=ctx, agent="parser", completion=completion)
+
+
+async def rows(db: Database, model: Any, task_id: uuid.UUID) -> list[Any]:
+    async with db.sessions() as session:
+        return list(
+            (await session.execute(select(model).where(model.task_id == task_id))).scalars()
+        )
+
+
+async def test_a_finished_step_commits_its_output_moves_and_queued_trail_together(
+    db: Database, backend: str, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    await pending_call(db, task, "task-run-1")
+    db.defer(*costs.settle_attempts(task_run_id="task-run-1", final_attempt=1, succeeded=True))
+    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="parser: attempt 1", source="step:parser", task_id=task.id)])  # fmt: skip
+
+    with statements(db) as seen:
+        row = await lc.finish_step(
+            S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
+            name="requirement", reason="parsed",
+        )  # fmt: skip
+
+    if backend == "postgres":
+        assert len(seen) == 1, seen  # artifact, moves, log row and settlement: one statement
+    assert db.pending == 0
+    assert (row.version, row.parent_id) == (1, None)
+    [stored] = await rows(db, models.Artifact, task.id)
+    assert (stored.id, stored.version, stored.content) == (row.id, 1, '{"goal": "tables"}')
+    async with db.sessions() as session:
+        trail = await ledger.history(session, task.id)
+        state = await ledger.current_state(session, task.id)
+    # the parser's move, with the artifact it stored, then the planner's entry (ENTERS_NEXT)
+    assert [(t.from_state, t.to_state, t.triggered_by, t.sequence_num) for t in trail] == [
+        ("SUBMITTED", "PARSING", "parser", 1),
+        ("PARSING", "PARSED", "parser", 2),
+        ("PARSED", "PLANNING", "planner", 3),
+    ]
+    assert trail[1].metadata_ == {
+        "artifact_id": str(row.id), "version": 1, "content_hash": stored.content_hash,
+    }  # fmt: skip
+    assert trail[1].reason == "parsed"
+    assert state is S.PLANNING and await lc.state() is S.PLANNING
+    [logged] = await rows(db, models.TaskLog, task.id)
+    assert (logged.event, logged.source, logged.level) == ("step.attempt", "step:parser", "INFO")
+    assert logged.created_at is not None and logged.details == {}
+    [cost] = await rows(db, models.CostRecord, task.id)
+    assert cost.status == CostStatus.SUCCEEDED.value
+
+
+async def test_a_stale_state_stores_no_output_and_loses_no_trail_row(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    async with db.transaction() as session:  # another writer cancels the task meanwhile
+        await ledger.record_transition(
+            session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
+            expected_from=S.PARSING,
+        )  # fmt: skip
+    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="parser: attempt 1", source="step:parser", task_id=task.id)])  # fmt: skip
+
+    with pytest.raises(StateConflictError) as raised:
+        await lc.finish_step(
+            S.PARSED, by="parser", output="{}", kind=ArtifactType.REQUIREMENT, name="requirement"
+        )
+
+    assert raised.value.details == {
+        "expected": "PARSING", "actual": "CANCELLED", "to_state": "PARSED",
+    }  # fmt: skip
+    assert await rows(db, models.Artifact, task.id) == []
+    async with db.sessions() as session:
+        assert [t.to_state for t in await ledger.history(session, task.id)] == [
+            "PARSING",
+            "CANCELLED",
+        ]
+    # the queued row is written (one statement) or still queued (a rolled-back transaction)
+    written = len(await rows(db, models.TaskLog, task.id))
+    assert written + db.pending == 1
+    await db.flush_deferred()
+    assert len(await rows(db, models.TaskLog, task.id)) == 1
+
+
+async def test_an_unchanged_output_keeps_its_version_and_the_move_names_it(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    first = await lc.finish_step(
+        S.PARSED, by="parser", output="same", kind=ArtifactType.REQUIREMENT, name="requirement"
+    )
+    # the next step stores the same content under the same key: no second version
+    again = await lc.finish_step(
+        S.PLANNED, by="planner", output="same", kind=ArtifactType.REQUIREMENT, name="requirement"
+    )
+
+    assert (again.id, again.version) == (first.id, 1)
+    assert len(await rows(db, models.Artifact, task.id)) == 1
+    async with db.sessions() as session:
+        trail = await ledger.history(session, task.id)
+    planned = next(t for t in trail if t.to_state == "PLANNED")
+    assert (planned.metadata_["artifact_id"], planned.metadata_["version"]) == (str(first.id), 1)
+    assert [t.to_state for t in trail][-1] == "AGENT_ASSIGNMENT"
+
+
+async def test_a_new_version_chains_to_the_one_before(db: Database, tmp_path: Path) -> None:
+    lc, task = await started(db, tmp_path)
+    first = await lc.finish_step(
+        S.PARSED, by="parser", output="v1", kind=ArtifactType.REQUIREMENT, name="requirement"
+    )
+    second = await lc.finish_step(
+        S.PLANNED, by="planner", output="v2", kind=ArtifactType.REQUIREMENT, name="requirement"
+    )
+
+    assert (second.version, second.parent_id) == (2, first.id)
+    async with db.sessions() as session:
+        newest = await artifacts.latest(
+            session, task_id=task.id, artifact_type=ArtifactType.REQUIREMENT, name="requirement"
+        )
+        trail = await ledger.history(session, task.id)
+    assert newest is not None and (newest.id, newest.parent_id) == (second.id, first.id)
+    planned = next(t for t in trail if t.to_state == "PLANNED")
+    assert planned.metadata_["version"] == 2
+
+
+async def test_a_queued_statement_of_another_kind_commits_with_the_step(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    db.defer(update(models.Task).where(models.Task.id == task.id).values(priority=7))
+
+    await lc.finish_step(
+        S.PARSED, by="parser", output="{}", kind=ArtifactType.REQUIREMENT, name="requirement"
+    )
+
+    assert db.pending == 0
+    async with db.sessions() as session:
+        row = await session.get(models.Task, task.id, populate_existing=True)
+    assert row is not None and (row.priority, row.current_state) == (7, "PLANNING")
+    assert len(await rows(db, models.Artifact, task.id)) == 1
