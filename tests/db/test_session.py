@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aadap.core.enums import LogLevel
 from aadap.db.models import TaskLog
@@ -89,6 +89,44 @@ async def test_deferred_rows_commit_with_the_next_transaction_and_survive_its_fa
     _queue(db, "d")
     await db.flush_deferred()
     assert await _log_rows(db) == ["a", "b", "c", "d"]
+
+
+async def test_flushing_queued_rows_alone_is_one_statement_on_postgresql(
+    db: Database, backend: str
+) -> None:
+    """The end of a lifecycle run: its last log rows, committed without BEGIN and COMMIT
+    round trips on PostgreSQL, and all of them or none."""
+    seen: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    def committed(conn: object) -> None:
+        seen.append("COMMIT")
+
+    _queue(db, "a", "b", "c")
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        await db.flush_deferred()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(db.engine.sync_engine, "commit", committed)
+    assert db.pending == 0
+    assert await _log_rows(db) == ["a", "b", "c"]
+    if backend == "postgres":  # no transaction to begin and commit: the INSERT alone
+        assert len(seen) == 1 and seen[0].startswith("INSERT INTO task_logs"), seen
+    else:
+        assert seen[-1] == "COMMIT"
+    # a row the database refuses fails the flush and writes none of the batch, which is
+    # dropped, as a transaction drops queued statements that fail (else it would fail
+    # every later one)
+    _queue(db, "d")
+    logs.defer(db, [{**logs.entry(level=LogLevel.INFO, event="test", message="e", source="test"), "level": "LOUD"}])  # fmt: skip
+    with pytest.raises(IntegrityError):
+        await db.flush_deferred()
+    assert await _log_rows(db) == ["a", "b", "c"]
+    assert db.pending == 0
 
 
 # --- engines are recycled, connections are not ------------------------------------------
