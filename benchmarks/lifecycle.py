@@ -594,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=10, help="measured runs of each flow")
+    parser.add_argument("--runs", type=int, default=20, help="measured runs of each flow")
     parser.add_argument("--prefect", choices=["ephemeral", "postgres"], default="ephemeral")
     parser.add_argument("--writes", type=int, default=200, help="timed writes of each row kind")
     parser.add_argument(
