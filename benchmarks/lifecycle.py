@@ -484,7 +484,7 @@ async def write_costs(url: str, home: Path, count: int) -> dict[str, list[float]
             await logs.write(
                 db,
                 [
-                    logs.build(
+                    logs.entry(
                         level=LogLevel.INFO, event="step.completed", source="bench",
                         message="developer: completed on attempt 1", task_id=task.id,
                         flow_run_id="flow-run", task_run_id="task-run", attempt=1,

@@ -240,17 +240,9 @@ class Database:
         return len(self._deferred) + sum(len(rows) for rows in self._rows.values())
 
     def take_deferred(self) -> list[tuple[Executable, Any, Table | None]]:
-        """Empty the queue and return it, for a caller that commits it itself (and gives
-        it back with :meth:`requeue` if it does not): ``(statement, params, None)`` for
-        each queued statement, then ``(INSERT, rows, table)`` for each table's rows."""
-        return self._take()
-
-    def requeue(self, taken: list[tuple[Executable, Any, Table | None]]) -> None:
-        """Put what :meth:`take_deferred` returned back at the head of the queue."""
-        self._requeue(taken)
-
-    def _take(self) -> list[tuple[Executable, Any, Table | None]]:
-        """The queue, emptied: statements first, then each table's rows as one executemany
+        """The queue, emptied, for a caller that commits it (and gives it back with
+        :meth:`requeue` if it does not): ``(statement, params, None)`` for each queued
+        statement, then ``(INSERT, rows, table)`` for each table's rows, an executemany
         of an INSERT built once per table (a multi-row ``VALUES`` would be compiled anew
         for every batch, as its shape changes with the number of rows)."""
         taken: list[tuple[Executable, Any, Table | None]] = [
@@ -260,7 +252,8 @@ class Database:
         self._deferred, self._rows = [], {}
         return taken
 
-    def _requeue(self, taken: list[tuple[Executable, Any, Table | None]]) -> None:
+    def requeue(self, taken: list[tuple[Executable, Any, Table | None]]) -> None:
+        """Put what :meth:`take_deferred` returned back at the head of the queue."""
         self._deferred[:0] = [(statement, params) for statement, params, t in taken if t is None]
         for _, rows, table in taken:
             if table is not None:
@@ -275,7 +268,7 @@ class Database:
         (they are dropped: retrying a statement that cannot succeed would fail every
         later transaction).
         """
-        taken = self._take()
+        taken = self.take_deferred()
         ran = False
         try:
             async with self._writes() as session, session.begin():
@@ -285,7 +278,7 @@ class Database:
                 yield session
         except BaseException:
             if ran:
-                self._requeue(taken)
+                self.requeue(taken)
             raise
 
     async def flush_deferred(self) -> None:
@@ -297,7 +290,7 @@ class Database:
             return
         if not self._deferred and len(self._rows) == 1 and self.engine.dialect.name != "sqlite":
             # as in :meth:`transaction`, a queued statement that fails is dropped
-            [(_, rows, table)] = self._take()
+            [(_, rows, table)] = self.take_deferred()
             assert table is not None
             async with self.sessions() as session:
                 await session.execute(insert(table).values(rows))

@@ -164,14 +164,26 @@ async def save(
     metadata: dict[str, Any] | None = None,
 ) -> Artifact:
     """Store a new version (or return the latest when its content is identical). Does not commit."""
-    row = new_row(
-        task_id=task_id, artifact_type=artifact_type, name=name, content=content,
-        edit_message=edit_message, metadata=metadata,
+    return await store(
+        session,
+        new_row(
+            task_id=task_id, artifact_type=artifact_type, name=name, content=content,
+            edit_message=edit_message, metadata=metadata,
+        ),
     )  # fmt: skip
-    params = params_for(row)
-    stored = (await session.execute(_STORE, params)).one_or_none()
+
+
+async def store(session: AsyncSession, row: Artifact) -> Artifact:
+    """Store ``row`` (:func:`new_row`) as the next version, or return the latest when it
+    holds the same content. Does not commit."""
+    stored = (await session.execute(_STORE, params_for(row))).one_or_none()
     if stored is None:  # the newest version holds this content already
-        found = await latest(session, task_id=task_id, artifact_type=artifact_type, name=name)
+        found = await latest(
+            session,
+            task_id=row.task_id,
+            artifact_type=ArtifactType(row.artifact_type),
+            name=row.name,
+        )
         assert found is not None  # it is why nothing was inserted, in this transaction
         return found
     row.version, row.parent_id = stored

@@ -519,6 +519,7 @@ async def probe(
         error_code=None if error is None else error.error_code,
         tested_at=utcnow(),
     )
+    logs.defer(db, [_test_log(row, source, error, outcome.latency_ms)])  # in the transaction
     async with db.transaction() as session:
         current = await session.get(PlatformConnection, row.id)
         if current is not None:
@@ -526,20 +527,19 @@ async def probe(
             current.last_latency_ms = outcome.latency_ms
             current.last_error = outcome.error
             current.last_tested_at = outcome.tested_at
-        session.add(_test_log(row, source, error, outcome.latency_ms))
     return outcome
 
 
 def _test_log(
     row: PlatformConnection, source: str, error: AADAPError | None, latency_ms: int | None
-) -> Any:
+) -> dict[str, Any]:
     details = {"connection": row.name, "platform": row.platform, "latency_ms": latency_ms}
     if error is None:
-        return logs.build(
+        return logs.entry(
             level=LogLevel.INFO, event="connection.tested", source=source, details=details,
             message=f"connection {row.name!r} ({row.platform}) is healthy: {latency_ms} ms",
         )  # fmt: skip
-    return logs.build(
+    return logs.entry(
         level=LogLevel.WARNING, event="connection.unhealthy", source=source, details=details,
         message=f"connection {row.name!r} ({row.platform}) failed its test: {error}", error=error,
     )  # fmt: skip

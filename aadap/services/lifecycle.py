@@ -272,72 +272,58 @@ class Lifecycle:
     ) -> Artifact:
         """Store the step's output and move to ``target`` (and, where the next step is
         fixed, :data:`ENTERS_NEXT`, make that step's first move; else the moves ``then``,
-        each a state and its agent) in one transaction: the caller's ``session`` inside
-        :meth:`transaction`, else one of its own."""
+        each a state and its agent) at once: in the caller's ``session`` inside
+        :meth:`transaction`, else in one statement (``step_commit``, PostgreSQL) or a
+        transaction of its own."""
         content = output if isinstance(output, str) else output.model_dump_json(indent=2)
-        following = ENTERS_NEXT.get(target)
-        after = then if following is None else (following,)
-        if session is None:
-            fast = await self._finish_in_one_statement(
-                target, by=by, content=content, kind=kind, name=name, reason=reason,
-                metadata=metadata, after=after,
-            )  # fmt: skip
-            if fast is not None:
-                return fast
-            async with self.transaction() as own:
-                return await self.finish_step(
-                    target, by=by, output=content, kind=kind, name=name, reason=reason,
-                    metadata=metadata, session=own, then=then,
-                )  # fmt: skip
-        row = await artifacts.save(
-            session,
-            task_id=self.task_id,
-            artifact_type=kind,
-            name=name,
-            content=content,
-            metadata=metadata,
-        )
-        await self.move(
-            session, target, by=by, reason=reason,
-            metadata={"artifact_id": str(row.id), "version": row.version, "content_hash": row.content_hash},
-        )  # fmt: skip
-        for state, agent in after:
-            await self.move(session, state, by=agent)
-        return row
-
-    async def _finish_in_one_statement(
-        self,
-        target: TaskState,
-        *,
-        by: str,
-        content: str,
-        kind: ArtifactType,
-        name: str,
-        reason: str | None,
-        metadata: dict[str, Any] | None,
-        after: tuple[tuple[TaskState, str], ...],
-    ) -> Artifact | None:
-        """:meth:`finish_step` on PostgreSQL as one statement (``step_commit``), from the
-        state this run knows; None where that does not apply or moved nothing (a stale
-        state, an unchanged artifact): the transaction path then decides."""
-        now = self._known
-        if now is None or now is target or self.rt.db.engine.dialect.name != "postgresql":
-            return None
         row = artifacts.new_row(
             task_id=self.task_id, artifact_type=kind, name=name, content=content,
             metadata=metadata,
         )  # fmt: skip
-        hops = [
-            ledger.Hop(
-                target, by, reason, {"artifact_id": str(row.id), "content_hash": row.content_hash}
-            ),
-            *(ledger.Hop(state, agent) for state, agent in after),
-        ]
-        stored = await step_commit.finish(
-            self.rt.db, task_id=self.task_id, expected_from=now, hops=hops, row=row
-        )
-        if stored is not None:
-            self._known = hops[-1].to_state
+        following = ENTERS_NEXT.get(target)
+        after = then if following is None else (following,)
+        if session is not None:
+            return await self._finish_in(session, row, target, by=by, reason=reason, after=after)
+        # PostgreSQL: one statement, from the state this run knows; None where that does
+        # not apply or it moved nothing (a stale state, an unchanged artifact), and the
+        # transaction below decides
+        now = self._known
+        if now is not None and now is not target:
+            hops = [
+                ledger.Hop(
+                    target,
+                    by,
+                    reason,
+                    {"artifact_id": str(row.id), "content_hash": row.content_hash},
+                ),
+                *(ledger.Hop(state, agent) for state, agent in after),
+            ]
+            stored = await step_commit.finish(
+                self.rt.db, task_id=self.task_id, expected_from=now, hops=hops, row=row
+            )
+            if stored is not None:
+                self._known = hops[-1].to_state
+                return stored
+        async with self.transaction() as own:
+            return await self._finish_in(own, row, target, by=by, reason=reason, after=after)
+
+    async def _finish_in(
+        self,
+        session: AsyncSession,
+        row: Artifact,
+        target: TaskState,
+        *,
+        by: str,
+        reason: str | None,
+        after: tuple[tuple[TaskState, str], ...],
+    ) -> Artifact:
+        stored = await artifacts.store(session, row)
+        await self.move(
+            session, target, by=by, reason=reason,
+            metadata={"artifact_id": str(stored.id), "version": stored.version, "content_hash": stored.content_hash},
+        )  # fmt: skip
+        for state, agent in after:
+            await self.move(session, state, by=agent)
         return stored
 
     # --- steps --------------------------------------------------------------------

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
-from aadap.db.base import column_values
 from aadap.db.models import TaskLog
 from aadap.db.session import Database
 from aadap.db.types import utcnow
@@ -79,18 +78,7 @@ def build(**fields: Any) -> TaskLog:
     return TaskLog(**row)
 
 
-def _values(row: TaskLog | dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    if isinstance(row, dict):
-        return {**row, "created_at": row.get("created_at") or now}
-    return {
-        **column_values(row),
-        "id": row.id or uuid.uuid4(),
-        "details": row.details or {},
-        "created_at": row.created_at or now,
-    }
-
-
-async def write(db: Database, rows: Iterable[TaskLog | dict[str, Any]]) -> int:
+async def write(db: Database, rows: Iterable[dict[str, Any]]) -> int:
     """Commit rows now, in one transaction with the statements and rows already queued
     (``Database.defer``): the rows go in the same multi-row INSERT as the queued log
     rows. Returns how many of ``rows`` were written."""
@@ -100,12 +88,12 @@ async def write(db: Database, rows: Iterable[TaskLog | dict[str, Any]]) -> int:
     return written
 
 
-def defer(db: Database, rows: Iterable[TaskLog | dict[str, Any]]) -> int:
-    """Queue rows (:func:`entry` dicts, or ``TaskLog`` objects) for the database's next
-    transaction (``Database.defer``), as one multi-row INSERT; for trail rows whose loss
-    on ``kill -9`` reconcile covers."""
+def defer(db: Database, rows: Iterable[dict[str, Any]]) -> int:
+    """Queue rows (:func:`entry`) for the database's next transaction
+    (``Database.defer``), as one multi-row INSERT; for trail rows whose loss on
+    ``kill -9`` reconcile covers."""
     now = utcnow()
-    values = [_values(row, now) for row in rows]
+    values = [{**row, "created_at": row["created_at"] or now} for row in rows]
     db.defer_rows(TaskLog.__table__, values)  # type: ignore[arg-type]
     return len(values)
 

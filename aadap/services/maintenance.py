@@ -175,7 +175,7 @@ async def purge_logs(
         await logs.write(
             db,
             [
-                logs.build(
+                logs.entry(
                     level=LogLevel.INFO,
                     event=PURGED_EVENT,
                     message=f"deleted {deleted} task_logs row(s) older than {retention_days} days "

@@ -99,7 +99,9 @@ async def finish(
     ``expected_from``, with the queued trail rows, in one statement. The first hop's
     metadata gets the artifact's version. Returns the stored row, or None if nothing
     moved or the queue holds what this statement cannot carry (the caller then runs
-    the transaction path)."""
+    the transaction path), and on any other database than PostgreSQL."""
+    if db.engine.dialect.name != "postgresql":
+        return None
     taken = db.take_deferred()
     log_rows: list[dict[str, Any]] = []
     settle: dict[str, Any] | None = None

@@ -68,7 +68,7 @@ async def _log_rows(db: Database) -> list[str]:
 def _queue(db: Database, *messages: str) -> None:
     logs.defer(
         db,
-        [logs.build(level=LogLevel.INFO, event="test", message=m, source="test") for m in messages],
+        [logs.entry(level=LogLevel.INFO, event="test", message=m, source="test") for m in messages],
     )
 
 

@@ -201,7 +201,7 @@ async def test_a_call_commits_at_once_and_queued_trail_rows_are_never_lost(
     ctx = RunContext(task.id, task.correlation_id, "flow-1", "tr-1", "parser", 1)
 
     def queue_log_row(event: str) -> None:
-        logs.defer(db, [logs.build(level=LogLevel.INFO, event=event, message=event,
+        logs.defer(db, [logs.entry(level=LogLevel.INFO, event=event, message=event,
                                    source="tests", task_id=task.id)])  # fmt: skip
 
     async def logged() -> list[str]:
