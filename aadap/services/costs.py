@@ -37,7 +37,7 @@ _TASKS: Table = Task.__table__  # type: ignore[assignment]
 # clause and the new values against every loaded object) and each row a unit-of-work
 # flush: 0.8 ms of CPU per UPDATE measured on PostgreSQL, for objects nothing reads.
 _STORE = _COSTS.insert()
-# SQLite: the exact sum is computed in Python (see ``_store_and_add``) and written only if the
+# SQLite: the exact sum is computed in Python (see ``store_and_add``) and written only if the
 # stored total is still the one it was computed from (compare-and-set)
 _CURRENT_COST = select(_TASKS.c.cost_usd).where(_TASKS.c.id == bindparam("task_id_"))
 _TOTALS_IF_UNCHANGED = (
@@ -118,16 +118,16 @@ async def record_llm_call(
         id=uuid.uuid4(),
         created_at=utcnow(),
     )
-    # On PostgreSQL the row and the totals are one statement (``_store_and_add``), atomic
+    # On PostgreSQL the row and the totals are one statement (``store_and_add``), atomic
     # by itself: it runs in autocommit, one round trip where a transaction costs three
     # (BEGIN, the statement, COMMIT), and the statements ``Database.defer`` queued wait
     # for the step's next transaction. SQLite's exact sum takes a transaction.
-    one_statement = db.engine.dialect.name != "sqlite"  # as ``_store_and_add`` decides
+    one_statement = db.engine.dialect.name != "sqlite"  # as ``store_and_add`` decides
     async with db.sessions() if one_statement else db.transaction() as session:
         if ctx is None:
             await session.execute(_STORE, column_values(row))
         else:
-            totals = await _store_and_add(
+            totals = await store_and_add(
                 session, row, ctx.task_id, tokens=usage.total_tokens,
                 cost=usage.cost_usd or Decimal(0),
                 known=None if ctx.spend is None else ctx.spend.cost_usd,
@@ -147,7 +147,7 @@ def _note(spend: Spend, totals: tuple[int, Decimal] | None, *, unpriced: bool = 
         spend.unpriced_calls += 1
 
 
-async def _store_and_add(
+async def store_and_add(
     session: AsyncSession,
     row: CostRecord,
     task_id: uuid.UUID,
@@ -240,10 +240,31 @@ async def add_compute(
     existing = await _by_call_id(session, call_id)
     if existing is not None:
         return existing, None
+    row = compute_row(
+        ctx=ctx, task_id=task_id, platform=platform, duration_ms=duration_ms,
+        usd_per_hour=usd_per_hour, call_id=call_id, details=details,
+    )  # fmt: skip
+    # the unique call_id settles a race between two writers (the INSERT fails)
+    return row, await store_and_add(
+        session, row, task_id, tokens=0, cost=row.cost_usd or Decimal(0)
+    )
+
+
+def compute_row(
+    *,
+    ctx: RunContext | None,
+    task_id: uuid.UUID,
+    platform: str,
+    duration_ms: int,
+    usd_per_hour: Decimal,
+    call_id: str,
+    details: dict[str, Any] | None = None,
+) -> CostRecord:
+    """The cost row of one compute run of ``duration_ms`` at ``usd_per_hour``, settled."""
     cost = (Decimal(duration_ms) / Decimal(3_600_000) * usd_per_hour).quantize(
         Decimal("0.0000000001")
     )
-    row = CostRecord(
+    return CostRecord(
         task_id=task_id,
         flow_run_id=None if ctx is None else ctx.flow_run_id,
         task_run_id=None if ctx is None else ctx.task_run_id,
@@ -262,8 +283,6 @@ async def add_compute(
         id=uuid.uuid4(),
         created_at=utcnow(),
     )
-    # the unique call_id settles a race between two writers (the INSERT fails)
-    return row, await _store_and_add(session, row, task_id, tokens=0, cost=cost)
 
 
 def note_compute(

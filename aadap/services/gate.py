@@ -117,7 +117,7 @@ async def revalidate(
     if passed:
         return content
     async with lc.rt.db.transaction() as session:
-        await _store_revalidation(session, lc, content)
+        await artifacts.store(session, _revalidation(lc, content))
     raise ValidationFailedError(
         "the code changed after validation and the new version fails its syntax check: "
         + "; ".join(i.message for i in report.issues)[:1500],
@@ -125,9 +125,9 @@ async def revalidate(
     )
 
 
-async def _store_revalidation(session: AsyncSession, lc: Lifecycle, content: str) -> None:
-    await artifacts.save(
-        session,
+def _revalidation(lc: Lifecycle, content: str) -> Artifact:
+    """The re-validation report's artifact row (:func:`revalidate`)."""
+    return artifacts.new_row(
         task_id=lc.task_id,
         artifact_type=ArtifactType.REVIEW_REPORT,
         name="revalidation",
@@ -164,6 +164,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     async with lc.rt.db.sessions() as session:
         existing = await _latest_request(session, lc.task_id, digest)
         validated = await _validated_hashes(session, lc.task_id)
+        code_artifact = await _artifact_holding(session, lc.task_id, code)
     state = await lc.state()
     if existing is not None and (
         reached(state, S.APPROVED) or existing.status == ApprovalStatus.PENDING.value
@@ -187,56 +188,53 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         "decision": decision.decision,
         "cost_usd_so_far": str(await _cost_so_far(lc)),
     }
-    async with lc.transaction() as session:
-        if revalidation is not None:
-            await _store_revalidation(session, lc, revalidation)
-        code_artifact = await _artifact_holding(session, lc.task_id, code)
-        row = ApprovalRequest(
-            task_id=lc.task_id,
-            operation_class=analysis.operation_class.value,
-            environment=task.environment,
-            risk_level=analysis.risk.value,
-            status=status.value,
-            code_hash=digest,
-            code_artifact_id=None if code_artifact is None else code_artifact.id,
-            requested_by=POLICY_ACTOR,
-            requested_at=now,
-            decided_by=None if status is ApprovalStatus.PENDING else POLICY_ACTOR,
-            decided_at=None if status is ApprovalStatus.PENDING else now,
-            reason=decision.reason,
-            expires_at=now + dt.timedelta(seconds=lc.rt.settings.safety.approval_timeout_seconds),
-            metadata_=meta,
-        )
-        session.add(row)
-        await session.flush()
-        await artifacts.save(
-            session,
-            task_id=lc.task_id,
-            artifact_type=ArtifactType.DECISION_EXPLANATION,
-            name="approval",
-            content=json.dumps(
-                {
-                    "approval_id": str(row.id),
-                    "code_sha256": digest,
-                    "chosen_approach": code.explanation,
-                    "operation_class": analysis.operation_class.value,
-                    "risk": analysis.risk.value,
-                    "decision": decision.decision,
-                    "why": decision.reason,
-                    "findings": [f.to_dict() for f in analysis.findings],
-                },
-                indent=2,
-            ),
-        )
-        # the request, its explanation and the moves through APPROVAL_PENDING commit
-        # together: a run that dies before this commit asks again from the top
-        await lc.move(session, S.APPROVAL_PENDING, by=POLICY_ACTOR)
-        await lc.move(session, S.IN_REVIEW, by=POLICY_ACTOR, reason=decision.reason)
-        if status is ApprovalStatus.AUTO_APPROVED:
-            await lc.move(
-                session, S.APPROVED, by=POLICY_ACTOR, reason=f"auto-approved by policy: {decision.reason}",
-                metadata={"approval_id": str(row.id)},
-            )  # fmt: skip
+    row = ApprovalRequest(
+        id=uuid.uuid4(),
+        task_id=lc.task_id,
+        operation_class=analysis.operation_class.value,
+        environment=task.environment,
+        risk_level=analysis.risk.value,
+        status=status.value,
+        code_hash=digest,
+        code_artifact_id=None if code_artifact is None else code_artifact.id,
+        requested_by=POLICY_ACTOR,
+        requested_at=now,
+        decided_by=None if status is ApprovalStatus.PENDING else POLICY_ACTOR,
+        decided_at=None if status is ApprovalStatus.PENDING else now,
+        reason=decision.reason,
+        expires_at=now + dt.timedelta(seconds=lc.rt.settings.safety.approval_timeout_seconds),
+        metadata_=meta,
+    )
+    explanation = artifacts.new_row(
+        task_id=lc.task_id,
+        artifact_type=ArtifactType.DECISION_EXPLANATION,
+        name="approval",
+        content=json.dumps(
+            {
+                "approval_id": str(row.id),
+                "code_sha256": digest,
+                "chosen_approach": code.explanation,
+                "operation_class": analysis.operation_class.value,
+                "risk": analysis.risk.value,
+                "decision": decision.decision,
+                "why": decision.reason,
+                "findings": [f.to_dict() for f in analysis.findings],
+            },
+            indent=2,
+        ),
+    )
+    hops = [
+        ledger.Hop(S.APPROVAL_PENDING, POLICY_ACTOR),
+        ledger.Hop(S.IN_REVIEW, POLICY_ACTOR, decision.reason),
+    ]
+    if status is ApprovalStatus.AUTO_APPROVED:
+        approved = f"auto-approved by policy: {decision.reason}"
+        hops.append(ledger.Hop(S.APPROVED, POLICY_ACTOR, approved, {"approval_id": str(row.id)}))
+    # the request, its explanation, a passed re-validation and the moves through
+    # APPROVAL_PENDING commit together: a run that dies before this commit asks again
+    # from the top
+    also = [explanation] if revalidation is None else [_revalidation(lc, revalidation), explanation]
+    await lc.commit(hops, also=also, rows=[row])
     outcome = ApprovalOutcome(row, meta["analysis"], decision.decision, decision.reason)
     if status is ApprovalStatus.FORBIDDEN:
         raise SafetyViolationError(
@@ -405,9 +403,7 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     )
     try:
         # the move to DEPLOYING and the RUNNING execution commit together, before the run
-        async with lc.transaction() as session:
-            await lc.move(session, S.DEPLOYING, by="deployer")
-            session.add(execution)
+        await lc.commit([ledger.Hop(S.DEPLOYING, "deployer")], rows=[execution])
     except BaseException:
         await platform.aclose()
         raise
@@ -435,29 +431,35 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             details={"run_id": handle.run_id, "run_url": result.run_url, "error": result.error},
         )
     # the execution's outcome, its compute cost, the result artifact, DEPLOYED and COMPLETED
-    # commit together: one transaction where there were four. A run that dies before the
-    # commit leaves the execution RUNNING, which a resumed run refuses to deploy over.
+    # commit together (``Lifecycle.commit``: one statement on PostgreSQL). A run that dies
+    # before the commit leaves the execution RUNNING, which a resumed run refuses to deploy
+    # over. The compute row's call_id is new (this execution's id).
     values = _execution_values(result)
     rate = lc.rt.settings.platforms.compute_usd_per_hour.get(task.platform)
     ctx = context.current()
-    totals = None
-    async with lc.transaction() as session:
-        await _store_execution(session, execution, values)
-        if rate is not None:
-            _, totals = await costs.add_compute(
-                session, ctx=ctx, task_id=lc.task_id, platform=task.platform,
-                duration_ms=result.duration_ms or 0, usd_per_hour=rate,
-                call_id=f"compute-{execution.id}",
-            )  # fmt: skip
-        await lc.finish_step(
-            S.DEPLOYED, session=session, by="deployer",
-            output=json.dumps(_result_json(result), indent=2, default=str),
-            kind=ArtifactType.EXECUTION_RESULT, name="result",
-            reason=result.output[:500] or f"{result.rows_affected} rows affected",
-            metadata={"execution_id": str(execution.id)},
+    output = artifacts.new_row(
+        task_id=lc.task_id, artifact_type=ArtifactType.EXECUTION_RESULT, name="result",
+        content=json.dumps(_result_json(result), indent=2, default=str),
+        metadata={"execution_id": str(execution.id)},
+    )  # fmt: skip
+    reason = result.output[:500] or f"{result.rows_affected} rows affected"
+    compute = None
+    if rate is not None:
+        compute = costs.compute_row(
+            ctx=ctx, task_id=lc.task_id, platform=task.platform,
+            duration_ms=result.duration_ms or 0, usd_per_hour=rate,
+            call_id=f"compute-{execution.id}",
         )  # fmt: skip
-        await lc.move(session, S.COMPLETED, by=COMPLETER, reason="deployed")
-    costs.note_compute(ctx, lc.task_id, totals)
+    committed = await lc.commit(
+        [
+            ledger.Hop(S.DEPLOYED, "deployer", reason),
+            ledger.Hop(S.COMPLETED, COMPLETER, "deployed"),
+        ],
+        output=output,
+        updates=[(_EXECUTIONS, execution.id, values)],
+        cost_row=compute,
+    )
+    costs.note_compute(ctx, lc.task_id, committed.totals)
     _apply(execution, values)
     return execution
 

@@ -87,9 +87,23 @@ _MOVED = _MOVE.returning(_TASKS.c.id).cte("moved")
 _PATHS: dict[tuple[bool, int], Any] = {}
 
 
-def move_cte(condition: Any) -> Any:
-    """:data:`_MOVED` with one more condition on the compare-and-set (``step_commit``)."""
-    return _MOVE.where(condition).returning(_TASKS.c.id).cte("moved")
+def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
+    """:data:`_MOVED` for ``step_commit``: with one more condition on the compare-and-set,
+    if given; with ``totals``, the move also adds ``tokens_`` and ``cost_`` to the task's
+    totals and returns them (PostgreSQL updates a row once per statement, so a cost row
+    written with the move adds to the totals here)."""
+    move = _MOVE if condition is None else _MOVE.where(condition)
+    if not totals:
+        return move.returning(_TASKS.c.id).cte("moved")
+    return (
+        move.values(
+            tokens_used=_TASKS.c.tokens_used
+            + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
+            cost_usd=_TASKS.c.cost_usd + bindparam("cost_", type_=_TASKS.c.cost_usd.type),
+        )
+        .returning(_TASKS.c.id, _TASKS.c.tokens_used, _TASKS.c.cost_usd)
+        .cte("moved")
+    )
 
 
 def append_statement(task_id: Any, hops: int, first_metadata: Any) -> Any:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
@@ -25,8 +27,9 @@ from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review,
 from aadap.core.enums import ArtifactType, Environment, Language, PlatformKind
 from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
 from aadap.core.states import TaskState, check_transition
-from aadap.db.models import Artifact, Task
-from aadap.services import artifacts, ledger, step_commit
+from aadap.db.base import Base
+from aadap.db.models import Artifact, CostRecord, Task
+from aadap.services import artifacts, costs, ledger, step_commit
 from aadap.services.runtime import Runtime
 
 S = TaskState
@@ -76,6 +79,14 @@ _OPTIMISER_ENTRY = ((S.OPTIMIZATION_PENDING, "optimiser"), (S.IN_OPTIMIZATION, "
 def reached(state: TaskState, milestone: TaskState) -> bool:
     """Has a task in ``state`` already passed ``milestone`` (ignoring terminal states)?"""
     return state in RANK and RANK[state] >= RANK[milestone]
+
+
+def _naming(hop: ledger.Hop, stored: Artifact, *, version: bool = False) -> ledger.Hop:
+    """``hop`` with its metadata naming the artifact it stores (and its version)."""
+    named: dict[str, Any] = {"artifact_id": str(stored.id), "content_hash": stored.content_hash}
+    if version:
+        named["version"] = stored.version
+    return dataclasses.replace(hop, metadata={**(hop.metadata or {}), **named})
 
 
 class Lifecycle:
@@ -267,14 +278,12 @@ class Lifecycle:
         name: str,
         reason: str | None = None,
         metadata: dict[str, Any] | None = None,
-        session: AsyncSession | None = None,
         then: tuple[tuple[TaskState, str], ...] = (),
     ) -> Artifact:
         """Store the step's output and move to ``target`` (and, where the next step is
         fixed, :data:`ENTERS_NEXT`, make that step's first move; else the moves ``then``,
-        each a state and its agent) at once: in the caller's ``session`` inside
-        :meth:`transaction`, else in one statement (``step_commit``, PostgreSQL) or a
-        transaction of its own."""
+        each a state and its agent) at once (:meth:`commit`). Returns the stored artifact,
+        or its newest version if that holds the same content."""
         content = output if isinstance(output, str) else output.model_dump_json(indent=2)
         row = artifacts.new_row(
             task_id=self.task_id, artifact_type=kind, name=name, content=content,
@@ -282,49 +291,79 @@ class Lifecycle:
         )  # fmt: skip
         following = ENTERS_NEXT.get(target)
         after = then if following is None else (following,)
-        if session is not None:
-            return await self._finish_in(session, row, target, by=by, reason=reason, after=after)
-        # PostgreSQL: one statement, from the state this run knows; None where that does
-        # not apply or it moved nothing (a stale state, an unchanged artifact), and the
-        # transaction below decides
-        now = self._known
-        if now is not None and now is not target:
-            hops = [
-                ledger.Hop(
-                    target,
-                    by,
-                    reason,
-                    {"artifact_id": str(row.id), "content_hash": row.content_hash},
-                ),
-                *(ledger.Hop(state, agent) for state, agent in after),
-            ]
-            stored = await step_commit.finish(
-                self.rt.db, task_id=self.task_id, expected_from=now, hops=hops, row=row
-            )
-            if stored is not None:
-                self._known = hops[-1].to_state
-                return stored
-        async with self.transaction() as own:
-            return await self._finish_in(own, row, target, by=by, reason=reason, after=after)
+        hops = [ledger.Hop(target, by, reason)]
+        hops += [ledger.Hop(state, agent) for state, agent in after]
+        done = await self.commit(hops, output=row)
+        assert done.output is not None  # an output given is stored or found
+        return done.output
 
-    async def _finish_in(
+    async def commit(
         self,
-        session: AsyncSession,
-        row: Artifact,
-        target: TaskState,
+        hops: Sequence[ledger.Hop],
         *,
-        by: str,
-        reason: str | None,
-        after: tuple[tuple[TaskState, str], ...],
-    ) -> Artifact:
-        stored = await artifacts.store(session, row)
-        await self.move(
-            session, target, by=by, reason=reason,
-            metadata={"artifact_id": str(stored.id), "version": stored.version, "content_hash": stored.content_hash},
-        )  # fmt: skip
-        for state, agent in after:
-            await self.move(session, state, by=agent)
-        return stored
+        output: Artifact | None = None,
+        also: Sequence[Artifact] = (),
+        rows: Sequence[Base] = (),
+        updates: Sequence[tuple[Table, uuid.UUID, Mapping[str, Any]]] = (),
+        cost_row: CostRecord | None = None,
+    ) -> step_commit.Committed:
+        """Move through ``hops`` (skipping a target the task is already in, as
+        :meth:`move`) and write, all or nothing:
+
+        * ``output`` (:func:`artifacts.new_row`): stored as the next version, or, if the
+          newest version holds the same content, that one is; the first hop's metadata
+          names it (``artifact_id``, ``version``, ``content_hash``);
+        * ``also``: more new artifact rows of distinct (type, name), each stored unless
+          its newest version holds the same content;
+        * ``rows``: new ORM rows of any table;
+        * ``updates``: ``(table, id, values)``, that row's columns set;
+        * ``cost_row``: a new cost row, added to the task's totals (returned).
+
+        On PostgreSQL, from the state this run knows, one statement with the queued trail
+        rows (``step_commit``); else, or if that moved nothing, one transaction, which
+        refuses a stale state (``StateConflictError``) as every move does."""
+        cost = None
+        if cost_row is not None:
+            cost = (cost_row.tokens_in + cost_row.tokens_out, cost_row.cost_usd or Decimal(0))
+        if output is not None:  # the PostgreSQL statement adds the version
+            hops = [_naming(hops[0], output), *hops[1:]]
+        now = self._known
+        if now is not None:
+            path: list[ledger.Hop] = []
+            for hop in hops:
+                if hop.to_state is not (path[-1].to_state if path else now):
+                    path.append(hop)
+            done = await step_commit.commit(
+                self.rt.db, task_id=self.task_id, expected_from=now, hops=path, output=output,
+                also=also, rows=[*rows, *([] if cost_row is None else [cost_row])],
+                updates=updates, cost=cost,
+            )  # fmt: skip
+            if done is not None:
+                self._known = path[-1].to_state
+                return done
+        totals = stored = None
+        async with self.transaction() as session:
+            for artifact in also:
+                await artifacts.store(session, artifact)
+            if rows:
+                session.add_all(rows)
+                await session.flush()
+            for table, row_id, values in updates:
+                await session.execute(table.update().where(table.c.id == row_id).values(values))
+            if cost_row is not None and cost is not None:
+                totals = await costs.store_and_add(
+                    session, cost_row, self.task_id, tokens=cost[0], cost=cost[1]
+                )
+            path = list(hops)
+            if output is not None:
+                stored = await artifacts.store(session, output)
+                path[0] = _naming(path[0], stored, version=True)
+            for hop in path:
+                await self.move(
+                    session, hop.to_state, by=hop.triggered_by, reason=hop.reason,
+                    metadata=hop.metadata,
+                )  # fmt: skip
+        return step_commit.Committed(stored, totals)
 
     # --- steps --------------------------------------------------------------------
 

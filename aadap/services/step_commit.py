@@ -1,29 +1,35 @@
-"""PostgreSQL: a step's output, its moves and the queued trail rows, in one statement.
+"""PostgreSQL: a step's writes, its moves and the queued trail rows, in one statement.
 
-A step ends by storing its output artifact and moving the task on (``Lifecycle.
-finish_step``). In a transaction that is a BEGIN, the statements the hooks queued
-(``Database.defer``: the previous step's cost-row settlement, the attempt and
-completion log rows), the artifact INSERT, the move, and a COMMIT: five or six round
-trips, once per step. On PostgreSQL all of it fits in one statement, run in
-autocommit, which is atomic by itself:
+A step ends by storing what it produced and moving the task on. In a transaction
+that is a BEGIN, the statements the hooks queued (``Database.defer``: the previous
+step's cost-row settlement, the attempt and completion log rows), the step's own
+INSERTs and UPDATEs, the move, and a COMMIT: one round trip each. On PostgreSQL all of
+it fits in one statement, run in autocommit, which is atomic by itself:
 
-    WITH moved AS (UPDATE tasks SET current_state = <last hop>
+    WITH moved AS (UPDATE tasks SET current_state = <last hop> [, totals + the cost row's]
                    WHERE id = :task AND current_state = :expected
-                     AND <the newest version of the artifact holds other content>
-                   RETURNING id),
+                     [AND <the newest version of the output artifact holds other content>]
+                   RETURNING id, tokens_used, cost_usd),
          stored_artifact AS (INSERT INTO artifacts … SELECT … FROM moved RETURNING …),
+         also_artifacts AS (INSERT INTO artifacts … FROM jsonb_populate_recordset(…) JOIN moved
+                            WHERE <each one's newest version holds other content>),
+         rows_<table> AS (INSERT INTO <table> … FROM jsonb_populate_recordset(…) JOIN moved),
+         set_<table> AS (UPDATE <table> … FROM jsonb_populate_record(…) WHERE id = …
+                         AND EXISTS (SELECT FROM moved)),
          logged AS (INSERT INTO task_logs … FROM jsonb_populate_recordset(…, :rows)),
          settled AS (UPDATE cost_records SET status = … WHERE task_run_id = … )
     INSERT INTO state_transitions … SELECT … FROM moved [UNION ALL …] RETURNING …
 
-The artifact and the ledger rows come from ``moved``: if the compare-and-set moves
-nothing, neither is written, as in the transaction. The trail rows are written either
-way, as the queue's next transaction would have. The first ledger row's metadata takes
-the artifact's version from ``stored_artifact``, so it says what the transaction's says.
+Everything the step writes comes from ``moved``: if the compare-and-set moves nothing,
+nothing of it is written, as the transaction would have rolled back. The trail rows
+are written either way, as the queue's next transaction would have. The first ledger
+row's metadata takes the output artifact's version from ``stored_artifact``, so it says
+what the transaction's says. Rows travel as JSON (one parameter per table), so a
+statement's shape depends only on which tables it writes, and is built once.
 
-Nothing moved means a stale expected state or an artifact whose newest version holds
-the same content (a resumed step that produced the same output): :func:`finish`
-returns None and the caller takes the transaction path, which handles both exactly as
+Nothing moved means a stale expected state or an output artifact whose newest version
+holds the same content (a resumed step that produced the same output): :func:`commit`
+returns None and the caller takes its transaction path, which handles both exactly as
 before. So does a queue holding anything else than log rows and one settlement.
 """
 
@@ -31,108 +37,270 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, literal_column, select
+from sqlalchemy import Table, bindparam, exists, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aadap.core.states import TaskState
+from aadap.db.base import Base, column_values
 from aadap.db.models import Artifact, TaskLog
 from aadap.db.session import Database
 from aadap.services import artifacts, costs, ledger
 
 _LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
-_LOG_COLUMNS = [c.name for c in _LOGS.columns]
-_RECORDS = func.jsonb_populate_recordset(
-    literal_column("NULL::task_logs"), bindparam("log_rows_", type_=JSONB)
-).table_valued(*_LOG_COLUMNS)
-#: the queued log rows, all in one JSON parameter: one statement shape for any number
-_LOGGED = (
-    _LOGS.insert()
-    .from_select(_LOG_COLUMNS, select(*(_RECORDS.c[c] for c in _LOG_COLUMNS)))
-    .cte("logged")
-)
-_SETTLED = costs.SETTLE.cte("settled")
-#: (hops, log rows?, settlement?) -> the statement, built on first use
-_STATEMENTS: dict[tuple[int, bool, bool], Any] = {}
+_ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
 
 
-def _statement(hops: int, logs: bool, settle: bool) -> Any:
-    key = (hops, logs, settle)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        moved = ledger.move_cte(artifacts.differs_from_newest())
+def _records(table: Table, param: str, *, many: bool = True) -> Any:
+    """``jsonb_populate_record[set](NULL::table, :param)`` as a table of ``table``'s
+    columns: the rows of one JSON parameter, typed as the table's."""
+    populate = func.jsonb_populate_recordset if many else func.jsonb_populate_record
+    return populate(
+        literal_column(f"NULL::{table.name}"), bindparam(param, type_=JSONB)
+    ).table_valued(*(c.name for c in table.columns))
+
+
+def _inserted(table: Table, name: str, moved: Any | None) -> Any:
+    """INSERT of the rows in parameter ``<name>_``; only if ``moved`` returned a row,
+    unless it is None (the trail rows, written either way)."""
+    columns = [c.name for c in table.columns]
+    records = _records(table, f"{name}_")
+    source = records if moved is None else records.join(moved, true())
+    return (
+        table.insert()
+        .from_select(columns, select(*(records.c[c] for c in columns)).select_from(source))
+        .cte(name)
+    )
+
+
+def _newer_artifacts(moved: Any) -> Any:
+    """INSERT of the artifacts in ``also_artifacts_``, each the next version of its (task,
+    type, name) chained to the newest, unless the newest holds the same content (what
+    :func:`artifacts.store` does for one)."""
+    columns = [c.name for c in _ARTIFACTS.columns]
+    records = _records(_ARTIFACTS, "also_artifacts_")
+    prior = _ARTIFACTS.alias("prior")
+
+    def newest(column: str) -> Any:
+        return (
+            select(prior.c[column])
+            .where(
+                prior.c.task_id == records.c.task_id,
+                prior.c.artifact_type == records.c.artifact_type,
+                prior.c.name == records.c.name,
+            )
+            .order_by(prior.c.created_at.desc(), prior.c.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    values = {c: records.c[c] for c in columns}
+    values["version"] = func.coalesce(newest("version"), 0) + 1
+    values["parent_id"] = newest("id")
+    return (
+        _ARTIFACTS.insert()
+        .from_select(
+            columns,
+            select(*(values[c] for c in columns))
+            .select_from(records.join(moved, true()))
+            .where(func.coalesce(newest("content_hash"), "") != records.c.content_hash),
+        )
+        .cte("also_artifacts")
+    )
+
+
+def _updated(table: Table, columns: tuple[str, ...], moved: Any) -> Any:
+    """UPDATE of ``columns`` of the row whose id and new values are in ``set_<table>_``,
+    only if ``moved`` returned a row."""
+    values = _records(table, f"set_{table.name}_", many=False)
+    return (
+        table.update()
+        .values({c: values.c[c] for c in columns})
+        .where(table.c.id == values.c.id, exists(select(moved.c.id)))
+        .cte(f"set_{table.name}")
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    hops: int
+    output: bool  # a checked, versioned output artifact (``stored_artifact``)
+    also: bool  # more artifacts (``also_artifacts``)
+    rows: tuple[Table, ...]
+    updates: tuple[tuple[Table, tuple[str, ...]], ...]
+    totals: bool  # the move adds a cost row's tokens and cost to the task's totals
+    logs: bool
+    settle: bool
+
+
+#: the statement of each shape, built on first use
+_STATEMENTS: dict[_Shape, Any] = {}
+
+
+def _statement(shape: _Shape) -> Any:
+    statement = _STATEMENTS.get(shape)
+    if statement is not None:
+        return statement
+    moved = ledger.move_cte(
+        artifacts.differs_from_newest() if shape.output else None, totals=shape.totals
+    )
+    first_metadata = returning = None
+    ctes: list[Any] = []
+    if shape.output:
         stored = artifacts.store_after(moved)
         version = select(stored.c.version).scalar_subquery()
         first_metadata = bindparam("metadata_0", type_=JSONB).op("||")(
             func.jsonb_build_object("version", version)
         )
-        statement = ledger.append_statement(moved.c.id, hops, first_metadata).returning(
-            version, select(stored.c.parent_id).scalar_subquery()
+        returning = [version, select(stored.c.parent_id).scalar_subquery()]
+    statement = ledger.append_statement(moved.c.id, shape.hops, first_metadata)
+    if returning:
+        statement = statement.returning(*returning)
+    if shape.totals:
+        statement = statement.returning(
+            select(moved.c.tokens_used).scalar_subquery(),
+            select(moved.c.cost_usd).scalar_subquery(),
         )
-        extra = [cte for cte, wanted in ((_LOGGED, logs), (_SETTLED, settle)) if wanted]
-        if extra:
-            statement = statement.add_cte(*extra)
-        _STATEMENTS[key] = statement
+    if shape.also:
+        ctes.append(_newer_artifacts(moved))
+    ctes += [_inserted(table, f"rows_{table.name}", moved) for table in shape.rows]
+    ctes += [_updated(table, columns, moved) for table, columns in shape.updates]
+    if shape.logs:
+        ctes.append(_inserted(_LOGS, "logged", None))
+    if shape.settle:
+        ctes.append(costs.SETTLE.cte("settled"))
+    if ctes:
+        statement = statement.add_cte(*ctes)
+    _STATEMENTS[shape] = statement
     return statement
 
 
 def _json_value(value: Any) -> Any:
-    """A task_logs column value as JSON (``details`` is JSON already)."""
+    """A column value as JSON (JSON columns are JSON already)."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     return value
 
 
-async def finish(
+def _json_row(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _json_value(value) for name, value in values.items()}
+
+
+def filled(row: Base) -> dict[str, Any]:
+    """``row``'s column values for a Core INSERT, each unset column given its Python-side
+    default (set on ``row`` too, as a flush would): these rows bypass the ORM."""
+    for attr in row.__mapper__.column_attrs:
+        column = attr.columns[0]
+        default = column.default
+        if getattr(row, attr.key) is None and default is not None:
+            if default.is_scalar:
+                setattr(row, attr.key, default.arg)
+            elif default.is_callable:
+                setattr(row, attr.key, default.arg(None))
+    return column_values(row)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a commit stored: the output artifact (its version and parent set; the newest
+    version instead where that held the same content) and the task's new totals, where
+    asked for."""
+
+    output: Artifact | None
+    totals: tuple[int, Decimal] | None
+
+
+async def commit(
     db: Database,
     *,
     task_id: uuid.UUID,
     expected_from: TaskState,
     hops: Sequence[ledger.Hop],
-    row: Artifact,
-) -> Artifact | None:
-    """Store ``row`` (a new :func:`artifacts.new_row`) and move through ``hops`` from
-    ``expected_from``, with the queued trail rows, in one statement. The first hop's
-    metadata gets the artifact's version. Returns the stored row, or None if nothing
-    moved or the queue holds what this statement cannot carry (the caller then runs
-    the transaction path), and on any other database than PostgreSQL."""
-    if db.engine.dialect.name != "postgresql":
+    output: Artifact | None = None,
+    also: Sequence[Artifact] = (),
+    rows: Sequence[Base] = (),
+    updates: Sequence[tuple[Table, uuid.UUID, Mapping[str, Any]]] = (),
+    cost: tuple[int, Decimal] | None = None,
+) -> Committed | None:
+    """Move through ``hops`` from ``expected_from`` with the queued trail rows, in one
+    statement, and only if the move happens, write:
+
+    * ``output`` (a new :func:`artifacts.new_row`): the step's output, stored as the next
+      version; the move happens only if the newest version holds other content, and the
+      first hop's metadata gets the version;
+    * ``also``: more new artifact rows, of distinct (type, name), each stored unless its
+      newest version holds the same content;
+    * ``rows``: ORM rows of any table, inserted (Python-side defaults applied);
+    * ``updates``: ``(table, id, values)``, the row's columns set to the values;
+    * ``cost``: (tokens, USD) added to the task's totals (the cost row itself goes in
+      ``rows``), whose new values are returned.
+
+    Returns None if nothing moved or the queue holds what this statement cannot carry
+    (the caller then runs its transaction path), and on any other database than
+    PostgreSQL."""
+    if db.engine.dialect.name != "postgresql" or not hops:
         return None
     taken = db.take_deferred()
     log_rows: list[dict[str, Any]] = []
     settle: dict[str, Any] | None = None
-    for statement, params, table in taken:
+    for statement, queued, table in taken:
         if table is _LOGS:
-            log_rows = params
+            log_rows = queued
         elif table is None and statement is costs.SETTLE and settle is None:
-            settle = params
+            settle = queued
         else:
             db.requeue(taken)
             return None
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_table.setdefault(row.__table__, []).append(_json_row(filled(row)))  # type: ignore[arg-type]
+    shape = _Shape(
+        hops=len(hops),
+        output=output is not None,
+        also=bool(also),
+        rows=tuple(by_table),
+        updates=tuple((table, tuple(sorted(values))) for table, _, values in updates),
+        totals=cost is not None,
+        logs=bool(log_rows),
+        settle=settle is not None,
+    )
     path = ledger.Path.of(task_id, expected_from, hops)
-    params = {**path.params, **artifacts.params_for(row), **(settle or {})}
+    params: dict[str, Any] = {**path.params, **(settle or {})}
+    if output is not None:
+        params.update(artifacts.params_for(output))
+    if also:
+        params["also_artifacts_"] = [_json_row(column_values(row)) for row in also]
+    for table, table_rows in by_table.items():
+        params[f"rows_{table.name}_"] = table_rows
+    for table, row_id, values in updates:
+        params[f"set_{table.name}_"] = _json_row({**values, "id": row_id})
+    if cost is not None:
+        params["tokens_"], params["cost_"] = cost
     if log_rows:
-        params["log_rows_"] = [{k: _json_value(v) for k, v in r.items()} for r in log_rows]
+        params["logged_"] = [_json_row(r) for r in log_rows]
     try:
         async with db.sessions() as session:  # autocommit: the statement is atomic
-            result = (
-                await session.execute(
-                    _statement(len(hops), bool(log_rows), settle is not None), params
-                )
-            ).all()
+            result = (await session.execute(_statement(shape), params)).all()
     except BaseException:
         db.requeue(taken)
         raise
     if not result:
         return None
-    row.version, row.parent_id = result[0][1], result[0][2]
-    transitions = path.rows([seq for seq, _, _ in result])
-    transitions[0].metadata_ = {**transitions[0].metadata_, "version": row.version}
-    return row
+    path.rows([r[0] for r in result])  # reports each move (``progress``)
+    totals = None
+    if output is not None:
+        output.version, output.parent_id = result[0][1], result[0][2]
+    if cost is not None:
+        totals = (int(result[0][-2]), Decimal(result[0][-1]))
+    return Committed(output, totals)
 
 
-__all__ = ["finish"]
+__all__ = ["Committed", "commit", "filled"]

@@ -200,3 +200,135 @@ async def test_a_queued_statement_of_another_kind_commits_with_the_step(
         row = await session.get(models.Task, task.id, populate_existing=True)
     assert row is not None and (row.priority, row.current_state) == (7, "PLANNING")
     assert len(await rows(db, models.Artifact, task.id)) == 1
+
+
+# --- Lifecycle.commit: any step's writes with its moves ----------------------------------
+
+
+def _writes(lc: Lifecycle, task: models.Task) -> dict[str, Any]:
+    """One of each kind of write ``Lifecycle.commit`` takes, as the deployer makes them."""
+    execution = models.Execution(
+        task_id=task.id, platform="local", status="RUNNING", code_hash="c0de"
+    )  # status, metadata, created_at: left to their defaults
+    compute = costs.compute_row(
+        ctx=None, task_id=task.id, platform="local", duration_ms=1800,
+        usd_per_hour=Decimal("2"), call_id=f"compute-{uuid.uuid4()}",
+    )  # fmt: skip
+    return {
+        "output": artifacts.new_row(
+            task_id=task.id,
+            artifact_type=ArtifactType.EXECUTION_RESULT,
+            name="result",
+            content='{"rows": 3}',
+        ),
+        "also": [
+            artifacts.new_row(
+                task_id=task.id,
+                artifact_type=ArtifactType.DECISION_EXPLANATION,
+                name="approval",
+                content='{"why": "sandbox"}',
+                metadata={"k": [1, "two"]},
+            )
+        ],
+        "rows": [execution],
+        "cost_row": compute,
+    }
+
+
+async def test_a_commit_writes_every_kind_of_row_with_its_moves_in_one_statement(
+    db: Database, backend: str, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    writes = _writes(lc, task)
+    [execution] = writes["rows"]
+    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="deployer: attempt 1", source="step:deployer", task_id=task.id)])  # fmt: skip
+    hops = [
+        ledger.Hop(S.PARSED, "parser", "parsed"),
+        ledger.Hop(S.PLANNING, "planner", None, {"note": "next"}),
+    ]
+
+    with statements(db) as seen:
+        done = await lc.commit(hops, **writes)
+    with statements(db) as updating:
+        await lc.commit(
+            [ledger.Hop(S.PLANNED, "planner")],
+            updates=[(models.Execution.__table__, execution.id, {"status": "SUCCESS", "rows_affected": 3})],
+        )  # fmt: skip
+
+    if backend == "postgres":
+        assert (len(seen), len(updating)) == (1, 1), (seen, updating)
+    output = writes["output"]
+    assert done.output is output and (output.version, output.parent_id) == (1, None)
+    assert done.totals == (0, Decimal("0.001"))  # 1.8 s at $2/h, added to zero
+    async with db.sessions() as session:
+        trail = await ledger.history(session, task.id)
+        row = await session.get(models.Task, task.id, populate_existing=True)
+        stored = {a.name: a for a in (await session.execute(select(models.Artifact))).scalars()}
+        [ran] = (await session.execute(select(models.Execution))).scalars()
+        [cost] = (await session.execute(select(models.CostRecord))).scalars()
+    assert [(t.to_state, t.triggered_by, t.reason) for t in trail[1:]] == [
+        ("PARSED", "parser", "parsed"), ("PLANNING", "planner", None), ("PLANNED", "planner", None),
+    ]  # fmt: skip
+    assert trail[1].metadata_ == {
+        "artifact_id": str(output.id), "version": 1, "content_hash": output.content_hash,
+    }  # fmt: skip
+    assert trail[2].metadata_ == {"note": "next"}
+    assert row is not None and row.current_state == "PLANNED"
+    assert (row.tokens_used, row.cost_usd) == (0, Decimal("0.001"))
+    assert stored["result"].content == '{"rows": 3}' and stored["result"].version == 1
+    assert stored["approval"].metadata_ == {"k": [1, "two"]}
+    assert (stored["approval"].version, stored["approval"].parent_id) == (1, None)
+    # defaults a flush would have applied, applied to the row the caller holds too
+    assert (ran.id, ran.status, ran.rows_affected, ran.code_hash) == (
+        execution.id,
+        "SUCCESS",
+        3,
+        "c0de",
+    )
+    assert ran.metadata_ == {} and ran.created_at == execution.created_at is not None
+    assert (cost.call_id, cost.cost_usd, cost.status) == (
+        writes["cost_row"].call_id, Decimal("0.001"), CostStatus.SUCCEEDED.value,
+    )  # fmt: skip
+    [logged] = await rows(db, models.TaskLog, task.id)
+    assert logged.event == "step.attempt" and db.pending == 0
+
+
+async def test_a_commit_from_a_stale_state_writes_none_of_its_rows(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    async with db.transaction() as session:  # another writer cancels the task meanwhile
+        await ledger.record_transition(
+            session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
+            expected_from=S.PARSING,
+        )  # fmt: skip
+
+    with pytest.raises(StateConflictError, match="CANCELLED"):
+        await lc.commit([ledger.Hop(S.PARSED, "parser")], **_writes(lc, task))
+
+    for model in (models.Artifact, models.Execution, models.CostRecord):
+        assert await rows(db, model, task.id) == []
+    async with db.sessions() as session:
+        row = await session.get(models.Task, task.id, populate_existing=True)
+    assert row is not None and (row.current_state, row.cost_usd) == ("CANCELLED", Decimal(0))
+
+
+async def test_an_artifact_written_alongside_chains_to_its_newest_version_unless_unchanged(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+
+    def report(content: str) -> models.Artifact:
+        return artifacts.new_row(
+            task_id=task.id, artifact_type=ArtifactType.REVIEW_REPORT, name="revalidation",
+            content=content,
+        )  # fmt: skip
+
+    first = report("passed v1")
+    await lc.commit([ledger.Hop(S.PARSED, "parser")], also=[first])
+    await lc.commit([ledger.Hop(S.PLANNING, "planner")], also=[report("passed v1")])
+    await lc.commit([ledger.Hop(S.PLANNED, "planner")], also=[report("passed v2")])
+
+    stored = sorted(await rows(db, models.Artifact, task.id), key=lambda a: a.version)
+    assert [(a.content, a.version) for a in stored] == [("passed v1", 1), ("passed v2", 2)]
+    assert (stored[0].id, stored[1].parent_id) == (first.id, first.id)
