@@ -18,7 +18,7 @@ from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
-from aadap.services import budget_watch, connections, ledger
+from aadap.services import budget_watch, connections, ledger, step_commit
 
 
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
@@ -89,44 +89,49 @@ async def create(
     await budget_watch.ensure_spend_allows_new_task(db, settings, now=now)
     working_dir = str(Path(request.working_dir or Path.cwd()).resolve())  # noqa: ASYNC240 - no IO: a path string
     try:
+        task = Task(
+            id=uuid.uuid4(),
+            title=request.effective_title,
+            description=request.text if request.title else None,
+            request=request.text,
+            environment=request.environment.value,
+            platform=request.platform.value,
+            current_state=TaskState.SUBMITTED.value,
+            priority=request.priority,
+            token_budget=request.token_budget
+            if request.token_budget is not None
+            else settings.budgets.task_tokens,
+            cost_budget_usd=request.usd_budget
+            if request.usd_budget is not None
+            else settings.budgets.task_usd,
+            correlation_id=request.correlation_id or new_correlation_id(),
+            idempotency_key=request.idempotency_key,
+            flow_run_id=flow_run_id,
+            created_by=request.created_by,
+            metadata_={
+                "working_dir": working_dir,
+                "connection": request.connection,
+                **({} if runner is None else {"runner": runner}),
+            },
+        )
+        first = [] if first_step is None else [ledger.Hop(first_step[0], first_step[1])]
+        if request.connection is None and request.platform is PlatformKind.LOCAL:
+            # nothing to look up: on PostgreSQL the row and its first move are one statement
+            task.connection_id = None
+            if await step_commit.create(db, task, first):
+                return task, True
         async with db.transaction() as session:
-            connection_id = await _connection_id(session, request, settings)
-            task = Task(
-                title=request.effective_title,
-                description=request.text if request.title else None,
-                request=request.text,
-                environment=request.environment.value,
-                platform=request.platform.value,
-                current_state=TaskState.SUBMITTED.value,
-                priority=request.priority,
-                token_budget=request.token_budget
-                if request.token_budget is not None
-                else settings.budgets.task_tokens,
-                cost_budget_usd=request.usd_budget
-                if request.usd_budget is not None
-                else settings.budgets.task_usd,
-                correlation_id=request.correlation_id or new_correlation_id(),
-                idempotency_key=request.idempotency_key,
-                flow_run_id=flow_run_id,
-                connection_id=connection_id,
-                created_by=request.created_by,
-                metadata_={
-                    "working_dir": working_dir,
-                    "connection": request.connection,
-                    **({} if runner is None else {"runner": runner}),
-                },
-            )
+            task.connection_id = await _connection_id(session, request, settings)
             session.add(task)
             await session.flush()
-            if first_step is not None:
-                state, agent = first_step
+            for hop in first:
                 await ledger.record_transition(
-                    session, task_id=task.id, to_state=state, triggered_by=agent,
-                    expected_from=TaskState.SUBMITTED,
+                    session, task_id=task.id, to_state=hop.to_state,
+                    triggered_by=hop.triggered_by, expected_from=TaskState.SUBMITTED,
                 )  # fmt: skip
                 # the move wrote the column; set as loaded, so the commit's flush does
                 # not write it again in an UPDATE of its own
-                set_committed_value(task, "current_state", state.value)
+                set_committed_value(task, "current_state", hop.to_state.value)
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task

@@ -332,3 +332,37 @@ async def test_an_artifact_written_alongside_chains_to_its_newest_version_unless
     stored = sorted(await rows(db, models.Artifact, task.id), key=lambda a: a.version)
     assert [(a.content, a.version) for a in stored] == [("passed v1", 1), ("passed v2", 2)]
     assert (stored[0].id, stored[1].parent_id) == (first.id, first.id)
+
+
+async def test_a_new_task_and_its_first_move_are_one_statement(
+    db: Database, backend: str, tmp_path: Path
+) -> None:
+    settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path)
+    request = TaskRequest.parse(
+        {"text": "list tables", "idempotency_key": "k-1", "usd_budget": "0.5"}
+    )
+
+    with statements(db) as seen:
+        task, created = await tasks.create(
+            db, settings, request, flow_run_id="flow-1", first_step=(S.PARSING, "parser")
+        )
+
+    if backend == "postgres":
+        # the idempotency key's lookup, then the row and its move
+        assert len(seen) == 2 and seen[1].startswith("WITH created AS"), seen
+    assert created and task.current_state == "PARSING"
+    async with db.sessions() as session:
+        row = await session.get(models.Task, task.id)
+        trail = await ledger.history(session, task.id)
+    assert row is not None
+    assert (row.current_state, row.flow_run_id, row.idempotency_key) == ("PARSING", "flow-1", "k-1")
+    assert (row.tokens_used, row.cost_usd, row.cost_budget_usd) == (0, Decimal(0), Decimal("0.5"))
+    assert row.created_at == task.created_at and row.updated_at is not None
+    assert row.metadata_["connection"] is None and "working_dir" in row.metadata_
+    assert [(t.from_state, t.to_state, t.triggered_by, t.sequence_num) for t in trail] == [
+        ("SUBMITTED", "PARSING", "parser", 1)
+    ]
+    again, created_again = await tasks.create(
+        db, settings, request, first_step=(S.PARSING, "parser")
+    )
+    assert (again.id, created_again) == (task.id, False)
