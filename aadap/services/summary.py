@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import String, Table, bindparam, cast, func, select
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, CostKind
-from aadap.db.models import CostRecord, StateTransition, Task
+from aadap.db.models import Artifact, CostRecord, StateTransition, Task
 from aadap.db.session import Database
-from aadap.services import artifacts
+from aadap.db.types import JSONType
 
 
 class LifecycleSummary(BaseModel):
@@ -34,46 +34,77 @@ class LifecycleSummary(BaseModel):
     error: str | None = None
 
 
-_SUMMARISED = (
-    ArtifactType.OPTIMIZED_CODE.value,
-    ArtifactType.GENERATED_CODE.value,
-    ArtifactType.EXECUTION_RESULT.value,
+_ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
+_COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
+_TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
+
+
+def _newest_content(kind: ArtifactType, name: str) -> Any:
+    """The content of the task's newest (kind, name) artifact, as a scalar subquery."""
+    return (
+        select(_ARTIFACTS.c.content)
+        .where(
+            _ARTIFACTS.c.task_id == Task.id,
+            _ARTIFACTS.c.artifact_type == kind.value,
+            _ARTIFACTS.c.name == name,
+        )
+        .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_COST_FIELDS = (
+    _COSTS.c.agent_type,
+    _COSTS.c.kind,
+    _COSTS.c.tokens_in,
+    _COSTS.c.tokens_out,
+    cast(_COSTS.c.cost_usd, String),  # exact, as text
 )
+#: dialect -> the summary's one query, built on first use
+_QUERIES: dict[str, Any] = {}
+
+
+def _query(dialect: str) -> Any:
+    """The task, its newest code (optimised, else generated) and result, its last
+    transition's reason, and its cost rows as a JSON array: one round trip."""
+    query = _QUERIES.get(dialect)
+    if query is None:
+        if dialect == "postgresql":
+            costs = func.json_agg(func.json_build_array(*_COST_FIELDS), type_=JSONType)
+        else:
+            costs = func.json_group_array(func.json_array(*_COST_FIELDS), type_=JSONType)
+        query = _QUERIES[dialect] = select(
+            Task,
+            _newest_content(ArtifactType.OPTIMIZED_CODE, "code"),
+            _newest_content(ArtifactType.GENERATED_CODE, "code"),
+            _newest_content(ArtifactType.EXECUTION_RESULT, "result"),
+            select(_TRANSITIONS.c.reason)
+            .where(_TRANSITIONS.c.task_id == Task.id)
+            .order_by(_TRANSITIONS.c.sequence_num.desc())
+            .limit(1)
+            .scalar_subquery(),
+            select(costs).where(_COSTS.c.task_id == Task.id).scalar_subquery(),
+        ).where(Task.id == bindparam("task_id_"))
+    return query
 
 
 async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
-    """Three reads: the task, the newest code and result (one query), the cost rows; and
-    the last transition's reason only for a task that failed or was cancelled."""
+    """One read: the task with its newest code and result, the last transition's reason
+    (reported for a task that failed or was cancelled) and its cost rows."""
     async with db.sessions() as session:
-        task = await session.get(Task, task_id)
-        assert task is not None
-        newest = await artifacts.newest_of(session, task_id=task_id, types=_SUMMARISED)
-        code_row = newest.get((ArtifactType.OPTIMIZED_CODE.value, "code")) or newest.get(
-            (ArtifactType.GENERATED_CODE.value, "code")
-        )
-        result_row = newest.get((ArtifactType.EXECUTION_RESULT.value, "result"))
-        cost_rows = list(
-            (
-                await session.execute(select(CostRecord).where(CostRecord.task_id == task_id))
-            ).scalars()
-        )
-        last = None
-        if task.current_state in ("FAILED", "CANCELLED"):
-            last = (
-                await session.execute(
-                    select(StateTransition)
-                    .where(StateTransition.task_id == task_id)
-                    .order_by(StateTransition.sequence_num.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-    code = None if code_row is None else GeneratedCode.model_validate_json(code_row.content)
+        query = _query(session.get_bind().dialect.name)
+        row = (await session.execute(query, {"task_id_": task_id})).one()
+    task, optimised, generated, result, last_reason, cost_rows = row
+    code_json = optimised or generated
+    code = None if code_json is None else GeneratedCode.model_validate_json(code_json)
     by_agent: dict[str, dict[str, Any]] = {}
-    for row in cost_rows:
+    llm_calls = 0
+    for agent, kind, tokens_in, tokens_out, cost_usd in cost_rows or []:
         entry = by_agent.setdefault(
-            row.agent_type,
+            agent,
             {
-                "agent": row.agent_type,
+                "agent": agent,
                 "calls": 0,
                 "tokens_in": 0,
                 "tokens_out": 0,
@@ -81,10 +112,11 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
             },
         )
         entry["calls"] += 1
-        entry["tokens_in"] += row.tokens_in
-        entry["tokens_out"] += row.tokens_out
-        entry["cost_usd"] += row.cost_usd or Decimal(0)
-    error = None if last is None else last.reason
+        entry["tokens_in"] += tokens_in
+        entry["tokens_out"] += tokens_out
+        entry["cost_usd"] += Decimal(cost_usd or 0)
+        llm_calls += kind == CostKind.LLM.value
+    error = last_reason if task.current_state in ("FAILED", "CANCELLED") else None
     return LifecycleSummary(
         task_id=str(task.id),
         title=task.title,
@@ -94,10 +126,10 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
         flow_run_id=task.flow_run_id,
         code=None if code is None else code.code,
         language=None if code is None else code.language.value,
-        result=None if result_row is None else json.loads(result_row.content),
+        result=None if result is None else json.loads(result),
         tokens_used=task.tokens_used,
         cost_usd=task.cost_usd,
-        llm_calls=sum(1 for r in cost_rows if r.kind == CostKind.LLM.value),
+        llm_calls=llm_calls,
         cost_by_agent=sorted(by_agent.values(), key=lambda e: str(e["agent"])),
         error=error,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from aadap.core.enums import ArtifactType
 from aadap.core.exceptions import DeploymentFailedError
 from aadap.db.session import Database
-from aadap.services import artifacts, outcome
+from aadap.services import artifacts, costs, outcome
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.summary import summarise
 from tests.services.developed import develop
@@ -60,3 +60,21 @@ async def test_the_summary_gives_the_reason_only_for_a_task_that_ended_badly(
     summary = await summarise(db, lc.task_id)
     assert summary.state == "FAILED"
     assert summary.error is not None and "the warehouse is down" in summary.error
+
+
+async def test_the_summary_counts_llm_calls_apart_from_compute_and_adds_cost_exactly(
+    db: Database, tmp_path: Path
+) -> None:
+    done = await develop(db, tmp_path / "home", "orders_summary")
+    before = await summarise(db, done.lc.task_id)
+    await costs.record_compute(
+        db, ctx=None, task_id=done.lc.task_id, platform="local", duration_ms=1000,
+        usd_per_hour=Decimal("0.36"), call_id="compute-summary",
+    )  # fmt: skip
+    after = await summarise(db, done.lc.task_id)
+    assert after.llm_calls == before.llm_calls > 0
+    deploy = next(entry for entry in after.cost_by_agent if entry["agent"] == "deploy")
+    assert (deploy["calls"], deploy["cost_usd"]) == (1, Decimal("0.0001"))
+    assert after.cost_usd == before.cost_usd + Decimal("0.0001")
+    assert after.cost_usd == sum((e["cost_usd"] for e in after.cost_by_agent), Decimal(0))
+    assert after.tokens_used == sum(e["tokens_in"] + e["tokens_out"] for e in after.cost_by_agent)
