@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aadap.core import enums
 from aadap.core.exceptions import ErrorSeverity
+from aadap.core.ids import new_id
 from aadap.core.states import TaskState
 from aadap.db.base import Base
 from aadap.db.types import ExactDecimal, JSONType, UTCDateTime, utcnow
@@ -43,7 +44,7 @@ def _check(column: str, enum_cls: Any, *, name: str | None = None) -> CheckConst
 
 
 def _uuid_pk() -> Mapped[uuid.UUID]:
-    return mapped_column(primary_key=True, default=uuid.uuid4)
+    return mapped_column(primary_key=True, default=new_id)
 
 
 def _created() -> Mapped[dt.datetime]:

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ArtifactType
+from aadap.core.ids import new_id
 from aadap.db.models import Artifact
 from aadap.db.types import utcnow
 
@@ -141,7 +142,7 @@ def new_row(
 ) -> Artifact:
     """The row to store, before its version is known."""
     return Artifact(
-        id=uuid.uuid4(),
+        id=new_id(),
         task_id=task_id,
         artifact_type=artifact_type.value,
         name=name,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import CostKind, CostStatus
+from aadap.core.ids import new_id
 from aadap.db.base import column_values
 from aadap.db.models import CostRecord, Task
 from aadap.db.session import Database
@@ -112,10 +113,10 @@ async def record_llm_call(
         cost_usd=usage.cost_usd,
         latency_ms=completion.latency_ms,
         attempt=1 if ctx is None else ctx.attempt,
-        call_id=call_id or uuid.uuid4().hex,
+        call_id=call_id or new_id().hex,
         status=CostStatus.PENDING.value,
         details={"step": None if ctx is None else ctx.step, "priced": usage.cost_usd is not None},
-        id=uuid.uuid4(),
+        id=new_id(),
         created_at=utcnow(),
     )
     # On PostgreSQL the row and the totals are one statement (``store_and_add``), atomic
@@ -280,7 +281,7 @@ def compute_row(
         call_id=call_id,
         status=CostStatus.SUCCEEDED.value,
         details={"usd_per_hour": str(usd_per_hour), **(details or {})},
-        id=uuid.uuid4(),
+        id=new_id(),
         created_at=utcnow(),
     )
 

@@ -39,6 +39,7 @@ from aadap.core.exceptions import (
     SafetyViolationError,
     ValidationFailedError,
 )
+from aadap.core.ids import new_id
 from aadap.core.states import TaskState
 from aadap.db.models import ApprovalRequest, Artifact, Execution, Task
 from aadap.db.types import utcnow
@@ -189,7 +190,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         "cost_usd_so_far": str(await _cost_so_far(lc)),
     }
     row = ApprovalRequest(
-        id=uuid.uuid4(),
+        id=new_id(),
         task_id=lc.task_id,
         operation_class=analysis.operation_class.value,
         environment=task.environment,

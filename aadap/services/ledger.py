@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.exceptions import StateConflictError, TaskNotFoundError
+from aadap.core.ids import new_id
 from aadap.core.states import TaskState, check_transition
 from aadap.db.models import StateTransition, Task
 from aadap.db.types import utcnow
@@ -223,7 +224,7 @@ class Path:
             "to_": states[-1].value,
             "at_": at,
         }
-        ids = [uuid.uuid4() for _ in hops]
+        ids = [new_id() for _ in hops]
         for i, hop in enumerate(hops):
             params.update(
                 {

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
+from aadap.core.ids import new_id
 from aadap.db.models import TaskLog
 from aadap.db.session import Database
 from aadap.db.types import utcnow
@@ -53,7 +54,7 @@ def entry(
     elif error is not None:
         info.setdefault("error", {"type": type(error).__name__, "message": str(error)[:2000]})
     return {
-        "id": uuid.uuid4(),
+        "id": new_id(),
         "task_id": task_id,
         "flow_run_id": flow_run_id,
         "task_run_id": task_run_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
@@ -65,12 +66,21 @@ def runner_identity(*, deployment: bool = False) -> dict[str, object]:
     ``deployment``: the run belongs to a Prefect deployment, so it may be suspended
     with no process at all; only Prefect can say whether it is still alive.
     """
+    pid = os.getpid()
     return {
         "deployment": deployment,
         "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "start_ticks": _start_ticks(os.getpid()),
+        "pid": pid,
+        "start_ticks": _own_start_ticks(pid),
     }
+
+
+@functools.cache
+def _own_start_ticks(pid: int) -> int | None:
+    """This process's start time (fixed for its life): read once per process, not once
+    per lifecycle (a file read, which lets go of the GIL). Keyed by pid, so a forked
+    child reads its own."""
+    return _start_ticks(pid)
 
 
 def _start_ticks(pid: int) -> int | None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidRequestError, TaskNotFoundError
+from aadap.core.ids import new_id
 from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
@@ -90,7 +91,7 @@ async def create(
     working_dir = str(Path(request.working_dir or Path.cwd()).resolve())  # noqa: ASYNC240 - no IO: a path string
     try:
         task = Task(
-            id=uuid.uuid4(),
+            id=new_id(),
             title=request.effective_title,
             description=request.text if request.title else None,
             request=request.text,
