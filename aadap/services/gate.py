@@ -16,11 +16,12 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
@@ -41,6 +42,7 @@ from aadap.core.exceptions import (
 )
 from aadap.core.ids import new_id
 from aadap.core.states import TaskState
+from aadap.db import json_sql
 from aadap.db.models import ApprovalRequest, Artifact, Execution, Task
 from aadap.db.types import utcnow
 from aadap.platforms.base import RunResult
@@ -80,12 +82,107 @@ async def _validated_hashes(session: AsyncSession, task_id: uuid.UUID) -> set[st
             Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
         )
     )
+    return _passed(rows.scalars())
+
+
+def _passed(reports: Iterable[str]) -> set[str]:
+    """The code hashes that the review reports (artifact contents) say passed."""
     hashes = set()
-    for content in rows.scalars():
+    for content in reports:
         report = json.loads(content)
         if report.get("review", {}).get("passed"):
             hashes.add(report["code_sha256"])
     return hashes
+
+
+# What the gate reads before it decides, in one round trip each: scalar subqueries on the
+# task's row (its review reports as one JSON array). A row found by id is loaded only on
+# the paths that use it (a resumed run).
+
+
+def _newest_artifact(kind: ArtifactType, column: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            Artifact.task_id == Task.id,
+            Artifact.artifact_type == kind.value,
+            Artifact.name == "code",
+        )
+        .order_by(Artifact.created_at.desc(), Artifact.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _reports(dialect: str) -> Any:
+    return (
+        select(json_sql.array_agg(dialect, Artifact.content))
+        .where(
+            Artifact.task_id == Task.id,
+            Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
+        )
+        .scalar_subquery()
+    )
+
+
+def _first(model: Any, *conditions: Any, newest: Any = None) -> Any:
+    """The id of ``model``'s first row of the task that meets ``conditions``."""
+    query = select(model.id).where(model.task_id == Task.id, *conditions)
+    if newest is not None:
+        query = query.order_by(newest.desc())
+    return query.limit(1).scalar_subquery()
+
+
+_DIGEST: Any = bindparam("digest_")
+#: (purpose, dialect) -> the one read, built on first use
+_FACTS: dict[tuple[str, str], Any] = {}
+
+
+def _facts_query(purpose: str, dialect: str) -> Any:
+    query = _FACTS.get((purpose, dialect))
+    if query is None:
+        if purpose == "approval":
+            columns = [
+                _first(
+                    ApprovalRequest, ApprovalRequest.code_hash == _DIGEST,
+                    newest=ApprovalRequest.requested_at,
+                ),  # the newest request for this code
+                _reports(dialect),
+                _newest_artifact(ArtifactType.OPTIMIZED_CODE, Artifact.id),
+                _newest_artifact(ArtifactType.OPTIMIZED_CODE, Artifact.content),
+                _newest_artifact(ArtifactType.GENERATED_CODE, Artifact.id),
+            ]  # fmt: skip
+        else:
+            approving = and_(
+                ApprovalRequest.code_hash == _DIGEST, ApprovalRequest.status.in_(APPROVING)
+            )
+            columns = [
+                _first(
+                    Execution, Execution.code_hash == _DIGEST,
+                    Execution.status == ExecutionStatus.SUCCESS.value,
+                ),  # this code's successful run
+                _first(Execution, Execution.status == ExecutionStatus.RUNNING.value),
+                _first(ApprovalRequest, approving, newest=ApprovalRequest.requested_at),
+                select(ApprovalRequest.code_artifact_id)
+                .where(ApprovalRequest.task_id == Task.id, approving)
+                .order_by(ApprovalRequest.requested_at.desc())
+                .limit(1)
+                .scalar_subquery(),
+                _reports(dialect),
+            ]  # fmt: skip
+        query = _FACTS[(purpose, dialect)] = select(*columns).where(
+            Task.id == bindparam("task_id_")
+        )
+    return query
+
+
+async def _facts(
+    session: AsyncSession, purpose: str, task_id: uuid.UUID, digest: str
+) -> tuple[Any, ...]:
+    """The scalars of :func:`_facts_query`; all None if the task does not exist."""
+    query = _facts_query(purpose, session.get_bind().dialect.name)
+    found = (await session.execute(query, {"task_id_": task_id, "digest_": digest})).one_or_none()
+    return tuple(found) if found is not None else (None,) * len(query.selected_columns)
 
 
 async def revalidate(
@@ -163,9 +260,19 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     """
     digest = artifacts.content_hash(code.code)
     async with lc.rt.db.sessions() as session:
-        existing = await _latest_request(session, lc.task_id, digest)
-        validated = await _validated_hashes(session, lc.task_id)
-        code_artifact = await _artifact_holding(session, lc.task_id, code)
+        request_id, reports, optimised_id, optimised, generated_id = await _facts(
+            session, "approval", lc.task_id, digest
+        )
+        existing = None
+        if request_id is not None:  # asked before: a resumed run, or the same code again
+            existing = await session.get(ApprovalRequest, request_id)
+    validated = _passed(reports or [])
+    # the artifact that holds the code: the optimiser's newest version if it is this code,
+    # else the developer's newest
+    holds_code = (
+        optimised is not None and GeneratedCode.model_validate_json(optimised).code == code.code
+    )
+    code_artifact_id = optimised_id if holds_code else generated_id
     state = await lc.state()
     if existing is not None and (
         reached(state, S.APPROVED) or existing.status == ApprovalStatus.PENDING.value
@@ -197,7 +304,7 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
         risk_level=analysis.risk.value,
         status=status.value,
         code_hash=digest,
-        code_artifact_id=None if code_artifact is None else code_artifact.id,
+        code_artifact_id=code_artifact_id,
         requested_by=POLICY_ACTOR,
         requested_at=now,
         decided_by=None if status is ApprovalStatus.PENDING else POLICY_ACTOR,
@@ -248,37 +355,6 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
             },
         )
     return outcome
-
-
-_CODE_KINDS = (ArtifactType.OPTIMIZED_CODE.value, ArtifactType.GENERATED_CODE.value)
-
-
-async def _artifact_holding(
-    session: AsyncSession, task_id: uuid.UUID, code: GeneratedCode
-) -> Artifact | None:
-    """The artifact that holds ``code``: the optimiser's newest version if it is that code,
-    else the developer's newest."""
-    newest = await artifacts.newest_of(session, task_id=task_id, types=_CODE_KINDS)
-    optimised = newest.get((ArtifactType.OPTIMIZED_CODE.value, "code"))
-    if (
-        optimised is not None
-        and GeneratedCode.model_validate_json(optimised.content).code == code.code
-    ):
-        return optimised
-    return newest.get((ArtifactType.GENERATED_CODE.value, "code"))
-
-
-async def _latest_request(
-    session: AsyncSession, task_id: uuid.UUID, digest: str
-) -> ApprovalRequest | None:
-    return (
-        await session.execute(
-            select(ApprovalRequest)
-            .where(ApprovalRequest.task_id == task_id, ApprovalRequest.code_hash == digest)
-            .order_by(ApprovalRequest.requested_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
 
 
 async def _cost_so_far(lc: Lifecycle) -> Decimal:
@@ -334,44 +410,15 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     """Run ``code`` on the task's platform, if and only if that exact code was validated and approved."""
     digest = artifacts.content_hash(code)
     async with lc.rt.db.sessions() as session:
-        # one read for both: this code's successful run, and any run that never finished
-        runs = (
-            await session.execute(
-                select(Execution).where(
-                    Execution.task_id == lc.task_id,
-                    or_(
-                        and_(
-                            Execution.code_hash == digest,
-                            Execution.status == ExecutionStatus.SUCCESS.value,
-                        ),
-                        Execution.status == ExecutionStatus.RUNNING.value,
-                    ),
-                )
-            )
-        ).scalars()
-        done = interrupted = None
-        for run in runs:
-            if run.status == ExecutionStatus.SUCCESS.value:
-                done = run
-            elif interrupted is None:
-                interrupted = run
-        if done is not None:  # resumed after the deployment already happened: never deploy twice
+        done_id, interrupted_id, approved, code_artifact_id, reports = await _facts(
+            session, "deploy", lc.task_id, digest
+        )
+        if done_id is not None:  # resumed after the deployment already happened: never deploy twice
+            done = await session.get(Execution, done_id)
+            assert done is not None  # executions are never deleted while their task exists
             await _record_recovered(lc, done)
             return done
-        approved = (
-            (
-                await session.execute(
-                    select(ApprovalRequest).where(
-                        ApprovalRequest.task_id == lc.task_id,
-                        ApprovalRequest.code_hash == digest,
-                        ApprovalRequest.status.in_(APPROVING),
-                    )
-                )
-            )
-            .scalars()
-            .first()
-        )
-        validated = await _validated_hashes(session, lc.task_id)
+    validated = _passed(reports or [])
     if approved is None:
         raise ApprovalRequiredError(
             f"refusing to deploy: no APPROVED or policy-auto-approved request for code sha256 {digest[:12]}…",
@@ -383,12 +430,12 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             f"refusing to deploy: code sha256 {digest[:12]}… never passed validation",
             task_id=str(lc.task_id),
         )
-    if interrupted is not None:
+    if interrupted_id is not None:
         raise DeploymentFailedError(
-            f"a previous deployment of this task (execution {interrupted.id}) never finished; check the "
+            f"a previous deployment of this task (execution {interrupted_id}) never finished; check the "
             "target before submitting the request again",
             task_id=str(lc.task_id),
-            details={"execution_id": str(interrupted.id)},
+            details={"execution_id": str(interrupted_id)},
         )
     task = await lc.facts()
     # opened first: a bad connection leaves no RUNNING row behind
@@ -399,7 +446,7 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
         platform=task.platform,
         status=ExecutionStatus.RUNNING.value,
         code_hash=digest,
-        code_artifact_id=approved.code_artifact_id,
+        code_artifact_id=code_artifact_id,
         started_at=utcnow(),
     )
     try:

@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import String, Table, bindparam, cast, func, select
+from sqlalchemy import String, Table, bindparam, cast, select
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, CostKind
+from aadap.db import json_sql
 from aadap.db.models import Artifact, CostRecord, StateTransition, Task
 from aadap.db.session import Database
-from aadap.db.types import JSONType
 
 
 class LifecycleSummary(BaseModel):
@@ -70,10 +70,7 @@ def _query(dialect: str) -> Any:
     transition's reason, and its cost rows as a JSON array: one round trip."""
     query = _QUERIES.get(dialect)
     if query is None:
-        if dialect == "postgresql":
-            costs = func.json_agg(func.json_build_array(*_COST_FIELDS), type_=JSONType)
-        else:
-            costs = func.json_group_array(func.json_array(*_COST_FIELDS), type_=JSONType)
+        costs = json_sql.array_agg(dialect, json_sql.row(dialect, *_COST_FIELDS))
         query = _QUERIES[dialect] = select(
             Task,
             _newest_content(ArtifactType.OPTIMIZED_CODE, "code"),

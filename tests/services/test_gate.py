@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,9 +21,10 @@ from aadap.core.exceptions import (
 from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.services import artifacts, context, gate, ledger
+from aadap.services import artifacts, budget, context, gate, ledger
 from aadap.services.lifecycle import ENTERS_NEXT, Lifecycle
 from tests.services.developed import develop
+from tests.services.test_step_commit import statements
 
 
 @pytest.fixture
@@ -125,6 +127,23 @@ async def test_changed_code_that_parses_is_revalidated_with_its_approval_and_dep
     assert await _revalidations(lc) == [(artifacts.content_hash(optimised.code), True)]
     execution = await gate.deploy(lc, optimised.code, optimised.language)
     assert execution.status == "SUCCESS"
+
+
+@pytest.mark.parametrize("status", ["PENDING", "REJECTED", "EXPIRED", "FORBIDDEN"])
+async def test_deploy_refuses_validated_code_whose_request_was_not_approved(
+    validated: tuple[Lifecycle, GeneratedCode], status: str
+) -> None:
+    lc, code = validated
+    async with lc.rt.db.transaction() as session:
+        session.add(
+            models.ApprovalRequest(
+                task_id=lc.task_id, operation_class="write", environment="SANDBOX", risk_level="LOW",
+                status=status, code_hash=artifacts.content_hash(code.code), requested_by="policy",
+            )
+        )  # fmt: skip
+    with pytest.raises(ApprovalRequiredError, match="no APPROVED"):
+        await gate.deploy(lc, code.code, code.language)
+    assert await _executions(lc) == []
 
 
 async def test_deploy_refuses_approved_code_that_never_passed_validation(
@@ -259,3 +278,26 @@ async def test_a_passed_review_enters_the_optimiser_with_its_own_commit(
     ]  # fmt: skip
     assert len({txid for _, _, txid in moves[-4:-1]}) == 1
     assert [to for to, _, _ in moves].count("OPTIMIZATION_PENDING") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])  # SQLite takes transactions
+async def test_on_postgresql_the_gate_reads_once_and_writes_each_decision_in_one_statement(
+    validated: tuple[Lifecycle, GeneratedCode],
+) -> None:
+    """Approval: one read of what it needs (earlier request, review reports, the code's
+    artifact), one statement for the request, its explanation and the moves. Deployment:
+    one read, the RUNNING execution with DEPLOYING, then the outcome with COMPLETED."""
+    lc, code = validated
+    # what a lifecycle run holds from its start: the task's row, and its spend so far
+    async with lc.rt.db.sessions() as session:
+        spend = await budget.load(session, lc.task_id)
+    await lc.facts()
+    run = dataclasses.replace(context.current() or context.RunContext(lc.task_id, ""), spend=spend)
+    with context.bind(run), statements(lc.rt.db) as asking:
+        assert (await gate.request_approval(lc, code)).approved
+    with context.bind(run), statements(lc.rt.db) as deploying:
+        await gate.deploy(lc, code.code, code.language)
+    assert [s.split()[0] for s in asking] == ["SELECT", "WITH"], asking
+    assert [s.split()[0] for s in deploying] == ["SELECT", "WITH", "WITH"], deploying
+    assert (await lc.state()) is TaskState.COMPLETED
