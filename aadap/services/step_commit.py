@@ -275,10 +275,11 @@ async def commit(
     * ``output`` (a new :func:`artifacts.new_row`): the step's output, stored as the next
       version; the move happens only if the newest version holds other content, and the
       first hop's metadata gets the version;
-    * ``also``: more new artifact rows, of distinct (type, name), each stored unless its
-      newest version holds the same content;
+    * ``also``: more new artifact rows, each stored unless its newest version holds the
+      same content (two of the same type and name: None);
     * ``rows``: ORM rows of any table, inserted (Python-side defaults applied);
-    * ``updates``: ``(table, id, values)``, the row's columns set to the values;
+    * ``updates``: ``(table, id, values)``, the row's columns set to the values (two
+      rows of one table: None);
     * ``cost``: (tokens, USD) added to the task's totals (the cost row itself goes in
       ``rows``), whose new values are returned.
 
@@ -286,6 +287,12 @@ async def commit(
     (the caller then runs its transaction path), and on any other database than
     PostgreSQL."""
     if db.engine.dialect.name != "postgresql" or not hops:
+        return None
+    # one CTE per updated table, one version per (type, name) in a statement's snapshot:
+    # anything else takes the transaction
+    if len({table for table, _, _ in updates}) < len(updates) or len(
+        {(a.artifact_type, a.name) for a in also}
+    ) < len(also):
         return None
     taken = db.take_deferred()
     log_rows: list[dict[str, Any]] = []

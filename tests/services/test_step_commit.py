@@ -366,3 +366,26 @@ async def test_a_new_task_and_its_first_move_are_one_statement(
         db, settings, request, first_step=(S.PARSING, "parser")
     )
     assert (again.id, created_again) == (task.id, False)
+
+
+async def test_two_versions_of_one_artifact_in_one_commit_are_chained(
+    db: Database, tmp_path: Path
+) -> None:
+    """One statement sees one snapshot, so it could not number two versions of one
+    artifact: such a commit takes the transaction, which chains them."""
+    lc, task = await started(db, tmp_path)
+    first, second = (
+        artifacts.new_row(
+            task_id=task.id,
+            artifact_type=ArtifactType.REVIEW_REPORT,
+            name="revalidation",
+            content=content,
+        )
+        for content in ("v1", "v2")
+    )
+    await lc.commit([ledger.Hop(S.PARSED, "parser")], also=[first, second])
+
+    stored = sorted(await rows(db, models.Artifact, task.id), key=lambda a: a.version)
+    assert [(a.id, a.version, a.parent_id) for a in stored] == [
+        (first.id, 1, None), (second.id, 2, first.id),
+    ]  # fmt: skip
