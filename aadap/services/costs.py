@@ -207,13 +207,21 @@ async def record_compute(
     call_id: str,
     details: dict[str, Any] | None = None,
 ) -> CostRecord:
-    """Commit one compute run's row and add it to the task's totals; once per ``call_id``."""
+    """Commit one compute run's row (:func:`compute_row`) and add it to the task's totals;
+    once per ``call_id``: the row already recorded under it is returned instead."""
+    row = compute_row(
+        ctx=ctx, task_id=task_id, platform=platform, duration_ms=duration_ms,
+        usd_per_hour=usd_per_hour, call_id=call_id, details=details,
+    )  # fmt: skip
     try:
         async with db.transaction() as session:
-            row, totals = await add_compute(
-                session, ctx=ctx, task_id=task_id, platform=platform, duration_ms=duration_ms,
-                usd_per_hour=usd_per_hour, call_id=call_id, details=details,
-            )  # fmt: skip
+            existing = await _by_call_id(session, call_id)
+            if existing is not None:
+                return existing
+            # the unique call_id settles a race between two writers (the INSERT fails)
+            totals = await store_and_add(
+                session, row, task_id, tokens=0, cost=row.cost_usd or Decimal(0)
+            )
     except IntegrityError:
         async with db.sessions() as session:
             existing = await _by_call_id(session, call_id)
@@ -222,33 +230,6 @@ async def record_compute(
         return existing  # a concurrent writer recorded this call first; ours rolled back
     note_compute(ctx, task_id, totals)
     return row
-
-
-async def add_compute(
-    session: AsyncSession,
-    *,
-    ctx: RunContext | None,
-    task_id: uuid.UUID,
-    platform: str,
-    duration_ms: int,
-    usd_per_hour: Decimal,
-    call_id: str,
-    details: dict[str, Any] | None = None,
-) -> tuple[CostRecord, tuple[int, Decimal] | None]:
-    """:func:`record_compute` inside the caller's transaction: the row (or the one already
-    recorded under ``call_id``) and the task's new totals (``None`` if unchanged). A
-    concurrent writer of the same ``call_id`` makes the caller's commit fail."""
-    existing = await _by_call_id(session, call_id)
-    if existing is not None:
-        return existing, None
-    row = compute_row(
-        ctx=ctx, task_id=task_id, platform=platform, duration_ms=duration_ms,
-        usd_per_hour=usd_per_hour, call_id=call_id, details=details,
-    )  # fmt: skip
-    # the unique call_id settles a race between two writers (the INSERT fails)
-    return row, await store_and_add(
-        session, row, task_id, tokens=0, cost=row.cost_usd or Decimal(0)
-    )
 
 
 def compute_row(

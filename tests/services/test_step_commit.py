@@ -43,6 +43,15 @@ async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
     return Lifecycle(rt, task.id), task
 
 
+async def cancelled_meanwhile(db: Database, task: models.Task) -> None:
+    """Another writer cancels the task (in PARSING) behind the run's back."""
+    async with db.transaction() as session:
+        await ledger.record_transition(
+            session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
+            expected_from=S.PARSING,
+        )  # fmt: skip
+
+
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
     seen: list[str] = []
@@ -116,11 +125,7 @@ async def test_a_stale_state_stores_no_output_and_loses_no_trail_row(
     db: Database, tmp_path: Path
 ) -> None:
     lc, task = await started(db, tmp_path)
-    async with db.transaction() as session:  # another writer cancels the task meanwhile
-        await ledger.record_transition(
-            session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
-            expected_from=S.PARSING,
-        )  # fmt: skip
+    await cancelled_meanwhile(db, task)
     logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="parser: attempt 1", source="step:parser", task_id=task.id)])  # fmt: skip
 
     with pytest.raises(StateConflictError) as raised:
@@ -297,11 +302,7 @@ async def test_a_commit_from_a_stale_state_writes_none_of_its_rows(
     db: Database, tmp_path: Path
 ) -> None:
     lc, task = await started(db, tmp_path)
-    async with db.transaction() as session:  # another writer cancels the task meanwhile
-        await ledger.record_transition(
-            session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
-            expected_from=S.PARSING,
-        )  # fmt: skip
+    await cancelled_meanwhile(db, task)
 
     with pytest.raises(StateConflictError, match="CANCELLED"):
         await lc.commit([ledger.Hop(S.PARSED, "parser")], **_writes(lc, task))
