@@ -24,3 +24,16 @@ def column_values(row: Base) -> dict[str, Any]:
     """A row's values keyed by column name (``metadata``, not the ``metadata_`` attribute),
     for a Core INSERT of a row built with the ORM class."""
     return {attr.columns[0].name: getattr(row, attr.key) for attr in row.__mapper__.column_attrs}
+
+
+def filled_values(row: Base) -> dict[str, Any]:
+    """:func:`column_values` with each unset column given its Python-side default (set on
+    ``row`` too, as a flush would), for a Core INSERT that bypasses the ORM's flush."""
+    for attr in row.__mapper__.column_attrs:
+        default = attr.columns[0].default
+        if getattr(row, attr.key) is None and default is not None:
+            if default.is_scalar:
+                setattr(row, attr.key, default.arg)
+            elif default.is_callable:
+                setattr(row, attr.key, default.arg(None))
+    return column_values(row)

@@ -54,19 +54,26 @@ async def newest_of(
 _ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
 
 
-def _latest_of_key(column: ColumnElement[Any]) -> Any:
-    """``column`` of the newest version of (task, type, name), as a scalar subquery."""
+def newest_of_key(column: Any, task_id: Any, artifact_type: Any, name: Any) -> Any:
+    """``column`` of the newest version of (``task_id``, ``artifact_type``, ``name``), as a
+    scalar subquery; each key part a value or an expression (a bound parameter, a column
+    of the enclosing query). Newest: as :func:`latest` orders."""
     return (
         select(column)
         .where(
-            _ARTIFACTS.c.task_id == bindparam("task_id_"),
-            _ARTIFACTS.c.artifact_type == bindparam("type_"),
-            _ARTIFACTS.c.name == bindparam("name_"),
+            _ARTIFACTS.c.task_id == task_id,
+            _ARTIFACTS.c.artifact_type == artifact_type,
+            _ARTIFACTS.c.name == name,
         )
         .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _latest_of_key(column: ColumnElement[Any]) -> Any:
+    """:func:`newest_of_key` for the key in the parameters ``task_id_``, ``type_``, ``name_``."""
+    return newest_of_key(column, bindparam("task_id_"), bindparam("type_"), bindparam("name_"))
 
 
 def _param(name: str, column: str) -> Any:
@@ -80,7 +87,7 @@ _STORED_COLUMNS = [
 
 
 def _stored_values(task_id: Any) -> Any:
-    """The row :func:`save` inserts, as a SELECT of bound parameters: the next version of
+    """The row :func:`store` inserts, as a SELECT of bound parameters: the next version of
     (task, type, name), chained to the newest."""
     return select(
         _param("id_", "id"), task_id, _param("type_", "artifact_type"),
@@ -152,26 +159,6 @@ def new_row(
         metadata_=metadata or {},
         created_at=utcnow(),
     )
-
-
-async def save(
-    session: AsyncSession,
-    *,
-    task_id: uuid.UUID,
-    artifact_type: ArtifactType,
-    name: str,
-    content: str,
-    edit_message: str | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> Artifact:
-    """Store a new version (or return the latest when its content is identical). Does not commit."""
-    return await store(
-        session,
-        new_row(
-            task_id=task_id, artifact_type=artifact_type, name=name, content=content,
-            edit_message=edit_message, metadata=metadata,
-        ),
-    )  # fmt: skip
 
 
 async def store(session: AsyncSession, row: Artifact) -> Artifact:

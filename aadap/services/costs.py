@@ -232,6 +232,11 @@ async def record_compute(
     return row
 
 
+def added_by(row: CostRecord) -> tuple[int, Decimal]:
+    """What ``row`` adds to its task's totals: its tokens and its USD cost (0 unpriced)."""
+    return row.tokens_in + row.tokens_out, row.cost_usd or Decimal(0)
+
+
 def compute_row(
     *,
     ctx: RunContext | None,

@@ -100,20 +100,6 @@ def _passed(reports: Iterable[str]) -> set[str]:
 # the paths that use it (a resumed run).
 
 
-def _newest_artifact(kind: ArtifactType, column: Any) -> Any:
-    return (
-        select(column)
-        .where(
-            Artifact.task_id == Task.id,
-            Artifact.artifact_type == kind.value,
-            Artifact.name == "code",
-        )
-        .order_by(Artifact.created_at.desc(), Artifact.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _reports(dialect: str) -> Any:
     return (
         select(json_sql.array_agg(dialect, Artifact.content))
@@ -125,15 +111,19 @@ def _reports(dialect: str) -> Any:
     )
 
 
-def _first(model: Any, *conditions: Any, newest: Any = None) -> Any:
-    """The id of ``model``'s first row of the task that meets ``conditions``."""
-    query = select(model.id).where(model.task_id == Task.id, *conditions)
+def _first(model: Any, *conditions: Any, newest: Any = None, column: Any = None) -> Any:
+    """``column`` (the id unless given) of ``model``'s first row of the task that meets
+    ``conditions``, the newest by ``newest`` if given."""
+    query = select(model.id if column is None else column).where(
+        model.task_id == Task.id, *conditions
+    )
     if newest is not None:
         query = query.order_by(newest.desc())
     return query.limit(1).scalar_subquery()
 
 
 _DIGEST: Any = bindparam("digest_")
+_OPTIMISED, _GENERATED = ArtifactType.OPTIMIZED_CODE.value, ArtifactType.GENERATED_CODE.value
 #: (purpose, dialect) -> the one read, built on first use
 _FACTS: dict[tuple[str, str], Any] = {}
 
@@ -148,9 +138,9 @@ def _facts_query(purpose: str, dialect: str) -> Any:
                     newest=ApprovalRequest.requested_at,
                 ),  # the newest request for this code
                 _reports(dialect),
-                _newest_artifact(ArtifactType.OPTIMIZED_CODE, Artifact.id),
-                _newest_artifact(ArtifactType.OPTIMIZED_CODE, Artifact.content),
-                _newest_artifact(ArtifactType.GENERATED_CODE, Artifact.id),
+                artifacts.newest_of_key(Artifact.id, Task.id, _OPTIMISED, "code"),
+                artifacts.newest_of_key(Artifact.content, Task.id, _OPTIMISED, "code"),
+                artifacts.newest_of_key(Artifact.id, Task.id, _GENERATED, "code"),
             ]  # fmt: skip
         else:
             approving = and_(
@@ -163,11 +153,10 @@ def _facts_query(purpose: str, dialect: str) -> Any:
                 ),  # this code's successful run
                 _first(Execution, Execution.status == ExecutionStatus.RUNNING.value),
                 _first(ApprovalRequest, approving, newest=ApprovalRequest.requested_at),
-                select(ApprovalRequest.code_artifact_id)
-                .where(ApprovalRequest.task_id == Task.id, approving)
-                .order_by(ApprovalRequest.requested_at.desc())
-                .limit(1)
-                .scalar_subquery(),
+                _first(
+                    ApprovalRequest, approving, newest=ApprovalRequest.requested_at,
+                    column=ApprovalRequest.code_artifact_id,
+                ),
                 _reports(dialect),
             ]  # fmt: skip
         query = _FACTS[(purpose, dialect)] = select(*columns).where(
@@ -383,11 +372,24 @@ async def record_decision(
         row.decided_by = reviewer
         row.decided_at = utcnow()
         row.reason = comment
-        await artifacts.save(
-            session, task_id=lc.task_id, artifact_type=ArtifactType.DECISION_EXPLANATION, name="approval",
-            content=json.dumps({"approval_id": str(row.id), "code_sha256": row.code_hash, "decision": row.status,
-                                "reviewer": reviewer, "comment": comment}, indent=2),
-        )  # fmt: skip
+        await artifacts.store(
+            session,
+            artifacts.new_row(
+                task_id=lc.task_id,
+                artifact_type=ArtifactType.DECISION_EXPLANATION,
+                name="approval",
+                content=json.dumps(
+                    {
+                        "approval_id": str(row.id),
+                        "code_sha256": row.code_hash,
+                        "decision": row.status,
+                        "reviewer": reviewer,
+                        "comment": comment,
+                    },
+                    indent=2,
+                ),
+            ),
+        )
         await ledger.record_transition(
             session, task_id=lc.task_id, to_state=S.APPROVED if approve else S.REJECTED,
             triggered_by=f"reviewer:{reviewer}", reason=comment, metadata={"approval_id": str(row.id)},

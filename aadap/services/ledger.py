@@ -50,7 +50,7 @@ _COLUMNS = ("id", "from_state", "to_state", "triggered_by", "reason", "metadata"
 _PARAMS = ("id_", "from_", "to_", "by_", "reason_", "metadata_", "at_")
 
 
-def _append(task_id: Any, hops: int, first_metadata: Any = None) -> Any:
+def append_statement(task_id: Any, hops: int, first_metadata: Any = None) -> Any:
     """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter, or
     the id the CTE below returns), numbered from :data:`_NEXT_SEQ` on; returns the rows'
     sequence numbers. Row ``i`` takes its values from the parameters suffixed ``i``;
@@ -78,21 +78,19 @@ def _append(task_id: Any, hops: int, first_metadata: Any = None) -> Any:
     )
 
 
-# PostgreSQL: both in one statement, one round trip instead of two (a lifecycle makes about
-# twenty moves). The UPDATE runs as a data-modifying CTE; the INSERT selects from what it
-# returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
-# takes the task row's lock first, as in the two-statement form: a concurrent mover
-# waits, then finds the state changed and moves nothing.
-_MOVED = _MOVE.returning(_TASKS.c.id).cte("moved")
-#: (PostgreSQL?, hops) -> the statement that appends them, built on first use
-_PATHS: dict[tuple[bool, int], Any] = {}
-
-
 def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
-    """:data:`_MOVED` for ``step_commit``: with one more condition on the compare-and-set,
-    if given; with ``totals``, the move also adds ``tokens_`` and ``cost_`` to the task's
-    totals and returns them (PostgreSQL updates a row once per statement, so a cost row
-    written with the move adds to the totals here)."""
+    """The move's UPDATE as a data-modifying CTE ``moved`` returning the task's id.
+
+    PostgreSQL: a move and its ledger rows in one statement, one round trip instead of
+    two (a lifecycle makes about twenty moves). The INSERT selects from what the CTE
+    returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
+    takes the task row's lock first, as in the two-statement form: a concurrent mover
+    waits, then finds the state changed and moves nothing.
+
+    For ``step_commit``: ``condition``, one more condition on the compare-and-set;
+    ``totals``, the move also adds ``tokens_`` and ``cost_`` to the task's totals and
+    returns them (PostgreSQL updates a row once per statement, so a cost row written with
+    the move adds to the totals here)."""
     move = _MOVE if condition is None else _MOVE.where(condition)
     if not totals:
         return move.returning(_TASKS.c.id).cte("moved")
@@ -107,19 +105,19 @@ def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
     )
 
 
-def append_statement(task_id: Any, hops: int, first_metadata: Any) -> Any:
-    """The ledger INSERT of ``hops`` rows for ``task_id`` (a CTE's column), the first
-    row's metadata given as an expression (``step_commit``)."""
-    return _append(task_id, hops, first_metadata)
+#: (PostgreSQL?, hops) -> the statement that appends them, built on first use
+_PATHS: dict[tuple[bool, int], Any] = {}
 
 
 def _path_statement(postgres: bool, hops: int) -> Any:
     statement = _PATHS.get((postgres, hops))
     if statement is None:
         task_id = (
-            _MOVED.c.id if postgres else bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
+            move_cte().c.id
+            if postgres
+            else bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
         )
-        statement = _PATHS[(postgres, hops)] = _append(task_id, hops)
+        statement = _PATHS[(postgres, hops)] = append_statement(task_id, hops)
     return statement
 
 

@@ -14,7 +14,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -313,8 +312,8 @@ class Lifecycle:
         * ``output`` (:func:`artifacts.new_row`): stored as the next version, or, if the
           newest version holds the same content, that one is; the first hop's metadata
           names it (``artifact_id``, ``version``, ``content_hash``);
-        * ``also``: more new artifact rows of distinct (type, name), each stored unless
-          its newest version holds the same content;
+        * ``also``: more new artifact rows, each stored unless its newest version holds
+          the same content;
         * ``rows``: new ORM rows of any table;
         * ``updates``: ``(table, id, values)``, that row's columns set;
         * ``cost_row``: a new cost row, added to the task's totals (returned).
@@ -322,9 +321,6 @@ class Lifecycle:
         On PostgreSQL, from the state this run knows, one statement with the queued trail
         rows (``step_commit``); else, or if that moved nothing, one transaction, which
         refuses a stale state (``StateConflictError``) as every move does."""
-        cost = None
-        if cost_row is not None:
-            cost = (cost_row.tokens_in + cost_row.tokens_out, cost_row.cost_usd or Decimal(0))
         if output is not None:  # the PostgreSQL statement adds the version
             hops = [_naming(hops[0], output), *hops[1:]]
         now = self._known
@@ -335,8 +331,7 @@ class Lifecycle:
                     path.append(hop)
             done = await step_commit.commit(
                 self.rt.db, task_id=self.task_id, expected_from=now, hops=path, output=output,
-                also=also, rows=[*rows, *([] if cost_row is None else [cost_row])],
-                updates=updates, cost=cost,
+                also=also, rows=rows, updates=updates, cost_row=cost_row,
             )  # fmt: skip
             if done is not None:
                 self._known = path[-1].to_state
@@ -350,9 +345,10 @@ class Lifecycle:
                 await session.flush()
             for table, row_id, values in updates:
                 await session.execute(table.update().where(table.c.id == row_id).values(values))
-            if cost_row is not None and cost is not None:
+            if cost_row is not None:
+                tokens, usd = costs.added_by(cost_row)
                 totals = await costs.store_and_add(
-                    session, cost_row, self.task_id, tokens=cost[0], cost=cost[1]
+                    session, cost_row, self.task_id, tokens=tokens, cost=usd
                 )
             path = list(hops)
             if output is not None:

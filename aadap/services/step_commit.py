@@ -46,8 +46,8 @@ from sqlalchemy import Table, bindparam, exists, func, literal_column, select, t
 from sqlalchemy.dialects.postgresql import JSONB
 
 from aadap.core.states import TaskState
-from aadap.db.base import Base, column_values
-from aadap.db.models import Artifact, Task, TaskLog
+from aadap.db.base import Base, column_values, filled_values
+from aadap.db.models import Artifact, CostRecord, Task, TaskLog
 from aadap.db.session import Database
 from aadap.services import artifacts, costs, ledger
 
@@ -64,17 +64,21 @@ def _records(table: Table, param: str, *, many: bool = True) -> Any:
     ).table_valued(*(c.name for c in table.columns))
 
 
-def _inserted(table: Table, name: str, moved: Any | None) -> Any:
-    """INSERT of the rows in parameter ``<name>_``; only if ``moved`` returned a row,
-    unless it is None (the trail rows, written either way)."""
+def _insert(table: Table, param: str, moved: Any | None = None, *, many: bool = True) -> Any:
+    """INSERT of the row(s) in the JSON parameter ``param``; only if the CTE ``moved``
+    returned a row, unless it is None."""
     columns = [c.name for c in table.columns]
-    records = _records(table, f"{name}_")
+    records = _records(table, param, many=many)
     source = records if moved is None else records.join(moved, true())
-    return (
-        table.insert()
-        .from_select(columns, select(*(records.c[c] for c in columns)).select_from(source))
-        .cte(name)
+    return table.insert().from_select(
+        columns, select(*(records.c[c] for c in columns)).select_from(source)
     )
+
+
+def _inserted(table: Table, name: str, moved: Any | None) -> Any:
+    """:func:`_insert` of the rows in ``<name>_`` as the CTE ``name`` (``moved`` None: the
+    trail rows, written either way)."""
+    return _insert(table, f"{name}_", moved).cte(name)
 
 
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
@@ -85,15 +89,8 @@ _CREATES: dict[int, Any] = {}
 def _create_statement(hops: int) -> Any:
     statement = _CREATES.get(hops)
     if statement is None:
-        columns = [c.name for c in _TASKS.columns]
-        record = _records(_TASKS, "task_", many=False)
-        created = (
-            _TASKS.insert()
-            .from_select(columns, select(*(record.c[c] for c in columns)))
-            .returning(_TASKS.c.id)
-            .cte("created")
-        )
-        statement = _CREATES[hops] = ledger.append_statement(created.c.id, hops, None)
+        created = _insert(_TASKS, "task_", many=False).returning(_TASKS.c.id).cte("created")
+        statement = _CREATES[hops] = ledger.append_statement(created.c.id, hops)
     return statement
 
 
@@ -106,7 +103,7 @@ async def create(db: Database, task: Task, hops: Sequence[ledger.Hop]) -> bool:
     if db.engine.dialect.name != "postgresql" or not hops or db.pending:
         return False
     task.current_state = hops[-1].to_state.value
-    values = _json_row(filled(task))
+    values = _json_row(filled_values(task))
     path = ledger.Path.of(task.id, TaskState.SUBMITTED, hops)
     async with db.sessions() as session:
         seqs = (
@@ -122,20 +119,10 @@ def _newer_artifacts(moved: Any) -> Any:
     :func:`artifacts.store` does for one)."""
     columns = [c.name for c in _ARTIFACTS.columns]
     records = _records(_ARTIFACTS, "also_artifacts_")
-    prior = _ARTIFACTS.alias("prior")
 
     def newest(column: str) -> Any:
-        return (
-            select(prior.c[column])
-            .where(
-                prior.c.task_id == records.c.task_id,
-                prior.c.artifact_type == records.c.artifact_type,
-                prior.c.name == records.c.name,
-            )
-            .order_by(prior.c.created_at.desc(), prior.c.version.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+        key = (records.c.task_id, records.c.artifact_type, records.c.name)
+        return artifacts.newest_of_key(_ARTIFACTS.c[column], *key)
 
     values = {c: records.c[c] for c in columns}
     values["version"] = func.coalesce(newest("version"), 0) + 1
@@ -233,20 +220,6 @@ def _json_row(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _json_value(value) for name, value in values.items()}
 
 
-def filled(row: Base) -> dict[str, Any]:
-    """``row``'s column values for a Core INSERT, each unset column given its Python-side
-    default (set on ``row`` too, as a flush would): these rows bypass the ORM."""
-    for attr in row.__mapper__.column_attrs:
-        column = attr.columns[0]
-        default = column.default
-        if getattr(row, attr.key) is None and default is not None:
-            if default.is_scalar:
-                setattr(row, attr.key, default.arg)
-            elif default.is_callable:
-                setattr(row, attr.key, default.arg(None))
-    return column_values(row)
-
-
 @dataclass(frozen=True)
 class Committed:
     """What a commit stored: the output artifact (its version and parent set; the newest
@@ -267,25 +240,18 @@ async def commit(
     also: Sequence[Artifact] = (),
     rows: Sequence[Base] = (),
     updates: Sequence[tuple[Table, uuid.UUID, Mapping[str, Any]]] = (),
-    cost: tuple[int, Decimal] | None = None,
+    cost_row: CostRecord | None = None,
 ) -> Committed | None:
     """Move through ``hops`` from ``expected_from`` with the queued trail rows, in one
-    statement, and only if the move happens, write:
+    statement, and only if the move happens, write what ``Lifecycle.commit`` describes.
+    Here the move happens only if ``output``'s newest version holds other content, and
+    rows bypass the ORM (Python-side defaults applied).
 
-    * ``output`` (a new :func:`artifacts.new_row`): the step's output, stored as the next
-      version; the move happens only if the newest version holds other content, and the
-      first hop's metadata gets the version;
-    * ``also``: more new artifact rows, each stored unless its newest version holds the
-      same content (two of the same type and name: None);
-    * ``rows``: ORM rows of any table, inserted (Python-side defaults applied);
-    * ``updates``: ``(table, id, values)``, the row's columns set to the values (two
-      rows of one table: None);
-    * ``cost``: (tokens, USD) added to the task's totals (the cost row itself goes in
-      ``rows``), whose new values are returned.
-
-    Returns None if nothing moved or the queue holds what this statement cannot carry
-    (the caller then runs its transaction path), and on any other database than
-    PostgreSQL."""
+    Returns None, having written nothing, on any other database than PostgreSQL, for
+    what one statement cannot number or name (two ``also`` artifacts of one type and
+    name, two ``updates`` of one table) and for a queue holding anything but log rows
+    and one settlement; and None, having written only the queued trail rows, if nothing
+    moved. The caller then runs its transaction."""
     if db.engine.dialect.name != "postgresql" or not hops:
         return None
     # one CTE per updated table, one version per (type, name) in a statement's snapshot:
@@ -306,15 +272,15 @@ async def commit(
             db.requeue(taken)
             return None
     by_table: dict[Table, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_table.setdefault(row.__table__, []).append(_json_row(filled(row)))  # type: ignore[arg-type]
+    for row in [*rows, *([] if cost_row is None else [cost_row])]:
+        by_table.setdefault(row.__table__, []).append(_json_row(filled_values(row)))  # type: ignore[arg-type]
     shape = _Shape(
         hops=len(hops),
         output=output is not None,
         also=bool(also),
         rows=tuple(by_table),
         updates=tuple((table, tuple(sorted(values))) for table, _, values in updates),
-        totals=cost is not None,
+        totals=cost_row is not None,
         logs=bool(log_rows),
         settle=settle is not None,
     )
@@ -328,8 +294,8 @@ async def commit(
         params[f"rows_{table.name}_"] = table_rows
     for table, row_id, values in updates:
         params[f"set_{table.name}_"] = _json_row({**values, "id": row_id})
-    if cost is not None:
-        params["tokens_"], params["cost_"] = cost
+    if cost_row is not None:
+        params["tokens_"], params["cost_"] = costs.added_by(cost_row)
     if log_rows:
         params["logged_"] = [_json_row(r) for r in log_rows]
     try:
@@ -344,9 +310,9 @@ async def commit(
     totals = None
     if output is not None:
         output.version, output.parent_id = result[0][1], result[0][2]
-    if cost is not None:
+    if cost_row is not None:
         totals = (int(result[0][-2]), Decimal(result[0][-1]))
     return Committed(output, totals)
 
 
-__all__ = ["Committed", "commit", "create", "filled"]
+__all__ = ["Committed", "commit", "create"]

@@ -15,6 +15,7 @@ from aadap.core.enums import ArtifactType, CostKind
 from aadap.db import json_sql
 from aadap.db.models import Artifact, CostRecord, StateTransition, Task
 from aadap.db.session import Database
+from aadap.services import artifacts
 
 
 class LifecycleSummary(BaseModel):
@@ -41,17 +42,7 @@ _TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
 
 def _newest_content(kind: ArtifactType, name: str) -> Any:
     """The content of the task's newest (kind, name) artifact, as a scalar subquery."""
-    return (
-        select(_ARTIFACTS.c.content)
-        .where(
-            _ARTIFACTS.c.task_id == Task.id,
-            _ARTIFACTS.c.artifact_type == kind.value,
-            _ARTIFACTS.c.name == name,
-        )
-        .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    return artifacts.newest_of_key(_ARTIFACTS.c.content, Task.id, kind.value, name)
 
 
 _COST_FIELDS = (

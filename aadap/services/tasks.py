@@ -116,23 +116,25 @@ async def create(
             },
         )
         first = [] if first_step is None else [ledger.Hop(first_step[0], first_step[1])]
-        if request.connection is None and request.platform is PlatformKind.LOCAL:
-            # nothing to look up: on PostgreSQL the row and its first move are one statement
-            task.connection_id = None
-            if await step_commit.create(db, task, first):
-                return task, True
+        # a local task without a named connection has nothing to look up: on PostgreSQL
+        # the row and its first move are one statement
+        if (
+            request.connection is None
+            and request.platform is PlatformKind.LOCAL
+            and await step_commit.create(db, task, first)
+        ):
+            return task, True
         async with db.transaction() as session:
             task.connection_id = await _connection_id(session, request, settings)
             session.add(task)
             await session.flush()
-            for hop in first:
-                await ledger.record_transition(
-                    session, task_id=task.id, to_state=hop.to_state,
-                    triggered_by=hop.triggered_by, expected_from=TaskState.SUBMITTED,
-                )  # fmt: skip
+            if first:
+                await ledger.record_path(
+                    session, task_id=task.id, hops=first, expected_from=TaskState.SUBMITTED
+                )
                 # the move wrote the column; set as loaded, so the commit's flush does
                 # not write it again in an UPDATE of its own
-                set_committed_value(task, "current_state", hop.to_state.value)
+                set_committed_value(task, "current_state", first[-1].to_state.value)
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task

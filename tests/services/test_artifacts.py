@@ -19,10 +19,16 @@ async def test_versions_chain_and_identical_content_is_not_stored_twice(db: Data
 
     async def save(content: str, name: str = "code") -> models.Artifact:
         async with db.transaction() as session:
-            return await artifacts.save(
-                session, task_id=task.id, artifact_type=ArtifactType.GENERATED_CODE, name=name,
-                content=content, metadata={"language": "sql"},
-            )  # fmt: skip
+            return await artifacts.store(
+                session,
+                artifacts.new_row(
+                    task_id=task.id,
+                    artifact_type=ArtifactType.GENERATED_CODE,
+                    name=name,
+                    content=content,
+                    metadata={"language": "sql"},
+                ),
+            )
 
     first = await save("SELECT 1")
     second = await save("SELECT 2")

@@ -633,10 +633,15 @@ async def _approved_task(db: Database, connection_id: uuid.UUID, code: str) -> m
     async with db.transaction() as session:
         session.add(task)
         await session.flush()
-        await artifacts.save(
-            session, task_id=task.id, artifact_type=ArtifactType.REVIEW_REPORT, name="review",
-            content=json.dumps({"review": {"passed": True}, "code_sha256": digest}),
-        )  # fmt: skip
+        await artifacts.store(
+            session,
+            artifacts.new_row(
+                task_id=task.id,
+                artifact_type=ArtifactType.REVIEW_REPORT,
+                name="review",
+                content=json.dumps({"review": {"passed": True}, "code_sha256": digest}),
+            ),
+        )
         session.add(
             models.ApprovalRequest(
                 task_id=task.id, operation_class="write", environment="SANDBOX", risk_level="LOW",

@@ -82,11 +82,7 @@ async def test_code_edited_after_approval_is_neither_deployed_nor_approved_witho
     lc, code = validated
     assert (await gate.request_approval(lc, code)).approved
     edited = code.model_copy(update={"code": code.code + " WHERE"})  # no longer parses
-    async with lc.rt.db.transaction() as session:
-        row = await artifacts.save(
-            session, task_id=lc.task_id, artifact_type=ArtifactType.GENERATED_CODE, name="code",
-            content=edited.model_dump_json(), edit_message="hand edit",
-        )  # fmt: skip
+    row = await _store_code(lc, ArtifactType.GENERATED_CODE, edited, edit_message="hand edit")
     assert row.version == 2
     with pytest.raises(ApprovalRequiredError):
         await gate.deploy(lc, edited.code, edited.language)
@@ -95,6 +91,18 @@ async def test_code_edited_after_approval_is_neither_deployed_nor_approved_witho
     assert await _executions(lc) == []
     # the failed re-validation is on record, committed before the error
     assert await _revalidations(lc) == [(artifacts.content_hash(edited.code), False)]
+
+
+async def _store_code(
+    lc: Lifecycle, kind: ArtifactType, code: GeneratedCode, edit_message: str | None = None
+) -> models.Artifact:
+    """A new version of the task's code artifact, committed (a hand edit, an optimiser)."""
+    row = artifacts.new_row(
+        task_id=lc.task_id, artifact_type=kind, name="code", content=code.model_dump_json(),
+        edit_message=edit_message,
+    )  # fmt: skip
+    async with lc.rt.db.transaction() as session:
+        return await artifacts.store(session, row)
 
 
 async def _revalidations(lc: Lifecycle) -> list[tuple[str, bool]]:
@@ -115,11 +123,7 @@ async def test_changed_code_that_parses_is_revalidated_with_its_approval_and_dep
     a passed re-validation of it, and points at the optimiser's artifact."""
     lc, code = validated
     optimised = code.model_copy(update={"code": code.code + "\n-- optimised"})
-    async with lc.rt.db.transaction() as session:
-        stored = await artifacts.save(
-            session, task_id=lc.task_id, artifact_type=ArtifactType.OPTIMIZED_CODE, name="code",
-            content=optimised.model_dump_json(),
-        )  # fmt: skip
+    stored = await _store_code(lc, ArtifactType.OPTIMIZED_CODE, optimised)
     assert await _revalidations(lc) == []
     outcome = await gate.request_approval(lc, optimised)
     assert outcome.approved

@@ -210,7 +210,7 @@ async def test_a_queued_statement_of_another_kind_commits_with_the_step(
 # --- Lifecycle.commit: any step's writes with its moves ----------------------------------
 
 
-def _writes(lc: Lifecycle, task: models.Task) -> dict[str, Any]:
+def _writes(task: models.Task) -> dict[str, Any]:
     """One of each kind of write ``Lifecycle.commit`` takes, as the deployer makes them."""
     execution = models.Execution(
         task_id=task.id, platform="local", status="RUNNING", code_hash="c0de"
@@ -244,7 +244,7 @@ async def test_a_commit_writes_every_kind_of_row_with_its_moves_in_one_statement
     db: Database, backend: str, tmp_path: Path
 ) -> None:
     lc, task = await started(db, tmp_path)
-    writes = _writes(lc, task)
+    writes = _writes(task)
     [execution] = writes["rows"]
     logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="deployer: attempt 1", source="step:deployer", task_id=task.id)])  # fmt: skip
     hops = [
@@ -305,7 +305,7 @@ async def test_a_commit_from_a_stale_state_writes_none_of_its_rows(
     await cancelled_meanwhile(db, task)
 
     with pytest.raises(StateConflictError, match="CANCELLED"):
-        await lc.commit([ledger.Hop(S.PARSED, "parser")], **_writes(lc, task))
+        await lc.commit([ledger.Hop(S.PARSED, "parser")], **_writes(task))
 
     for model in (models.Artifact, models.Execution, models.CostRecord):
         assert await rows(db, model, task.id) == []

@@ -18,8 +18,9 @@ from tests.services.developed import develop
 
 async def _save(lc: Lifecycle, kind: ArtifactType, name: str, content: str) -> None:
     async with lc.rt.db.transaction() as session:
-        await artifacts.save(
-            session, task_id=lc.task_id, artifact_type=kind, name=name, content=content
+        await artifacts.store(
+            session,
+            artifacts.new_row(task_id=lc.task_id, artifact_type=kind, name=name, content=content),
         )
 
 
