@@ -6,9 +6,11 @@ import typer
 
 import aadap.cli._connections as _connections
 from aadap.cli import _approvals, _check, _config, _db, _inspect, _run, _serve
+from aadap.cli._errors import BoundaryGroup
 
 app = typer.Typer(
     name="aadap",
+    cls=BoundaryGroup,  # every command's errors become `error [CODE] message` and an exit status
     help="AADAP: AI data-engineering agents run as Prefect flows.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         code = _read(path)
         # The analysis reports what sqlglot cannot parse as findings; its log lines are noise.
         logging.getLogger("sqlglot").setLevel(logging.ERROR)
-        settings = settings_or_exit()
+        settings = settings_or_exit(home=False)
         try:
             analysis = analyze(
                 code,

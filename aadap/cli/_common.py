@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,10 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from aadap.cli._errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT
+from aadap.cli._errors import EXIT_FAILURE as EXIT_FAILURE
+from aadap.cli._errors import report
 from aadap.core.config import Settings, load_settings
 from aadap.core.exceptions import (
     AADAPError,
     ConfigurationError,
+    InvalidConfigurationError,
     InvalidRequestError,
 )
 
@@ -32,8 +37,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
 
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -57,14 +60,8 @@ IdempotencyKeyOpt = Annotated[
 
 
 def fail(exc: AADAPError) -> NoReturn:
-    code = (
-        EXIT_BAD_INPUT
-        if isinstance(exc, InvalidRequestError | ConfigurationError)
-        else EXIT_FAILURE
-    )
-    err.print("error", style="bold red", end=" ")
-    err.print(f"[{exc.error_code}] {exc.message}", markup=False, highlight=False)
-    raise typer.Exit(code)
+    """Print ``error [CODE] message`` and exit 2 (bad input or configuration) or 1."""
+    report(exc)
 
 
 def bad_input(option: str, value: object, allowed: str) -> NoReturn:
@@ -106,11 +103,37 @@ def enum_option(
 # --- running ------------------------------------------------------------------------------
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(*, home: bool = True) -> Settings:
+    """The settings, or exit 2 naming the bad variable. ``home``: also check that
+    ``AADAP_HOME`` is (or can become) a writable directory, before any work starts."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigurationError as exc:
         fail(exc)
+    if home:
+        check_home(settings.home)
+    return settings
+
+
+def check_home(home: Path) -> None:
+    """``AADAP_HOME`` must be a directory this user can write, created if missing."""
+    allowed = "a directory this user can create and write to (default ~/.aadap)"
+    if home.exists() and not home.is_dir():
+        bad_setting("AADAP_HOME", home, f"is a file, not a directory; allowed: {allowed}")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        bad_setting("AADAP_HOME", home, f"cannot be created ({exc.strerror}); allowed: {allowed}")
+    if not os.access(home, os.W_OK | os.X_OK):
+        bad_setting("AADAP_HOME", home, f"is not writable; allowed: {allowed}")
+
+
+def bad_setting(variable: str, value: object, problem: str) -> NoReturn:
+    fail(
+        InvalidConfigurationError(
+            f"{variable}={str(value)!r} {problem}", details={"variable": variable}
+        )
+    )
 
 
 def run_async(fn: Callable[[], Coroutine[Any, Any, T]] | Callable[[], Awaitable[T]]) -> T:

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print every setting; secrets show at most their last four characters."""
         check_format(fmt)
-        settings = settings_or_exit()
+        settings = settings_or_exit(home=False)
         view = settings.public_view()
         if fmt == "json":
             print_json(view)

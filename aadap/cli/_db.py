@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aadap.cli._common import out, run_async, settings_or_exit
+from aadap.cli._common import bad_input, out, run_async, settings_or_exit
 from aadap.core.config import Settings, mask_url
 
 if TYPE_CHECKING:
@@ -34,30 +35,58 @@ def _revision_after(
     return run_async(go)
 
 
+_RELATIVE = re.compile(r"(head|base)?[+-]\d{1,4}")
+
+
+def checked_revision(argument: str, revision: str) -> str:
+    """``revision`` if Alembic can resolve it, else exit 2 naming it and what is allowed."""
+    from alembic.util import CommandError
+
+    from aadap.db import migrate
+
+    name = revision.strip()
+    if name in ("head", "heads", "base") or _RELATIVE.fullmatch(name):
+        return name
+    chain = [rev.revision for rev in migrate.script().walk_revisions()]
+    try:
+        found = migrate.script().get_revision(name) if name else None
+    except CommandError:
+        found = None
+    if found is None:
+        bad_input(
+            argument,
+            revision,
+            f"head, base, -N or +N (relative steps), or a revision id: {', '.join(chain)}",
+        )
+    return found.revision
+
+
 def register(app: typer.Typer) -> None:
     db_app = typer.Typer(help="Create and migrate the application database.", no_args_is_help=True)
     app.add_typer(db_app, name="db")
 
-    @db_app.command("upgrade")
+    @db_app.command("upgrade", context_settings={"ignore_unknown_options": True})
     def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         """Migrate the database forward (default: to the newest revision)."""
         from aadap.db import migrate
 
+        target = checked_revision("REVISION", revision)
         settings = settings_or_exit()
-        now = _revision_after(settings, lambda engine: migrate.upgrade(engine, revision))
+        now = _revision_after(settings, lambda engine: migrate.upgrade(engine, target))
         out.print(
             f"database {mask_url(settings.database_url)} is at revision {now}", highlight=False
         )
 
-    @db_app.command("downgrade")
+    @db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
     def downgrade(
         revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")],
     ) -> None:
         """Migrate the database back to REVISION."""
         from aadap.db import migrate
 
+        target = checked_revision("REVISION", revision)
         settings = settings_or_exit()
-        now = _revision_after(settings, lambda engine: migrate.downgrade(engine, revision))
+        now = _revision_after(settings, lambda engine: migrate.downgrade(engine, target))
         out.print(
             f"database {mask_url(settings.database_url)} is at revision {now or 'base'}",
             highlight=False,

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zoneinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -35,20 +36,27 @@ if TYPE_CHECKING:
 GROUPINGS = ("task", "agent", "model", "day", "week", "month")
 
 
-def _parse_since(value: str | None) -> dt.datetime | None:
+SINCE_ALLOWED = (
+    "an ISO date/time (2026-11-01, 2026-11-01T08:00+00:00) or an age like 7d, 12h, 30m, 2w"
+)
+_AGE = re.compile(r"(\d{1,9})([dhmw])")
+_AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+
+
+def parse_since(value: str | None, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """``--since``: an aware datetime, or exit 2 naming the value and what is allowed."""
     if value is None:
         return None
-    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    if value[:-1].isdigit() and value[-1] in units:
-        return dt.datetime.now(dt.UTC) - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+    now = now or dt.datetime.now(dt.UTC)
+    age = _AGE.fullmatch(value.strip())
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        if age is not None:
+            return now - dt.timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except OverflowError:
+        bad_input("--since", value, f"an age that ends after year 1; {SINCE_ALLOWED}")
     except ValueError:
-        bad_input(
-            "--since",
-            value,
-            "an ISO date/time (2026-11-01, 2026-11-01T08:00+00:00) or an age like 7d, 12h, 30m",
-        )
+        bad_input("--since", value, SINCE_ALLOWED)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -243,7 +251,7 @@ def register(app: typer.Typer) -> None:
         """Spend from ``cost_records``, grouped."""
         check_choice("--by", by, GROUPINGS)
         check_format(fmt, ("table", "csv", "json"))
-        start = _parse_since(since)
+        start = parse_since(since)
         settings = settings_or_exit()
 
         async def go(db: Database) -> list[dict[str, Any]]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+from aadap.cli._errors import debugging
 from aadap.core.config import Settings
+
+_CONSOLE_HANDLER = "aadap.cli._console.TracebackFreeConsoleHandler"
 
 _EMBEDDED_SERVER = {
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
@@ -34,7 +37,9 @@ def prepare(settings: Settings, *, verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # the embedded server's first start (migrations) can exceed Prefect's 20 s on a busy or slow machine
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if not verbose:
+    if not verbose and not debugging():
+        # a failed run's traceback goes to Prefect's run log and task_logs, not the terminal
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_CLASS", _CONSOLE_HANDLER)
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import os
 import time
 import uuid
 from pathlib import Path
@@ -12,10 +15,8 @@ import typer
 from aadap.cli._common import (
     EXIT_FAILURE,
     ConnectionOpt,
-    EnvironmentOpt,
     Format,
     IdempotencyKeyOpt,
-    PlatformOpt,
     TokenBudgetOpt,
     UsdBudgetOpt,
     bad_input,
@@ -29,8 +30,9 @@ from aadap.cli._common import (
     settings_or_exit,
     task_request,
 )
+from aadap.cli._errors import VERBOSE
 from aadap.cli._prefect_env import prepare
-from aadap.core.exceptions import AADAPError
+from aadap.core.exceptions import AADAPError, InvalidRequestError, TaskNotFoundError
 from aadap.core.states import TaskState
 
 if TYPE_CHECKING:
@@ -62,10 +64,12 @@ async def _reconcile_orphans(db: Database) -> None:
 class _Progress:
     def __init__(self) -> None:
         self.started = time.monotonic()
+        self.task_id: str | None = None
 
     def __call__(
         self, task_id: uuid.UUID, src: TaskState, dst: TaskState, reason: str | None
     ) -> None:
+        self.task_id = str(task_id)
         elapsed = time.monotonic() - self.started
         mark = {"FAILED": "✗", "CANCELLED": "✗", "VALIDATION_FAILED": "↺", "REJECTED": "↺"}.get(
             dst.value, "✓"
@@ -83,7 +87,7 @@ class _Progress:
         )
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: Any, *, error_follows: bool) -> None:
     out.print(f"\ntask      {summary.task_id}", highlight=False)
     out.print(f"state     {summary.state}", highlight=False)
     out.print(
@@ -105,92 +109,205 @@ def _print_summary(summary: Any) -> None:
             out.print(f"({result['row_count']} rows)", highlight=False)
     elif result:
         out.print(f"\n-- result --\n{result.get('output') or ''}", highlight=False, markup=False)
-    if summary.error:
+    if summary.error and not error_follows:
         err.print(f"\nstopped: {summary.error}", highlight=False, markup=False)
+
+
+OptionalEnvironment = Annotated[
+    str | None, typer.Option("--environment", help="SANDBOX or PRODUCTION [default: SANDBOX]")
+]
+OptionalPlatform = Annotated[
+    str | None, typer.Option("--platform", help="local, databricks or fabric [default: local]")
+]
+
+
+def _refuse_with(given: str, others: dict[str, object]) -> None:
+    """Exit 2 if any of ``others`` was given together with ``given``."""
+    clash = [name for name, value in others.items() if value is not None]
+    if clash:
+        fail(
+            InvalidRequestError(
+                f"{clash[0]} cannot be given with {given}; allowed: {given} alone "
+                f"({'it continues a recorded task' if given == '--resume' else 'it is the request'})",
+                details={"field": clash[0]},
+            )
+        )
+
+
+def _new_request(request: str | None, example: str | None, options: dict[str, Any]) -> TaskRequest:
+    """The request of a new run, from its text or a bundled example (never both)."""
+    working_dir = Path.cwd()
+    if example is not None:
+        _refuse_with("--example", {"a request text": request})
+        request = _example(example)
+        working_dir = EXAMPLES_DIR  # the examples' relative paths resolve against it
+    if request is None:
+        bad_input("request", None, "a request text argument, or --example NAME")
+    return task_request(
+        request,
+        environment=options["environment"] or "SANDBOX",
+        platform=options["platform"] or "local",
+        connection=options["connection"],
+        token_budget=options["token_budget"],
+        usd_budget=options["usd_budget"],
+        idempotency_key=options["idempotency_key"],
+        working_dir=working_dir,
+    )
+
+
+async def _resumable(db: Database, ident: str) -> str:
+    """The full id of the task ``--resume`` names (a full id or a unique prefix)."""
+    from aadap.services import tasks
+
+    try:
+        async with db.sessions() as session:
+            task = await tasks.find(session, ident.strip())
+    except (InvalidRequestError, TaskNotFoundError) as exc:
+        raise type(exc)(
+            f"--resume={ident!r}: {exc.message}", details={"field": "--resume"}
+        ) from exc
+    return str(task.id)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
+        ctx: typer.Context,
         request: Annotated[str | None, typer.Argument(help="the request in plain language")] = None,
         example: Annotated[
             str | None, typer.Option(help="run a bundled example from examples/requests.toml")
         ] = None,
-        environment: EnvironmentOpt = "SANDBOX",
-        platform: PlatformOpt = "local",
+        environment: OptionalEnvironment = None,
+        platform: OptionalPlatform = None,
         connection: ConnectionOpt = None,
         token_budget: TokenBudgetOpt = None,
         usd_budget: UsdBudgetOpt = None,
         idempotency_key: IdempotencyKeyOpt = None,
         resume: Annotated[
-            str | None, typer.Option(help="continue an existing task from its recorded state")
+            str | None,
+            typer.Option(
+                help="continue an existing task (id or unique prefix) from its recorded state"
+            ),
         ] = None,
         fmt: Format = "text",
-        verbose: Annotated[bool, typer.Option(help="show Prefect's own logs")] = False,
+        verbose: Annotated[
+            bool, typer.Option(help="show Prefect's own logs and tracebacks")
+        ] = False,
     ) -> None:
         """Run one lifecycle in-process and show each step as it completes."""
+        ctx.meta[VERBOSE] = verbose
         check_format(fmt)
-        settings = settings_or_exit()
+        options = {"environment": environment, "platform": platform, "connection": connection,
+                   "token_budget": token_budget, "usd_budget": usd_budget,
+                   "idempotency_key": idempotency_key}  # fmt: skip
         payload: TaskRequest | None = None
-        if resume is None:
-            working_dir = Path.cwd()
-            if example is not None:
-                request = _example(example)
-                working_dir = EXAMPLES_DIR  # the examples' relative paths resolve against it
-            if request is None:
-                bad_input("request", None, "a request text argument, or --example NAME")
-            payload = task_request(
-                request, environment=environment, platform=platform, connection=connection,
-                token_budget=token_budget, usd_budget=usd_budget,
-                idempotency_key=idempotency_key, working_dir=working_dir,
-            )  # fmt: skip
+        if resume is not None:
+            _refuse_with("--resume", {"a request text": request, "--example": example} | {
+                f"--{name.replace('_', '-')}": value for name, value in options.items()
+            })  # fmt: skip
+        else:
+            payload = _new_request(request, example, options)
+        settings = settings_or_exit()
+        # a person at a terminal waits minutes for an approval, not hours
+        os.environ.setdefault(
+            "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
+            str(settings.safety.foreground_approval_timeout_seconds),
+        )
         prepare(settings, verbose=verbose)
+        progress_printer = _Progress()
 
         async def go() -> tuple[Any, BaseException | None]:
-            from prefect.client.schemas.objects import State
-
-            from aadap.services import progress
-            from aadap.services.summary import summarise
-            from flows.task_lifecycle import task_lifecycle
-
             async with open_database(settings) as db:
+                task_id = None if resume is None else await _resumable(db, resume)
                 await _reconcile_orphans(db)
-                with progress.listen(_Progress()):
-                    if resume is not None:
-                        state: State[Any] = await task_lifecycle(task_id=resume, return_state=True)
-                    else:
-                        state = await task_lifecycle(request=payload, return_state=True)
-                if state.is_completed():
-                    return await state.result(), None
-                error: BaseException | None = None
-                try:
-                    await state.result()
-                except Exception as exc:  # noqa: BLE001 - reported below with its code, then exit non-zero
-                    error = exc
-                flow_run_id = (
-                    str(state.state_details.flow_run_id)
-                    if state.state_details.flow_run_id
-                    else None
-                )
-                task_id = await _task_of(db, flow_run_id) if resume is None else resume
-                summary = None if task_id is None else await summarise(db, uuid.UUID(str(task_id)))
-                return summary, error or AADAPError(
-                    state.message or f"the flow run ended {state.name}"
-                )
+                from aadap.cli._server_guard import start_embedded_server
+
+                watchdogs = await start_embedded_server()  # noqa: F841 - alive while the run is
+                return await _lifecycle(db, progress_printer, payload, task_id)
 
         summary, error = run_async(go)
         if summary is not None:
             if fmt == "json":
                 print_json(summary.model_dump(mode="json"))
             else:
-                _print_summary(summary)
-        if isinstance(error, AADAPError):
-            fail(error)
+                _print_summary(summary, error_follows=error is not None)
         if error is not None:
-            err.print(f"error: {type(error).__name__}: {error}", highlight=False, markup=False)
-            raise typer.Exit(EXIT_FAILURE)
+            raise error
         if summary is None or summary.state != TaskState.COMPLETED.value:
             raise typer.Exit(EXIT_FAILURE)
+
+
+async def _lifecycle(
+    db: Database, printer: _Progress, payload: TaskRequest | None, task_id: str | None
+) -> tuple[Any, BaseException | None]:
+    """Run the flow; return its summary and the error it ended with (None if it completed)."""
+    from prefect.client.schemas.objects import State
+
+    from aadap.services import progress
+    from aadap.services.summary import summarise
+    from flows.task_lifecycle import task_lifecycle
+
+    announcer = asyncio.create_task(_announce_approvals(db, printer))
+    try:
+        with progress.listen(printer):
+            if task_id is not None:
+                state: State[Any] = await task_lifecycle(task_id=task_id, return_state=True)
+            else:
+                state = await task_lifecycle(request=payload, return_state=True)
+    finally:
+        announcer.cancel()
+    if state.is_completed():
+        return await state.result(), None
+    error: BaseException | None = None
+    try:
+        await state.result()
+    except Exception as exc:  # noqa: BLE001 - handed to the CLI's boundary with the summary
+        error = exc
+    flow_run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+    task_id = task_id or printer.task_id or await _task_of(db, flow_run_id)
+    summary = None if task_id is None else await summarise(db, uuid.UUID(str(task_id)))
+    return summary, error or AADAPError(state.message or f"the flow run ended {state.name}")
+
+
+async def _announce_approvals(db: Database, printer: _Progress, poll: float = 1.0) -> None:
+    """Say how to decide when the run waits for a human: the commands, the UI, the timeout."""
+    from prefect.settings import PREFECT_UI_URL
+
+    from aadap.services import approvals
+
+    announced: set[str] = set()
+    while True:
+        await asyncio.sleep(poll)
+        if printer.task_id is None:
+            continue
+        async with db.sessions() as session:
+            waiting = [(a, t) for a, t in await approvals.pending(session)
+                       if str(t.id) == printer.task_id and str(a.id) not in announced]  # fmt: skip
+        for request, task in waiting:
+            announced.add(str(request.id))
+            ui = PREFECT_UI_URL.value()
+            lines = [
+                f"  ⏸ waiting for approval of request {request.id}: {request.operation_class} in "
+                f"{request.environment} (risk {request.risk_level}); {request.reason}",
+                f"    {_expiry(request.expires_at)}",
+                f'    approve:  aadap approvals approve {request.id} --comment "why"',
+                f'    reject:   aadap approvals reject {request.id} --comment "what to change"',
+                f"    details:  aadap approvals show {request.id}",
+            ]
+            if ui and task.flow_run_id:
+                lines.append(f"    Prefect UI: {ui}/runs/flow-run/{task.flow_run_id}")
+            err.print("\n".join(lines), highlight=False, markup=False)
+
+
+def _expiry(expires_at: dt.datetime | None) -> str:
+    if expires_at is None:
+        return "no timeout"
+    at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
+    minutes = max(0, round((at - dt.datetime.now(dt.UTC)).total_seconds() / 60))
+    return (
+        f"times out in {minutes} min (at {at:%H:%M} UTC): the code is then not deployed "
+        "and the run fails with APPROVAL_EXPIRED"
+    )
 
 
 async def _task_of(db: Database, flow_run_id: str | None) -> str | None:

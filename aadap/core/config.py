@@ -8,6 +8,9 @@ import time; tests build their own. Every secret is a ``SecretStr``.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from aadap.core.exceptions import ConfigurationError, InvalidConfigurationError
 
@@ -203,6 +206,12 @@ class SafetySettings(_Group):
     policy: dict[str, dict[str, Decision]] = Field(default_factory=_default_policy)
     forbid_critical_in_production: bool = True
     approval_timeout_seconds: int = Field(default=4 * 3600, ge=1)
+    foreground_approval_timeout_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="the approval timeout of a run in the foreground (`aadap run`), unless "
+        "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS is set",
+    )
     approval_poll_seconds: int = Field(
         default=5, ge=1, le=300, description="how often a paused run checks for a decision"
     )
@@ -254,6 +263,15 @@ class Settings(BaseSettings):
     retries: RetrySettings = Field(default_factory=RetrySettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_not_blank(cls, value: Any) -> Any:
+        # Path("") is the current directory: an empty AADAP_HOME would silently put the
+        # database wherever the command happens to run.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("the path is empty; give a directory, or unset it for ~/.aadap")
+        return value
 
     @field_validator("home", mode="after")
     @classmethod
@@ -366,10 +384,36 @@ def load_settings(**overrides: Any) -> Settings:
             raise InvalidConfigurationError(
                 _describe(exc, group), details={"group": group}
             ) from exc
+        except SettingsError as exc:
+            raise _undecodable(exc, group) from exc
     try:
         return Settings(**groups, **overrides)
     except ValidationError as exc:
         raise InvalidConfigurationError(_describe(exc, None)) from exc
+    except SettingsError as exc:
+        raise _undecodable(exc, None) from exc
+
+
+_FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
+
+
+def _undecodable(exc: SettingsError, group: str | None) -> InvalidConfigurationError:
+    """A variable holding a dict or list (``AADAP_SAFETY_POLICY``, ``AADAP_LLM_MODELS``, …)
+    that is not valid JSON: name the variable, its start and what JSON said."""
+    found = _FIELD_IN_SETTINGS_ERROR.search(str(exc))
+    name = env_name(group, found.group(1)) if found else "an AADAP_ variable"
+    raw = os.environ.get(name, "")
+    shown = "<secret>" if "KEY" in name or "SECRET" in name else repr(raw[:60])
+    cause = exc.__cause__
+    why = (
+        f"{cause.msg} at line {cause.lineno} column {cause.colno}"
+        if isinstance(cause, json.JSONDecodeError)
+        else str(cause or exc)
+    )
+    return InvalidConfigurationError(
+        f"{name}={shown} is not valid JSON ({why}); allowed: JSON as in .env.example",
+        details={"variable": name},
+    )
 
 
 __all__ = [

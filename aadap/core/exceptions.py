@@ -53,7 +53,17 @@ ConfigurationError                  CONFIG_ERROR                  HIGH      no
   InvalidConfigurationError         CONFIG_INVALID                HIGH      no
   UnpricedModelError                MODEL_UNPRICED                HIGH      no
   SecretDecryptionError             SECRET_DECRYPTION_FAILED      CRITICAL  no
+DataFileError                       DATA_FILE_ERROR               MEDIUM    no
+  DataFileNotFoundError             DATA_FILE_NOT_FOUND           MEDIUM    no
+  DataFileIsDirectoryError          DATA_FILE_IS_DIRECTORY        MEDIUM    no
+PrefectAPIError                     PREFECT_API_ERROR             HIGH      yes
+  PrefectUnavailableError           PREFECT_UNAVAILABLE           HIGH      yes
+FileSystemError                     FILESYSTEM_ERROR              HIGH      no
+InternalError                       INTERNAL_ERROR                HIGH      no
 ==================================  ============================  ========  =========
+
+``DataFileError`` and its leaves are request errors (:class:`InvalidRequestError`): the
+CLI exits 2 for them. ``PrefectAPIError`` is an :class:`IntegrationError`.
 
 Exceptions pickle with every field (Prefect stores them in states): every
 constructor argument beyond the message is optional, and ``__reduce__``
@@ -337,6 +347,51 @@ class SecretDecryptionError(ConfigurationError):
 
     error_code = "SECRET_DECRYPTION_FAILED"
     severity = ErrorSeverity.CRITICAL
+
+
+# --- data files, Prefect, the file system, and the unexpected (the CLI boundary) -------
+
+
+class DataFileError(InvalidRequestError):
+    """A data file named in a request cannot be used; ``details['path']`` names it."""
+
+    error_code = "DATA_FILE_ERROR"
+
+
+class DataFileNotFoundError(DataFileError):
+    error_code = "DATA_FILE_NOT_FOUND"
+
+
+class DataFileIsDirectoryError(DataFileError):
+    error_code = "DATA_FILE_IS_DIRECTORY"
+
+
+class PrefectAPIError(IntegrationError):
+    """The Prefect API answered with an error (or a Prefect client call failed)."""
+
+    error_code = "PREFECT_API_ERROR"
+    severity = ErrorSeverity.HIGH
+
+
+class PrefectUnavailableError(PrefectAPIError):
+    """No Prefect API answered at ``PREFECT_API_URL`` (or none is configured where one is needed)."""
+
+    error_code = "PREFECT_UNAVAILABLE"
+
+
+class FileSystemError(AADAPError):
+    """A local file or folder could not be read, written or created."""
+
+    error_code = "FILESYSTEM_ERROR"
+    severity = ErrorSeverity.HIGH
+
+
+class InternalError(AADAPError):
+    """An exception nobody translated: most likely a bug. ``details['log']`` says where its
+    traceback was written."""
+
+    error_code = "INTERNAL_ERROR"
+    severity = ErrorSeverity.HIGH
 
 
 # --- the one retry decision ---------------------------------------------------

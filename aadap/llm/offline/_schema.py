@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from aadap.core.exceptions import DataFileIsDirectoryError, DataFileNotFoundError
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._text import singular, snake
 
@@ -60,7 +61,20 @@ def resolve_path(token: str, working_dir: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise unsupported(f"the file {token!r} does not exist (looked in {working_dir})", path=token)
+    # a data error, not a request beyond the grammar: no other provider would find it either
+    looked = ", ".join(str(c) for c in candidates)
+    for candidate in candidates:
+        if candidate.is_dir():
+            raise DataFileIsDirectoryError(
+                f"the data file {token!r} is a directory ({candidate}); allowed: a CSV, Parquet "
+                "or JSON file",
+                details={"path": token, "resolved": str(candidate)},
+            )
+    raise DataFileNotFoundError(
+        f"the data file {token!r} does not exist (looked for {looked}); relative paths "
+        "resolve against the directory the command runs in",
+        details={"path": token, "looked": [str(c) for c in candidates]},
+    )
 
 
 def file_format(path: Path) -> str:
