@@ -82,6 +82,13 @@ def _read(path: str) -> str:
 
 
 def _language(path: str, language: str | None) -> Language:
+    if path != "-" and Path(path).is_dir():
+        fail(
+            InvalidRequestError(
+                f"{path!r} is a directory; allowed: a file of code, or - for standard input",
+                details={"field": "path"},
+            )
+        )
     if language is not None:
         return enum_option(Language, "--language", language, _stripped_lower)
     inferred = _EXTENSIONS.get(Path(path).suffix.lower()) if path != "-" else None

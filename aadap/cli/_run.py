@@ -145,8 +145,8 @@ def _new_request(request: str | None, example: str | None, options: dict[str, An
         bad_input("request", None, "a request text argument, or --example NAME")
     return task_request(
         request,
-        environment=options["environment"] or "SANDBOX",
-        platform=options["platform"] or "local",
+        environment="SANDBOX" if options["environment"] is None else options["environment"],
+        platform="local" if options["platform"] is None else options["platform"],
         connection=options["connection"],
         token_budget=options["token_budget"],
         usd_budget=options["usd_budget"],
