@@ -51,9 +51,12 @@ class TaskRequest(BaseModel):
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        # pydantic strips fewer characters than str.strip (not \x1c-\x1f, \x85, \u2028, …):
+        # strip the same way the emptiness check does (found by hypothesis)
+        stripped = value.strip()
+        if not stripped:
             raise ValueError("the request text is empty")
-        return value
+        return stripped
 
     @property
     def effective_title(self) -> str:

@@ -301,7 +301,12 @@ def test_aadap_debug_prints_the_traceback(runner_env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("make", "request_text", "code", "says"),
     [
-        (None, "load nothere.csv into raw_x", "DATA_FILE_NOT_FOUND", ["'nothere.csv' does not exist"]),
+        (
+            None,
+            "load nothere.csv into raw_x",
+            "DATA_FILE_NOT_FOUND",
+            ["'nothere.csv' does not exist"],
+        ),
         ("dir", "load folder.csv into raw_x", "DATA_FILE_IS_DIRECTORY", ["is a directory"]),
     ],
     ids=["missing", "directory"],
@@ -348,6 +353,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_server(pid: int) -> bool:
+    try:
+        return b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -362,42 +374,40 @@ def test_a_run_waiting_for_approval_says_how_to_decide_and_kill_9_leaves_no_serv
 ) -> None:
     """The foreground run prints the exact approve/reject commands and its 10-minute timeout;
     a ``kill -9`` of it then takes the embedded Prefect server down too."""
-    proc = subprocess.Popen(
+    lines: list[str] = []
+    with subprocess.Popen(
         [str(AADAP), "run", "run: DROP TABLE IF EXISTS foo"],
         env=cli_env(tmp_path),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    lines: list[str] = []
-    try:
-        assert proc.stderr is not None
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "details:  aadap approvals show" in line:
-                break
-        text = "".join(lines)
-        approval = re.search(r"approvals approve ([0-9a-f-]{36}) ", text)
-        assert approval is not None, text
-        uuid.UUID(approval.group(1))
-        assert f"aadap approvals reject {approval.group(1)}" in text
-        assert "times out in 10 min" in text
-        servers = [p for p in _children(proc.pid) if b"uvicorn" in Path(f"/proc/{p}/cmdline").read_bytes()]
-        assert len(servers) == 1, servers
-
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        gone_by = time.monotonic() + 15
-        while _alive(servers[0]) and time.monotonic() < gone_by:
-            time.sleep(0.2)
-        assert not _alive(servers[0]), "the embedded Prefect server outlived aadap run"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert "Traceback" not in "".join(lines)
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if "details:  aadap approvals show" in line:
+                    break
+            servers = [p for p in _children(proc.pid) if _is_server(p)]
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    text = "".join(lines)
+    assert "Traceback" not in text
+    approval = re.search(r"approvals approve ([0-9a-f-]{36}) ", text)
+    assert approval is not None, text
+    uuid.UUID(approval.group(1))
+    assert f"aadap approvals reject {approval.group(1)}" in text
+    assert "times out in 10 min" in text
+    assert len(servers) == 1, servers
+    gone_by = time.monotonic() + 15
+    while _alive(servers[0]) and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    assert not _alive(servers[0]), "the embedded Prefect server outlived aadap run"
