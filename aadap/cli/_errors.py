@@ -151,8 +151,9 @@ def translate(exc: Exception) -> AADAPError | None:
     return None
 
 
-def handle(exc: Exception, ctx: typer.Context | None) -> NoReturn:
-    """The boundary: translate, log what is not ours, print one line, exit."""
+def handle(exc: Exception, ctx: typer.Context | None, *, task_id: str | None = None) -> NoReturn:
+    """The boundary: translate, log what is not ours, print one line, exit. ``task_id``: the
+    task the error belongs to, when the caller knows it (its ``task_logs`` hold the trail)."""
     command = (
         "aadap" if ctx is None else f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip()
     )
@@ -162,7 +163,8 @@ def handle(exc: Exception, ctx: typer.Context | None) -> NoReturn:
     if error is None or error is not exc:
         logged = write_traceback(exc, command)
         if error is None:
-            hint = f"`aadap logs {exc_task(exc)}` and " if exc_task(exc) else ""
+            task = task_id or exc_task(exc)
+            hint = f"`aadap logs {task} --level ERROR` and " if task else ""
             error = InternalError(
                 f"unexpected {type(exc).__name__}: {_first_line(exc)}; "
                 f"the traceback is in {hint}{logged} (AADAP_DEBUG=1 prints it here)",

@@ -30,7 +30,7 @@ from aadap.cli._common import (
     settings_or_exit,
     task_request,
 )
-from aadap.cli._errors import VERBOSE
+from aadap.cli._errors import VERBOSE, handle
 from aadap.cli._prefect_env import prepare
 from aadap.core.exceptions import AADAPError, InvalidRequestError, TaskNotFoundError
 from aadap.core.states import TaskState
@@ -231,6 +231,8 @@ def register(app: typer.Typer) -> None:
                 print_json(summary.model_dump(mode="json"))
             else:
                 _print_summary(summary, error_follows=error is not None)
+        if isinstance(error, Exception):
+            handle(error, ctx, task_id=None if summary is None else str(summary.task_id))
         if error is not None:
             raise error
         if summary is None or summary.state != TaskState.COMPLETED.value:

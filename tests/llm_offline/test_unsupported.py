@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from aadap.core.enums import PlatformKind
-from aadap.core.exceptions import LLMUnsupportedRequestError, is_retryable
+from aadap.core.exceptions import (
+    DataFileIsDirectoryError,
+    DataFileNotFoundError,
+    LLMUnsupportedRequestError,
+    is_retryable,
+)
 from tests.llm_offline.pipeline import run_request
 
 
@@ -15,7 +22,6 @@ from tests.llm_offline.pipeline import run_request
     [
         ("build me a Kafka streaming pipeline", "cannot understand"),
         ("send an email to the finance team", "cannot understand"),
-        ("load data/missing.csv into m", "does not exist"),
         ("dedupe orders on colour", "no column matches 'colour'"),
         ("filter orders where amount > 100 or status = 'shipped'", "'or'"),
         ("weekly sales by country from orders", "no column matches 'country'"),
@@ -42,6 +48,36 @@ async def test_unsupported_requests(
     assert "AADAP_LLM_API_KEY" in error.message
     assert "load a CSV/Parquet/JSON file" in error.message  # names the supported family
     assert not is_retryable(error)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "error", "says"),
+    [
+        (
+            "load data/missing.csv into m",
+            DataFileNotFoundError,
+            "'data/missing.csv' does not exist",
+        ),
+        ("load data into m", LLMUnsupportedRequestError, "cannot understand"),  # not a file name
+        ("load folder.csv into m", DataFileIsDirectoryError, "is a directory"),
+    ],
+)
+async def test_a_missing_or_directory_data_file_is_a_data_error_not_a_provider_hint(
+    seeded: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    request_text: str,
+    error: type[Exception],
+    says: str,
+) -> None:
+    (tmp_path / "folder.csv").mkdir()
+
+    with pytest.raises(error) as caught:
+        await run_request(request_text, seeded, working_dir=tmp_path)
+
+    assert says in str(caught.value)
+    if error is not LLMUnsupportedRequestError:
+        assert "AADAP_LLM_PROVIDER" not in str(caught.value)
+        assert not is_retryable(caught.value)
 
 
 async def test_remote_platforms_are_refused_for_generated_code(
