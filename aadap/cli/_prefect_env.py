@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from aadap.cli._errors import debugging
 from aadap.core.config import Settings
+from aadap.core.exceptions import (
+    InvalidConfigurationError,
+    MissingConfigurationError,
+    PrefectUnavailableError,
+)
 
 _CONSOLE_HANDLER = "aadap.cli._console.TracebackFreeConsoleHandler"
 
@@ -44,3 +50,45 @@ def prepare(settings: Settings, *, verbose: bool = False) -> None:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")
+
+
+_HEALTH_TIMEOUT = 15.0
+
+
+async def reachable_api(*, required: bool) -> None:
+    """The configured Prefect API answers, or raise naming ``PREFECT_API_URL``.
+
+    ``required``: a server must be configured (``aadap submit``: the embedded one would live
+    only as long as the command); otherwise no URL means the embedded server.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    if not api and not required:
+        return
+    if not api:
+        raise MissingConfigurationError(
+            "PREFECT_API_URL is not set; `aadap submit` sends the run to a Prefect server that "
+            "`aadap serve` (or a worker) serves: start one (`prefect server start`), then set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api; or run in the foreground with `aadap run`",
+            details={"variable": "PREFECT_API_URL"},
+        )
+    if not api.startswith(("http://", "https://")):
+        raise InvalidConfigurationError(
+            f"PREFECT_API_URL={api!r} is not an HTTP URL; allowed: http(s)://HOST:PORT/api, "
+            "e.g. http://127.0.0.1:4200/api",
+            details={"variable": "PREFECT_API_URL"},
+        )
+    try:
+        async with asyncio.timeout(_HEALTH_TIMEOUT), get_client() as client:
+            failure = await client.api_healthcheck()
+    except TimeoutError:
+        failure = TimeoutError(f"no answer within {_HEALTH_TIMEOUT:.0f} s")
+    if failure is not None:
+        raise PrefectUnavailableError(
+            f"no Prefect API answered at PREFECT_API_URL={api!r}: "
+            f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}; "
+            "start it (`prefect server start`) or correct the URL",
+            details={"variable": "PREFECT_API_URL"},
+        )

@@ -29,13 +29,10 @@ from aadap.cli._common import (
     settings_or_exit,
     task_request,
 )
-from aadap.cli._prefect_env import prepare
+from aadap.cli._prefect_env import prepare, reachable_api
 from aadap.core.exceptions import (
     ConfigurationError,
-    InvalidConfigurationError,
     InvalidRequestError,
-    MissingConfigurationError,
-    PrefectUnavailableError,
 )
 from aadap.core.states import TERMINAL_STATES, TaskState
 
@@ -108,43 +105,6 @@ async def _follow(
         await db.dispose()
 
 
-_HEALTH_TIMEOUT = 15.0
-
-
-async def _reachable_server() -> None:
-    """``aadap submit`` needs a Prefect server that serves the deployment: one must be
-    configured (the embedded one lives only as long as this command) and answer."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
-
-    api = PREFECT_API_URL.value()
-    if not api:
-        raise MissingConfigurationError(
-            "PREFECT_API_URL is not set; `aadap submit` sends the run to a Prefect server that "
-            "`aadap serve` (or a worker) serves: start one (`prefect server start`), then set "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api; or run in the foreground with `aadap run`",
-            details={"variable": "PREFECT_API_URL"},
-        )
-    if not api.startswith(("http://", "https://")):
-        raise InvalidConfigurationError(
-            f"PREFECT_API_URL={api!r} is not an HTTP URL; allowed: http(s)://HOST:PORT/api, "
-            "e.g. http://127.0.0.1:4200/api",
-            details={"variable": "PREFECT_API_URL"},
-        )
-    try:
-        async with asyncio.timeout(_HEALTH_TIMEOUT), get_client() as client:
-            failure = await client.api_healthcheck()
-    except TimeoutError:
-        failure = TimeoutError(f"no answer within {_HEALTH_TIMEOUT:.0f} s")
-    if failure is not None:
-        raise PrefectUnavailableError(
-            f"no Prefect API answered at PREFECT_API_URL={api!r}: "
-            f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}; "
-            "start it (`prefect server start`) or correct the URL",
-            details={"variable": "PREFECT_API_URL"},
-        )
-
-
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -197,7 +157,7 @@ def register(app: typer.Typer) -> None:
 
             from deployments.serve import lifecycle_deployment
 
-            await _reachable_server()
+            await reachable_api(required=True)
             parameters = {"request": payload.model_dump(mode="json", exclude_none=True)}
             try:
                 flow_run = await arun_deployment(

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aadap.cli._prefect_env import reachable_api
+
 _WATCHDOG = r"""
 import os, signal, sys, time
 pid, started = int(sys.argv[1]), sys.argv[2]
@@ -83,11 +85,15 @@ def tie_to_this_process(pid: int) -> subprocess.Popen[bytes] | None:
 
 
 async def start_embedded_server() -> list[subprocess.Popen[bytes]]:
-    """Start Prefect's embedded API now (when no ``PREFECT_API_URL`` is set) and guard it."""
+    """Start Prefect's embedded API now (when no ``PREFECT_API_URL`` is set) and guard it;
+    or check that the configured one answers, before the flow starts."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    if PREFECT_API_URL.value() or not os.path.exists("/proc/self/stat"):  # noqa: ASYNC240
+    if PREFECT_API_URL.value():
+        await reachable_api(required=False)
+        return []
+    if not os.path.exists("/proc/self/stat"):  # noqa: ASYNC240
         return []
     async with get_client() as client:  # starts the embedded server
         await client.api_healthcheck()

@@ -239,6 +239,42 @@ def test_there_are_at_least_sixty_cases() -> None:
     assert len(CASES) >= 60
 
 
+# Cases that import Prefect and read its settings: through the installed command.
+PREFECT_CASES: dict[str, Case] = {
+    "submit without a server": Case(["submit", "load a.csv into t"], 2, "CONFIG_MISSING",
+                                    ["PREFECT_API_URL is not set", "prefect server start"]),
+    "submit to an unreachable server": Case(
+        ["submit", "load a.csv into t"], 1, "PREFECT_UNAVAILABLE",
+        ["PREFECT_API_URL='http://127.0.0.1:1/api'"], {"PREFECT_API_URL": "http://127.0.0.1:1/api"}),
+    "submit to a URL that is not HTTP": Case(
+        ["submit", "load a.csv into t"], 2, "CONFIG_INVALID", ["PREFECT_API_URL='garbage'"],
+        {"PREFECT_API_URL": "garbage"}),
+    "run against an unreachable server": Case(
+        ["run", "load a.csv into t"], 1, "PREFECT_UNAVAILABLE", ["127.0.0.1:1"],
+        {"PREFECT_API_URL": "http://127.0.0.1:1/api"}),
+    "serve with a limit of 0": Case(["serve", "--limit", "0"], 2, "INVALID_REQUEST", ["--limit"]),
+    "serve with a bad cron": Case(
+        ["serve"], 2, "CONFIG_INVALID", ["AADAP_SCHEDULES_COST_REPORT_CRON='every day'"],
+        {"AADAP_SCHEDULES_COST_REPORT_CRON": "every day", "PREFECT_API_URL": "http://127.0.0.1:1/api"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PREFECT_CASES), ids=list(PREFECT_CASES))
+def test_prefect_settings_are_checked_before_any_run(name: str, tmp_path: Path) -> None:
+    case = PREFECT_CASES[name]
+
+    done = aadap(*case.args, home=tmp_path, timeout=120, **case.env)
+
+    output = done.stdout + done.stderr
+    assert done.returncode == case.status, output[-3000:]
+    assert "Traceback" not in output
+    [(code, message)] = ERROR_LINE.findall(done.stderr)
+    assert code == case.code, output
+    for part in case.says:
+        assert part in message, (part, message)
+    assert not (tmp_path / "prefect" / "prefect.db").exists()  # no embedded server was started
+
+
 # --- the boundary itself: what nobody translated ----------------------------------------------
 
 
