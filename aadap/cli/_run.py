@@ -65,11 +65,12 @@ class _Progress:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.task_id: str | None = None
+        self.state: TaskState | None = None
 
     def __call__(
         self, task_id: uuid.UUID, src: TaskState, dst: TaskState, reason: str | None
     ) -> None:
-        self.task_id = str(task_id)
+        self.task_id, self.state = str(task_id), dst
         elapsed = time.monotonic() - self.started
         mark = {"FAILED": "✗", "CANCELLED": "✗", "VALIDATION_FAILED": "↺", "REJECTED": "↺"}.get(
             dst.value, "✓"
@@ -155,8 +156,9 @@ def _new_request(request: str | None, example: str | None, options: dict[str, An
     )
 
 
-async def _resumable(db: Database, ident: str) -> str:
-    """The full id of the task ``--resume`` names (a full id or a unique prefix)."""
+async def _resumable(db: Database, ident: str, printer: _Progress) -> str:
+    """The full id of the task ``--resume`` names (a full id or a unique prefix); the
+    printer starts from its recorded state."""
     from aadap.services import tasks
 
     try:
@@ -166,6 +168,7 @@ async def _resumable(db: Database, ident: str) -> str:
         raise type(exc)(
             f"--resume={ident!r}: {exc.message}", details={"field": "--resume"}
         ) from exc
+    printer.task_id, printer.state = str(task.id), TaskState(task.current_state)
     return str(task.id)
 
 
@@ -218,11 +221,11 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> tuple[Any, BaseException | None]:
             async with open_database(settings) as db:
-                task_id = None if resume is None else await _resumable(db, resume)
+                task_id = None if resume is None else await _resumable(db, resume, progress_printer)
                 await _reconcile_orphans(db)
                 from aadap.cli._server_guard import start_embedded_server
 
-                watchdogs = await start_embedded_server()  # noqa: F841 - alive while the run is
+                watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
                 return await _lifecycle(db, progress_printer, payload, task_id)
 
         summary, error = run_async(go)
@@ -280,8 +283,8 @@ async def _announce_approvals(db: Database, printer: _Progress, poll: float = 1.
     announced: set[str] = set()
     while True:
         await asyncio.sleep(poll)
-        if printer.task_id is None:
-            continue
+        if printer.task_id is None or printer.state is not TaskState.IN_REVIEW:
+            continue  # only a task in review can wait for a human
         async with db.sessions() as session:
             waiting = [(a, t) for a, t in await approvals.pending(session)
                        if str(t.id) == printer.task_id and str(a.id) not in announced]  # fmt: skip
