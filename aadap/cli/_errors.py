@@ -190,6 +190,8 @@ class BoundaryGroup(TyperGroup):
             handle(exc, ctx)
         except typer.TyperException:
             raise  # usage errors (unknown option or command): typer explains them itself
+        except BrokenPipeError:
+            raise  # the reader went away (`aadap … | head`): typer exits quietly
         except Exception as exc:  # noqa: BLE001 - the CLI's one boundary: translated and reported
             handle(exc, ctx)
 
