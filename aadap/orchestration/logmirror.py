@@ -30,6 +30,7 @@ _LEVELS = {
     logging.ERROR: LogLevel.ERROR,
     logging.CRITICAL: LogLevel.CRITICAL,
 }
+_TRACEBACKS = logging.Formatter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,14 @@ class MirrorHandler(logging.Handler):
         if not flow_run_id:
             return
         task_run_id = getattr(record, "task_run_id", None)
+        message = record.getMessage()
+        if record.exc_info:  # the terminal shows no traceback (aadap run); task_logs keeps it
+            message = f"{message}\n{_TRACEBACKS.formatException(record.exc_info)}"
         entry = _Record(
             flow_run_id=str(flow_run_id),
             task_run_id=None if task_run_id is None else str(task_run_id),
             level=_LEVELS.get(record.levelno, LogLevel.INFO),
-            message=record.getMessage(),
+            message=message,
             logger=record.name,
             created=dt.datetime.fromtimestamp(record.created, dt.UTC),
             step=getattr(record, "task_name", None),

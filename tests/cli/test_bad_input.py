@@ -9,6 +9,7 @@ in a subprocess, because Prefect's own console output is part of what is checked
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -363,6 +364,11 @@ def test_a_missing_or_directory_data_file_is_a_data_error_without_prefects_trace
     assert found == code
     for part in says:
         assert part in message
+    # the traceback the terminal did not show is in task_logs
+    listed = aadap("tasks", "list", "--format", "json", home=tmp_path)
+    [task] = json.loads(listed.stdout)
+    logs = aadap("logs", task["id"], "--search", "Traceback", "--format", "json", home=tmp_path)
+    assert any(code in row["message"] for row in json.loads(logs.stdout)), logs.stdout[-2000:]
 
 
 @pytest.mark.slow
