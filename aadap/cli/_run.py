@@ -155,6 +155,9 @@ def register(app: typer.Typer) -> None:
 
             async with open_database(settings) as db:
                 await _reconcile_orphans(db)
+                reused = None if payload is None else await _idempotent_task(db, payload)
+                if reused is not None:
+                    return await summarise(db, reused), None
                 with progress.listen(_Progress()):
                     if resume is not None:
                         state: State[Any] = await task_lifecycle(task_id=resume, return_state=True)
@@ -191,6 +194,24 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_FAILURE)
         if summary is None or summary.state != TaskState.COMPLETED.value:
             raise typer.Exit(EXIT_FAILURE)
+
+
+async def _idempotent_task(db: Database, payload: TaskRequest) -> uuid.UUID | None:
+    """The task the request's idempotency key already names (nothing runs again), or
+    None; a key naming a task made from another request is refused before any run."""
+    from aadap.services import tasks
+
+    task = await tasks.of_idempotency_key(db, payload)
+    if task is None:
+        return None
+    err.print(
+        f"idempotency key {payload.idempotency_key!r} names task {task.id} ({task.current_state}); "
+        "nothing was run" + ("" if task.current_state == TaskState.COMPLETED.value
+                             else f"; continue it with `aadap run --resume {task.id}`"),
+        highlight=False,
+        markup=False,
+    )  # fmt: skip
+    return task.id
 
 
 async def _task_of(db: Database, flow_run_id: str | None) -> str | None:
