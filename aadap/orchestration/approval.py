@@ -23,8 +23,7 @@ import json
 import uuid
 from typing import Any, Literal
 
-from prefect.client.orchestration import get_client
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, NotPausedError
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import aread_flow_run_input
@@ -34,8 +33,13 @@ from prefect.runtime import deployment as current_deployment
 from pydantic import Field
 
 from aadap.agents import GeneratedCode
-from aadap.core.exceptions import ApprovalExpiredError, InvalidRequestError
+from aadap.core.exceptions import (
+    ApprovalExpiredError,
+    ApprovalNotWaitingError,
+    InvalidRequestError,
+)
 from aadap.db.models import ApprovalRequest
+from aadap.orchestration.flowruns import flow_run_state
 from aadap.services import gate
 from aadap.services.lifecycle import Lifecycle
 
@@ -48,7 +52,12 @@ class ApprovalDecision(RunInput):
     decision: Literal["approve", "reject"] = Field(
         description="approve to deploy, reject to send it back"
     )
-    reviewer: str = Field(min_length=1, max_length=256, description="your name (recorded as given)")
+    reviewer: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"\S",  # not only whitespace; the server checks the form's schema too
+        description="your name (recorded as given)",
+    )
     comment: str | None = Field(
         default=None,
         max_length=4000,
@@ -176,16 +185,26 @@ async def record(
     )
 
 
+#: the Prefect states of a run that waits for a decision (in-process and under a deployment)
+WAITING_STATES = frozenset({"Paused", "Suspended"})
+
+
 async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
     """Resume a paused (or suspended) lifecycle with a reviewer's decision, through the Prefect API.
 
-    Prefect validates the input against the form's schema and refuses to resume a
-    run that is not waiting; both surface as ``InvalidRequestError``.
-    """
+    A run that is not waiting (it ended, or the API does not know it) is refused with
+    ``ApprovalNotWaitingError`` before anything is sent, as is one that stopped waiting
+    meanwhile; Prefect checks the input against the form's schema, and a refusal
+    there is ``InvalidRequestError``. Either way nothing changed."""
+    state = await flow_run_state(flow_run_id)
+    if state not in WAITING_STATES:
+        raise _not_waiting(flow_run_id, state or "unknown to the Prefect API")
     try:
         await aresume_flow_run(
             uuid.UUID(flow_run_id), run_input=decision.model_dump(mode="json", exclude={"metadata"})
         )
+    except NotPausedError as exc:
+        raise _not_waiting(flow_run_id, "no longer paused") from exc
     except RuntimeError as exc:
         raise InvalidRequestError(
             f"Prefect refused to resume flow run {flow_run_id}: {exc}",
@@ -193,10 +212,12 @@ async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
         ) from exc
 
 
-async def flow_run_state(flow_run_id: str) -> str | None:
-    async with get_client() as client:
-        run = await client.read_flow_run(uuid.UUID(flow_run_id))
-    return None if run.state is None else run.state.name
+def _not_waiting(flow_run_id: str, state: str) -> ApprovalNotWaitingError:
+    return ApprovalNotWaitingError(
+        f"flow run {flow_run_id} is {state}, not waiting for a decision; nothing was changed "
+        "(`aadap reconcile` closes the request of a run that ended)",
+        details={"field": "id", "flow_run_id": flow_run_id, "flow_run_state": state},
+    )
 
 
 def input_schema() -> dict[str, Any]:
