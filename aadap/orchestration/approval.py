@@ -30,13 +30,16 @@ from prefect.input.actions import aread_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
+from prefect.runtime import flow_run as current_flow_run
 from pydantic import Field
 
 from aadap.agents import GeneratedCode
 from aadap.core.exceptions import (
     ApprovalExpiredError,
     ApprovalNotWaitingError,
+    IntegrationError,
     InvalidRequestError,
+    TaskCancelledError,
 )
 from aadap.db.models import ApprovalRequest
 from aadap.orchestration.flowruns import flow_run_state
@@ -44,6 +47,8 @@ from aadap.services import gate
 from aadap.services.lifecycle import Lifecycle
 
 _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
+#: the Prefect states of a run someone cancelled
+CANCELLED_STATES = frozenset({"Cancelled", "Cancelling"})
 
 
 class ApprovalDecision(RunInput):
@@ -138,16 +143,51 @@ async def wait_for_decision(
             # that AADAP expires the request and the run fails with APPROVAL_EXPIRED.
             limit = remaining if remaining is not None else 3600
             async with asyncio.timeout(limit):
-                decision = await apause_flow_run(
-                    wait_for_input=form,
-                    timeout=limit + _GRACE,
-                    poll_interval=lc.rt.settings.safety.approval_poll_seconds,
-                    key=pause_key(request),
-                )
+                decision = await _pause_until_decided_or_cancelled(lc, request, form, limit)
     except (FlowPauseTimeout, TimeoutError) as exc:
         await _expire(lc, request, cause=exc)
     assert decision is not None  # wait_for_input always yields an input when the run resumes
     return decision
+
+
+async def _pause_until_decided_or_cancelled(
+    lc: Lifecycle, request: ApprovalRequest, form: Any, limit: int
+) -> ApprovalDecision:
+    """Pause in-process until a reviewer decides, watching the run meanwhile.
+
+    Prefect's in-process pause waits for its timeout even when the run is cancelled
+    (it only looks for the run to be resumed), which left the request PENDING and the
+    process waiting for nothing. Here a run cancelled while it waits stops waiting with
+    ``TaskCancelledError``: the lifecycle then cancels the task, and its request with it."""
+    poll = lc.rt.settings.safety.approval_poll_seconds
+    flow_run_id = current_flow_run.id
+    pause = asyncio.ensure_future(
+        apause_flow_run(
+            wait_for_input=form, timeout=limit + _GRACE, poll_interval=poll, key=pause_key(request)
+        )
+    )
+    try:
+        while True:
+            await asyncio.wait([pause], timeout=poll)
+            if pause.done():
+                decision: ApprovalDecision = pause.result()
+                return decision
+            try:
+                state = None if flow_run_id is None else await flow_run_state(flow_run_id)
+            except IntegrationError as exc:  # the API is away for a moment: keep waiting
+                get_run_logger().warning("approval %s: %s", pause_key(request), exc.message)
+                continue
+            if state in CANCELLED_STATES:
+                raise TaskCancelledError(
+                    f"flow run {flow_run_id} was {state} in Prefect while it waited for approval "
+                    f"request {request.id}; the code was not deployed",
+                    task_id=str(lc.task_id),
+                    details={"approval_id": str(request.id), "flow_run_state": state},
+                )
+    finally:
+        if not pause.done():
+            pause.cancel()
+            await asyncio.wait([pause])
 
 
 async def _stored_decision(request: ApprovalRequest) -> ApprovalDecision | None:

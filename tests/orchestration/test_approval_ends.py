@@ -11,25 +11,30 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import duckdb
 import pytest
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Cancelled
 from sqlalchemy import select
 
+from aadap.core.config import SafetySettings
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.orchestration import approval
 from tests.cli import AADAP, cli_env
+from tests.orchestration.conftest import HarnessFactory
 
 DELETE = "run: DELETE FROM orders_raw WHERE amount < 50"
 STARTUP_TIMEOUT = 120.0
 
 
-def _seed(home: Path) -> None:
-    (home / "aadap").mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(home / "aadap" / "local.duckdb"))
+def _seed(home: Path, folder: str = "aadap") -> None:
+    (home / folder).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(home / folder / "local.duckdb"))
     try:
         con.execute(
             "CREATE TABLE orders_raw AS SELECT range AS order_id, range * 10 AS amount FROM range(10)"
@@ -51,11 +56,11 @@ def _spawn(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]
 
 
 async def _waiting_request(
-    db: Database, proc: subprocess.Popen[bytes], log: Path
+    db: Database, proc: subprocess.Popen[bytes] | None, log: Path
 ) -> models.ApprovalRequest:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             pytest.fail(f"aadap run exited ({proc.returncode}): {_tail(log)}")
         async with db.sessions() as session:
             pending = list(
@@ -148,3 +153,33 @@ async def test_a_killed_run_waiting_for_approval_ends_its_request(
     listed = await _cli(env, tmp_path, "approvals", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+async def test_a_run_cancelled_in_prefect_while_it_waits_stops_and_ends_its_request(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    """In-process (``aadap run``): Prefect's pause would wait for its timeout; the run
+    notices the cancellation, cancels the task and closes its request."""
+    h = make_harness(safety=SafetySettings(approval_poll_seconds=1))
+    _seed(h.settings.home.parent, h.settings.home.name)
+    run = asyncio.create_task(h.run(DELETE))
+    try:
+        request = await _waiting_request(h.db, None, tmp_path / "none.log")
+        [task] = await h.rows(models.Task)
+        async with get_client() as client:
+            await client.set_flow_run_state(
+                uuid.UUID(task.flow_run_id or ""), Cancelled(message="not today"), force=True
+            )
+        state = await asyncio.wait_for(run, 60)
+    finally:
+        if not run.done():
+            run.cancel()
+
+    assert not state.is_completed()
+    [closed] = await h.rows(models.ApprovalRequest)
+    assert closed.id == request.id
+    assert (closed.status, closed.decided_by) == ("CANCELLED", "lifecycle")
+    assert "was Cancelled in Prefect" in (closed.reason or "")
+    [task] = await h.rows(models.Task)
+    assert task.current_state == "CANCELLED"
+    assert await h.rows(models.Execution) == []
