@@ -52,3 +52,19 @@ def transition(task_id: uuid.UUID, seq: int, src: str, dst: str) -> models.State
     return models.StateTransition(
         task_id=task_id, sequence_num=seq, from_state=src, to_state=dst, triggered_by="tests"
     )
+
+
+def approval(task_id: uuid.UUID, **overrides: Any) -> models.ApprovalRequest:
+    """A PENDING approval request for ``task_id``."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "task_id": task_id,
+        "operation_class": "destructive",
+        "environment": "SANDBOX",
+        "risk_level": "HIGH",
+        "status": "PENDING",
+        "code_hash": uuid.uuid4().hex * 2,
+        "requested_by": "system:policy",
+    }
+    values.update(overrides)
+    return models.ApprovalRequest(**values)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from aadap.cli._common import (
     Format,
+    bad_input,
     check_format,
     open_database,
     out,
@@ -19,8 +20,7 @@ from aadap.cli._common import (
     with_database,
 )
 from aadap.cli._prefect_env import prepare
-from aadap.core.enums import ApprovalStatus
-from aadap.core.exceptions import InvalidRequestError
+from aadap.core.exceptions import ApprovalNotWaitingError
 
 if TYPE_CHECKING:
     from aadap.db.session import Database
@@ -134,23 +134,39 @@ def register(app: typer.Typer) -> None:
             out.print("\n" + data["code"], highlight=False, markup=False)
 
     def decide(ident: str, decision: str, reviewer: str | None, comment: str | None) -> None:
+        who = (getpass.getuser() if reviewer is None else reviewer).strip()
+        if not who:
+            bad_input("--reviewer", reviewer, "a name with at least one visible character")
         settings = settings_or_exit()
         prepare(settings)
-        who = reviewer or getpass.getuser()
 
         async def go() -> dict[str, Any]:
-            from aadap.orchestration import approval
-            from aadap.services import approvals
+            from pydantic import ValidationError
 
+            from aadap.core.requests import request_error
+            from aadap.orchestration import approval
+            from aadap.services import approvals, outcome
+
+            try:
+                form = approval.ApprovalDecision(decision=decision, reviewer=who, comment=comment)
+            except ValidationError as exc:
+                raise request_error(exc) from exc
             async with open_database(settings) as db, db.sessions() as session:
                 a, t = await approvals.find(session, ident)
-            if a.status != ApprovalStatus.PENDING.value:
-                raise InvalidRequestError(
-                    f"approval request {a.id} is {a.status}; only PENDING requests can be decided"
-                )
+            approvals.ensure_pending(a)
             if t.flow_run_id is None:
-                raise InvalidRequestError(f"task {t.id} has no flow run to resume")
-            form = approval.ApprovalDecision(decision=decision, reviewer=who, comment=comment)
+                raise ApprovalNotWaitingError(
+                    f"approval request {a.id}: task {t.id} has no flow run to resume; nothing was changed",
+                    details={"field": "id", "approval_id": str(a.id)},
+                )
+            runner = t.metadata_.get("runner") or {}
+            if not runner.get("deployment") and outcome.process_alive(runner) is False:
+                raise ApprovalNotWaitingError(
+                    f"approval request {a.id}: the process that ran task {t.id} (pid {runner.get('pid')}) "
+                    "is gone, so nothing waits for this decision; nothing was changed "
+                    "(`aadap reconcile` closes the request)",
+                    details={"field": "id", "approval_id": str(a.id)},
+                )
             await approval.submit(t.flow_run_id, form)
             return {
                 "approval_id": str(a.id),
@@ -160,9 +176,11 @@ def register(app: typer.Typer) -> None:
             }
 
         result = run_async(go)
+        done = {"approve": "approved", "reject": "rejected"}[result["decision"]]
         out.print(
-            f"{result['decision']}d request {result['approval_id'][:8]} as {who}; flow run {result['flow_run_id']} resumed",
+            f"{done} request {result['approval_id'][:8]} as {who}; flow run {result['flow_run_id']} resumed",
             highlight=False,
+            markup=False,
         )
 
     @approvals_app.command("approve")

@@ -31,7 +31,7 @@ from aadap.core.states import TaskState
 
 if TYPE_CHECKING:
     from aadap.db.session import Database
-    from aadap.services import outcome
+    from aadap.orchestration import periodic
 
 GROUPINGS = ("task", "agent", "model", "day", "week", "month")
 
@@ -292,17 +292,40 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reconcile")
     def reconcile() -> None:
-        """Find lifecycles whose process died (kill -9, power loss) and close their trail."""
+        """Close what nobody will close: lifecycles whose process died or whose flow run
+        ended (asking the Prefect API, as the scheduled ``reconcile`` flow does), expired
+        approvals and the requests of finished tasks, and logs past AADAP_RETENTION_DAYS."""
+        from aadap.cli._prefect_env import prepare
+
         settings = settings_or_exit()
+        prepare(settings)
 
-        async def go(db: Database) -> list[outcome.Orphan]:
-            from aadap.services import outcome
+        async def go(db: Database) -> periodic.ReconcileSummary:
+            from aadap.orchestration import periodic
 
-            return await outcome.reconcile(db)
+            return await periodic.reconcile(db, settings)
 
-        found = with_database(settings, go)
-        for orphan in found:
+        summary = with_database(settings, go)
+        for orphan in summary.orphaned:
             out.print(
-                f"{orphan.task_id}  {orphan.state} → FAILED  ({orphan.reason})", highlight=False
+                f"{orphan.task_id}  {orphan.state} → {orphan.closed_as}  ({orphan.reason})",
+                highlight=False,
             )
-        out.print(json.dumps({"reconciled": len(found)}), highlight=False)
+        for item in summary.expired_approvals:
+            out.print(
+                f"approval {item.approval_id} expired; task {item.task_id} "
+                + ("→ FAILED" if item.task_failed else f"had already ended {item.task_state}"),
+                highlight=False,
+            )
+        for approval_id in summary.closed_approvals:
+            out.print(
+                f"approval {approval_id} → CANCELLED (its task had already ended)",
+                highlight=False,
+            )
+        counts = {
+            "reconciled": len(summary.orphaned),
+            "expired_approvals": len(summary.expired_approvals),
+            "closed_approvals": len(summary.closed_approvals),
+            "logs_deleted": summary.logs_deleted,
+        }
+        out.print(json.dumps(counts), highlight=False)

@@ -223,6 +223,11 @@ def register(app: typer.Typer) -> None:
             async with open_database(settings) as db:
                 task_id = None if resume is None else await _resumable(db, resume, progress_printer)
                 await _reconcile_orphans(db)
+                reused = None if payload is None else await _idempotent_task(db, payload)
+                if reused is not None:
+                    from aadap.services.summary import summarise
+
+                    return await summarise(db, reused), None
                 from aadap.cli._server_guard import start_embedded_server
 
                 watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
@@ -313,6 +318,24 @@ def _expiry(expires_at: dt.datetime | None) -> str:
         f"times out in {minutes} min (at {at:%H:%M} UTC): the code is then not deployed "
         "and the run fails with APPROVAL_EXPIRED"
     )
+
+
+async def _idempotent_task(db: Database, payload: TaskRequest) -> uuid.UUID | None:
+    """The task the request's idempotency key already names (nothing runs again), or
+    None; a key naming a task made from another request is refused before any run."""
+    from aadap.services import tasks
+
+    task = await tasks.of_idempotency_key(db, payload)
+    if task is None:
+        return None
+    err.print(
+        f"idempotency key {payload.idempotency_key!r} names task {task.id} ({task.current_state}); "
+        "nothing was run" + ("" if task.current_state == TaskState.COMPLETED.value
+                             else f"; continue it with `aadap run --resume {task.id}`"),
+        highlight=False,
+        markup=False,
+    )  # fmt: skip
+    return task.id
 
 
 async def _task_of(db: Database, flow_run_id: str | None) -> str | None:

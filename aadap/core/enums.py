@@ -59,6 +59,7 @@ class ApprovalStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     FORBIDDEN = "FORBIDDEN"
+    CANCELLED = "CANCELLED"  # its run ended (cancelled, failed, crashed) with no decision
 
 
 class ExecutionStatus(enum.StrEnum):

@@ -21,6 +21,8 @@ OrchestratorError                   ORCHESTRATOR_ERROR            HIGH      no
   StateConflictError                STATE_CONFLICT                MEDIUM    yes
   TaskNotFoundError                 TASK_NOT_FOUND                MEDIUM    no
   InvalidRequestError               INVALID_REQUEST               MEDIUM    no
+    IdempotencyConflictError        IDEMPOTENCY_CONFLICT          MEDIUM    no
+    ApprovalNotWaitingError         APPROVAL_NOT_WAITING          MEDIUM    no
   BudgetExceededError               BUDGET_EXCEEDED               CRITICAL  no
     TokenBudgetExceededError        TOKEN_BUDGET_EXCEEDED         CRITICAL  no
     CostBudgetExceededError         COST_BUDGET_EXCEEDED          CRITICAL  no
@@ -196,6 +198,20 @@ class InvalidRequestError(OrchestratorError):
 
     error_code = "INVALID_REQUEST"
     severity = ErrorSeverity.MEDIUM
+
+
+class IdempotencyConflictError(InvalidRequestError):
+    """An idempotency key already names a task created from a different request;
+    ``details`` has the key and the existing task's id."""
+
+    error_code = "IDEMPOTENCY_CONFLICT"
+
+
+class ApprovalNotWaitingError(InvalidRequestError):
+    """A decision on an approval request that is closed, or whose run is not waiting for
+    it; nothing was changed."""
+
+    error_code = "APPROVAL_NOT_WAITING"
 
 
 class BudgetExceededError(OrchestratorError):

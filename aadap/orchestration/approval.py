@@ -23,23 +23,32 @@ import json
 import uuid
 from typing import Any, Literal
 
-from prefect.client.orchestration import get_client
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, NotPausedError
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import aread_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
+from prefect.runtime import flow_run as current_flow_run
 from pydantic import Field
 
 from aadap.agents import GeneratedCode
-from aadap.core.exceptions import ApprovalExpiredError, InvalidRequestError
+from aadap.core.exceptions import (
+    ApprovalExpiredError,
+    ApprovalNotWaitingError,
+    IntegrationError,
+    InvalidRequestError,
+    TaskCancelledError,
+)
 from aadap.db.models import ApprovalRequest
+from aadap.orchestration.flowruns import flow_run_state
 from aadap.services import gate
 from aadap.services.lifecycle import Lifecycle
 
 _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
+#: the Prefect states of a run someone cancelled
+CANCELLED_STATES = frozenset({"Cancelled", "Cancelling"})
 
 
 class ApprovalDecision(RunInput):
@@ -48,7 +57,12 @@ class ApprovalDecision(RunInput):
     decision: Literal["approve", "reject"] = Field(
         description="approve to deploy, reject to send it back"
     )
-    reviewer: str = Field(min_length=1, max_length=256, description="your name (recorded as given)")
+    reviewer: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"\S",  # not only whitespace; the server checks the form's schema too
+        description="your name (recorded as given)",
+    )
     comment: str | None = Field(
         default=None,
         max_length=4000,
@@ -129,16 +143,51 @@ async def wait_for_decision(
             # that AADAP expires the request and the run fails with APPROVAL_EXPIRED.
             limit = remaining if remaining is not None else 3600
             async with asyncio.timeout(limit):
-                decision = await apause_flow_run(
-                    wait_for_input=form,
-                    timeout=limit + _GRACE,
-                    poll_interval=lc.rt.settings.safety.approval_poll_seconds,
-                    key=pause_key(request),
-                )
+                decision = await _pause_until_decided_or_cancelled(lc, request, form, limit)
     except (FlowPauseTimeout, TimeoutError) as exc:
         await _expire(lc, request, cause=exc)
     assert decision is not None  # wait_for_input always yields an input when the run resumes
     return decision
+
+
+async def _pause_until_decided_or_cancelled(
+    lc: Lifecycle, request: ApprovalRequest, form: Any, limit: int
+) -> ApprovalDecision:
+    """Pause in-process until a reviewer decides, watching the run meanwhile.
+
+    Prefect's in-process pause waits for its timeout even when the run is cancelled
+    (it only looks for the run to be resumed), which left the request PENDING and the
+    process waiting for nothing. Here a run cancelled while it waits stops waiting with
+    ``TaskCancelledError``: the lifecycle then cancels the task, and its request with it."""
+    poll = lc.rt.settings.safety.approval_poll_seconds
+    flow_run_id = current_flow_run.id
+    pause = asyncio.ensure_future(
+        apause_flow_run(
+            wait_for_input=form, timeout=limit + _GRACE, poll_interval=poll, key=pause_key(request)
+        )
+    )
+    try:
+        while True:
+            await asyncio.wait([pause], timeout=poll)
+            if pause.done():
+                decision: ApprovalDecision = pause.result()
+                return decision
+            try:
+                state = None if flow_run_id is None else await flow_run_state(flow_run_id)
+            except IntegrationError as exc:  # the API is away for a moment: keep waiting
+                get_run_logger().warning("approval %s: %s", pause_key(request), exc.message)
+                continue
+            if state in CANCELLED_STATES:
+                raise TaskCancelledError(
+                    f"flow run {flow_run_id} was {state} in Prefect while it waited for approval "
+                    f"request {request.id}; the code was not deployed",
+                    task_id=str(lc.task_id),
+                    details={"approval_id": str(request.id), "flow_run_state": state},
+                )
+    finally:
+        if not pause.done():
+            pause.cancel()
+            await asyncio.wait([pause])
 
 
 async def _stored_decision(request: ApprovalRequest) -> ApprovalDecision | None:
@@ -176,16 +225,26 @@ async def record(
     )
 
 
+#: the Prefect states of a run that waits for a decision (in-process and under a deployment)
+WAITING_STATES = frozenset({"Paused", "Suspended"})
+
+
 async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
     """Resume a paused (or suspended) lifecycle with a reviewer's decision, through the Prefect API.
 
-    Prefect validates the input against the form's schema and refuses to resume a
-    run that is not waiting; both surface as ``InvalidRequestError``.
-    """
+    A run that is not waiting (it ended, or the API does not know it) is refused with
+    ``ApprovalNotWaitingError`` before anything is sent, as is one that stopped waiting
+    meanwhile; Prefect checks the input against the form's schema, and a refusal
+    there is ``InvalidRequestError``. Either way nothing changed."""
+    state = await flow_run_state(flow_run_id)
+    if state not in WAITING_STATES:
+        raise _not_waiting(flow_run_id, state or "unknown to the Prefect API")
     try:
         await aresume_flow_run(
             uuid.UUID(flow_run_id), run_input=decision.model_dump(mode="json", exclude={"metadata"})
         )
+    except NotPausedError as exc:
+        raise _not_waiting(flow_run_id, "no longer paused") from exc
     except RuntimeError as exc:
         raise InvalidRequestError(
             f"Prefect refused to resume flow run {flow_run_id}: {exc}",
@@ -193,10 +252,12 @@ async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
         ) from exc
 
 
-async def flow_run_state(flow_run_id: str) -> str | None:
-    async with get_client() as client:
-        run = await client.read_flow_run(uuid.UUID(flow_run_id))
-    return None if run.state is None else run.state.name
+def _not_waiting(flow_run_id: str, state: str) -> ApprovalNotWaitingError:
+    return ApprovalNotWaitingError(
+        f"flow run {flow_run_id} is {state}, not waiting for a decision; nothing was changed "
+        "(`aadap reconcile` closes the request of a run that ended)",
+        details={"field": "id", "flow_run_id": flow_run_id, "flow_run_state": state},
+    )
 
 
 def input_schema() -> dict[str, Any]:

@@ -47,9 +47,10 @@ async def _write(db: Database, **fields: Any) -> None:
 #
 # The step hooks queue their writes (``Database.defer``) rather than commit them: the
 # next step's first transaction, or the end of the run, commits them. The rows they
-# write are trail only (attempt and completion log rows, settling cost rows that are
-# already committed as ``pending``, mirrored run logs), so a ``kill -9`` between the
-# hook and the next commit loses nothing that reconcile does not account for.
+# write are trail only (attempt and completion log rows, mirrored run logs, and the
+# settlement of cost rows no commit settled: the commit that records a step's finish
+# settles the calls it made, ``Lifecycle.commit``), so a ``kill -9`` between the hook
+# and the next commit loses nothing that reconcile does not account for.
 
 
 def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
@@ -69,7 +70,9 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
         return
     ctx = context.current()
     calls = None if ctx is None or ctx.spend is None else ctx.spend.calls_of(str(task_run.id))
-    if calls != 0:  # a step that made no LLM call (router, approval, deployer) has none to settle
+    # a step that made no LLM call (router, approval, deployer) has none to settle, and the
+    # commit that recorded a step's finish settled the calls it had made
+    if ctx is None or ctx.spend is None or ctx.spend.unsettled(str(task_run.id)):
         rt.db.defer(
             *costs.settle_attempts(
                 task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True

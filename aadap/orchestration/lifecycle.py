@@ -175,6 +175,14 @@ async def _lifecycle(
             rt.db, rt.settings, TaskRequest.parse(request), flow_run_id=flow_run_id,
             runner=runner, first_step=(TaskState.PARSING, steps.parser.name),
         )  # fmt: skip
+        if not created:
+            # the idempotency key names a task made from this same request: that task is
+            # the answer, as it stands (``--resume`` continues one that did not finish)
+            get_run_logger().info(
+                "idempotency key %r names task %s (%s): returning it, nothing run",
+                task.idempotency_key, task.id, task.current_state,
+            )  # fmt: skip
+            return await summarise(rt.db, task.id)
     if flow_run_id is not None:
         runtime.remember_flow_run(flow_run_id, task.id)
     rt.remember(task)  # a new run reads the schema afresh and starts from the row's state

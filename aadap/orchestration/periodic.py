@@ -9,7 +9,8 @@ The services compute (``reports``, ``budget_watch``, ``maintenance``,
 * one Prefect event per budget alert row, named ``aadap.budget.threshold`` or
   ``aadap.budget.hard-limit``, about the resource ``aadap.budget.<period>``,
   with ``percent``/``spend``/``limit`` in the payload, for automations;
-* :func:`flow_run_state`, the probe ``outcome.reconcile`` uses to ask the
+* :func:`reconcile`, one pass for the ``reconcile`` flow and ``aadap reconcile`` alike,
+  with :func:`flow_run_state`, the probe ``outcome.reconcile`` uses to ask the
   Prefect API whether a lifecycle's flow run has ended.
 
 Each ``run_*`` function is the body of one flow in ``flows/`` and runs inside
@@ -26,17 +27,16 @@ import zoneinfo
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
-from prefect.client.orchestration import get_client
 from prefect.events import emit_event
-from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
-from aadap.core.exceptions import IntegrationError
+from aadap.core.config import Settings
+from aadap.db.session import Database
 from aadap.orchestration import runtime
-from aadap.services import budget_watch, maintenance, outcome, reports
+from aadap.orchestration.flowruns import flow_run_state
+from aadap.services import approvals, budget_watch, maintenance, outcome, reports
 from aadap.services.budget_watch import Alert, PeriodSpend
 from aadap.services.maintenance import ExpiredApproval
 from aadap.services.reports import CostLine, CostReport, Grouping, Period, usd
@@ -263,74 +263,76 @@ async def run_budget_watch(*, now: dt.datetime | None = None) -> BudgetWatchSumm
 # --- reconcile ----------------------------------------------------------------------
 
 
-async def flow_run_state(flow_run_id: str) -> str | None:
-    """The flow run's state name from the Prefect API (:data:`outcome.FlowRunProbe`).
-
-    ``None`` means unknown (not a flow-run id, or no such run on this API), and
-    ``reconcile`` then leaves the task alone rather than fail a live lifecycle.
-    """
-    try:
-        run_id = uuid.UUID(flow_run_id)
-    except ValueError:
-        return None
-    try:
-        async with get_client() as client:
-            run = await client.read_flow_run(run_id)
-    except ObjectNotFound:
-        return None
-    except httpx.HTTPError as exc:
-        raise IntegrationError(
-            f"cannot read flow run {flow_run_id} from the Prefect API: {type(exc).__name__}: {exc}",
-            details={"flow_run_id": flow_run_id},
-        ) from exc
-    return None if run.state is None else run.state.name
-
-
 class OrphanedRun(BaseModel):
     task_id: uuid.UUID
     state: str
     flow_run_id: str | None
     reason: str
+    closed_as: str = "FAILED"  # CANCELLED when the run was cancelled in Prefect
 
 
 class ReconcileSummary(BaseModel):
-    """What the ``reconcile`` flow returns."""
+    """What one reconcile pass did (the ``reconcile`` flow returns it; ``aadap reconcile``
+    prints it)."""
 
     checked_at: dt.datetime
     expired_approvals: list[ExpiredApproval]
     orphaned: list[OrphanedRun]
+    closed_approvals: list[uuid.UUID] = []
     logs_deleted: int
     retention_days: int
 
 
-async def run_reconcile(*, now: dt.datetime | None = None) -> ReconcileSummary:
-    """Expired approvals first (their tasks fail as APPROVAL_EXPIRED, the precise reason),
-    then orphaned lifecycles (asking Prefect about runs elsewhere), then log retention."""
-    logger = get_run_logger()
+async def reconcile(
+    db: Database, settings: Settings, *, now: dt.datetime | None = None
+) -> ReconcileSummary:
+    """One reconcile pass, the same for the scheduled flow and ``aadap reconcile``:
+    expired approvals first (their tasks fail as APPROVAL_EXPIRED, the precise reason),
+    then orphaned lifecycles (asking the Prefect API about every run whose process is
+    not known to be alive here: :func:`flow_run_state`), then the PENDING requests of
+    tasks that ended anyway, then log retention."""
     checked_at = reports.resolve_now(now)
-    async with runtime.open_runtime() as rt:
-        expired = await maintenance.expire_approvals(rt.db, now=checked_at)
-        orphans = await outcome.reconcile(rt.db, flow_run_state)
-        retention = rt.settings.retention_days
-        deleted = await maintenance.purge_logs(rt.db, retention_days=retention, now=checked_at)
-    for item in expired:
-        logger.warning("approval %s expired; task %s (%s)", item.approval_id, item.task_id,
-                       "marked FAILED" if item.task_failed else f"already {item.task_state}")  # fmt: skip
-    for orphan in orphans:
-        logger.warning("task %s orphaned in %s: %s", orphan.task_id, orphan.state, orphan.reason)
-    logger.info("deleted %s task_logs row(s) older than %s days", deleted, retention)
+    expired = await maintenance.expire_approvals(db, now=checked_at)
+    orphans = await outcome.reconcile(db, flow_run_state)
+    closed = await approvals.close_for_finished_tasks(db, by=maintenance.ACTOR)
+    retention = settings.retention_days
+    deleted = await maintenance.purge_logs(db, retention_days=retention, now=checked_at)
     return ReconcileSummary(
         checked_at=checked_at,
         expired_approvals=expired,
         orphaned=[
             OrphanedRun(
-                task_id=o.task_id, state=o.state, flow_run_id=o.flow_run_id, reason=o.reason
+                task_id=o.task_id,
+                state=o.state,
+                flow_run_id=o.flow_run_id,
+                reason=o.reason,
+                closed_as="CANCELLED" if o.cancelled else "FAILED",
             )
             for o in orphans
         ],
+        closed_approvals=closed,
         logs_deleted=deleted,
         retention_days=retention,
     )
+
+
+async def run_reconcile(*, now: dt.datetime | None = None) -> ReconcileSummary:
+    """The ``reconcile`` flow's body: :func:`reconcile`, told in the run log."""
+    logger = get_run_logger()
+    async with runtime.open_runtime() as rt:
+        summary = await reconcile(rt.db, rt.settings, now=now)
+    for item in summary.expired_approvals:
+        logger.warning("approval %s expired; task %s (%s)", item.approval_id, item.task_id,
+                       "marked FAILED" if item.task_failed else f"already {item.task_state}")  # fmt: skip
+    for orphan in summary.orphaned:
+        logger.warning("task %s orphaned in %s: %s", orphan.task_id, orphan.state, orphan.reason)
+    for approval_id in summary.closed_approvals:
+        logger.warning("approval %s closed: its task had already ended", approval_id)
+    logger.info(
+        "deleted %s task_logs row(s) older than %s days",
+        summary.logs_deleted, summary.retention_days,
+    )  # fmt: skip
+    return summary
 
 
 __all__ = [
@@ -346,6 +348,7 @@ __all__ = [
     "flow_run_state",
     "markdown",
     "publish_cost_report",
+    "reconcile",
     "run_budget_watch",
     "run_cost_report",
     "run_reconcile",

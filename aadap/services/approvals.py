@@ -1,13 +1,30 @@
-"""Reading approval requests (what a reviewer needs to decide)."""
+"""Approval requests: what a reviewer needs to decide, whether a decision can still be
+taken, and closing the requests of runs that ended.
+
+A request lives exactly as long as its run waits for it: a run that ends without a
+decision (cancelled, failed, crashed, reconciled) closes its PENDING request as
+CANCELLED, with the reason, in the transaction that ends the task
+(:func:`close_pending`); reconcile closes any left behind
+(:func:`close_for_finished_tasks`). A decision on a request that is not PENDING is
+refused with ``ApprovalNotWaitingError`` and changes nothing.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aadap.core.enums import ApprovalStatus
-from aadap.core.exceptions import InvalidRequestError
+from aadap.core.enums import ApprovalStatus, LogLevel
+from aadap.core.exceptions import ApprovalNotWaitingError, InvalidRequestError
+from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import ApprovalRequest, Task
+from aadap.db.session import Database
+from aadap.db.types import utcnow
+from aadap.services import logs
+
+CLOSED_EVENT = "approval.cancelled"
 
 
 async def pending(session: AsyncSession) -> list[tuple[ApprovalRequest, Task]]:
@@ -17,7 +34,7 @@ async def pending(session: AsyncSession) -> list[tuple[ApprovalRequest, Task]]:
         .where(ApprovalRequest.status == ApprovalStatus.PENDING.value)
         .order_by(ApprovalRequest.requested_at)
     )
-    return [(a, t) for a, t in rows.tuples()]
+    return [(a, t) for a, t in rows]
 
 
 async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task]:
@@ -28,11 +45,9 @@ async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task
             f"approval id {ident!r} is too short; give at least 6 characters",
             details={"field": "id"},
         )
-    rows = (
-        await session.execute(
-            select(ApprovalRequest, Task).join(Task, Task.id == ApprovalRequest.task_id)
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(ApprovalRequest, Task).join(Task, Task.id == ApprovalRequest.task_id)
+    )
     matches = [
         (a, t)
         for a, t in rows
@@ -46,3 +61,75 @@ async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task
             details={"field": "id"},
         )
     return matches[0]
+
+
+def ensure_pending(request: ApprovalRequest) -> None:
+    """Refuse a decision on a request that is no longer waiting for one."""
+    if request.status != ApprovalStatus.PENDING.value:
+        closed = f" by {request.decided_by}" if request.decided_by else ""
+        why = f": {request.reason}" if request.reason else ""
+        raise ApprovalNotWaitingError(
+            f"approval request {request.id} is {request.status}{closed}{why}; only a PENDING "
+            "request whose run is waiting can be approved or rejected; nothing was changed",
+            task_id=str(request.task_id),
+            details={"field": "id", "approval_id": str(request.id), "status": request.status},
+        )
+
+
+async def close_pending(
+    session: AsyncSession, *, task_id: uuid.UUID, by: str, reason: str
+) -> list[uuid.UUID]:
+    """Close the task's PENDING requests as CANCELLED with ``reason`` (its run ended with
+    no decision), with an INFO ``approval.cancelled`` row each, in the caller's
+    transaction. A compare-and-set on PENDING: a decision recorded first wins."""
+    closed = list(
+        (
+            await session.execute(
+                update(ApprovalRequest)
+                .where(
+                    ApprovalRequest.task_id == task_id,
+                    ApprovalRequest.status == ApprovalStatus.PENDING.value,
+                )
+                .values(
+                    status=ApprovalStatus.CANCELLED.value,
+                    decided_by=by,
+                    decided_at=utcnow(),
+                    reason=reason[:4000],
+                )
+                .returning(ApprovalRequest.id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    for approval_id in closed:
+        session.add(
+            logs.build(
+                level=LogLevel.INFO,
+                event=CLOSED_EVENT,
+                message=f"approval request {approval_id} closed as CANCELLED: {reason}",
+                source=by,
+                task_id=task_id,
+                details={"approval_id": str(approval_id)},
+            )
+        )
+    return closed
+
+
+async def close_for_finished_tasks(db: Database, *, by: str) -> list[uuid.UUID]:
+    """Close every PENDING request whose task already ended (left by an earlier version,
+    or by a run that ended where no hook could close it); returns their ids."""
+    async with db.transaction() as session:
+        finished = await session.execute(
+            select(ApprovalRequest.task_id, Task.current_state)
+            .join(Task, Task.id == ApprovalRequest.task_id)
+            .where(
+                ApprovalRequest.status == ApprovalStatus.PENDING.value,
+                Task.current_state.in_([s.value for s in TERMINAL_STATES]),
+            )
+        )
+        closed: list[uuid.UUID] = []
+        for task_id, state in {row[0]: row[1] for row in finished}.items():
+            closed += await close_pending(
+                session, task_id=task_id, by=by, reason=f"its task had already ended {state}"
+            )
+    return closed

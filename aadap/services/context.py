@@ -28,9 +28,15 @@ class Spend:
     cost_budget_usd: Decimal | None
     unpriced_calls: int = 0
     calls: dict[str, int] = field(default_factory=dict)  # LLM calls recorded, per task run
+    #: per task run, how many of its calls the step's finishing commit settled
+    settled: dict[str, int] = field(default_factory=dict)
 
     def calls_of(self, task_run_id: str) -> int:
         return self.calls.get(task_run_id, 0)
+
+    def unsettled(self, task_run_id: str) -> bool:
+        """The task run recorded calls that no commit of this run has settled yet."""
+        return self.settled.get(task_run_id, 0) != self.calls_of(task_run_id)
 
 
 @dataclass(frozen=True, slots=True)

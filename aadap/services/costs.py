@@ -2,10 +2,12 @@
 
 Durability: a call's row is committed the moment the call returns, in status
 ``pending``, together with the task's new ``tokens_used``/``cost_usd``. The
-step's Prefect hooks later finalise the rows of every attempt (``succeeded`` for
-the attempt that completed, ``failed`` for the attempts before it); a process
-killed with ``kill -9`` runs no hook, so ``reconcile`` marks its rows
-``orphaned``. Either way every call that returned is in the ledger exactly once:
+commit that records a step's finish settles the rows of every attempt of that
+step in the same transaction (``succeeded`` for the attempt that finished,
+``failed`` for the attempts before it), so a ``kill -9`` right after it leaves
+them settled; the step's Prefect hooks settle what is left (a step that failed).
+A process killed while a step runs runs no hook, so ``reconcile`` marks that
+step's rows ``orphaned``. Either way every call that returned is in the ledger exactly once:
 ``call_id`` is unique.
 """
 

@@ -28,7 +28,7 @@ from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
 from aadap.core.states import TaskState, check_transition
 from aadap.db.base import Base
 from aadap.db.models import Artifact, CostRecord, Task
-from aadap.services import artifacts, costs, ledger, step_commit
+from aadap.services import artifacts, context, costs, ledger, step_commit
 from aadap.services.runtime import Runtime
 
 S = TaskState
@@ -323,6 +323,7 @@ class Lifecycle:
         refuses a stale state (``StateConflictError``) as every move does."""
         if output is not None:  # the PostgreSQL statement adds the version
             hops = [_naming(hops[0], output), *hops[1:]]
+        settle = self._settlement()
         now = self._known
         if now is not None:
             path: list[ledger.Hop] = []
@@ -332,12 +333,17 @@ class Lifecycle:
             done = await step_commit.commit(
                 self.rt.db, task_id=self.task_id, expected_from=now, hops=path, output=output,
                 also=also, rows=rows, updates=updates, cost_row=cost_row,
+                settle=None if settle is None else settle[1],
             )  # fmt: skip
             if done is not None:
                 self._known = path[-1].to_state
+                if settle is not None:
+                    _settled()
                 return done
         totals = stored = None
         async with self.transaction() as session:
+            if settle is not None:
+                await session.execute(*settle)
             for artifact in also:
                 await artifacts.store(session, artifact)
             if rows:
@@ -359,7 +365,24 @@ class Lifecycle:
                     session, hop.to_state, by=hop.triggered_by, reason=hop.reason,
                     metadata=hop.metadata,
                 )  # fmt: skip
+        if settle is not None:
+            _settled()
         return step_commit.Committed(stored, totals)
+
+    def _settlement(self) -> tuple[Any, dict[str, Any]] | None:
+        """The statement that settles this step attempt's LLM calls (``succeeded``, earlier
+        attempts' ``failed``), for the commit that records the step's finish: a process
+        killed right after that commit leaves them settled, where a hook's settlement,
+        queued for the next commit, was lost and reconcile called them orphaned. None
+        outside a step, or when every call of the step is settled already."""
+        ctx = context.current()
+        if ctx is None or ctx.task_id != self.task_id or ctx.task_run_id is None:
+            return None
+        if ctx.spend is None or not ctx.spend.unsettled(ctx.task_run_id):
+            return None
+        return costs.settle_attempts(
+            task_run_id=ctx.task_run_id, final_attempt=ctx.attempt, succeeded=True
+        )
 
     # --- steps --------------------------------------------------------------------
 
@@ -512,6 +535,14 @@ class Lifecycle:
         if row is not None:
             return GeneratedCode.model_validate_json(row.content)
         return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
+
+
+def _settled() -> None:
+    """Note that the commit just made settled the current step attempt's calls (the
+    step's completion hook then has none left to settle)."""
+    ctx = context.current()
+    if ctx is not None and ctx.task_run_id is not None and ctx.spend is not None:
+        ctx.spend.settled[ctx.task_run_id] = ctx.spend.calls_of(ctx.task_run_id)
 
 
 def language_of(code: GeneratedCode) -> Language:

@@ -16,7 +16,7 @@ from aadap.core.exceptions import AADAPError
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.db.models import Task
 from aadap.db.session import Database
-from aadap.services import costs, ledger, logs
+from aadap.services import approvals, costs, ledger, logs
 
 S = TaskState
 
@@ -30,10 +30,18 @@ async def close(
     reason: str,
     error: BaseException | None = None,
 ) -> bool:
-    """Move a live task to FAILED or CANCELLED (no-op when it already ended). Returns True if moved."""
+    """Move a live task to FAILED or CANCELLED (no-op when it already ended), and close its
+    PENDING approval request as CANCELLED with the reason, in one transaction: a request
+    ends with its run. Returns True if the task moved."""
     async with db.transaction() as session:
         now = await ledger.current_state(session, task_id)
-        if now in TERMINAL_STATES:
+        ended = now in TERMINAL_STATES
+        await approvals.close_pending(
+            session, task_id=task_id, by=by,
+            reason=f"its task had already ended {now.value}" if ended
+            else f"its run ended {to.value}: {reason}",
+        )  # fmt: skip
+        if ended:
             return False
         meta = {"error": error.to_dict()} if isinstance(error, AADAPError) else {}
         await ledger.record_transition(
@@ -160,17 +168,19 @@ async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[
         prefect_state = None
         if probe is not None and task.flow_run_id:
             prefect_state = await probe(task.flow_run_id)
-        if prefect_state is not None:
-            # Prefect knows best: a suspended run has no process on purpose, and is not an orphan
-            if prefect_state not in _LIVE_PREFECT_STATES:
-                reason = f"its flow run ended {prefect_state}"
-                orphans.append(
-                    Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
-                )
+        if prefect_state is not None and prefect_state not in _LIVE_PREFECT_STATES:
+            reason = f"its flow run ended {prefect_state}"
+            orphans.append(
+                Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
+            )
         elif alive is False and not runner.get("deployment"):
-            # an in-process run (`aadap run`) cannot be suspended: a dead process means a crash
+            # an in-process run (`aadap run`) cannot be suspended: a dead process means a
+            # crash, whatever Prefect still shows (a killed run stays Running or Paused there)
             reason = f"its process (pid {runner.get('pid')}) is gone"
-            orphans.append(Orphan(task.id, task.current_state, task.flow_run_id, reason))
+            orphans.append(
+                Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
+            )
+        # else Prefect knows best: a suspended run has no process on purpose, and is not an orphan
     return orphans
 
 

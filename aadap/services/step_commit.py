@@ -17,7 +17,8 @@ it fits in one statement, run in autocommit, which is atomic by itself:
          set_<table> AS (UPDATE <table> … FROM jsonb_populate_record(…) WHERE id = …
                          AND EXISTS (SELECT FROM moved)),
          logged AS (INSERT INTO task_logs … FROM jsonb_populate_recordset(…, :rows)),
-         settled AS (UPDATE cost_records SET status = … WHERE task_run_id = … )
+         settled AS (UPDATE cost_records SET status = … WHERE task_run_id = …
+                     [AND EXISTS (SELECT FROM moved): the step's own calls])
     INSERT INTO state_transitions … SELECT … FROM moved [UNION ALL …] RETURNING …
 
 Everything the step writes comes from ``moved``: if the compare-and-set moves nothing,
@@ -161,6 +162,7 @@ class _Shape:
     totals: bool  # the move adds a cost row's tokens and cost to the task's totals
     logs: bool
     settle: bool
+    settle_if_moved: bool = False  # the step's own settlement: only with the step's finish
 
 
 #: the statement of each shape, built on first use
@@ -198,7 +200,10 @@ def _statement(shape: _Shape) -> Any:
     if shape.logs:
         ctes.append(_inserted(_LOGS, "logged", None))
     if shape.settle:
-        ctes.append(costs.SETTLE.cte("settled"))
+        settle = costs.SETTLE
+        if shape.settle_if_moved:
+            settle = settle.where(exists(select(moved.c.id)))
+        ctes.append(settle.cte("settled"))
     if ctes:
         statement = statement.add_cte(*ctes)
     _STATEMENTS[shape] = statement
@@ -241,16 +246,19 @@ async def commit(
     rows: Sequence[Base] = (),
     updates: Sequence[tuple[Table, uuid.UUID, Mapping[str, Any]]] = (),
     cost_row: CostRecord | None = None,
+    settle: dict[str, Any] | None = None,
 ) -> Committed | None:
     """Move through ``hops`` from ``expected_from`` with the queued trail rows, in one
     statement, and only if the move happens, write what ``Lifecycle.commit`` describes.
+    ``settle``: the parameters of the step's own settlement (``costs.settle_attempts``),
+    written with the move as a queued one is.
     Here the move happens only if ``output``'s newest version holds other content, and
     rows bypass the ORM (Python-side defaults applied).
 
     Returns None, having written nothing, on any other database than PostgreSQL, for
     what one statement cannot number or name (two ``also`` artifacts of one type and
     name, two ``updates`` of one table) and for a queue holding anything but log rows
-    and one settlement; and None, having written only the queued trail rows, if nothing
+    and one settlement (none if ``settle`` is given); and None, having written only the queued trail rows, if nothing
     moved. The caller then runs its transaction."""
     if db.engine.dialect.name != "postgresql" or not hops:
         return None
@@ -262,7 +270,7 @@ async def commit(
         return None
     taken = db.take_deferred()
     log_rows: list[dict[str, Any]] = []
-    settle: dict[str, Any] | None = None
+    own_settlement = settle is not None
     for statement, queued, table in taken:
         if table is _LOGS:
             log_rows = queued
@@ -283,6 +291,7 @@ async def commit(
         totals=cost_row is not None,
         logs=bool(log_rows),
         settle=settle is not None,
+        settle_if_moved=own_settlement,
     )
     path = ledger.Path.of(task_id, expected_from, hops)
     params: dict[str, Any] = {**path.params, **(settle or {})}

@@ -13,7 +13,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
-from aadap.core.exceptions import InvalidRequestError, TaskNotFoundError
+from aadap.core.exceptions import (
+    IdempotencyConflictError,
+    InvalidRequestError,
+    TaskNotFoundError,
+)
 from aadap.core.ids import new_id
 from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
@@ -68,7 +72,8 @@ async def create(
     now: dt.datetime | None = None,
     first_step: tuple[TaskState, str] | None = None,
 ) -> tuple[Task, bool]:
-    """Create the task for ``request``, or return the existing one for its idempotency key.
+    """Create the task for ``request``, or return the existing one for its idempotency key
+    (:func:`of_idempotency_key`: the same key with a different request is refused).
 
     Returns ``(task, created)``.
     ``runner``: the identity of the process that will run it (``metadata.runner``).
@@ -78,17 +83,11 @@ async def create(
     A new task is refused with ``CostBudgetExceededError`` while the daily or monthly
     spend is at its hard limit (``now``: the clock for that check; the wall clock if None).
     """
-    if request.idempotency_key:
-        async with db.sessions() as session:
-            existing = (
-                await session.execute(
-                    select(Task).where(Task.idempotency_key == request.idempotency_key)
-                )
-            ).scalar_one_or_none()
-        if existing is not None:
-            return existing, False
+    existing = await of_idempotency_key(db, request)
+    if existing is not None:
+        return existing, False
     await budget_watch.ensure_spend_allows_new_task(db, settings, now=now)
-    working_dir = str(Path(request.working_dir or Path.cwd()).resolve())  # noqa: ASYNC240 - no IO: a path string
+    working_dir = _working_dir(request)
     try:
         task = Task(
             id=new_id(),
@@ -138,15 +137,64 @@ async def create(
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task
-            async with db.sessions() as session:
-                winner = (
-                    await session.execute(
-                        select(Task).where(Task.idempotency_key == request.idempotency_key)
-                    )
-                ).scalar_one()
+            winner = await of_idempotency_key(db, request)
+            assert winner is not None  # the unique key refused ours: theirs is committed
             return winner, False
         raise
     return task, True
+
+
+def _working_dir(request: TaskRequest) -> str:
+    return str(Path(request.working_dir or Path.cwd()).resolve())
+
+
+def _differences(task: Task, request: TaskRequest) -> list[str]:
+    """The fields in which ``request`` differs from the one ``task`` was created from
+    (budgets only where the request gives one: left out, the settings' default applies)."""
+    stored: dict[str, tuple[object, object]] = {
+        "text": (task.request, request.text),
+        "environment": (task.environment, request.environment.value),
+        "platform": (task.platform, request.platform.value),
+        "connection": (task.metadata_.get("connection"), request.connection),
+        "working_dir": (task.metadata_.get("working_dir"), _working_dir(request)),
+    }
+    if request.token_budget is not None:
+        stored["token_budget"] = (task.token_budget, request.token_budget)
+    if request.usd_budget is not None:
+        stored["usd_budget"] = (task.cost_budget_usd, request.usd_budget)
+    return [name for name, (theirs, ours) in stored.items() if theirs != ours]
+
+
+async def of_idempotency_key(db: Database, request: TaskRequest) -> Task | None:
+    """The task ``request``'s idempotency key already names, if any (None without a key).
+
+    The same key means the same request: a key that names a task created from a
+    different request is refused with ``IdempotencyConflictError`` naming that task."""
+    if not request.idempotency_key:
+        return None
+    async with db.sessions() as session:
+        existing = (
+            await session.execute(
+                select(Task).where(Task.idempotency_key == request.idempotency_key)
+            )
+        ).scalar_one_or_none()
+    if existing is None:
+        return None
+    differ = _differences(existing, request)
+    if differ:
+        raise IdempotencyConflictError(
+            f"idempotency key {request.idempotency_key!r} already names task {existing.id} "
+            f"({existing.current_state}), created from a different request (it differs in "
+            f"{', '.join(differ)}); use a new key, or the same request to get that task back",
+            task_id=str(existing.id),
+            details={
+                "field": "idempotency_key",
+                "idempotency_key": request.idempotency_key,
+                "existing_task_id": str(existing.id),
+                "differs_in": differ,
+            },
+        )
+    return existing
 
 
 async def _connection_id(
@@ -201,4 +249,12 @@ async def list_recent(
     return list((await session.execute(stmt)).scalars())
 
 
-__all__ = ["create", "find", "get", "list_recent", "of_flow_run", "set_flow_run"]
+__all__ = [
+    "create",
+    "find",
+    "get",
+    "list_recent",
+    "of_flow_run",
+    "of_idempotency_key",
+    "set_flow_run",
+]

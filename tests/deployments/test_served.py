@@ -211,18 +211,20 @@ def test_an_invalid_cron_fails_serve_at_start(prefect_server: str, tmp_path: Pat
     assert "every morning" in result.stderr
 
 
-async def test_cancelling_a_suspended_run_in_prefect_cancels_the_task(served: Served) -> None:
+async def _suspend_then_cancel(served: Served, table: str) -> uuid.UUID:
+    """A lifecycle that drops ``table`` (so it waits for approval, suspended), then cancelled
+    in Prefect while suspended; returns its flow run id."""
     from prefect.states import Cancelled
 
     served.home.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(served.home / "local.duckdb"))
     try:
-        con.execute("CREATE OR REPLACE TABLE doomed AS SELECT range AS id FROM range(3)")
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT range AS id FROM range(3)")
     finally:
         con.close()
     async with get_client() as client:
         run = await arun_deployment(
-            LIFECYCLE, parameters={"request": {"text": "run: DROP TABLE doomed"}}, timeout=0
+            LIFECYCLE, parameters={"request": {"text": f"run: DROP TABLE {table}"}}, timeout=0
         )
         deadline = asyncio.get_running_loop().time() + 120
         while (
@@ -231,16 +233,63 @@ async def test_cancelling_a_suspended_run_in_prefect_cancels_the_task(served: Se
             assert asyncio.get_running_loop().time() < deadline, f"never suspended: {state}"
             await asyncio.sleep(0.5)
         await client.set_flow_run_state(run.id, Cancelled(message="changed my mind"), force=True)
-        # nothing runs a suspended flow's hooks: the scheduled reconcile notices the cancellation
-        sweep = await arun_deployment("reconcile/hourly", timeout=120)
-        assert sweep.state is not None and sweep.state.is_completed(), sweep.state
-    task = next(t for t in await _rows(served, models.Task) if t["flow_run_id"] == str(run.id))
+    return run.id
+
+
+def _table_rows(served: Served, table: str) -> int:
+    con = duckdb.connect(str(served.home / "local.duckdb"), read_only=True)
+    try:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        con.close()
+
+
+async def _task_and_request(served: Served, run_id: uuid.UUID) -> tuple[Any, Any]:
+    task = next(t for t in await _rows(served, models.Task) if t["flow_run_id"] == str(run_id))
+    [request] = [
+        a for a in await _rows(served, models.ApprovalRequest) if a["task_id"] == task["id"]
+    ]
+    return task, request
+
+
+async def test_cancelling_a_suspended_run_in_prefect_cancels_the_task(served: Served) -> None:
+    run_id = await _suspend_then_cancel(served, "doomed")
+    # nothing runs a suspended flow's hooks: the scheduled reconcile notices the cancellation
+    sweep = await arun_deployment("reconcile/hourly", timeout=120)
+    assert sweep.state is not None and sweep.state.is_completed(), sweep.state
+    task, request = await _task_and_request(served, run_id)
     trail = [t for t in await _rows(served, models.StateTransition) if t["task_id"] == task["id"]]
     assert task["current_state"] == "CANCELLED", [
         (t["to_state"], t["triggered_by"], t["reason"]) for t in trail
     ][-3:]
-    con = duckdb.connect(str(served.home / "local.duckdb"), read_only=True)
-    try:
-        assert con.execute("SELECT count(*) FROM doomed").fetchone()[0] == 3
-    finally:
-        con.close()
+    # ... and the request its run waited for ends with it
+    assert (request["status"], request["decided_by"]) == ("CANCELLED", "reconcile")
+    assert "its run ended CANCELLED" in request["reason"]
+    assert _table_rows(served, "doomed") == 3
+
+
+async def test_a_decision_on_a_cancelled_run_is_refused_and_aadap_reconcile_closes_it(
+    served: Served,
+) -> None:
+    """``aadap reconcile`` asks Prefect as the scheduled flow does (it reported nothing for a
+    suspended run cancelled in Prefect); before it, a decision is refused, changing nothing."""
+    run_id = await _suspend_then_cancel(served, "spared")
+    task, request = await _task_and_request(served, run_id)
+    assert (task["current_state"], request["status"]) == ("IN_REVIEW", "PENDING")
+
+    for verb in ("approve", "reject"):
+        refused = await asyncio.to_thread(served.cli, "approvals", verb, str(request["id"])[:8])
+        assert refused.returncode == 2, refused.stderr
+        assert "error [APPROVAL_NOT_WAITING]" in refused.stderr
+        assert f"flow run {run_id} is Cancelled" in refused.stderr
+        assert "Traceback" not in refused.stdout + refused.stderr
+    assert await _task_and_request(served, run_id) == (task, request)
+
+    swept = await asyncio.to_thread(served.cli, "reconcile")
+
+    assert swept.returncode == 0, swept.stderr
+    assert f"{task['id']}  IN_REVIEW → CANCELLED" in swept.stdout
+    assert json.loads(swept.stdout.splitlines()[-1])["reconciled"] == 1
+    task, request = await _task_and_request(served, run_id)
+    assert (task["current_state"], request["status"]) == ("CANCELLED", "CANCELLED")
+    assert _table_rows(served, "spared") == 3

@@ -126,6 +126,7 @@ async def test_the_server_rejects_an_untyped_or_incomplete_decision_and_the_run_
         {"reviewer": "bob"},
         {"decision": "maybe", "reviewer": "bob"},
         {"decision": "approve", "reviewer": ""},
+        {"decision": "approve", "reviewer": " \t "},  # a name that is only whitespace
     ):
         with pytest.raises(RuntimeError, match=r"(?i)validation failed"):
             await aresume_flow_run(uuid.UUID(task.flow_run_id or ""), run_input=bad)

@@ -9,6 +9,7 @@ database and the test Prefect API, with an LLM whose developer call never return
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -58,18 +59,19 @@ def child_env(db: Database, home: Path) -> dict[str, str]:
     return env
 
 
-KillMidRun = Callable[[], Awaitable[Killed]]
+KillMidRun = Callable[..., Awaitable[Killed]]
 
 
 @pytest.fixture
 def kill_mid_run(prefect_api: None, db: Database, tmp_path: Path) -> Iterator[KillMidRun]:
-    """Start the blocked lifecycle, wait until it blocks in the developer's call, kill -9 it."""
+    """Start the blocked lifecycle, wait until it blocks in the call of the agent given
+    (the developer's second call by default), kill -9 it."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(journal: Path) -> subprocess.Popen[bytes]:
+    def spawn(journal: Path, block_on: str) -> subprocess.Popen[bytes]:
         with (tmp_path / "child.log").open("wb") as output:
             proc = subprocess.Popen(
-                [sys.executable, str(SCRIPT), str(journal), str(DATA.parent), LOAD],
+                [sys.executable, str(SCRIPT), str(journal), str(DATA.parent), LOAD, block_on],
                 cwd=ROOT,
                 env=child_env(db, tmp_path),
                 stdout=output,
@@ -78,19 +80,19 @@ def kill_mid_run(prefect_api: None, db: Database, tmp_path: Path) -> Iterator[Ki
         started.append(proc)
         return proc
 
-    async def run() -> Killed:
+    async def run(block_on: str = "developer") -> Killed:
         journal = tmp_path / "journal.txt"
-        proc = spawn(journal)
+        proc = spawn(journal, block_on)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         lines: list[str] = []
-        while "blocked developer" not in lines:
+        while f"blocked {block_on}" not in lines:
             if proc.poll() is not None:
                 pytest.fail(
                     f"the lifecycle exited ({proc.returncode}) before blocking: "
                     + (tmp_path / "child.log").read_text(errors="replace")[-3000:]
                 )
             if time.monotonic() > deadline:
-                pytest.fail(f"the lifecycle did not reach the developer in {STARTUP_TIMEOUT}s")
+                pytest.fail(f"the lifecycle did not reach the {block_on} in {STARTUP_TIMEOUT}s")
             await asyncio.sleep(0.05)
             lines = journal.read_text().splitlines() if journal.exists() else []
         os.kill(proc.pid, signal.SIGKILL)
@@ -186,7 +188,7 @@ async def test_aadap_reconcile_closes_the_trail_of_a_killed_lifecycle(
     assert done.returncode == 0, done.stderr
     assert str(killed.task_id) in done.stdout
     assert "IN_DEVELOPMENT → FAILED" in done.stdout
-    assert '{"reconciled": 1}' in done.stdout
+    assert json.loads(done.stdout.splitlines()[-1])["reconciled"] == 1
     await assert_trail_closed(db, killed)
 
 
@@ -214,3 +216,26 @@ async def test_a_killed_lifecycle_resumes_without_repeating_finished_calls(
     assert task.tokens_used == sum(c.tokens_in + c.tokens_out for c in llm)
     # the killed run's calls can never be settled by its hooks: they must not stay pending
     assert [c.agent_type for c in llm if c.status == CostStatus.PENDING.value] == []
+
+
+@pytest.mark.slow
+async def test_a_step_that_finished_keeps_its_calls_succeeded_when_killed_right_after(
+    kill_mid_run: KillMidRun, db: Database
+) -> None:
+    """Killed in the planner's first call: the parser step had committed its finish, and
+    nothing was written since. Its call was settled by that same commit, so reconcile
+    finds it ``succeeded``, not ``orphaned``."""
+    killed = await kill_mid_run("planner")
+    assert killed.returned == ["parser"]
+
+    [orphan] = await outcome.reconcile(db)
+
+    assert orphan.task_id == killed.task_id
+    llm = [c for c in await rows(db, models.CostRecord, killed.task_id) if c.kind == "llm"]
+    assert [(c.agent_type, c.status) for c in llm] == [("parser", CostStatus.SUCCEEDED.value)]
+    async with db.sessions() as session:
+        task = await session.get(models.Task, killed.task_id)
+    assert task is not None and task.current_state == "FAILED"
+    trail = sorted(await rows(db, models.StateTransition, task.id), key=lambda t: t.sequence_num)
+    assert [t.to_state for t in trail][-3:] == ["PARSED", "PLANNING", "FAILED"]
+    assert task.tokens_used == sum(c.tokens_in + c.tokens_out for c in llm) > 0

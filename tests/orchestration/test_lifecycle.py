@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import (
 
 from aadap.core.enums import CostStatus
 from aadap.core.exceptions import (
+    IdempotencyConflictError,
     LLMAuthenticationError,
     LLMRateLimitError,
     TokenBudgetExceededError,
@@ -255,3 +256,49 @@ async def test_bad_request_is_rejected_before_any_row_is_written(
     assert state.is_failed()
     assert "request.text" in (state.message or "")
     assert await h.rows(models.Task) == []
+
+
+async def test_same_key_for_a_task_that_did_not_finish_returns_it_without_running(
+    make_harness: HarnessFactory,
+) -> None:
+    """A task the key already names is the answer as it stands: no step runs again (an
+    unfinished one is continued with ``--resume``, not by submitting it again)."""
+    h = make_harness()
+    broken = make_harness(faults={"developer": [LLMAuthenticationError("bad key")]})
+    first = await broken.run(LOAD, idempotency_key="orders-2026-11-29")
+    assert first.is_failed()
+    task = await h.only_task()
+    # the run died before its failure was recorded: the task is still live in the tables
+    async with h.db.transaction() as session:
+        row = await session.get(models.Task, task.id)
+        assert row is not None
+        row.current_state = "IN_DEVELOPMENT"
+
+    second = await h.run(LOAD, idempotency_key="orders-2026-11-29")
+
+    assert second.is_completed(), second.message
+    assert h.agents_called() == []
+    summary = await second.result()
+    assert (str(summary.task_id), summary.state) == (str(task.id), "IN_DEVELOPMENT")
+    assert len(await h.rows(models.Task)) == 1
+
+
+async def test_same_key_with_another_request_fails_the_run_and_leaves_the_task_alone(
+    make_harness: HarnessFactory,
+) -> None:
+    h = make_harness()
+    first = await h.run(LOAD, idempotency_key="orders-2026-11-30")
+    assert first.is_completed(), first.message
+    calls = len(h.llm.requests)
+
+    second = await h.run(
+        f"load {DATA / 'orders.csv'} into a table called orders_other",
+        idempotency_key="orders-2026-11-30",
+    )
+
+    assert second.is_failed()
+    with pytest.raises(IdempotencyConflictError, match="already names task"):
+        await second.result()
+    assert len(h.llm.requests) == calls
+    [task] = await h.rows(models.Task)
+    assert task.current_state == "COMPLETED"

@@ -23,8 +23,8 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.types import Completion, Usage
-from aadap.services import artifacts, costs, ledger, logs, tasks
-from aadap.services.context import RunContext
+from aadap.services import artifacts, context, costs, ledger, logs, tasks
+from aadap.services.context import RunContext, Spend
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
@@ -390,3 +390,55 @@ async def test_two_versions_of_one_artifact_in_one_commit_are_chained(
     assert [(a.id, a.version, a.parent_id) for a in stored] == [
         (first.id, 1, None), (second.id, 2, first.id),
     ]  # fmt: skip
+
+
+async def _two_attempts(db: Database, task: models.Task, task_run_id: str) -> RunContext:
+    """A step whose first attempt's call failed it and whose second attempt's call
+    returned; the context of that second attempt, its calls counted by the run."""
+    completion = Completion("{}", "offline", "offline", Usage(10, 5, Decimal("0.001")), 3)
+    for attempt in (1, 2):
+        ctx = RunContext(task.id, task.correlation_id, "flow-run", task_run_id, "parser", attempt)
+        await costs.record_llm_call(db, ctx=ctx, agent="parser", completion=completion)
+    spend = Spend(30, Decimal("0.002"), 50_000, None, calls={task_run_id: 2})
+    return RunContext(
+        task.id, task.correlation_id, "flow-run", task_run_id, "parser", 2, spend=spend
+    )
+
+
+async def test_a_finished_step_settles_its_own_calls_in_the_commit_of_its_finish(
+    db: Database, backend: str, tmp_path: Path
+) -> None:
+    """A process killed right after the commit leaves the calls settled: no hook needed."""
+    lc, task = await started(db, tmp_path)
+    ctx = await _two_attempts(db, task, "task-run-7")
+
+    with context.bind(ctx), statements(db) as seen:
+        await lc.finish_step(
+            S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
+            name="requirement",
+        )  # fmt: skip
+
+    if backend == "postgres":
+        assert len(seen) == 1, seen  # the settlement is part of the step's one statement
+    assert db.pending == 0
+    settled = sorted((c.attempt, c.status) for c in await rows(db, models.CostRecord, task.id))
+    assert settled == [(1, CostStatus.FAILED.value), (2, CostStatus.SUCCEEDED.value)]
+    assert ctx.spend is not None and not ctx.spend.unsettled("task-run-7")  # the hook skips it
+
+
+async def test_a_step_whose_finish_is_refused_settles_none_of_its_calls(
+    db: Database, tmp_path: Path
+) -> None:
+    lc, task = await started(db, tmp_path)
+    ctx = await _two_attempts(db, task, "task-run-8")
+    await cancelled_meanwhile(db, task)
+
+    with context.bind(ctx), pytest.raises(StateConflictError):
+        await lc.finish_step(
+            S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
+            name="requirement",
+        )  # fmt: skip
+
+    statuses = {c.status for c in await rows(db, models.CostRecord, task.id)}
+    assert statuses == {CostStatus.PENDING.value}
+    assert ctx.spend is not None and ctx.spend.unsettled("task-run-8")
