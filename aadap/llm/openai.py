@@ -36,12 +36,12 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.llm._guard import ensure_real_llm_allowed
+from aadap.llm._hints import parse_retry_after
 from aadap.llm._openai import (
     CallSite,
     content_text,
     error_for_status,
     json_body,
-    parse_retry_after,
     reported_tokens,
 )
 from aadap.llm.pricing import PRICE_EXAMPLE, known_price, price_call

@@ -19,7 +19,7 @@ from aadap.core.exceptions import (
     LLMServerError,
     is_retryable,
 )
-from aadap.llm._openai import parse_duration
+from aadap.llm._hints import parse_duration
 from aadap.llm.openai import OpenAICompatibleClient
 from aadap.llm.types import LLMRequest, Message, RetryEvent
 from tests.fakes.openai_server import ChatReply, FakeOpenAIServer, Fault

@@ -44,7 +44,6 @@ from tests.conftest import IN_CI, settings_for
 from tests.fakes.openai_server import ChatReply, FakeOpenAIServer, Fault
 from tests.fakes.processes import free_port, stop, wait_http
 from tests.llm.conftest import RecordingSleep
-from tests.orchestration.conftest import prefect_api  # noqa: F401  (a session fixture)
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -103,7 +102,7 @@ async def _run(settings: Settings, db: Database, llm: LLMClient) -> Any:
 
 @pytest.fixture(scope="module")
 async def offline_replies(
-    prefect_api: None,  # noqa: F811
+    prefect_api: None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> list[tuple[str, str]]:
     """The offline provider's answers to ``LOAD``, agent by agent, from one real lifecycle."""
