@@ -1,10 +1,13 @@
 """A client for any OpenAI-compatible chat completions endpoint.
 
 OpenAI, Azure OpenAI (``api_style="azure"``: deployment in the path, ``api-key``
-header), vLLM, Ollama. Transport failures (here) and HTTP status codes and bodies
-(:mod:`aadap.llm._openai`) are translated *once* into the taxonomy's ``LLMError``
-family; tenacity then retries exactly what
-:func:`aadap.core.exceptions.is_retryable` says is retryable.
+header), a LiteLLM gateway, vLLM, Ollama. Transport failures (here) and HTTP status
+codes and bodies (:mod:`aadap.llm._openai`) are translated *once* into the taxonomy's
+``LLMError`` family; tenacity then retries exactly what
+:func:`aadap.core.exceptions.is_retryable` says is retryable, after the wait the
+endpoint asked for (:mod:`aadap.llm._hints`, capped) or an exponential backoff, and
+tells the request's ``on_retry`` hook before each wait. A call is priced as the
+configured name or the model the endpoint reports (:mod:`aadap.llm.pricing`).
 Nobody above this module sees an ``httpx`` error, and the API key never appears
 in a message, a ``repr`` or a log line.
 """
