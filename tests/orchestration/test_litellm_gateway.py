@@ -9,8 +9,8 @@ One proxy process for the module (``litellm --config``), with
   which then answers with the same recorded texts, or rate-limits with ``Retry-After``.
 
 The proxy is an executable: ``AADAP_TEST_LITELLM`` (a path) or ``litellm`` on ``PATH``.
-It is installed apart from the project (``pip install -e '.[gateway]'`` into its own
-virtualenv; ``.ci/run`` does so) because its pins would move the project's. Without it
+It is installed apart from the project (the ``gateway`` extra's requirement, into its own
+virtualenv, as ``.ci/run`` does) because its pins would move the project's. Without it
 these tests skip, except under ``CI=true``, where they fail.
 """
 
@@ -68,7 +68,7 @@ def litellm_exe() -> str:
         return exe
     reason = (
         "no LiteLLM proxy: install it apart from the project "
-        "(python -m venv .venv-gateway && .venv-gateway/bin/pip install -e '.[gateway]') "
+        "(python -m venv .venv-gateway && .venv-gateway/bin/pip install 'litellm[proxy]>=1.108,<2') "
         "and set AADAP_TEST_LITELLM=.venv-gateway/bin/litellm"
     )
     if IN_CI:
