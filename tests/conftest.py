@@ -25,7 +25,11 @@ os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["AADAP_HOME"] = str(_SESSION_HOME / "aadap")
 for _name in list(os.environ):
-    if _name.startswith("AADAP_") and _name not in {"AADAP_HOME", "AADAP_TEST_DATABASE_URL"}:
+    if _name.startswith("AADAP_") and _name not in {
+        "AADAP_HOME",
+        "AADAP_TEST_DATABASE_URL",
+        "AADAP_TEST_LITELLM",
+    }:
         del os.environ[_name]
 
 from aadap.core.config import Settings, load_settings  # noqa: E402

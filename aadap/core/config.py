@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from aadap.core.exceptions import ConfigurationError, InvalidConfigurationError
@@ -65,8 +73,15 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+ENV_FILE = ".env"
+"""Read from the current directory (variables in the environment win), as Prefect does."""
+
+
 class _Group(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None, validate_default=True)
+    # An empty variable means "not set" (the default), as ``.env.example`` writes them.
+    model_config = SettingsConfigDict(
+        extra="ignore", env_file=ENV_FILE, env_ignore_empty=True, validate_default=True
+    )
 
 
 class DatabaseSettings(_Group):
@@ -95,9 +110,26 @@ class DatabaseSettings(_Group):
         return SecretStr(normalise_database_url(raw))
 
 
-class PriceOverride(_Group):
-    input_per_mtok: Decimal = Field(ge=0)
-    output_per_mtok: Decimal = Field(ge=0)
+class PriceOverride(BaseModel):
+    """USD per million tokens, in and out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: Decimal = Field(ge=0, allow_inf_nan=False)
+    output_per_mtok: Decimal = Field(ge=0, allow_inf_nan=False)
+
+
+PriceSetting = PriceOverride | str
+"""A price in USD per million tokens, or the name of a model whose known price applies."""
+
+BUDGET_OFF = ("off", "none")
+"""Values that switch a USD budget off (case-insensitive)."""
+
+
+def _budget_off(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in BUDGET_OFF:
+        return None
+    return value
 
 
 class LLMSettings(_Group):
@@ -119,13 +151,51 @@ class LLMSettings(_Group):
     max_retry_wait_seconds: float = Field(default=30.0, ge=0)
     max_output_tokens: int = Field(default=4096, gt=0)
     temperature: float = Field(default=0.0, ge=0, le=2)
-    prices: dict[str, PriceOverride] = Field(
-        default_factory=dict, description="model -> USD per million tokens"
+    prices: dict[str, PriceSetting] = Field(
+        default_factory=dict,
+        description="model, alias or Azure deployment -> USD per million tokens "
+        '({"input_per_mtok": "0.15", "output_per_mtok": "0.60"}) or a known model name',
     )
     allow_in_tests: bool = Field(default=False, description="let a real provider run inside pytest")
 
     def model_for(self, agent: str) -> str:
         return self.models.get(agent, self.default_model)
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _check_prices(cls, value: Any) -> Any:
+        """One readable message per bad entry, naming the model and the rule."""
+        if not isinstance(value, dict):
+            return value
+        return {str(name): _price_setting(str(name), entry) for name, entry in value.items()}
+
+
+PRICE_EXAMPLE = '{"input_per_mtok": "0.15", "output_per_mtok": "0.60"}'
+
+
+def _price_setting(name: str, entry: Any) -> PriceSetting:
+    if isinstance(entry, PriceOverride):
+        return entry
+    if isinstance(entry, str) and entry.strip():
+        return entry.strip()
+    if isinstance(entry, dict):
+        try:
+            return PriceOverride.model_validate(entry)
+        except ValidationError as exc:
+            problems = ", ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}"
+                + ("" if err["type"] == "missing" else f"={err.get('input')!r}")
+                + f": {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ValueError(
+                f"price of {name!r}: {problems}; a price is {PRICE_EXAMPLE} "
+                "(USD per million tokens)"
+            ) from exc
+    raise ValueError(
+        f"price of {name!r} is {entry!r}; give {PRICE_EXAMPLE} (USD per million tokens) "
+        'or the name of a model with a known price, e.g. "gpt-4o-mini"'
+    )
 
 
 class PlatformSettings(_Group):
@@ -154,11 +224,19 @@ class BudgetSettings(_Group):
 
     task_tokens: int = Field(default=50_000, ge=0, description="default token budget per task")
     task_usd: Decimal | None = Field(
-        default=Decimal("1.00"), ge=0, description="default USD budget per task"
+        default=Decimal("1.00"),
+        ge=0,
+        allow_inf_nan=False,
+        description="default USD budget per task; `off` (or `none`) switches it off",
     )
-    daily_usd: Decimal | None = Field(default=None, ge=0)
-    monthly_usd: Decimal | None = Field(default=None, ge=0)
+    daily_usd: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    monthly_usd: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
     hard_limit_percent: int = Field(default=100, ge=1)
+
+    @field_validator("task_usd", "daily_usd", "monthly_usd", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return _budget_off(value)
 
 
 class RetrySettings(_Group):
@@ -240,7 +318,9 @@ class ScheduleSettings(_Group):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AADAP_", extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AADAP_", extra="ignore", env_file=ENV_FILE, validate_default=True
+    )
 
     home: Path = Field(default_factory=lambda: Path.home() / ".aadap")
     secret_key: SecretStr | None = Field(

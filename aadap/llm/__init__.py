@@ -10,8 +10,16 @@ from __future__ import annotations
 from aadap.core.config import LLMSettings
 from aadap.llm._guard import allow_real_llm
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.pricing import price_from_override, price_usage
-from aadap.llm.types import Completion, LLMClient, LLMRequest, Message, Usage
+from aadap.llm.pricing import price_call, price_from_override, price_usage
+from aadap.llm.types import (
+    Completion,
+    LLMClient,
+    LLMRequest,
+    Message,
+    RetryEvent,
+    RetryHook,
+    Usage,
+)
 
 
 def build_client(settings: LLMSettings) -> LLMClient:
@@ -34,9 +42,12 @@ __all__ = [
     "LLMRequest",
     "Message",
     "OpenAICompatibleClient",
+    "RetryEvent",
+    "RetryHook",
     "Usage",
     "allow_real_llm",
     "build_client",
+    "price_call",
     "price_from_override",
     "price_usage",
 ]

@@ -1,17 +1,19 @@
 """The HTTP boundary of the OpenAI-compatible client: responses in, taxonomy out.
 
 Every status code and body shape the client can meet is translated here, once,
-into the ``LLMError`` family (429 -> ``LLMRateLimitError`` with
-``details["retry_after"]``, 401/403 -> ``LLMAuthenticationError``, 408 ->
-``LLMTimeoutError``, 5xx -> ``LLMServerError``, other 4xx and unusable bodies ->
-``LLMResponseError``). Messages quote the status and a short excerpt of the body
-with the API key scrubbed out.
+into the ``LLMError`` family: 401/403 and the authentication error types of
+OpenAI, Azure OpenAI and a LiteLLM gateway (which answers a bad key with HTTP
+400 and its own type) -> ``LLMAuthenticationError``, never retried; 429 ->
+``LLMRateLimitError``; 408 -> ``LLMTimeoutError``; 5xx -> ``LLMServerError``;
+other 4xx and unusable bodies -> ``LLMResponseError``. A wait the endpoint asks
+for (``Retry-After`` and its kin, also as relayed by a gateway) goes in
+``details["retry_after"]``. Messages say which setting to fix and quote the status
+and a short excerpt of the body with the API key scrubbed out.
 """
 
 from __future__ import annotations
 
-import email.utils
-import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -25,32 +27,9 @@ from aadap.core.exceptions import (
     LLMServerError,
     LLMTimeoutError,
 )
+from aadap.llm._hints import GATEWAY_PREFIX, retry_hint
 
 _EXCERPT_CHARS = 200
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP-date."""
-    if value is None or not value.strip():
-        return None
-    seconds = _finite_float(value)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
-
-
-def _finite_float(text: str) -> float | None:
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _excerpt(text: str, secret: str | None) -> str:
@@ -60,37 +39,159 @@ def _excerpt(text: str, secret: str | None) -> str:
     return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "…"
 
 
-def error_for_status(response: httpx.Response, *, secret: str | None) -> LLMError:
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """What the client asked for, so an error can say which setting to fix."""
+
+    url: str
+    model: str
+    model_setting: str
+    """Where the model name came from, e.g. ``AADAP_LLM_MODELS["parser"]``."""
+    gateway_hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _ErrorBody:
+    message: str
+    type: str
+    code: str
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _ErrorBody:
+        """``{"error": {"message", "type", "code"}}`` (OpenAI, Azure, LiteLLM) or ``{"detail"}``."""
+        try:
+            body = response.json()
+        except ValueError:
+            return cls("", "", "")
+        error = body.get("error", body.get("detail")) if isinstance(body, dict) else None
+        if isinstance(error, str):
+            return cls(error, "", "")
+        if not isinstance(error, dict):
+            return cls("", "", "")
+        return cls(*(str(error.get(key) or "") for key in ("message", "type", "code")))
+
+
+_AUTH_TYPES = frozenset(
+    {
+        # OpenAI and Azure OpenAI
+        "invalid_api_key", "invalid_authentication", "authentication_error", "401",
+        "PermissionDenied", "AuthenticationTypeDisabled",
+        # LiteLLM proxy (``ProxyErrorTypes``): its own key checks
+        "auth_error", "no_db_connection", "token_not_found_in_db", "expired_key",
+        "auth_provider_unavailable",
+    }
+)  # fmt: skip
+_MODEL_TYPES = frozenset({"model_not_found", "DeploymentNotFound", "invalid_model"})
+
+
+def _is_html(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "")
+    return "html" in kind or response.text.lstrip()[:1] == "<"
+
+
+def _relayed(response: httpx.Response, error: _ErrorBody) -> bool:
+    """The answer relays an upstream provider's failure through a gateway (LiteLLM)."""
+    return any(name.startswith(GATEWAY_PREFIX) for name in response.headers) or (
+        error.message.startswith("litellm.") and "Exception - " in error.message
+    )
+
+
+def error_for_status(response: httpx.Response, *, secret: str | None, site: CallSite) -> LLMError:
     """Translate a non-2xx response into the taxonomy (the key is scrubbed from the body)."""
     status = response.status_code
     excerpt = _excerpt(response.text, secret)
-    details: dict[str, Any] = {"status": status, "body_excerpt": excerpt}
+    error = _ErrorBody.of(response)
+    details: dict[str, Any] = {
+        "status": status, "body_excerpt": excerpt, "error_type": error.type or error.code,
+        "model": site.model,
+    }  # fmt: skip
+    hint = retry_hint(response.headers, now=datetime.now(UTC))
+    if hint is not None:
+        details["retry_after"], details["retry_after_header"] = hint
+    wait_text = "" if hint is None else f", retry after {hint[0]:g}s ({hint[1]})"
+    kind = f"HTTP {status}" + (f", {error.type or error.code}" if error.type or error.code else "")
+    if status in (401, 403) or error.type in _AUTH_TYPES or error.code in _AUTH_TYPES:
+        return _auth_error(response, error, kind, excerpt, details)
     if status == 429:
-        hint = response.headers.get("retry-after-ms")
-        ms = None if hint is None else _finite_float(hint)
-        retry_after = (
-            max(ms / 1000, 0.0)
-            if ms is not None
-            else parse_retry_after(response.headers.get("retry-after"), now=datetime.now(UTC))
-        )
-        details["retry_after"] = retry_after
-        hint_text = "" if retry_after is None else f", retry after {retry_after:g}s"
         return LLMRateLimitError(
-            f"LLM endpoint rate limited the request (HTTP 429{hint_text}): {excerpt}",
-            details=details,
-        )
-    if status in (401, 403):
-        return LLMAuthenticationError(
-            f"LLM endpoint rejected the credentials (HTTP {status}); check AADAP_LLM_API_KEY "
-            f"and AADAP_LLM_API_STYLE: {excerpt}",
+            f"LLM endpoint rate limited the request ({kind}{wait_text}): {excerpt}",
             details=details,
         )
     if status == 408:
-        return LLMTimeoutError(f"LLM endpoint timed out (HTTP 408): {excerpt}", details=details)
+        return LLMTimeoutError(
+            f"LLM endpoint timed out ({kind}{wait_text}): {excerpt}", details=details
+        )
     if status >= 500:
-        return LLMServerError(f"LLM endpoint failed (HTTP {status}): {excerpt}", details=details)
+        return LLMServerError(
+            f"LLM endpoint failed ({kind}{wait_text}){_html_hint(response)}: {excerpt}",
+            details=details,
+        )
+    if _unknown_model(status, error, site):
+        return LLMResponseError(
+            f"the LLM endpoint does not know the model {site.model!r} ({kind}); it comes from "
+            f"{site.model_setting}: use a model (or gateway alias, or Azure deployment) the "
+            f"endpoint serves: {excerpt}",
+            details=details,
+        )
+    if status == 404:
+        return LLMResponseError(
+            f"the LLM endpoint has no {site.url} (HTTP 404){_html_hint(response)}; "
+            "check AADAP_LLM_BASE_URL (AADAP appends /chat/completions to it, e.g. "
+            "https://api.openai.com/v1, http://localhost:4000/v1 for a LiteLLM gateway, "
+            f"https://NAME.openai.azure.com with AADAP_LLM_API_STYLE=azure): {excerpt}",
+            details=details,
+        )
     return LLMResponseError(
-        f"LLM endpoint refused the request (HTTP {status}): {excerpt}", details=details
+        f"LLM endpoint refused the request ({kind}){_html_hint(response)}: {excerpt}",
+        details=details,
+    )
+
+
+def _auth_error(
+    response: httpx.Response,
+    error: _ErrorBody,
+    kind: str,
+    excerpt: str,
+    details: dict[str, Any],
+) -> LLMAuthenticationError:
+    if _relayed(response, error):
+        details["relayed"] = True
+        return LLMAuthenticationError(
+            f"the gateway's upstream provider rejected the gateway's own credentials ({kind}, "
+            "relayed by the gateway); AADAP_LLM_API_KEY was accepted by the gateway: fix the "
+            f"provider key in the gateway's configuration: {excerpt}",
+            details=details,
+        )
+    advice = (
+        "; the LiteLLM gateway has no database to look up virtual keys: use its master key "
+        "or connect its database"
+        if "no_db_connection" in (error.type, error.code)
+        else ""
+    )
+    return LLMAuthenticationError(
+        f"LLM endpoint rejected the credentials ({kind}); check AADAP_LLM_API_KEY "
+        f"(a gateway's virtual or master key, or the provider's key) and AADAP_LLM_API_STYLE "
+        f"(azure sends it as api-key){advice}: {excerpt}",
+        details=details,
+    )
+
+
+def _unknown_model(status: int, error: _ErrorBody, site: CallSite) -> bool:
+    if error.type in _MODEL_TYPES or error.code in _MODEL_TYPES:
+        return True
+    text = error.message.lower()
+    return status in (400, 404) and (
+        "invalid model name" in text
+        or ("model" in text and ("does not exist" in text or "not found" in text))
+    )
+
+
+def _html_hint(response: httpx.Response) -> str:
+    if not _is_html(response):
+        return ""
+    return (
+        "; it answered an HTML page, not JSON: AADAP_LLM_BASE_URL may point at a web page, "
+        "a login portal or a proxy's error page instead of the API"
     )
 
 
@@ -102,7 +203,8 @@ def json_body(response: httpx.Response, *, secret: str | None) -> dict[str, Any]
         body = response.json()
     except ValueError as exc:
         raise LLMResponseError(
-            f"LLM endpoint returned malformed JSON (HTTP {response.status_code}): {excerpt}",
+            f"LLM endpoint returned malformed JSON (HTTP {response.status_code})"
+            f"{_html_hint(response)}: {excerpt}",
             details=details,
         ) from exc
     if not isinstance(body, dict):

@@ -1,10 +1,13 @@
 """A client for any OpenAI-compatible chat completions endpoint.
 
 OpenAI, Azure OpenAI (``api_style="azure"``: deployment in the path, ``api-key``
-header), vLLM, Ollama. Transport failures (here) and HTTP status codes and bodies
-(:mod:`aadap.llm._openai`) are translated *once* into the taxonomy's ``LLMError``
-family; tenacity then retries exactly what
-:func:`aadap.core.exceptions.is_retryable` says is retryable.
+header), a LiteLLM gateway, vLLM, Ollama. Transport failures (here) and HTTP status
+codes and bodies (:mod:`aadap.llm._openai`) are translated *once* into the taxonomy's
+``LLMError`` family; tenacity then retries exactly what
+:func:`aadap.core.exceptions.is_retryable` says is retryable, after the wait the
+endpoint asked for (:mod:`aadap.llm._hints`, capped) or an exponential backoff, and
+tells the request's ``on_retry`` hook before each wait. A call is priced as the
+configured name or the model the endpoint reports (:mod:`aadap.llm.pricing`).
 Nobody above this module sees an ``httpx`` error, and the API key never appears
 in a message, a ``repr`` or a log line.
 """
@@ -12,9 +15,11 @@ in a message, a ``repr`` or a log line.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -23,10 +28,10 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential
 
-from aadap.core.config import LLMSettings, mask_url
+from aadap.core.config import LLMSettings, PriceSetting, mask_url
 from aadap.core.exceptions import (
     InvalidConfigurationError,
-    LLMRateLimitError,
+    LLMError,
     LLMResponseError,
     LLMServerError,
     LLMTimeoutError,
@@ -34,15 +39,16 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.llm._guard import ensure_real_llm_allowed
+from aadap.llm._hints import parse_retry_after
 from aadap.llm._openai import (
+    CallSite,
     content_text,
     error_for_status,
     json_body,
-    parse_retry_after,
     reported_tokens,
 )
-from aadap.llm.pricing import price_usage
-from aadap.llm.types import Completion, LLMRequest, Usage
+from aadap.llm.pricing import PRICE_EXAMPLE, known_price, price_call
+from aadap.llm.types import Completion, LLMRequest, RetryEvent, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -53,31 +59,44 @@ _BACKOFF_MULTIPLIER_SECONDS = 0.5
 
 
 class _RetryAfterOrBackoff(wait_base):
-    """Honour a 429's ``Retry-After``; otherwise back off exponentially. Both capped."""
+    """Honour the wait the endpoint asked for; otherwise back off exponentially. Both capped."""
 
     def __init__(self, cap_seconds: float) -> None:
         self._cap = cap_seconds
         self._backoff = wait_exponential(multiplier=_BACKOFF_MULTIPLIER_SECONDS, max=cap_seconds)
 
     def __call__(self, retry_state: RetryCallState) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, LLMRateLimitError):
-            hint = exc.details.get("retry_after")
-            if isinstance(hint, int | float):
-                return min(float(hint), self._cap)
+        hint = _hint(retry_state)
+        if hint is not None:
+            return min(hint, self._cap)
         return min(float(self._backoff(retry_state)), self._cap)
 
 
-def _log_retry(retry_state: RetryCallState) -> None:
+def _failure(retry_state: RetryCallState) -> BaseException | None:
     outcome = retry_state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    wait = retry_state.next_action.sleep if retry_state.next_action is not None else 0.0
-    logger.warning(
-        "LLM call attempt %d failed (%s); retrying in %.2fs",
-        retry_state.attempt_number,
-        exc,
-        wait,
+    return outcome.exception() if outcome is not None else None
+
+
+def _hint(retry_state: RetryCallState) -> float | None:
+    exc = _failure(retry_state)
+    hint = exc.details.get("retry_after") if isinstance(exc, LLMError) else None
+    return float(hint) if isinstance(hint, int | float) else None
+
+
+def _retry_event(retry_state: RetryCallState, max_attempts: int) -> RetryEvent:
+    exc = _failure(retry_state)
+    details = exc.details if isinstance(exc, LLMError) else {}
+    status = details.get("status")
+    header = details.get("retry_after_header")
+    return RetryEvent(
+        attempt=retry_state.attempt_number,
+        max_attempts=max_attempts,
+        error_code=exc.error_code if isinstance(exc, LLMError) else type(exc).__name__,
+        status=status if isinstance(status, int) else None,
+        wait_seconds=retry_state.next_action.sleep if retry_state.next_action else 0.0,
+        hint_seconds=_hint(retry_state),
+        hint_header=header if isinstance(header, str) else None,
+        message=str(exc)[:500],
     )
 
 
@@ -103,6 +122,13 @@ class OpenAICompatibleClient:
             raise InvalidConfigurationError(
                 f"AADAP_LLM_BASE_URL={mask_url(base_url)!r}: must start with http:// or https://"
             )
+        if base_url.endswith("/chat/completions"):
+            raise InvalidConfigurationError(
+                f"AADAP_LLM_BASE_URL={mask_url(base_url)!r} ends with /chat/completions, which "
+                "AADAP appends itself (the path would be doubled): use "
+                f"{mask_url(base_url.removesuffix('/chat/completions'))!r}"
+            )
+        check_price_aliases(settings.prices, "azure" if settings.api_style == "azure" else "openai")
         self._settings = settings
         self._base_url = base_url
         self._sleep = sleep
@@ -145,19 +171,39 @@ class OpenAICompatibleClient:
         ensure_real_llm_allowed(self._settings, provider=self.provider)
         model = self.model_for(request.agent)
         url, params, headers = self._endpoint(model)
+        site = CallSite(url=url, model=model, model_setting=self._model_setting(request.agent))
         payload = self._payload(request, model)
+        attempts = self._settings.max_retries + 1
         retrying = AsyncRetrying(
             sleep=self._sleep,
-            stop=stop_after_attempt(self._settings.max_retries + 1),
+            stop=stop_after_attempt(attempts),
             wait=_RetryAfterOrBackoff(self._settings.max_retry_wait_seconds),
             retry=retry_if_exception(is_retryable),
-            before_sleep=_log_retry,
+            before_sleep=self._before_sleep(request, attempts),
             reraise=True,
         )
-        body: dict[str, Any]
-        latency_ms: int
-        body, latency_ms = await retrying(self._post, url, params, headers, payload)
-        return self._completion(body, model=model, request=request, latency_ms=latency_ms)
+        reply: _Reply = await retrying(self._post, site, params, headers, payload)
+        return self._completion(reply, model=model, request=request)
+
+    def _model_setting(self, agent: str) -> str:
+        if agent in self._settings.models:
+            return f"AADAP_LLM_MODELS[{agent!r}]"
+        return "AADAP_LLM_DEFAULT_MODEL"
+
+    @staticmethod
+    def _before_sleep(
+        request: LLMRequest, attempts: int
+    ) -> Callable[[RetryCallState], Awaitable[None]]:
+        async def before_sleep(retry_state: RetryCallState) -> None:
+            event = _retry_event(retry_state, attempts)
+            logger.warning(
+                "LLM call attempt %d of %d failed (%s, HTTP %s); retrying in %.2fs",
+                event.attempt, attempts, event.error_code, event.status, event.wait_seconds,
+            )  # fmt: skip
+            if request.on_retry is not None:
+                await request.on_retry(event)
+
+        return before_sleep
 
     def _secret(self) -> str | None:
         key = self._settings.api_key
@@ -190,13 +236,17 @@ class OpenAICompatibleClient:
         return payload
 
     async def _post(
-        self, url: str, params: dict[str, str], headers: dict[str, str], payload: dict[str, Any]
-    ) -> tuple[dict[str, Any], int]:
+        self,
+        site: CallSite,
+        params: dict[str, str],
+        headers: dict[str, str],
+        payload: dict[str, Any],
+    ) -> _Reply:
         timeout = self._settings.timeout_seconds
         started = time.perf_counter()
         try:
             response = await self._http.post(
-                url, params=params, headers=headers, json=payload, timeout=timeout
+                site.url, params=params, headers=headers, json=payload, timeout=timeout
             )
         except httpx.TimeoutException as exc:
             raise LLMTimeoutError(
@@ -216,12 +266,12 @@ class OpenAICompatibleClient:
             ) from exc
         latency_ms = round((time.perf_counter() - started) * 1000)
         if not response.is_success:
-            raise error_for_status(response, secret=self._secret())
-        return json_body(response, secret=self._secret()), latency_ms
+            raise error_for_status(response, secret=self._secret(), site=site)
+        body = json_body(response, secret=self._secret())
+        return _Reply(body, response.headers, latency_ms)
 
-    def _completion(
-        self, body: dict[str, Any], *, model: str, request: LLMRequest, latency_ms: int
-    ) -> Completion:
+    def _completion(self, reply: _Reply, *, model: str, request: LLMRequest) -> Completion:
+        body = reply.body
         text = content_text(body, self._secret())
         tokens = reported_tokens(body, self._secret())
         if tokens is None:
@@ -229,19 +279,58 @@ class OpenAICompatibleClient:
             prompt_chars = sum(len(m.content) for m in request.messages)
             tokens = (prompt_chars // 4, len(text) // 4)
         tokens_in, tokens_out = tokens
-        prices = self._settings.prices
-        cost = price_usage(model, self.pricing_provider, tokens_in, tokens_out, prices)
-        reported_model = body.get("model")
-        if cost is None and isinstance(reported_model, str) and reported_model != model:
-            cost = price_usage(reported_model, self.pricing_provider, tokens_in, tokens_out, prices)
+        reported = reported_models(body, reply.headers)
+        price = price_call(
+            model, self.pricing_provider, tokens_in, tokens_out, self._settings.prices,
+            reported=reported,
+        )  # fmt: skip
         return Completion(
             text=text,
             model=model,
             provider=self.provider,
-            usage=Usage(tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost),
-            latency_ms=latency_ms,
+            usage=Usage(tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=price.cost_usd),
+            latency_ms=reply.latency_ms,
             raw=body,
+            reported_models=reported,
+            priced_as=price.priced_as,
         )
 
 
-__all__ = ["OpenAICompatibleClient", "Sleep", "error_for_status", "parse_retry_after"]
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    body: dict[str, Any]
+    headers: httpx.Headers
+    latency_ms: int
+
+
+_UPSTREAM_MODEL_HEADERS = ("x-litellm-model-name",)
+"""Response headers in which a gateway names the upstream model it routed to (LiteLLM:
+``openai/gpt-4o-mini``; its body's ``model`` repeats the alias it was asked for)."""
+
+
+def reported_models(body: dict[str, Any], headers: httpx.Headers) -> tuple[str, ...]:
+    """The models the endpoint says it used: a gateway's upstream model, then the body's."""
+    names = [headers.get(name, "").strip() for name in _UPSTREAM_MODEL_HEADERS]
+    model = body.get("model")
+    names.append(model.strip() if isinstance(model, str) else "")
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def check_price_aliases(prices: Mapping[str, PriceSetting], provider: str) -> None:
+    """Refuse ``AADAP_LLM_PRICES`` entries that alias a model no price list knows."""
+    for name, setting in prices.items():
+        if isinstance(setting, str) and known_price(setting, provider, 0, 0) is None:
+            raise InvalidConfigurationError(
+                f"AADAP_LLM_PRICES[{name!r}]={setting!r}: no known price for model "
+                f'{setting!r}; name a known model (e.g. "gpt-4o-mini") or give the price: '
+                f"{{{json.dumps(name)}: {PRICE_EXAMPLE}}} (USD per million tokens)"
+            )
+
+
+__all__ = [
+    "OpenAICompatibleClient",
+    "Sleep",
+    "error_for_status",
+    "parse_retry_after",
+    "reported_models",
+]

@@ -7,11 +7,37 @@ only these types and the taxonomy's ``LLMError`` family.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """One failed attempt of an LLM call that the client is about to retry."""
+
+    attempt: int
+    """The attempt that failed (1 is the first call)."""
+    max_attempts: int
+    error_code: str
+    status: int | None
+    """The HTTP status, or ``None`` for a timeout or a transport failure."""
+    wait_seconds: float
+    """How long the client waits before the next attempt (after the cap)."""
+    hint_seconds: float | None
+    """What the endpoint asked for (``Retry-After`` and its kin), before the cap."""
+    hint_header: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RetryHook = Callable[[RetryEvent], Awaitable[None]]
+"""Called before the client sleeps for a retry (the services layer logs it to ``task_logs``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +63,8 @@ class LLMRequest:
     json_output: bool = True
     max_output_tokens: int | None = None
     temperature: float | None = None
+    on_retry: RetryHook | None = field(default=None, compare=False, repr=False)
+    """Told about every retry before the wait; clients that never retry ignore it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +100,10 @@ class Completion:
     usage: Usage
     latency_ms: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
+    reported_models: tuple[str, ...] = ()
+    """Models the endpoint said it used (the body's ``model``, a gateway's upstream model)."""
+    priced_as: str | None = None
+    """The model name the cost was computed for; ``None`` when unpriced."""
 
 
 @runtime_checkable

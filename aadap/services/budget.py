@@ -101,7 +101,8 @@ def check_spend(
     if spend.unpriced_calls:
         raise UnpricedModelError(
             f"the task has a USD budget (${spend.cost_budget_usd}) but a model without a known price was used; "
-            "set its price in AADAP_LLM_PRICES (USD per million tokens) or run without a USD budget",
+            "set its price in AADAP_LLM_PRICES (USD per million tokens; the cost rows name the "
+            "model) or run without a USD budget (AADAP_BUDGETS_TASK_USD=off)",
             task_id=str(task_id),
             agent_id=agent,
             correlation_id=correlation_id,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from aadap.core.enums import LogLevel
+from aadap.core.exceptions import UnpricedModelError
 from aadap.db.session import Database
-from aadap.llm.types import Completion, LLMClient, LLMRequest
-from aadap.services import budget, context, costs
+from aadap.llm.pricing import unpriced_advice
+from aadap.llm.types import Completion, LLMClient, LLMRequest, RetryEvent, RetryHook
+from aadap.services import budget, context, costs, logs
 
 
 def estimate_prompt_tokens(request: LLMRequest) -> int:
@@ -14,7 +19,8 @@ def estimate_prompt_tokens(request: LLMRequest) -> int:
 class MeteredLLMClient:
     """Checks the task's budgets before each call, records the call the moment it
     returns (a committed ``pending`` cost row plus the task's totals), then checks
-    the budgets again so an overspend stops the run at once."""
+    the budgets again so an overspend stops the run at once. Each retry the client
+    makes inside a call leaves a WARNING ``llm.retry`` row in ``task_logs``."""
 
     def __init__(self, inner: LLMClient, db: Database) -> None:
         self.inner = inner
@@ -30,11 +36,39 @@ class MeteredLLMClient:
             await self._check(
                 ctx, upcoming_tokens=estimate_prompt_tokens(request), agent=request.agent
             )
+            request = replace(request, on_retry=self._retry_logger(ctx, request.agent))
         completion = await self.inner.complete(request)
         await costs.record_llm_call(self.db, ctx=ctx, agent=request.agent, completion=completion)
         if ctx is not None:
-            await self._check(ctx, agent=request.agent)
+            try:
+                await self._check(ctx, agent=request.agent)
+            except UnpricedModelError as exc:
+                if completion.usage.priced:
+                    raise  # an earlier call was the unpriced one
+                raise _unpriced(completion, ctx, request.agent) from exc
         return completion
+
+    def _retry_logger(self, ctx: context.RunContext, agent: str) -> RetryHook:
+        async def log_retry(event: RetryEvent) -> None:
+            status = "no HTTP status" if event.status is None else f"HTTP {event.status}"
+            asked = (
+                ""
+                if event.hint_seconds is None
+                else f"; the endpoint asked for {event.hint_seconds:g}s ({event.hint_header})"
+            )
+            message = (
+                f"LLM call of {agent} failed on attempt {event.attempt} of "
+                f"{event.max_attempts} ({event.error_code}, {status}); retrying in "
+                f"{event.wait_seconds:g}s{asked}"
+            )
+            row = logs.entry(
+                level=LogLevel.WARNING, event="llm.retry", message=message, source=f"llm:{agent}",
+                task_run_id=ctx.task_run_id, attempt=ctx.attempt,
+                details={"agent": agent, **event.as_dict()},
+            )  # fmt: skip
+            await logs.write(self.db, [row])
+
+        return log_retry
 
     async def _check(
         self, ctx: context.RunContext, *, agent: str, upcoming_tokens: int = 0
@@ -49,3 +83,19 @@ class MeteredLLMClient:
             return
         async with self.db.sessions() as session:
             await budget.check(session, ctx.task_id, upcoming_tokens=upcoming_tokens, agent=agent)
+
+
+def _unpriced(completion: Completion, ctx: context.RunContext, agent: str) -> UnpricedModelError:
+    """The call just made has no price while the task has a USD budget: say which model."""
+    return UnpricedModelError(
+        "the task has a USD budget, but "
+        + unpriced_advice(completion.model, completion.reported_models),
+        details={
+            "model": completion.model,
+            "reported_models": list(completion.reported_models),
+            "setting": "AADAP_LLM_PRICES",
+        },
+        task_id=str(ctx.task_id),
+        agent_id=agent,
+        correlation_id=ctx.correlation_id,
+    )

@@ -53,6 +53,8 @@ class ChatReply:
     completion_tokens: int | None = 5
     model: str | None = None
     """Model reported in the body; ``None`` echoes the requested model or deployment."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (e.g. a gateway's ``x-litellm-model-name``)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class FakeOpenAIServer(ContextServer):
         requested = azure.group("deployment") if azure else str(body.get("model", ""))
         payload = _completion_body(reply, reply.model or requested)
         delay = fault.delay_seconds if fault is not None else 0.0
-        return _Answer(200, payload, {"Content-Type": "application/json"}, delay)
+        return _Answer(200, payload, {"Content-Type": "application/json", **reply.headers}, delay)
 
     def wait_released(self, seconds: float) -> None:
         self._released.wait(seconds)
