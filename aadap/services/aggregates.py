@@ -1,0 +1,229 @@
+"""Spend summed and grouped by the database: by agent, model or task, by local day, week
+or month, and over budget periods. Only the grouped rows come back.
+
+Amounts are ``cost_records.cost_usd_e10`` integers (:class:`~aadap.db.types.UsdE10`),
+which both dialects ``SUM`` exactly; a sum comes back as an exact ``Decimal``.
+
+Time buckets follow a time zone, including the days its clocks change, with one
+statement on both dialects: the local periods of the window are computed here
+(:func:`aadap.services.periods.covering`, a bounded number of them) and the database
+puts each row in its period with a binary search over their UTC start instants (a
+nested ``CASE``, ~log2(periods) comparisons a row), then groups by the period's index.
+SQLite has no time zone arithmetic; PostgreSQL's ``date_trunc(… AT TIME ZONE …)`` would
+be a second copy of every bucketed query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.core.exceptions import InvalidRequestError
+from aadap.db.models import CostRecord, Task
+from aadap.db.types import usd_from_e10
+from aadap.services.periods import Bounds, Period, covering
+
+KeyGrouping = Literal["task", "agent", "model"]
+#: the most time buckets one query makes (27 years of days)
+MAX_BUCKETS = 10_000
+DELETED_TASK = "(deleted task)"
+
+_COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
+_created = _COSTS.c.created_at
+_amount = _COSTS.c.cost_usd_e10
+_ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@dataclass
+class Sums:
+    """What a group of cost rows adds up to (``unpriced_calls`` add nothing to the USD)."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: Decimal = Decimal(0)
+    unpriced_calls: int = 0
+
+    def add(self, other: Sums) -> None:
+        self.calls += other.calls
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.cost_usd += other.cost_usd
+        self.unpriced_calls += other.unpriced_calls
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    sums: Sums
+    label: str | None = None  # a task's title
+
+
+def _sums_columns(source: Any = _COSTS.c) -> list[ColumnElement[Any]]:
+    return [
+        func.count().label("calls"),
+        func.coalesce(func.sum(source.tokens_in), 0).label("tokens_in"),
+        func.coalesce(func.sum(source.tokens_out), 0).label("tokens_out"),
+        _units(source.cost_usd_e10).label("cost_e10"),
+        (func.count() - func.count(source.cost_usd_e10)).label("unpriced"),
+    ]
+
+
+def _units(amounts: ColumnElement[Any]) -> ColumnElement[int]:
+    """``SUM`` of ``UsdE10`` amounts as the integer it is (``usd_from_e10`` makes it USD)."""
+    return type_coerce(func.sum(amounts), BigInteger)
+
+
+def _sums(row: Any) -> Sums:
+    return Sums(
+        calls=int(row.calls),
+        tokens_in=int(row.tokens_in),
+        tokens_out=int(row.tokens_out),
+        cost_usd=usd_from_e10(row.cost_e10),
+        unpriced_calls=int(row.unpriced),
+    )
+
+
+def _within(start: dt.datetime | None, end: dt.datetime | None) -> list[ColumnElement[bool]]:
+    """``[start, end)``; ``None``: unbounded."""
+    where = []
+    if start is not None:
+        where.append(_created >= start)
+    if end is not None:
+        where.append(_created < end)
+    return where
+
+
+async def by_key(
+    session: AsyncSession,
+    grouping: KeyGrouping,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[Group]:
+    """Spend in ``[start, end)`` per agent, per ``provider/model`` or per task (labelled
+    with its title; rows of a deleted task under ``(deleted task)``)."""
+    keys = {
+        "agent": [_COSTS.c.agent_type],
+        "model": [_COSTS.c.provider, _COSTS.c.model],
+        "task": [_COSTS.c.task_id],
+    }[grouping]
+    grouped = select(*keys, *_sums_columns()).where(*_within(start, end)).group_by(*keys)
+    if grouping != "task":
+        rows = await session.execute(grouped)
+        return [Group("/".join(row[: len(keys)]), _sums(row)) for row in rows]
+    sub = grouped.subquery()
+    with_titles = select(sub, Task.title).outerjoin(Task, Task.id == sub.c.task_id)
+    return [
+        Group(_task_key(row.task_id), _sums(row), row.title)
+        for row in await session.execute(with_titles)
+    ]
+
+
+def _task_key(task_id: uuid.UUID | None) -> str:
+    return DELETED_TASK if task_id is None else str(task_id)
+
+
+def _bucket_index(starts: Sequence[dt.datetime], lo: int, hi: int) -> ColumnElement[int]:
+    """The index ``i`` in ``[lo, hi)`` with ``starts[i] <= created_at < starts[i + 1]``, as a
+    balanced tree of ``CASE`` (the row is known to be at or after ``starts[lo]``)."""
+    if hi - lo == 1:
+        return literal_column(str(lo))
+    mid = (lo + hi) // 2
+    return case(
+        (_created < starts[mid], _bucket_index(starts, lo, mid)),
+        else_=_bucket_index(starts, mid, hi),
+    )
+
+
+async def by_period(
+    session: AsyncSession,
+    period: Period,
+    tz: dt.tzinfo,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[Group]:
+    """Spend in ``[start, end)`` per local day, ISO week or month in ``tz``, oldest first;
+    only periods with rows. Without a bound, the ledger's first or last row sets it."""
+    if start is None or end is None:
+        first, last = (
+            await session.execute(
+                select(func.min(_created), func.max(_created)).where(*_within(start, end))
+            )
+        ).one()
+        if first is None:
+            return []
+        start = start or first
+        end = end or last + _ONE_MICROSECOND
+    if start >= end:
+        return []
+    buckets = covering(period, start, end, tz, limit=MAX_BUCKETS)
+    _refuse_too_many(period, buckets, start, end)
+    index = _bucket_index([b.start for b in buckets], 0, len(buckets)).label("bucket")
+    rows_in = select(index, *_COSTS.c).where(*_within(start, end)).subquery()
+    grouped = select(rows_in.c.bucket, *_sums_columns(rows_in.c)).group_by(rows_in.c.bucket)
+    rows = sorted(await session.execute(grouped), key=lambda row: int(row.bucket))
+    return [Group(buckets[int(row.bucket)].key, _sums(row)) for row in rows]
+
+
+def _refuse_too_many(
+    period: Period, buckets: list[Bounds], start: dt.datetime, end: dt.datetime
+) -> None:
+    if len(buckets) > MAX_BUCKETS:
+        raise InvalidRequestError(
+            f"grouping by {period} from {start:%Y-%m-%d} to {end:%Y-%m-%d} makes more than "
+            f"{MAX_BUCKETS} groups; allowed: at most {MAX_BUCKETS} (group by a longer period "
+            "or start later)",
+            details={"field": "by", "value": period},
+        )
+
+
+async def in_periods(
+    session: AsyncSession, periods: Sequence[Bounds]
+) -> list[tuple[Decimal, int, int]]:
+    """``(USD, calls, unpriced calls)`` in each period, in one statement that reads only
+    ``ix_cost_records_created_at_cost`` over the span of the periods (a budget check
+    costs what the period's rows cost, however long the ledger)."""
+    if not periods:
+        return []
+    columns: list[ColumnElement[Any]] = []
+    for p in periods:
+        inside = and_(_created >= p.start, _created < p.end)
+        columns += [
+            _units(case((inside, _amount))),
+            func.count(case((inside, literal_column("1")))),
+            func.count(case((and_(inside, _amount.is_(None)), literal_column("1")))),
+        ]
+    span = _within(min(p.start for p in periods), max(p.end for p in periods))
+    row = (await session.execute(select(*columns).where(*span))).one()
+    return [(usd_from_e10(row[i]), int(row[i + 1]), int(row[i + 2])) for i in range(0, len(row), 3)]
+
+
+__all__ = [
+    "DELETED_TASK",
+    "MAX_BUCKETS",
+    "Group",
+    "KeyGrouping",
+    "Sums",
+    "by_key",
+    "by_period",
+    "in_periods",
+]
