@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Table, Update, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +27,11 @@ from aadap.db.base import column_values
 from aadap.db.models import CostRecord, Task
 from aadap.db.session import Database
 from aadap.db.types import utcnow
-from aadap.llm.types import Completion
 from aadap.services import aggregates
 from aadap.services.context import RunContext, Spend
+
+if TYPE_CHECKING:  # importing aadap.llm loads the HTTP client and the price tables
+    from aadap.llm.types import Completion
 
 _COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
