@@ -69,7 +69,7 @@ SELECT gen_random_uuid(),
        CASE WHEN g % 33 = 0 THEN 'compute' ELSE 'llm' END,
        (ARRAY['openai','openai','azure','vllm','offline','databricks'])[1 + g % 6],
        (ARRAY['gpt-4o','gpt-4o-mini','gpt-4o','llama-3','offline-rules-v1','dbx-compute'])[1 + g % 6],
-       (g * 7919) % 4000, (g * 104729) % 900,
+       (g::bigint * 7919) % 4000, (g::bigint * 104729) % 900,
        CASE WHEN g % 100 = 0 THEN NULL ELSE {cost_value} END,
        g % 5000, 1, 'bench-' || g, 'succeeded', '{{}}'::jsonb,
        now() - make_interval(secs => (g::float8 / {rows}) * {span_seconds})
@@ -133,7 +133,7 @@ def _seed_postgres(url: str, rows: int) -> float:
                 "WHERE table_name = 'cost_records'"
             )
         }
-        cost, value = _cost_column(columns)
+        cost, value = _cost_column(columns, "g::bigint")
         conn.execute(
             _PG_SEED.format(
                 cost=cost,

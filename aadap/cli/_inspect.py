@@ -40,7 +40,10 @@ def _parse_since(value: str | None) -> dt.datetime | None:
         return None
     units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
     if value[:-1].isdigit() and value[-1] in units:
-        return dt.datetime.now(dt.UTC) - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+        try:
+            return dt.datetime.now(dt.UTC) - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
+        except OverflowError:  # before year 1: everything
+            return None
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     Table,
     and_,
     case,
@@ -162,23 +163,28 @@ async def by_period(
     end: dt.datetime | None = None,
 ) -> list[Group]:
     """Spend in ``[start, end)`` per local day, ISO week or month in ``tz``, oldest first;
-    only periods with rows. Without a bound, the ledger's first or last row sets it."""
-    if start is None or end is None:
-        first, last = (
-            await session.execute(
-                select(func.min(_created), func.max(_created)).where(*_within(start, end))
+    only periods with rows. The buckets span the first to the last row in the window (two
+    index lookups), so a ``start`` far in the past costs nothing."""
+    window = _within(start, end)
+    first, last = (
+        await session.execute(
+            select(
+                select(func.min(_created)).where(*window).scalar_subquery(),
+                select(func.max(_created)).where(*window).scalar_subquery(),
             )
-        ).one()
-        if first is None:
-            return []
-        start = start or first
-        end = end or last + _ONE_MICROSECOND
-    if start >= end:
+        )
+    ).one()
+    if first is None:
         return []
+    start, end = first, last + _ONE_MICROSECOND
     buckets = covering(period, start, end, tz, limit=MAX_BUCKETS)
     _refuse_too_many(period, buckets, start, end)
     index = _bucket_index([b.start for b in buckets], 0, len(buckets)).label("bucket")
-    rows_in = select(index, *_COSTS.c).where(*_within(start, end)).subquery()
+    rows_in = (
+        select(index, _COSTS.c.tokens_in, _COSTS.c.tokens_out, _amount)
+        .where(*_within(start, end))
+        .subquery()
+    )
     grouped = select(rows_in.c.bucket, *_sums_columns(rows_in.c)).group_by(rows_in.c.bucket)
     rows = sorted(await session.execute(grouped), key=lambda row: int(row.bucket))
     return [Group(buckets[int(row.bucket)].key, _sums(row)) for row in rows]
@@ -196,14 +202,10 @@ def _refuse_too_many(
         )
 
 
-async def in_periods(
-    session: AsyncSession, periods: Sequence[Bounds]
-) -> list[tuple[Decimal, int, int]]:
-    """``(USD, calls, unpriced calls)`` in each period, in one statement that reads only
-    ``ix_cost_records_created_at_cost`` over the span of the periods (a budget check
-    costs what the period's rows cost, however long the ledger)."""
-    if not periods:
-        return []
+def in_periods_statement(periods: Sequence[Bounds]) -> Select[Any]:
+    """``(USD units, calls, unpriced calls)`` per period, one statement over the span of the
+    periods that needs only ``created_at`` and ``cost_usd_e10``: PostgreSQL answers it from
+    ``ix_cost_records_created_at_cost`` alone (an index-only scan, checked in the tests)."""
     columns: list[ColumnElement[Any]] = []
     for p in periods:
         inside = and_(_created >= p.start, _created < p.end)
@@ -213,7 +215,17 @@ async def in_periods(
             func.count(case((and_(inside, _amount.is_(None)), literal_column("1")))),
         ]
     span = _within(min(p.start for p in periods), max(p.end for p in periods))
-    row = (await session.execute(select(*columns).where(*span))).one()
+    return select(*columns).where(*span)
+
+
+async def in_periods(
+    session: AsyncSession, periods: Sequence[Bounds]
+) -> list[tuple[Decimal, int, int]]:
+    """``(USD, calls, unpriced calls)`` in each period: what the budget check reads before
+    every new lifecycle. It costs what the period's rows cost, however long the ledger."""
+    if not periods:
+        return []
+    row = (await session.execute(in_periods_statement(periods))).one()
     return [(usd_from_e10(row[i]), int(row[i + 1]), int(row[i + 2])) for i in range(0, len(row), 3)]
 
 
@@ -226,4 +238,5 @@ __all__ = [
     "by_key",
     "by_period",
     "in_periods",
+    "in_periods_statement",
 ]
