@@ -33,6 +33,7 @@ class Bounds:
     key: str
     start: dt.datetime
     end: dt.datetime
+    first_day: dt.date  # the local date the period starts on
 
 
 def local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
@@ -56,7 +57,11 @@ def period_bounds(period: Period, now: dt.datetime, tz: dt.tzinfo) -> Bounds:
         first = today.replace(day=1)
         after = add_months(first, 1)
     return Bounds(
-        period, period_key(period, today), local_midnight(first, tz), local_midnight(after, tz)
+        period,
+        period_key(period, today),
+        local_midnight(first, tz),
+        local_midnight(after, tz),
+        first,
     )
 
 
