@@ -31,7 +31,7 @@ from aadap.core.exceptions import ErrorSeverity
 from aadap.core.ids import new_id
 from aadap.core.states import TaskState
 from aadap.db.base import Base
-from aadap.db.types import ExactDecimal, JSONType, UTCDateTime, utcnow
+from aadap.db.types import ExactDecimal, JSONType, UsdE10, UTCDateTime, utcnow
 
 
 def _in(column: str, allowed: list[str]) -> str:
@@ -304,16 +304,21 @@ class TaskLog(Base):
 
 
 class CostRecord(Base):
-    """INFRA-02: one row per LLM call (or compute run); ``call_id`` makes writes idempotent."""
+    """INFRA-02: one row per LLM call (or compute run); ``call_id`` makes writes idempotent.
+
+    ``cost_usd`` is stored as ``cost_usd_e10``, an integer count of 10^-10 USD
+    (:class:`~aadap.db.types.UsdE10`) so that both dialects ``SUM`` it exactly; spend
+    over a period is read from ``ix_cost_records_created_at_cost`` alone.
+    """
 
     __tablename__ = "cost_records"
     __table_args__ = (
         _check("kind", enums.CostKind),
         _check("status", enums.CostStatus),
         CheckConstraint("tokens_in >= 0 AND tokens_out >= 0", name="tokens_non_negative"),
-        CheckConstraint("cost_usd IS NULL OR cost_usd >= 0", name="cost_non_negative"),
+        CheckConstraint("cost_usd_e10 IS NULL OR cost_usd_e10 >= 0", name="cost_non_negative"),
         Index("ix_cost_records_task_id", "task_id"),
-        Index("ix_cost_records_created_at", "created_at"),
+        Index("ix_cost_records_created_at_cost", "created_at", "cost_usd_e10"),
         Index("ix_cost_records_agent_type_created_at", "agent_type", "created_at"),
         Index("ix_cost_records_model", "model"),
         Index("ix_cost_records_status", "status"),
@@ -329,7 +334,7 @@ class CostRecord(Base):
     model: Mapped[str] = mapped_column(String(128), nullable=False)
     tokens_in: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     tokens_out: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    cost_usd: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    cost_usd: Mapped[Decimal | None] = mapped_column("cost_usd_e10", UsdE10())
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     attempt: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     call_id: Mapped[str] = mapped_column(String(128), unique=True, nullable=False)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Numeric, String
+from sqlalchemy import JSON, BigInteger, DateTime, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -70,3 +70,40 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value))
+
+
+#: 1 USD in the units of :class:`UsdE10` (10**10: the ten decimal places ``NUMERIC(20, 10)`` keeps)
+E10 = 10**10
+
+
+def usd_from_e10(units: int | Decimal | None) -> Decimal:
+    """Exact USD from a sum of :class:`UsdE10` units, with ten places (``None``, an empty
+    sum, and 0 give a plain ``Decimal(0)``)."""
+    return Decimal(int(units)).scaleb(-10) if units else Decimal(0)
+
+
+def usd_to_e10(value: Decimal | int | str | None) -> int | None:
+    """USD as stored by :class:`UsdE10`: 10^-10 units, rounded half-up."""
+    if value is None:
+        return None
+    return int(Decimal(str(value)).scaleb(10).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class UsdE10(TypeDecorator[Decimal]):
+    """USD as a ``BIGINT`` count of 10^-10 dollars, a ``Decimal`` in Python.
+
+    Integers are the one representation both dialects ``SUM`` exactly: SQLite has no
+    decimal type (``SUM`` over its text decimals is floating point) and PostgreSQL sums
+    ``bigint`` into ``numeric``. Ten places is what the ledger has always kept
+    (``NUMERIC(20, 10)``); a finer value is rounded half-up, as PostgreSQL rounded it.
+    A ``BIGINT`` holds 922 million USD per row.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> int | None:
+        return usd_to_e10(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else usd_from_e10(value)

@@ -30,10 +30,11 @@ from sqlalchemy import select
 from aadap.core.config import Settings
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import CostBudgetExceededError
-from aadap.db.models import CostRecord, TaskLog
+from aadap.db.models import TaskLog
 from aadap.db.session import Database
-from aadap.services import logs
-from aadap.services.reports import Bounds, period_bounds, resolve_now, usd, zone
+from aadap.services import aggregates, logs
+from aadap.services.periods import period_bounds
+from aadap.services.reports import resolve_now, usd, zone
 
 BudgetPeriod = Literal["daily", "monthly"]
 PERIODS: tuple[BudgetPeriod, ...] = ("daily", "monthly")
@@ -117,16 +118,6 @@ def _percent(spend: Decimal, limit: Decimal | None) -> Decimal | None:
     return (spend * 100 / limit).quantize(_CENT)
 
 
-async def _spend_in(db: Database, bounds: Bounds) -> tuple[Decimal, int, int]:
-    stmt = select(CostRecord.cost_usd).where(
-        CostRecord.created_at >= bounds.start, CostRecord.created_at < bounds.end
-    )
-    async with db.sessions() as session:
-        costs = list((await session.execute(stmt)).scalars())
-    priced = [c for c in costs if c is not None]
-    return sum(priced, Decimal(0)), len(costs), len(costs) - len(priced)
-
-
 async def spend(
     db: Database,
     settings: Settings,
@@ -134,21 +125,23 @@ async def spend(
     now: dt.datetime | None = None,
     periods: tuple[BudgetPeriod, ...] = PERIODS,
 ) -> list[PeriodSpend]:
-    """The current local day's and month's spend, each against its budget."""
+    """The current local day's and month's spend, each against its budget: one indexed
+    aggregate over the period (:func:`aadap.services.aggregates.in_periods`)."""
     now = resolve_now(now)
     tz = zone(settings)
     hard = settings.budgets.hard_limit_percent
+    bounds = [period_bounds("day" if p == "daily" else "month", now, tz) for p in periods]
+    async with db.sessions() as session:
+        sums = await aggregates.in_periods(session, bounds)
     result = []
-    for period in periods:
-        bounds = period_bounds("day" if period == "daily" else "month", now, tz)
-        total, calls, unpriced = await _spend_in(db, bounds)
+    for period, b, (total, calls, unpriced) in zip(periods, bounds, sums, strict=True):
         limit = _limit(settings, period)
         result.append(
             PeriodSpend(
                 period=period,
-                key=bounds.key,
-                starts_at=bounds.start,
-                ends_at=bounds.end,
+                key=b.key,
+                starts_at=b.start,
+                ends_at=b.end,
                 spend_usd=total,
                 calls=calls,
                 unpriced_calls=unpriced,

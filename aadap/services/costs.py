@@ -16,20 +16,24 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Table, Update, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import CostKind, CostStatus
+from aadap.core.exceptions import InvalidRequestError
 from aadap.core.ids import new_id
 from aadap.db.base import column_values
 from aadap.db.models import CostRecord, Task
 from aadap.db.session import Database
 from aadap.db.types import utcnow
-from aadap.llm.types import Completion
+from aadap.services import aggregates
 from aadap.services.context import RunContext, Spend
+
+if TYPE_CHECKING:  # importing aadap.llm loads the HTTP client and the price tables
+    from aadap.llm.types import Completion
 
 _COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
@@ -342,49 +346,25 @@ Grouping = Literal["task", "agent", "model", "day", "week", "month"]
 async def summarise(
     session: AsyncSession, *, by: Grouping, since: dt.datetime | None = None, tz: dt.tzinfo = dt.UTC
 ) -> list[dict[str, Any]]:
-    """Spend grouped by task, agent, model, day, week or month (time buckets in ``tz``).
-
-    Sums are computed in Python over exact ``Decimal`` values so SQLite (which has
-    no decimal type) and PostgreSQL give the same figures.
-    """
-    stmt = select(CostRecord)
-    if since is not None:
-        stmt = stmt.where(CostRecord.created_at >= since)
-    buckets: dict[str, dict[str, Any]] = {}
-    for row in (await session.execute(stmt)).scalars():
-        key = _bucket(row, by, tz)
-        entry = buckets.setdefault(
-            key,
-            {
-                by: key,
-                "calls": 0,
-                "tokens_in": 0,
-                "tokens_out": 0,
-                "cost_usd": Decimal(0),
-                "unpriced_calls": 0,
-            },
+    """Spend grouped by task, agent, model, day, week or month (time buckets in ``tz``),
+    summed and grouped by the database (:mod:`aadap.services.aggregates`), by key."""
+    if by in ("day", "week", "month"):
+        groups = await aggregates.by_period(session, by, tz, start=since)
+    elif by in ("task", "agent", "model"):
+        groups = await aggregates.by_key(session, by, start=since)
+    else:
+        raise InvalidRequestError(
+            f"by={by!r} is not valid; allowed: task, agent, model, day, week, month",
+            details={"field": "by", "value": by},
         )
-        entry["calls"] += 1
-        entry["tokens_in"] += row.tokens_in
-        entry["tokens_out"] += row.tokens_out
-        if row.cost_usd is None:
-            entry["unpriced_calls"] += 1
-        else:
-            entry["cost_usd"] += row.cost_usd
-    return [buckets[k] for k in sorted(buckets)]
-
-
-def _bucket(row: CostRecord, by: Grouping, tz: dt.tzinfo) -> str:
-    if by == "task":
-        return str(row.task_id) if row.task_id else "(deleted task)"
-    if by == "agent":
-        return row.agent_type
-    if by == "model":
-        return f"{row.provider}/{row.model}"
-    local = row.created_at.astimezone(tz)
-    if by == "day":
-        return local.date().isoformat()
-    if by == "week":
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{local.year}-{local.month:02d}"
+    return [
+        {
+            by: group.key,
+            "calls": group.sums.calls,
+            "tokens_in": group.sums.tokens_in,
+            "tokens_out": group.sums.tokens_out,
+            "cost_usd": group.sums.cost_usd,
+            "unpriced_calls": group.sums.unpriced_calls,
+        }
+        for group in sorted(groups, key=lambda g: g.key)
+    ]

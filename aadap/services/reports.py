@@ -3,37 +3,34 @@
 Time buckets are local to ``settings.timezone`` (a row at 23:30 UTC belongs to
 the next day in Europe/Paris). The window runs from the start of the local
 month ``months - 1`` months back up to ``now``, so month figures are whole
-months; the first week may be partial. Sums are exact ``Decimal`` additions in
-Python, so SQLite (which stores decimals as text) and PostgreSQL agree.
+months; the first week may be partial. The database sums and groups
+(:mod:`aadap.services.aggregates`): four grouped reads, by local day, agent, model
+and task; weeks, months and the total are exact sums of the days.
 
-Also home to the local-period arithmetic the budget watch shares
-(:func:`period_bounds`) and the clock rule every periodic service follows:
-time is injected (``now``), it must be timezone-aware, ``None`` means the wall
-clock.
+Also home to the clock rule every periodic service follows: time is injected
+(``now``), it must be timezone-aware, ``None`` means the wall clock. The local-period
+arithmetic lives in :mod:`aadap.services.periods` (re-exported here).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import uuid
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from aadap.core.config import Settings
 from aadap.core.exceptions import InvalidRequestError
-from aadap.db.models import CostRecord, Task
 from aadap.db.session import Database
 from aadap.db.types import utcnow
+from aadap.services import aggregates
+from aadap.services.periods import Bounds, Period, period_bounds, period_key, window_start
 
-Period = Literal["day", "week", "month"]
 Grouping = Literal["total", "day", "week", "month", "agent", "model", "task"]
 GROUPINGS: tuple[Grouping, ...] = ("total", "day", "week", "month", "agent", "model", "task")
 CSV_COLUMNS = (
@@ -47,6 +44,7 @@ CSV_COLUMNS = (
     "unpriced_calls",
 )
 MAX_MONTHS = 36
+_KEY_GROUPINGS: tuple[aggregates.KeyGrouping, ...] = ("agent", "model", "task")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -68,58 +66,6 @@ def resolve_now(now: dt.datetime | None, *, field: str = "now") -> dt.datetime:
 
 def zone(settings: Settings) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.timezone)
-
-
-def period_key(period: Period, local: dt.datetime | dt.date) -> str:
-    """``2025-03-14`` (day), ``2025-W11`` (ISO week) or ``2025-03`` (month)."""
-    day = local.date() if isinstance(local, dt.datetime) else local
-    if period == "day":
-        return day.isoformat()
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{day.year}-{day.month:02d}"
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """One local calendar period as a half-open UTC interval ``[start, end)``."""
-
-    period: Period
-    key: str
-    start: dt.datetime
-    end: dt.datetime
-
-
-def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + (day.month - 1) + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def period_bounds(period: Period, now: dt.datetime, tz: dt.tzinfo) -> Bounds:
-    """The local day, ISO week or month containing ``now`` (DST-safe: local midnights)."""
-    today = now.astimezone(tz).date()
-    if period == "day":
-        first, after = today, today + dt.timedelta(days=1)
-    elif period == "week":
-        first = today - dt.timedelta(days=today.weekday())
-        after = first + dt.timedelta(days=7)
-    else:
-        first = today.replace(day=1)
-        after = _add_months(first, 1)
-    return Bounds(
-        period, period_key(period, today), _local_midnight(first, tz), _local_midnight(after, tz)
-    )
-
-
-def window_start(now: dt.datetime, tz: dt.tzinfo, months: int) -> dt.datetime:
-    """Local midnight on the first day of the month ``months - 1`` months before ``now``'s."""
-    first = now.astimezone(tz).date().replace(day=1)
-    return _local_midnight(_add_months(first, -(months - 1)), tz)
 
 
 def usd(value: Decimal) -> str:
@@ -172,10 +118,6 @@ class CostReport(BaseModel):
         return Decimal(0) if found is None else found.cost_usd
 
 
-def _task_key(task_id: uuid.UUID | None) -> str:
-    return str(task_id) if task_id else "(deleted task)"
-
-
 async def build(
     db: Database, settings: Settings, *, now: dt.datetime | None = None, months: int = 3
 ) -> CostReport:
@@ -188,47 +130,29 @@ async def build(
     now = resolve_now(now)
     tz = zone(settings)
     start = window_start(now, tz, months)
-    stmt = (
-        select(
-            CostRecord.created_at,
-            CostRecord.agent_type,
-            CostRecord.provider,
-            CostRecord.model,
-            CostRecord.task_id,
-            CostRecord.tokens_in,
-            CostRecord.tokens_out,
-            CostRecord.cost_usd,
-            Task.title,
-        )
-        .outerjoin(Task, Task.id == CostRecord.task_id)
-        .where(CostRecord.created_at >= start, CostRecord.created_at <= now)
-    )
-    lines: dict[tuple[Grouping, str], CostLine] = {}
+    end = now + dt.timedelta(microseconds=1)  # up to ``now`` inclusive (µs timestamps)
     async with db.sessions() as session:
-        rows = (await session.execute(stmt)).all()
-    for created_at, agent, provider, model, task_id, tokens_in, tokens_out, cost, title in rows:
-        local = created_at.astimezone(tz)
-        keys: list[tuple[Grouping, str, str | None]] = [
-            ("total", "all", None),
-            ("day", period_key("day", local), None),
-            ("week", period_key("week", local), None),
-            ("month", period_key("month", local), None),
-            ("agent", agent, None),
-            ("model", f"{provider}/{model}", None),
-            ("task", _task_key(task_id), title),
-        ]
-        for grouping, key, label in keys:
-            entry = lines.setdefault(
-                (grouping, key), CostLine(grouping=grouping, key=key, label=label)
-            )
-            entry.calls += 1
-            entry.tokens_in += tokens_in
-            entry.tokens_out += tokens_out
-            if cost is None:
-                entry.unpriced_calls += 1
-            else:
-                entry.cost_usd += cost
-    lines.setdefault(("total", "all"), CostLine(grouping="total", key="all"))
+        days = await aggregates.by_period(session, "day", tz, start=start, end=end)
+        keyed: dict[aggregates.KeyGrouping, list[aggregates.Group]] = {
+            grouping: await aggregates.by_key(session, grouping, start=start, end=end)
+            for grouping in _KEY_GROUPINGS
+        }
+    lines: dict[tuple[Grouping, str], CostLine] = {("total", "all"): _line("total", "all")}
+    for day in days:
+        date = dt.date.fromisoformat(day.key)
+        in_time: tuple[tuple[Grouping, str], ...] = (
+            ("total", "all"),
+            ("day", day.key),
+            ("week", period_key("week", date)),
+            ("month", period_key("month", date)),
+        )
+        for grouping, key in in_time:
+            _add(lines.setdefault((grouping, key), _line(grouping, key)), day.sums)
+    for grouping, groups in keyed.items():
+        for group in groups:
+            line = _line(grouping, group.key, group.label)
+            lines[(grouping, group.key)] = line
+            _add(line, group.sums)
     return CostReport(
         generated_at=now,
         timezone=settings.timezone,
@@ -237,6 +161,18 @@ async def build(
         window_end=now,
         lines=_ordered(lines.values()),
     )
+
+
+def _line(grouping: Grouping, key: str, label: str | None = None) -> CostLine:
+    return CostLine(grouping=grouping, key=key, label=label)
+
+
+def _add(line: CostLine, sums: aggregates.Sums) -> None:
+    line.calls += sums.calls
+    line.tokens_in += sums.tokens_in
+    line.tokens_out += sums.tokens_out
+    line.cost_usd += sums.cost_usd
+    line.unpriced_calls += sums.unpriced_calls
 
 
 def _ordered(lines: Iterable[CostLine]) -> list[CostLine]:

@@ -50,6 +50,7 @@ from aadap.core.states import TaskState
 from aadap.db.base import Base, column_values, filled_values
 from aadap.db.models import Artifact, CostRecord, Task, TaskLog
 from aadap.db.session import Database
+from aadap.db.types import UsdE10, usd_to_e10
 from aadap.services import artifacts, costs, ledger
 
 _LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
@@ -221,8 +222,16 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _json_row(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _json_value(value) for name, value in values.items()}
+def _json_row(values: Mapping[str, Any], table: Table | None = None) -> dict[str, Any]:
+    """``values`` as JSON; with ``table``, a USD amount as its stored integer (``UsdE10``)."""
+    return {
+        name: _json_value(
+            value
+            if table is None or not isinstance(table.c[name].type, UsdE10)
+            else usd_to_e10(value)
+        )
+        for name, value in values.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -281,7 +290,7 @@ async def commit(
             return None
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for row in [*rows, *([] if cost_row is None else [cost_row])]:
-        by_table.setdefault(row.__table__, []).append(_json_row(filled_values(row)))  # type: ignore[arg-type]
+        by_table.setdefault(row.__table__, []).append(_json_row(filled_values(row), row.__table__))  # type: ignore[arg-type]
     shape = _Shape(
         hops=len(hops),
         output=output is not None,

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import String, Table, bindparam, cast, select
+from sqlalchemy import Table, bindparam, select
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, CostKind
 from aadap.db import json_sql
 from aadap.db.models import Artifact, CostRecord, StateTransition, Task
 from aadap.db.session import Database
+from aadap.db.types import usd_from_e10
 from aadap.services import artifacts
 
 
@@ -50,7 +51,7 @@ _COST_FIELDS = (
     _COSTS.c.kind,
     _COSTS.c.tokens_in,
     _COSTS.c.tokens_out,
-    cast(_COSTS.c.cost_usd, String),  # exact, as text
+    _COSTS.c.cost_usd_e10,  # an integer: exact in JSON
 )
 #: dialect -> the summary's one query, built on first use
 _QUERIES: dict[str, Any] = {}
@@ -102,7 +103,7 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
         entry["calls"] += 1
         entry["tokens_in"] += tokens_in
         entry["tokens_out"] += tokens_out
-        entry["cost_usd"] += Decimal(cost_usd or 0)
+        entry["cost_usd"] += usd_from_e10(cost_usd)
         llm_calls += kind == CostKind.LLM.value
     error = last_reason if task.current_state in ("FAILED", "CANCELLED") else None
     return LifecycleSummary(

@@ -23,7 +23,7 @@ from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
-from aadap.services import budget_watch, connections, ledger, step_commit
+from aadap.services import budget_watch, ledger, step_commit
 
 
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
@@ -203,6 +203,9 @@ async def _connection_id(
     if request.connection is None:
         if request.platform is PlatformKind.LOCAL:
             return None
+        # imported here: it loads the platform SDKs, which reading tasks does not need
+        from aadap.services import connections
+
         default = await connections.default_for(session, settings, request.platform)
         return None if default is None else default.id
     conn = (

@@ -294,7 +294,7 @@ _SQL_KEY = {
 def sql_costs(trail: Trail, by: str, tz: str = "UTC", since: str | None = None) -> dict[str, Any]:
     rows = trail.sql(
         f"SELECT {_SQL_KEY[by]}, count(*), sum(tokens_in), sum(tokens_out), "
-        "coalesce(sum(cost_usd), 0), count(*) FILTER (WHERE cost_usd IS NULL) FROM cost_records"
+        "coalesce(sum(cost_usd_e10), 0) / 10000000000.0, count(*) FILTER (WHERE cost_usd_e10 IS NULL) FROM cost_records"
         + (" WHERE created_at >= %(since)s" if since else "")
         + " GROUP BY 1",
         {"tz": tz, "since": since},

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, inspect
+from sqlalchemy import JSON, Integer, String, Uuid, column, event, inspect, select, table, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aadap.db import migrate
+from aadap.db import migrate, models
 from aadap.db.models import Base
 from aadap.db.session import create_engine
+from aadap.db.types import ExactDecimal, UTCDateTime
 from tests.conftest import settings_for, throwaway_postgres_database
 
 
 def test_single_head_and_contiguous_chain() -> None:
     script = migrate.script()
-    assert len(script.get_heads()) == 1
+    assert script.get_heads() == [migrate.HEAD_REVISION]  # the constant read commands check
     assert len(script.get_bases()) == 1
     revisions = list(script.walk_revisions())  # head -> base; raises on a broken link
     ids = {rev.revision for rev in revisions}
@@ -85,5 +91,79 @@ async def test_ensure_schema_reads_the_version_once_per_engine(
         await migrate.downgrade(engine, "base")
         await migrate.ensure_schema(engine)
         assert await migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()
+
+
+# --- 0003: cost_records.cost_usd as integer 10^-10 USD ----------------------------------
+
+#: the 0001/0002 shape of the columns the data round trip writes (cost_usd an exact decimal)
+_COSTS_0001 = table(
+    "cost_records",
+    column("id", Uuid()),
+    column("agent_type", String()),
+    column("kind", String()),
+    column("provider", String()),
+    column("model", String()),
+    column("tokens_in", Integer()),
+    column("tokens_out", Integer()),
+    column("cost_usd", ExactDecimal()),
+    column("attempt", Integer()),
+    column("call_id", String()),
+    column("status", String()),
+    column("details", JSON()),
+    column("created_at", UTCDateTime()),
+)
+_AMOUNTS = ["0.0001234567", "99999.9999999999", "0", None, "12", "0.5", "0.0000000001"]
+
+
+async def _old_costs(engine: AsyncEngine) -> dict[str, Decimal | None]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(_COSTS_0001.c.call_id, _COSTS_0001.c.cost_usd))
+        return {str(call_id): cost for call_id, cost in rows}
+
+
+async def _new_costs(engine: AsyncEngine) -> dict[str, Decimal | None]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(models.CostRecord.call_id, models.CostRecord.cost_usd))
+        return {str(call_id): cost for call_id, cost in rows}
+
+
+async def test_0003_converts_costs_exactly_both_ways(fresh_url: str, session_home: Path) -> None:
+    """Up, down and up again with rows in the table: every amount survives exactly, the sum
+    is exact in SQL, and the rebuilt SQLite table keeps its other constraints."""
+    engine = create_engine(settings_for(fresh_url, session_home / "aadap"))
+    expected = {f"c{i}": None if a is None else Decimal(a) for i, a in enumerate(_AMOUNTS)}
+    try:
+        await migrate.upgrade(engine, "0002")
+        async with engine.begin() as conn:
+            await conn.execute(
+                _COSTS_0001.insert(),
+                [
+                    {"id": uuid.uuid4(), "agent_type": "developer", "kind": "llm",
+                     "provider": "openai", "model": "gpt-4o", "tokens_in": 1, "tokens_out": 2,
+                     "cost_usd": amount, "attempt": 1, "call_id": call_id, "status": "succeeded",
+                     "details": {}, "created_at": dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)}
+                    for call_id, amount in expected.items()
+                ],
+            )  # fmt: skip
+        await migrate.upgrade(engine, "0003")
+        assert await _new_costs(engine) == expected
+        async with engine.connect() as conn:
+            total = (
+                await conn.execute(text("SELECT sum(cost_usd_e10) FROM cost_records"))
+            ).scalar_one()
+            assert int(total) == 1000125001234567  # 100012.5001234567 USD, exactly
+            with pytest.raises(IntegrityError):  # the rebuilt table kept its CHECKs
+                await conn.execute(text("UPDATE cost_records SET tokens_in = -1"))
+            await conn.rollback()
+            with pytest.raises(IntegrityError):
+                await conn.execute(text("UPDATE cost_records SET cost_usd_e10 = -1"))
+            await conn.rollback()
+        await migrate.downgrade(engine, "0002")
+        assert await _old_costs(engine) == expected
+        await migrate.upgrade(engine)
+        assert await _new_costs(engine) == expected
+        assert await _drift(engine) == []
     finally:
         await engine.dispose()

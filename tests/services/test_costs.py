@@ -468,7 +468,7 @@ async def sql_summary(db: Database, by: str, tz: str) -> dict[str, tuple[Any, ..
     """The same figures computed by PostgreSQL itself (NUMERIC sums, its own calendar)."""
     query = text(
         f"SELECT {_SQL_KEY[by]} AS k, count(*), sum(tokens_in), sum(tokens_out), "
-        "coalesce(sum(cost_usd), 0), count(*) FILTER (WHERE cost_usd IS NULL) "
+        "coalesce(sum(cost_usd_e10), 0) / 10000000000.0, count(*) FILTER (WHERE cost_usd_e10 IS NULL) "
         "FROM cost_records GROUP BY 1"
     )
     async with db.sessions() as session:

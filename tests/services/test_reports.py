@@ -100,7 +100,7 @@ async def test_figures_equal_sql_sums_on_postgres(db: Database, tmp_path: Path) 
     for grouping, key_sql in _SQL_KEYS.items():
         query = text(
             f"SELECT {key_sql} AS k, count(*), sum(tokens_in), sum(tokens_out), "
-            "coalesce(sum(cost_usd), 0), count(*) FILTER (WHERE cost_usd IS NULL) "
+            "coalesce(sum(cost_usd_e10), 0) / 10000000000.0, count(*) FILTER (WHERE cost_usd_e10 IS NULL) "
             "FROM cost_records WHERE created_at >= :start AND created_at <= :now GROUP BY 1"
         )
         async with db.sessions() as session:
