@@ -57,6 +57,10 @@ def evaluate(node: ast.expr, names: NameResolver, depth: int = 0) -> SqlText:
     text = string_value(node)
     if text is not None:
         return SqlText("literal", text, line, "a literal")
+    if not isinstance(node, ast.Name):
+        folded = names.text(node)
+        if folded is not None:
+            return SqlText("literal", folded, line, "a constant expression")
     if isinstance(node, ast.JoinedStr):
         parts = [
             string_value(v) if isinstance(v, ast.Constant) else PLACEHOLDER for v in node.values
@@ -101,19 +105,42 @@ def _call(node: ast.Call, names: NameResolver, depth: int) -> SqlText:
 
 
 def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]] | None:
-    """``(description, dialect kind)`` when ``node`` runs SQL: ``("spark.sql", ("spark",))``."""
+    """``(description, dialect kind)`` when ``node`` runs SQL: ``("spark.sql", ("spark",))``.
+
+    The callee may be reached through an alias (``run = spark.sql; run(...)``), a
+    getattr with a folded name or an attribute set with ``setattr``.
+    """
     func = node.func
-    if not isinstance(func, ast.Attribute) or func.attr not in _SQL_METHODS:
+    if isinstance(func, ast.Attribute) and func.attr in _SQL_METHODS:
+        receivers = names.resolve(func.value)
+        receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+        return _sql_kind(func.attr, receiver_text, receivers)
+    if not (
+        (type(func) is ast.Name and func.id in names.aliases)
+        or type(func) is ast.Call
+        or type(func) is ast.Subscript
+        or (type(func) is ast.Attribute and names.has_attribute_aliases)
+    ):
         return None
-    receivers = names.resolve(func.value)
-    receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+    for name in sorted(names.resolve(func)):
+        receiver_text, _, method = name.rpartition(".")
+        if method in _SQL_METHODS and receiver_text:
+            found = _sql_kind(method, receiver_text, frozenset({receiver_text}))
+            if found is not None:
+                return found
+    return None
+
+
+def _sql_kind(
+    method: str, receiver_text: str, receivers: frozenset[str]
+) -> tuple[str, tuple[str, ...]] | None:
     is_duckdb = any(r.startswith("duckdb") for r in receivers)
-    if func.attr == "sql" or (func.attr == "query" and is_duckdb):
-        return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "spark",)
-    if func.attr in {"execute", "executemany", "executescript"}:
+    if method == "sql" or (method == "query" and is_duckdb):
+        return f"{receiver_text}.{method}", ("duckdb" if is_duckdb else "spark",)
+    if method in {"execute", "executemany", "executescript"}:
         known = any(r.split(".")[0] in _DB_MODULES for r in receivers)
         if known or _DB_RECEIVERS.search(receiver_text):
-            return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "db",)
+            return f"{receiver_text}.{method}", ("duckdb" if is_duckdb else "db",)
     return None
 
 

@@ -13,14 +13,19 @@ import warnings
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._py_calls import call_findings
+from aadap.safety._py_calls import call_findings, unresolved_call
 from aadap.safety._py_names import NameResolver, all_nodes
 from aadap.safety._py_rules import lookup, worth_resolving
+from aadap.safety._py_secrets import folded_secrets
 from aadap.safety._py_sql import embedded_sql, sql_call
 from aadap.safety._py_writes import WriteCheck
 from aadap.safety.findings import Finding
 
 _JVM_ATTRS = frozenset({"_jvm", "_gateway", "_jsparkSession"})
+# Nodes whose strings may hide a secret once folded (calls are handled with the calls).
+_STRING_HOLDERS = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.keyword, ast.Dict, ast.BinOp, ast.JoinedStr}
+)
 
 
 def _syntax_error(exc: SyntaxError, language: Language) -> Finding:
@@ -90,13 +95,38 @@ def _walk(
                 found.append(leftover)
             if names.is_getattr_call(node):
                 found.extend(_references(node, names, language))
+            dynamic = unresolved_call(node, names)
+            if dynamic is not None:
+                found.append(dynamic)
+            found.extend(folded_secrets(node, names, language))
         elif (
             (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)
             and type(node.ctx) is ast.Load
             and id(node) not in handled
         ):
             found.extend(_references(node, names, language))
+        elif type(node) in _STRING_HOLDERS:
+            found.extend(folded_secrets(node, names, language))
+    found.extend(_fold_limits(names, language))
     return found
+
+
+def _fold_limits(names: NameResolver, language: Language) -> list[Finding]:
+    """Code built to defeat folding is not given the benefit of the doubt (HIGH, unverified)."""
+    hint = "Write strings and calls directly; this part of the code cannot be checked."
+    return [
+        Finding(
+            "python.fold_limit",
+            RiskLevel.HIGH,
+            line,
+            f"the code builds a value the analysis cannot follow ({reason})",
+            hint,
+            None,
+            language,
+            True,
+        )
+        for line, reason in names.folder.limits
+    ]
 
 
 def _references(node: ast.expr, names: NameResolver, language: Language) -> list[Finding]:

@@ -132,7 +132,7 @@ _FORMATS: tuple[_Format, ...] = (
     ),
 )
 _ANY_MARKER = re.compile("|".join(re.escape(m) for f in _FORMATS for m in f.markers))
-_KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 
 LineOf = Callable[[int], int]
 
@@ -167,7 +167,7 @@ def _assigned(code: str, line_of: LineOf, language: Language | None) -> list[Fin
 def find_secrets(code: str, line_of: LineOf, language: Language | None) -> list[Finding]:
     """Every hard-coded credential in ``code``; ``line_of`` maps an offset to a 1-based line."""
     lowered = code.lower()
-    found = _assigned(code, line_of, language) if any(k in lowered for k in _KEY_MARKERS) else []
+    found = _assigned(code, line_of, language) if any(k in lowered for k in KEY_MARKERS) else []
     checks = (
         (
             _IDENTIFIED,
