@@ -21,9 +21,25 @@ _MAX_NAMES = 8
 _MAX_LEN = 256
 _BUILTINS = frozenset(dir(builtins))
 # Calls whose result is worth tracking through an assignment (``dt = DeltaTable.forName(...)``).
-_TRACKED_CALLS = ("DeltaTable.forName", "DeltaTable.forPath", "pathlib.Path", "duckdb.connect")
+_TRACKED_CALLS = (
+    "DeltaTable.forName",
+    "DeltaTable.forPath",
+    "pathlib.Path",
+    "duckdb.connect",
+    # network clients, judged at each request they make (see _py_egress)
+    "requests.Session",
+    "requests.session",
+    "httpx.Client",
+    "httpx.AsyncClient",
+    "aiohttp.ClientSession",
+    "urllib3.PoolManager",
+    "urllib.request.build_opener",
+    "paramiko.SSHClient",
+    "socket.socket",
+)
 _ALIAS_CALLS = frozenset(
     {"forName", "forPath", "Path", "connect", "getattr", "__import__", "import_module"}
+    | {name.rsplit(".", 1)[-1] for name in _TRACKED_CALLS}
 )
 _MODULE_LOADERS = frozenset({"builtins.__import__", "importlib.import_module"})
 _RENAMES = {"posix": "os", "nt": "os", "__builtins__": "builtins", "_pickle": "pickle"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -160,6 +161,7 @@ def embedded_sql(
     names: NameResolver,
     platform: PlatformKind,
     catalog: TableCatalog,
+    allowed_hosts: Sequence[str] = (),
 ) -> list[Finding]:
     """Findings for the SQL run by ``node`` (a call recognised by :func:`sql_call`)."""
     description, (flavour,) = call
@@ -180,6 +182,7 @@ def embedded_sql(
             line_offset=source.line - 1,
             language=Language.SQL,
             origin=origin,
+            allowed_hosts=allowed_hosts,
         )
         return found
     message = (
@@ -210,6 +213,7 @@ def embedded_sql(
         line_offset=source.line - 1,
         language=Language.SQL,
         origin=f" (template{origin})",
+        allowed_hosts=allowed_hosts,
     )
     checked = [f for f in found if f.rule not in {"sql.unparseable", "sql.unrecognised"}]
     if len(checked) < len(found):

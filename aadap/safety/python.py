@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety._catalog import TableCatalog
 from aadap.safety._py_calls import call_findings, unresolved_call
+from aadap.safety._py_doors import side_doors
+from aadap.safety._py_egress import egress, sensitive_files
 from aadap.safety._py_names import NameResolver, all_nodes
 from aadap.safety._py_rules import lookup, worth_resolving
 from aadap.safety._py_secrets import folded_secrets
@@ -55,14 +58,22 @@ def _parse(code: str, language: Language) -> ast.Module | Finding:
 
 
 def analyze_python(
-    code: str, *, language: Language, platform: PlatformKind, catalog: TableCatalog
+    code: str,
+    *,
+    language: Language,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    allowed_hosts: Sequence[str] = (),
 ) -> tuple[list[Finding], int]:
-    """Findings for Python/PySpark ``code`` and its number of top-level statements."""
+    """Findings for Python/PySpark ``code`` and its number of top-level statements.
+
+    ``allowed_hosts`` are the hosts network calls may reach without a finding.
+    """
     parsed = _parse(code, language)
     if isinstance(parsed, Finding):
         return [parsed], 0
     try:
-        return _walk(parsed, language, platform, catalog), len(parsed.body)
+        return _walk(parsed, language, platform, catalog, allowed_hosts), len(parsed.body)
     except RecursionError:
         msg = "the code is too deeply nested to analyse"
         hint = "Simplify the code; it cannot be checked as it is."
@@ -72,7 +83,11 @@ def analyze_python(
 
 
 def _walk(
-    tree: ast.Module, language: Language, platform: PlatformKind, catalog: TableCatalog
+    tree: ast.Module,
+    language: Language,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    allowed_hosts: Sequence[str],
 ) -> list[Finding]:
     nodes = all_nodes(tree)
     names = NameResolver(tree, nodes)
@@ -84,7 +99,14 @@ def _walk(
             call = sql_call(node, names)
             if call is not None:
                 found.extend(
-                    embedded_sql(node, call, names=names, platform=platform, catalog=catalog)
+                    embedded_sql(
+                        node,
+                        call,
+                        names=names,
+                        platform=platform,
+                        catalog=catalog,
+                        allowed_hosts=allowed_hosts,
+                    )
                 )
             written = writes.check(node)
             if written is not None:
@@ -99,6 +121,9 @@ def _walk(
             if dynamic is not None:
                 found.append(dynamic)
             found.extend(folded_secrets(node, names, language))
+            found.extend(egress(node, names, allowed_hosts, language))
+            found.extend(sensitive_files(node, names, language))
+            found.extend(side_doors(node, names, language))
         elif (
             (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)
             and type(node.ctx) is ast.Load

@@ -2,7 +2,8 @@
 
 Each snippet is labelled with the expected operation class and ``must_flag``: the
 analysis must flag it, i.e. the SANDBOX decision is not ``auto`` or a finding is HIGH
-or worse. ``existing_tables`` absent means "catalog unknown" (``None``).
+or worse. ``existing_tables`` absent means "catalog unknown" (``None``);
+``egress_allowed_hosts`` (optional) is the allow-list of network hosts for the snippet.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Snippet:
     expect_rules: frozenset[str]
     accepted_false_alarm: str | None
     source: str
+    egress_allowed_hosts: tuple[str, ...] = ()
 
     def analyse(self) -> Analysis:
         return analyze(
@@ -37,6 +39,7 @@ class Snippet:
             language=self.language,
             platform=self.platform,
             existing_tables=self.existing_tables,
+            egress_allowed_hosts=self.egress_allowed_hosts,
         )
 
 
@@ -59,6 +62,7 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Snippet]:
                     expect_rules=frozenset(raw.get("expect_rules", ())),
                     accepted_false_alarm=raw.get("accepted_false_alarm"),
                     source=path.name,
+                    egress_allowed_hosts=tuple(raw.get("egress_allowed_hosts", ())),
                 )
             )
     return snippets

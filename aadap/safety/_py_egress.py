@@ -1,0 +1,219 @@
+"""Network egress and secret-bearing files in Python (after folding).
+
+* **Egress**: HTTP clients (``requests``, ``httpx``, ``aiohttp``, ``urllib``,
+  ``http.client``, ``urllib3``), raw sockets, FTP/SMTP/Telnet/SSH/WebSocket clients,
+  and programs started with a network tool (``curl``, ``wget``, ``nc``, ``scp`` ...).
+  A call whose URL folds to a host listed in ``egress_allowed_hosts`` is not a finding;
+  any other host, or a URL only known at run time, is ``python.egress`` (HIGH).
+  Client objects (``requests.Session()``) are judged at each request they make.
+* **Secret-bearing or system files**: a call whose argument folds to a path under
+  ``/etc``, ``/root``, ``/proc/self``, ``~/.ssh``, ``~/.aws``..., a key file (``*.pem``,
+  ``id_rsa``...) or a key on DBFS is ``python.sensitive_file`` (HIGH).
+
+Both in one snippet is an exfiltration (CRITICAL), added by :mod:`aadap.safety.analyze`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+
+from aadap.core.enums import Language, RiskLevel
+from aadap.safety._py_names import NameResolver
+from aadap.safety.egress import sensitive_path
+from aadap.safety.findings import Finding
+from aadap.safety.hosts import host_allowed, url_host
+
+_HTTP_VERBS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "send"}
+)
+# Module functions that take a URL (first argument or ``url=``).
+_URL_FUNCTIONS = frozenset(
+    {f"requests.{verb}" for verb in _HTTP_VERBS}
+    | {f"httpx.{verb}" for verb in _HTTP_VERBS}
+    | {f"requests.api.{verb}" for verb in _HTTP_VERBS}
+    | {
+        "urllib.request.urlopen",
+        "urllib.request.urlretrieve",
+        "urllib.request.Request",
+        "urllib.urlopen",
+        "urllib.urlretrieve",
+        "urllib2.urlopen",
+        "aiohttp.request",
+        "urllib3.request",
+        "xmlrpc.client.ServerProxy",
+        "websocket.create_connection",
+        "websockets.connect",
+        "websockets.client.connect",
+        "pandas.read_html",
+    }
+)
+# Clients whose first argument (or ``host=``) is a host name.
+_HOST_CLIENTS = frozenset(
+    {
+        "http.client.HTTPConnection",
+        "http.client.HTTPSConnection",
+        "ftplib.FTP",
+        "ftplib.FTP_TLS",
+        "smtplib.SMTP",
+        "smtplib.SMTP_SSL",
+        "poplib.POP3",
+        "imaplib.IMAP4",
+        "imaplib.IMAP4_SSL",
+        "telnetlib.Telnet",
+        "asyncio.open_connection",
+        "socket.create_connection",
+        "paramiko.SSHClient().connect",
+    }
+)
+# Objects whose request methods are judged by their URL: ``requests.Session().get(url)``.
+_CLIENT_OBJECTS = (
+    "requests.Session()",
+    "requests.session()",
+    "requests.sessions.Session()",
+    "httpx.Client()",
+    "httpx.AsyncClient()",
+    "aiohttp.ClientSession()",
+    "urllib3.PoolManager()",
+    "urllib.request.build_opener()",
+)
+_CLIENT_METHODS = _HTTP_VERBS | {"open", "urlopen", "ws_connect"}
+# Always egress, whatever the host: raw sockets and transports the URL of which is set later.
+_RAW = frozenset(
+    {"socket.socket", "socket.socketpair", "ssl.wrap_socket", "pycurl.Curl", "socket.fromfd"}
+)
+_LAST = frozenset(
+    {name.rsplit(".", 1)[-1] for name in _URL_FUNCTIONS | _HOST_CLIENTS | _RAW} | _CLIENT_METHODS
+)
+_URL_KEYWORDS = ("url", "host", "hostname", "address", "base_url", "uri")
+_SHELLS = ("subprocess.", "os.system", "os.popen", "os.exec", "os.spawn", "os.posix_spawn")
+_NET_TOOLS = frozenset(
+    {
+        "curl",
+        "wget",
+        "nc",
+        "ncat",
+        "netcat",
+        "socat",
+        "telnet",
+        "ftp",
+        "sftp",
+        "scp",
+        "ssh",
+        "rsync",
+        "azcopy",
+        "gsutil",
+        "aws",
+        "az",
+    }
+)
+_WORD = re.compile(r"[\w.+-]+")
+_ARG_TYPES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name, ast.Call, ast.List, ast.Tuple)
+
+
+def _f(rule: str, line: int, message: str, hint: str, language: Language) -> Finding:
+    return Finding(rule, RiskLevel.HIGH, line, message, hint, None, language)
+
+
+_EGRESS_HINT = (
+    "Generated data code must not call the network; if the call is legitimate, "
+    "list its host in AADAP_SAFETY_EGRESS_ALLOWED_HOSTS."
+)
+_FILE_HINT = "Read only data files in the workspace or the data roots; never credentials."
+
+
+def _argument(node: ast.Call) -> ast.expr | None:
+    for keyword in node.keywords:
+        if keyword.arg in _URL_KEYWORDS:
+            return keyword.value
+    return node.args[0] if node.args else None
+
+
+def _destination(node: ast.Call, names: NameResolver) -> str | None:
+    """The host a call reaches, when it folds; ``None`` when only known at run time."""
+    argument = _argument(node)
+    if argument is None:
+        return None
+    if isinstance(argument, ast.Tuple) and argument.elts:  # (host, port)
+        argument = argument.elts[0]
+    text = names.text(argument)
+    return None if text is None else url_host(text) or ""
+
+
+def egress(
+    node: ast.Call, names: NameResolver, allowed: Sequence[str], language: Language
+) -> list[Finding]:
+    """``python.egress`` when ``node`` reaches the network (not an allow-listed host)."""
+    func = node.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if last not in _LAST and last not in names.aliases and not isinstance(func, ast.Call):
+        return _command(node, names, language) if last in _SHELL_LAST else []
+    resolved = names.resolve(func)
+    line = node.lineno
+    for name in sorted(resolved):
+        if name in _RAW:
+            msg = f"{name}() opens a raw network connection"
+            return [_f("python.egress", line, msg, _EGRESS_HINT, language)]
+        method = name.rsplit(".", 1)
+        judged = (
+            name in _URL_FUNCTIONS
+            or name in _HOST_CLIENTS
+            or (
+                len(method) == 2
+                and method[1] in _CLIENT_METHODS
+                and method[0].endswith(_CLIENT_OBJECTS)
+            )
+        )
+        if not judged:
+            continue
+        host = _destination(node, names)
+        if host_allowed(host, allowed):
+            return []
+        where = f"host {host}" if host else "a host only known at run time"
+        msg = f"{name}(...) sends a request over the network to {where}"
+        return [_f("python.egress", line, msg, _EGRESS_HINT, language)]
+    return _command(node, names, language) if any(n.startswith(_SHELLS) for n in resolved) else []
+
+
+_SHELL_LAST = frozenset(
+    {"system", "popen", "run", "call", "check_call", "check_output", "Popen", "getoutput"}
+    | {"getstatusoutput", "execv", "execvp", "execl", "execlp", "spawnv", "spawnl"}
+)
+
+
+def _command(node: ast.Call, names: NameResolver, language: Language) -> list[Finding]:
+    """A program started with a network tool: ``subprocess.run(["curl", ...])``."""
+    if not node.args or not any(n.startswith(_SHELLS) for n in names.resolve(node.func)):
+        return []
+    words: set[str] = set()
+    for text in names.folder.strings(node.args[0]):
+        words.update(word.rsplit("/", 1)[-1].lower() for word in _WORD.findall(text))
+    tools = sorted(words & _NET_TOOLS)
+    if not tools:
+        return []
+    msg = f"the command runs {tools[0]}, which sends data over the network"
+    return [_f("python.egress", node.lineno, msg, _EGRESS_HINT, language)]
+
+
+def sensitive_files(node: ast.Call, names: NameResolver, language: Language) -> list[Finding]:
+    """``python.sensitive_file`` when an argument of ``node`` names a secret-bearing file."""
+    arguments = [*node.args, *(k.value for k in node.keywords)]
+    if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.BinOp):
+        arguments.append(node.func.value)  # (Path.home() / ".ssh" / "id_rsa").read_text()
+    for argument in arguments:
+        if not isinstance(argument, _ARG_TYPES):
+            continue
+        if type(argument) is ast.Constant:
+            texts = [argument.value] if isinstance(argument.value, str) else []
+        else:
+            texts = names.folder.strings(argument)
+            if not texts:
+                template = names.folder.template(argument)
+                texts = [template] if template else []
+        for text in texts:
+            if sensitive_path(text):
+                shown = text if len(text) <= 60 else text[:57] + "..."
+                msg = f"reads or touches {shown!r}, a secret-bearing or system file"
+                return [_f("python.sensitive_file", node.lineno, msg, _FILE_HINT, language)]
+    return []
