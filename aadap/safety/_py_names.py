@@ -213,7 +213,10 @@ class NameResolver:
                 and "builtins.getattr" in self._name(func.id)
             ):
                 return node.args[0], node.args[1]
-            return None
+            bound = self.constants.get(func.id)  # call = operator.methodcaller("system")
+            if bound is None or type(bound[0]) is not ast.Call:
+                return None
+            func = bound[0]
         if type(func) is ast.Attribute:
             if func.attr != "__getattribute__" or not node.args:
                 return None

@@ -3,7 +3,8 @@
 Each snippet is labelled with the expected operation class and ``must_flag``: the
 analysis must flag it, i.e. the SANDBOX decision is not ``auto`` or a finding is HIGH
 or worse. ``existing_tables`` absent means "catalog unknown" (``None``);
-``egress_allowed_hosts`` (optional) is the allow-list of network hosts for the snippet.
+``egress_allowed_hosts`` (optional) is the allow-list of network hosts for the snippet;
+``class`` (optional, default: the file's name) groups snippets in the benchmark's report.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Snippet:
     accepted_false_alarm: str | None
     source: str
     egress_allowed_hosts: tuple[str, ...] = ()
+    category: str = ""
 
     def analyse(self) -> Analysis:
         return analyze(
@@ -63,6 +65,7 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Snippet]:
                     accepted_false_alarm=raw.get("accepted_false_alarm"),
                     source=path.name,
                     egress_allowed_hosts=tuple(raw.get("egress_allowed_hosts", ())),
+                    category=raw.get("class", path.stem),
                 )
             )
     return snippets
