@@ -109,7 +109,19 @@ _NET_TOOLS = frozenset(
     }
 )
 _WORD = re.compile(r"[\w.+-]+")
-_ARG_TYPES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name, ast.Call, ast.List, ast.Tuple)
+_ARG_TYPES = (ast.JoinedStr, ast.BinOp, ast.Name, ast.Call, ast.List, ast.Tuple)
+_PATHISH = re.compile(r"[/~\\]|id_|\.(?:pem|pfx|p12|jks|keystore|ppk|env|netrc|pgpass)")
+# Calls that build a path or a string: their value is folded and checked.
+_PATH_BUILDERS = frozenset(
+    {"Path", "PurePath", "join", "expanduser", "home", "joinpath", "format", "str", "fspath"}
+    | {"decode", "b64decode", "fromhex", "abspath", "normpath", "getenv", "get"}
+)
+
+
+def _path_call(node: ast.Call) -> bool:
+    func = node.func
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return last in _PATH_BUILDERS
 
 
 def _f(rule: str, line: int, message: str, hint: str, language: Language) -> Finding:
@@ -202,15 +214,21 @@ def sensitive_files(node: ast.Call, names: NameResolver, language: Language) -> 
     if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.BinOp):
         arguments.append(node.func.value)  # (Path.home() / ".ssh" / "id_rsa").read_text()
     for argument in arguments:
-        if not isinstance(argument, _ARG_TYPES):
+        kind = type(argument)
+        if kind is ast.Constant:
+            value = argument.value  # type: ignore[attr-defined]
+            texts = [value] if isinstance(value, str) and _PATHISH.search(value) else []
+        elif kind is ast.Name and argument.id not in names.constants:  # type: ignore[attr-defined]
             continue
-        if type(argument) is ast.Constant:
-            texts = [argument.value] if isinstance(argument.value, str) else []
-        else:
+        elif kind is ast.Call and not _path_call(argument):  # type: ignore[arg-type]
+            continue
+        elif isinstance(argument, _ARG_TYPES):
             texts = names.folder.strings(argument)
             if not texts:
                 template = names.folder.template(argument)
                 texts = [template] if template else []
+        else:
+            continue
         for text in texts:
             if sensitive_path(text):
                 shown = text if len(text) <= 60 else text[:57] + "..."

@@ -7,7 +7,8 @@ Resolve before you judge: ``"DROP " + "TABLE x"``, ``"".join(["sys", "tem"])``,
 folded to their value, so the rules judge the value and not the spelling.
 
 Folding is bounded: at most :data:`MAX_DEPTH` nested expressions, :data:`MAX_VALUE`
-characters per value and :data:`MAX_STEPS` folded nodes per snippet. Past a bound the
+characters per built value, :data:`MAX_PRODUCED` built characters and :data:`MAX_STEPS`
+folded nodes per snippet (so what is scanned afterwards is bounded too). Past a bound the
 value is unknown and the reason is kept in :attr:`Folder.limits`; the analyser reports
 it as a HIGH finding (never "safe") and goes on with the rest of the snippet.
 An alias cycle (``a = b + "x"; b = a``) folds to "unknown", which the rules treat as
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 MAX_DEPTH = 64
 MAX_VALUE = 100_000
 MAX_STEPS = 50_000
+MAX_PRODUCED = 300_000  # characters of all values built per snippet (literals not counted)
 HOLE = "{?}"  # stands for a part only known at run time, in a template
 
 Value = str | bytes | int | float | bool | None | tuple["Value", ...] | dict[str, "Value"]
@@ -79,11 +81,6 @@ _STR_METHODS_ARGS = frozenset(
 _HOME_VARIABLES = frozenset({"HOME", "USERPROFILE"})
 
 
-def _check(value: object) -> None:
-    if isinstance(value, str | bytes | tuple) and len(value) > MAX_VALUE:
-        raise FoldLimit(f"a value folds to more than {MAX_VALUE:,} characters")
-
-
 def _join_path(left: str, *parts: str) -> PathValue:
     out = left
     for part in parts:
@@ -117,6 +114,7 @@ class Folder:
         self._memo: dict[int, Value | _Unknown] = {}
         self._active: set[int] = set()
         self._steps = 0
+        self._produced = 0
         self._exhausted = False
         self.limits: list[tuple[int | None, str]] = []
 
@@ -202,7 +200,13 @@ class Folder:
             result = UNKNOWN  # the expression would fail at run time: nothing to judge
         finally:
             self._active.discard(key)
-        _check(result)
+        if type(node) is not ast.Constant and isinstance(result, str | bytes | tuple):
+            self._produced += len(result)
+            if len(result) > MAX_VALUE or self._produced > MAX_PRODUCED:
+                raise FoldLimit(
+                    f"values built from constants exceed {MAX_VALUE:,} characters each "
+                    f"or {MAX_PRODUCED:,} in all"
+                )
         memo[key] = result
         return result
 

@@ -4,7 +4,8 @@ The source-text scan (:mod:`aadap.safety.secrets`) sees ``password = "hunter22"`
 cannot see ``password = "hun" + "ter22"``, ``{"pass" + "word": "..."}``,
 ``.option("password", "".join([...]))`` or ``"dapi" + "0123..."``. Here each such
 expression is folded and the scan runs on the value, written back as the literal
-``key = "value"`` it stands for. Plain literals are left to the source scan.
+``key = "value"`` it stands for. Plain literals are left to the source scan; a value
+is only folded when its key looks like a credential or when it is built from parts.
 """
 
 from __future__ import annotations
@@ -14,65 +15,87 @@ import ast
 from aadap.core.enums import Language
 from aadap.safety._py_names import NameResolver
 from aadap.safety.findings import Finding
-from aadap.safety.secrets import KEY_MARKERS, find_secrets
+from aadap.safety.secrets import KEY_MARKERS, find_secrets, may_hold_secret
 
 _BUILDERS = frozenset({"join", "format", "decode", "replace", "b64decode", "fromhex", "unhexlify"})
+_STRINGISH = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
 
 
-def _keyed(key: str | None, value: ast.expr, names: NameResolver, line: int) -> str | None:
-    """``key = "value"`` when ``key`` looks like a credential and ``value`` folds."""
-    if key is None or not any(marker in key.lower() for marker in KEY_MARKERS):
+def _credential(key: str | None) -> bool:
+    if not key:
+        return False
+    lowered = key.lower()
+    return any(marker in lowered for marker in KEY_MARKERS)
+
+
+def _key_text(node: ast.expr | None, names: NameResolver) -> str | None:
+    if node is None:
         return None
-    text = names.text(value)
-    return None if text is None else f'{key} = "{text}"'
+    if type(node) is ast.Constant:
+        return node.value if isinstance(node.value, str) else None
+    return names.text(node) if isinstance(node, ast.BinOp | ast.JoinedStr) else None
 
 
-def _pairs(node: ast.AST, names: NameResolver) -> list[tuple[str | None, ast.expr, bool]]:
-    """``(key, value, key_was_literal)`` pairs of ``node`` worth folding."""
+def _pairs(node: ast.AST, names: NameResolver) -> list[tuple[str, ast.expr]]:
+    """``(credential-like key, value)`` pairs of ``node`` whose value is not a plain literal."""
     kind = type(node)
+    out: list[tuple[str, ast.expr]] = []
     if kind is ast.Assign or kind is ast.AnnAssign:
         value = node.value  # type: ignore[attr-defined]
         if value is None or type(value) is ast.Constant:
-            return []
+            return out
         targets = node.targets if kind is ast.Assign else [node.target]  # type: ignore[attr-defined]
-        out: list[tuple[str | None, ast.expr, bool]] = []
         for target in targets:
             key = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-            out.append((key, value, True))
-        return out
-    if kind is ast.keyword:
-        value = node.value  # type: ignore[attr-defined]
-        return [] if type(value) is ast.Constant else [(node.arg, value, True)]  # type: ignore[attr-defined]
-    if kind is ast.Dict:
-        return [
-            (names.text(key), value, type(key) is ast.Constant)
-            for key, value in zip(node.keys, node.values, strict=True)  # type: ignore[attr-defined]
-            if key is not None
-            and (type(key) is not ast.Constant or type(value) is not ast.Constant)
-        ]
-    if kind is ast.Call and len(node.args) >= 2:  # type: ignore[attr-defined]
+            if _credential(key):
+                out.append((key, value))
+    elif kind is ast.keyword:
+        value, key = node.value, node.arg  # type: ignore[attr-defined]
+        if type(value) is not ast.Constant and _credential(key):
+            out.append((key, value))
+    elif kind is ast.Dict:
+        for key_node, value in zip(node.keys, node.values, strict=True):  # type: ignore[attr-defined]
+            if type(key_node) is ast.Constant and type(value) is ast.Constant:
+                continue
+            key = _key_text(key_node, names)
+            if _credential(key):
+                out.append((key, value))  # type: ignore[arg-type]
+    elif kind is ast.Call and len(node.args) >= 2:  # type: ignore[attr-defined]
         key_node, value = node.args[0], node.args[1]  # type: ignore[attr-defined]
         if type(key_node) is ast.Constant and type(value) is ast.Constant:
-            return []
-        return [(names.text(key_node), value, False)]
-    return []
+            return out
+        key = _key_text(key_node, names)
+        if _credential(key):
+            out.append((key, value))  # type: ignore[arg-type]
+    return out
 
 
-def folded_secrets(node: ast.AST, names: NameResolver, language: Language) -> list[Finding]:
-    """Secret findings for the folded strings of ``node`` (an assignment, call, dict, ...)."""
-    line = getattr(node, "lineno", 1)
+def folded_secrets(
+    node: ast.AST, names: NameResolver, language: Language, inner: set[int]
+) -> list[Finding]:
+    """Secret findings for the folded strings of ``node`` (an assignment, call, dict, ...).
+
+    ``inner`` collects the ids of string parts already folded with their outer
+    expression (``a + b + c`` is one string, not three).
+    """
     texts: list[str] = []
-    for key, value, _ in _pairs(node, names):
-        keyed = _keyed(key, value, names, line)
-        if keyed is not None:
-            texts.append(keyed)
-    if _builds_string(node):
+    for key, value in _pairs(node, names):
+        if isinstance(value, _STRINGISH) or type(value) is ast.Constant:
+            text = names.text(value)
+            if text is not None:
+                texts.append(f'{key} = "{text}"')
+    if id(node) not in inner and _builds_string(node):
+        if type(node) is ast.BinOp:
+            inner.add(id(node.left))  # type: ignore[attr-defined]
+            inner.add(id(node.right))  # type: ignore[attr-defined]
         text = names.text(node)  # type: ignore[arg-type]
         if text is not None:
             texts.append(text)
     found: list[Finding] = []
+    line = getattr(node, "lineno", 1)
     for text in texts:
-        found.extend(find_secrets(text, lambda _offset: line, language))
+        if may_hold_secret(text):
+            found.extend(find_secrets(text, lambda _offset: line, language))
     return found
 
 
@@ -81,7 +104,7 @@ def _builds_string(node: ast.AST) -> bool:
     if kind is ast.BinOp:
         return isinstance(node.op, ast.Add | ast.Mod)  # type: ignore[attr-defined]
     if kind is ast.JoinedStr:
-        return True
+        return any(type(part) is ast.FormattedValue for part in node.values)  # type: ignore[attr-defined]
     if kind is ast.Call:
         func = node.func  # type: ignore[attr-defined]
         last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")

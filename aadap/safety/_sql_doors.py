@@ -31,11 +31,10 @@ from aadap.safety.hosts import host_allowed, url_host
 
 _D = OperationClass.DESTRUCTIVE
 _P = OperationClass.PERMISSION_CHANGE
-# Cheap test first: a statement with none of these words has no side door.
-_MARKERS = re.compile(
-    r"set|reset|pragma|install|load|attach|copy|export|add|function|xp_|sp_|reconfigure"
-    r"|openrowset|opendatasource|openquery|bulk|backup|assembly|credential|external|execute"
-    r"|://|/etc|/root|/proc|~|\.ssh|id_|\.pem|\.key|\.env|dbfs",
+# Cheap test before the literals are read: a remote URL or a path worth a look.
+_LITERAL_MARKERS = re.compile(
+    r"://|/etc|/root|/proc|/boot|/sys|/run|/var|~|\.ssh|id_|\.pem|\.key|\.env|dbfs"
+    r"|\.pfx|\.p12|\.jks|keystore|\.ppk|credentials|netrc|pgpass",
     re.IGNORECASE,
 )
 _LITERAL = re.compile(r"'((?:[^'\n]|''){0,2000})'")
@@ -142,18 +141,33 @@ def _f(
     return Finding(rule, severity, line, message, hint, op, language)
 
 
+_HEADS = frozenset(
+    {"SET", "RESET", "PRAGMA", "INSTALL", "FORCE", "LOAD", "UPDATE", "ADD", "CREATE", "ALTER"}
+    | {"COPY", "EXPORT", "ATTACH", "BACKUP", "RECONFIGURE", "BULK", "EXECUTE"}
+)
+_TSQL_MARKERS = ("xp_", "sp_", "open", "bulk", "reconfigure", "assembly")
+
+
 def side_doors(
     text: str, line: int, language: Language, *, duckdb: bool, allowed_hosts: Sequence[str]
 ) -> list[Finding]:
     """Side-door findings for one statement's ``text`` (``duckdb``: the DuckDB engine)."""
-    if not _MARKERS.search(text):
-        return []
+    head = text.split(None, 1)[0].upper() if text.strip() else ""
+    low = text.lower()
     found: list[Finding] = []
-    found.extend(_settings(text, line, language, duckdb=duckdb))
-    found.extend(_code_loading(text, line, language))
-    found.extend(_tsql(text, line, language, allowed_hosts))
-    found.extend(_destinations(text, line, language))
-    found.extend(_literals(text, line, language, duckdb=duckdb, allowed_hosts=allowed_hosts))
+    if head in _HEADS:
+        found.extend(_settings(text, line, language, duckdb=duckdb))
+        found.extend(_code_loading(text, line, language))
+        found.extend(_destinations(text, line, language))
+    if any(marker in low for marker in _TSQL_MARKERS):
+        if head not in _HEADS:
+            found.extend(_settings(text, line, language, duckdb=duckdb))
+            found.extend(_code_loading(text, line, language))
+        found.extend(_tsql(text, line, language, allowed_hosts))
+    elif head == "CREATE" or head == "EXECUTE":
+        found.extend(_tsql(text, line, language, allowed_hosts))
+    if "'" in text and _LITERAL_MARKERS.search(text):
+        found.extend(_literals(text, line, language, duckdb=duckdb, allowed_hosts=allowed_hosts))
     return found
 
 

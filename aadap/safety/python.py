@@ -93,6 +93,7 @@ def _walk(
     names = NameResolver(tree, nodes)
     writes = WriteCheck(catalog, names)
     handled: set[int] = set()
+    inner: set[int] = set()  # string parts folded with their outer expression
     found: list[Finding] = []
     for node in nodes:
         if type(node) is ast.Call:
@@ -120,7 +121,7 @@ def _walk(
             dynamic = unresolved_call(node, names)
             if dynamic is not None:
                 found.append(dynamic)
-            found.extend(folded_secrets(node, names, language))
+            found.extend(folded_secrets(node, names, language, inner))
             found.extend(egress(node, names, allowed_hosts, language))
             found.extend(sensitive_files(node, names, language))
             found.extend(side_doors(node, names, language))
@@ -131,7 +132,7 @@ def _walk(
         ):
             found.extend(_references(node, names, language))
         elif type(node) in _STRING_HOLDERS:
-            found.extend(folded_secrets(node, names, language))
+            found.extend(folded_secrets(node, names, language, inner))
     found.extend(_fold_limits(names, language))
     return found
 

@@ -135,6 +135,22 @@ _ANY_MARKER = re.compile("|".join(re.escape(m) for f in _FORMATS for m in f.mark
 KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 
 LineOf = Callable[[int], int]
+# Everything find_secrets looks for contains one of these (lowercased): text without them is clean.
+_EVIDENCE = (
+    *KEY_MARKERS,
+    "identified",
+    "jdbc:",
+    "://",
+    "source",
+    "server",
+    *(m.lower() for f in _FORMATS for m in f.markers),
+)
+
+
+def may_hold_secret(text: str) -> bool:
+    """A cheap test: ``False`` means :func:`find_secrets` would find nothing in ``text``."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _EVIDENCE)
 
 
 def _placeholder(value: str) -> bool:
