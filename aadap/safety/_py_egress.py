@@ -214,24 +214,28 @@ def sensitive_files(node: ast.Call, names: NameResolver, language: Language) -> 
     if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.BinOp):
         arguments.append(node.func.value)  # (Path.home() / ".ssh" / "id_rsa").read_text()
     for argument in arguments:
-        kind = type(argument)
-        if kind is ast.Constant:
-            value = argument.value  # type: ignore[attr-defined]
-            texts = [value] if isinstance(value, str) and _PATHISH.search(value) else []
-        elif kind is ast.Name and argument.id not in names.constants:  # type: ignore[attr-defined]
-            continue
-        elif kind is ast.Call and not _path_call(argument):  # type: ignore[arg-type]
-            continue
-        elif isinstance(argument, _ARG_TYPES):
-            texts = names.folder.strings(argument)
-            if not texts:
-                template = names.folder.template(argument)
-                texts = [template] if template else []
-        else:
-            continue
+        texts = _texts(argument, names)
         for text in texts:
             if sensitive_path(text):
                 shown = text if len(text) <= 60 else text[:57] + "..."
                 msg = f"reads or touches {shown!r}, a secret-bearing or system file"
                 return [_f("python.sensitive_file", node.lineno, msg, _FILE_HINT, language)]
     return []
+
+
+def _texts(argument: ast.expr, names: NameResolver) -> list[str]:
+    """The strings ``argument`` may be, cheaply: only path-like literals and built strings."""
+    if isinstance(argument, ast.Constant):
+        value = argument.value
+        return [value] if isinstance(value, str) and _PATHISH.search(value) else []
+    if (isinstance(argument, ast.Name) and argument.id not in names.constants) or (
+        isinstance(argument, ast.Call) and not _path_call(argument)
+    ):
+        return []
+    if not isinstance(argument, _ARG_TYPES):
+        return []
+    texts = names.folder.strings(argument)
+    if texts:
+        return texts
+    template = names.folder.template(argument)
+    return [template] if template else []

@@ -47,7 +47,7 @@ def _pairs(node: ast.AST, names: NameResolver) -> list[tuple[str, ast.expr]]:
         targets = node.targets if kind is ast.Assign else [node.target]  # type: ignore[attr-defined]
         for target in targets:
             key = target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
-            if _credential(key):
+            if isinstance(key, str) and _credential(key):
                 out.append((key, value))
     elif kind is ast.keyword:
         value, key = node.value, node.arg  # type: ignore[attr-defined]
@@ -85,9 +85,9 @@ def folded_secrets(
             if text is not None:
                 texts.append(f'{key} = "{text}"')
     if id(node) not in inner and _builds_string(node):
-        if type(node) is ast.BinOp:
-            inner.add(id(node.left))  # type: ignore[attr-defined]
-            inner.add(id(node.right))  # type: ignore[attr-defined]
+        if isinstance(node, ast.BinOp):
+            inner.add(id(node.left))
+            inner.add(id(node.right))
         text = names.text(node)  # type: ignore[arg-type]
         if text is not None:
             texts.append(text)
