@@ -64,6 +64,9 @@ _HOST_CLIENTS = frozenset(
         "telnetlib.Telnet",
         "asyncio.open_connection",
         "socket.create_connection",
+        "socket.gethostbyname",
+        "socket.gethostbyname_ex",
+        "socket.getaddrinfo",
         "paramiko.SSHClient().connect",
     }
 )
@@ -135,16 +138,18 @@ _EGRESS_HINT = (
 _FILE_HINT = "Read only data files in the workspace or the data roots; never credentials."
 
 
-def _argument(node: ast.Call) -> ast.expr | None:
+def _argument(node: ast.Call, name: str) -> ast.expr | None:
     for keyword in node.keywords:
         if keyword.arg in _URL_KEYWORDS:
             return keyword.value
+    if name.endswith(".request") and len(node.args) >= 2:
+        return node.args[1]  # requests.request("POST", url)
     return node.args[0] if node.args else None
 
 
-def _destination(node: ast.Call, names: NameResolver) -> str | None:
+def _destination(node: ast.Call, names: NameResolver, name: str) -> str | None:
     """The host a call reaches, when it folds; ``None`` when only known at run time."""
-    argument = _argument(node)
+    argument = _argument(node, name)
     if argument is None:
         return None
     if isinstance(argument, ast.Tuple) and argument.elts:  # (host, port)
@@ -159,6 +164,8 @@ def egress(
     """``python.egress`` when ``node`` reaches the network (not an allow-listed host)."""
     func = node.func
     last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if last in _READERS and node.args:
+        return _remote_read(node, last, names, allowed, language)
     if last not in _LAST and last not in names.aliases and not isinstance(func, ast.Call):
         return _command(node, names, language) if last in _SHELL_LAST else []
     resolved = names.resolve(func)
@@ -179,13 +186,60 @@ def egress(
         )
         if not judged:
             continue
-        host = _destination(node, names)
+        host = _destination(node, names, name)
         if host_allowed(host, allowed):
             return []
         where = f"host {host}" if host else "a host only known at run time"
         msg = f"{name}(...) sends a request over the network to {where}"
         return [_f("python.egress", line, msg, _EGRESS_HINT, language)]
     return _command(node, names, language) if any(n.startswith(_SHELLS) for n in resolved) else []
+
+
+# Readers that fetch a URL themselves: pd.read_csv("https://..."), spark.read.json("http://...").
+_READERS = frozenset(
+    {"read_csv", "read_json", "read_parquet", "read_excel", "read_html", "read_table"}
+    | {"read_xml", "read_fwf", "read_orc", "read_feather", "csv", "json", "parquet", "text"}
+    | {"load", "urlretrieve", "get_file", "download", "download_file"}
+)
+_WEB = ("http://", "https://", "ftp://", "ftps://")
+
+
+def _remote_read(
+    node: ast.Call, last: str, names: NameResolver, allowed: Sequence[str], language: Language
+) -> list[Finding]:
+    """A reader handed a web URL fetches it: egress unless the host is allow-listed."""
+    text = names.text(node.args[0])
+    if text is None or not text.lower().startswith(_WEB):
+        return []
+    host = url_host(text)
+    if host_allowed(host, allowed):
+        return []
+    msg = f".{last}(...) downloads from {host} over the network"
+    return [_f("python.egress", node.lineno, msg, _EGRESS_HINT, language)]
+
+
+_ENVIRON_VIEWS = frozenset({"copy", "items", "keys", "values"})
+
+
+def environment_dump(node: ast.Call, names: NameResolver, language: Language) -> list[Finding]:
+    """``dict(os.environ)``, ``os.environ.items()``, ``json.dumps(os.environ)``: every secret
+    of the process's environment at once (reading one variable is fine)."""
+    func = node.func
+    candidates = [arg for arg in node.args if isinstance(arg, ast.Attribute | ast.Name)]
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _ENVIRON_VIEWS
+        and isinstance(func.value, ast.Attribute | ast.Name)
+    ):
+        candidates.append(func.value)
+    for candidate in candidates:
+        last = candidate.attr if isinstance(candidate, ast.Attribute) else candidate.id
+        named = last == "environ" or last in names.aliases
+        if named and "os.environ" in names.resolve(candidate):
+            msg = "the code reads the whole process environment (where secrets live)"
+            hint = "Read the one variable you need: os.environ['NAME']."
+            return [_f("python.environment_dump", node.lineno, msg, hint, language)]
+    return []
 
 
 _SHELL_LAST = frozenset(

@@ -99,7 +99,8 @@ _EXTERNAL_DATA = re.compile(
 )
 _MAIL = re.compile(r"\b(?:sp_send_dbmail|xp_sendmail|xp_startmail)\b", re.IGNORECASE)
 _CREDENTIAL = re.compile(
-    r"^\s*(?:CREATE|ALTER)\s+(?:DATABASE\s+SCOPED\s+)?CREDENTIAL\b|^\s*EXECUTE\s+AS\s+(?:LOGIN|USER)\b",
+    r"^\s*(?:CREATE|ALTER)\s+(?:DATABASE\s+SCOPED\s+)?CREDENTIAL\b|^\s*EXECUTE\s+AS\s+(?:LOGIN|USER)\b"
+    r"|^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:PERSISTENT\s+|TEMPORARY\s+)?SECRET\b",
     re.IGNORECASE,
 )
 _LEAVES = re.compile(
@@ -164,7 +165,7 @@ def side_doors(
             found.extend(_settings(text, line, language, duckdb=duckdb))
             found.extend(_code_loading(text, line, language))
         found.extend(_tsql(text, line, language, allowed_hosts))
-    elif head == "CREATE" or head == "EXECUTE":
+    elif head in {"CREATE", "EXECUTE", "EXEC"}:
         found.extend(_tsql(text, line, language, allowed_hosts))
     if "'" in text and _LITERAL_MARKERS.search(text):
         found.extend(_literals(text, line, language, duckdb=duckdb, allowed_hosts=allowed_hosts))

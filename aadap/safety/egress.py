@@ -36,7 +36,9 @@ def sensitive_path(text: str) -> bool:
 
 
 EGRESS_RULES = frozenset({"python.egress", "sql.remote_access", "scala.egress"})
-SENSITIVE_RULES = frozenset({"python.sensitive_file", "sql.sensitive_file"})
+SENSITIVE_RULES = frozenset(
+    {"python.sensitive_file", "sql.sensitive_file", "python.environment_dump"}
+)
 
 
 def exfiltration(findings: Sequence[Finding], language: Language | None) -> list[Finding]:

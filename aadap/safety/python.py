@@ -16,7 +16,7 @@ from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety._catalog import TableCatalog
 from aadap.safety._py_calls import call_findings, unresolved_call
 from aadap.safety._py_doors import side_doors
-from aadap.safety._py_egress import egress, sensitive_files
+from aadap.safety._py_egress import egress, environment_dump, sensitive_files
 from aadap.safety._py_names import NameResolver, all_nodes
 from aadap.safety._py_rules import lookup, worth_resolving
 from aadap.safety._py_secrets import folded_secrets
@@ -124,6 +124,7 @@ def _walk(
             found.extend(folded_secrets(node, names, language, inner))
             found.extend(egress(node, names, allowed_hosts, language))
             found.extend(sensitive_files(node, names, language))
+            found.extend(environment_dump(node, names, language))
             found.extend(side_doors(node, names, language))
         elif (
             (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)

