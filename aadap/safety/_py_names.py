@@ -49,6 +49,7 @@ _NAMESPACES = _NAMESPACE_CALLS | {"sys.modules", "builtins"}
 _ATTRGETTERS = frozenset({"operator.attrgetter", "operator.methodcaller"})
 
 Names = frozenset[str]
+NodeGroups = dict[type[ast.AST], list[ast.AST]]
 _EMPTY: Names = frozenset()
 
 
@@ -73,8 +74,7 @@ def string_value(node: ast.expr | None) -> str | None:
 class NameResolver:
     """Aliases from imports and assignments, names bound once to a value, and resolution."""
 
-    def __init__(self, tree: ast.Module, nodes: list[ast.AST]) -> None:
-        del tree  # the walk is over ``nodes``
+    def __init__(self, nodes: NodeGroups) -> None:
         self.aliases: dict[str, Names] = {}
         self.star_modules: list[str] = []
         self._memo: dict[int, Names] = {}
@@ -88,38 +88,42 @@ class NameResolver:
         assignments: list[tuple[list[str], ast.expr]] = []
         setattrs: list[ast.Call] = []
         bindings: dict[str, int] = {}  # how often each name is bound (parameters count double)
-        for node in nodes:
-            if type(node) is ast.Name:  # the commonest node first, tested cheaply
-                if type(node.ctx) is not ast.Load:
-                    bindings[node.id] = bindings.get(node.id, 0) + 1
-            elif type(node) is ast.Call:
-                func = node.func
-                if type(func) is ast.Name and func.id == "setattr" and len(node.args) == 3:
-                    setattrs.append(node)
-            elif type(node) is ast.arg:
-                bindings[node.arg] = bindings.get(node.arg, 0) + 2
-            elif isinstance(node, ast.Global | ast.Nonlocal):
-                for global_name in node.names:
-                    bindings[global_name] = bindings.get(global_name, 0) + 2
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    bound = alias.asname or alias.name.split(".")[0]
-                    self._bind(bound, frozenset({alias.name if alias.asname else bound}))
-            elif isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                for alias in node.names:
-                    if alias.name == "*":
-                        self.star_modules.append(_RENAMES.get(module, module))
-                    else:
-                        full = _clean(f"{module}.{alias.name}") or alias.name
-                        self._bind(alias.asname or alias.name, frozenset({full}))
-            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value:
+        group = nodes.get
+        for node in group(ast.Name, ()):
+            if type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
+                name_id = node.id  # type: ignore[attr-defined]
+                bindings[name_id] = bindings.get(name_id, 0) + 1
+        for node in group(ast.arg, ()):
+            bindings[node.arg] = bindings.get(node.arg, 0) + 2  # type: ignore[attr-defined]
+        for node in [*group(ast.Global, ()), *group(ast.Nonlocal, ())]:
+            for global_name in node.names:
+                bindings[global_name] = bindings.get(global_name, 0) + 2
+        for node in group(ast.Import, ()):
+            for alias in node.names:  # type: ignore[attr-defined]
+                bound = alias.asname or alias.name.split(".")[0]
+                self._bind(bound, frozenset({alias.name if alias.asname else bound}))
+        for node in group(ast.ImportFrom, ()):
+            module = node.module or ""  # type: ignore[attr-defined]
+            for alias in node.names:  # type: ignore[attr-defined]
+                if alias.name == "*":
+                    self.star_modules.append(_RENAMES.get(module, module))
+                else:
+                    full = _clean(f"{module}.{alias.name}") or alias.name
+                    self._bind(alias.asname or alias.name, frozenset({full}))
+        for node in [*group(ast.Assign, ()), *group(ast.AnnAssign, ()), *group(ast.NamedExpr, ())]:
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names = [_dotted(t) for t in targets if isinstance(t, ast.Name | ast.Attribute)]
                 if any(names):
                     assignments.append(([n for n in names if n], node.value))
-            elif type(node) is ast.withitem and isinstance(node.optional_vars, ast.Name):
+        for node in group(ast.withitem, ()):
+            if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
                 assignments.append(([node.optional_vars.id], node.context_expr))
+        for node in group(ast.Call, ()):
+            if isinstance(node, ast.Call) and len(node.args) == 3:
+                func = node.func
+                if type(func) is ast.Name and func.id == "setattr":
+                    setattrs.append(node)
         for names, value in assignments:
             for name in names:
                 if bindings.get(name) == 1:
@@ -352,8 +356,12 @@ class NameResolver:
         return False
 
 
-def all_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node, breadth first (parents before children), like ``ast.walk`` but faster."""
+def all_nodes(tree: ast.AST) -> NodeGroups:
+    """Every node grouped by type; within a type breadth first (parents before children).
+
+    Like ``ast.walk`` but faster; the groups let each rule visit only the node types it
+    judges (a call is still seen before the calls and names inside it).
+    """
     out: list[ast.AST] = [tree]
     index = 0
     node_type = ast.AST
@@ -366,7 +374,14 @@ def all_nodes(tree: ast.AST) -> list[ast.AST]:
                 out.extend(item for item in value if isinstance(item, node_type))
             elif isinstance(value, node_type):
                 out.append(value)
-    return out
+    groups: NodeGroups = {}
+    for node in out:
+        bucket = groups.get(type(node))
+        if bucket is None:
+            groups[type(node)] = [node]
+        else:
+            bucket.append(node)
+    return groups
 
 
 def _dotted(node: ast.expr) -> str:

@@ -26,8 +26,13 @@ from aadap.safety.findings import Finding
 
 _JVM_ATTRS = frozenset({"_jvm", "_gateway", "_jsparkSession"})
 # Nodes whose strings may hide a secret once folded (calls are handled with the calls).
-_STRING_HOLDERS = frozenset(
-    {ast.Assign, ast.AnnAssign, ast.keyword, ast.Dict, ast.BinOp, ast.JoinedStr}
+_STRING_HOLDERS: tuple[type[ast.AST], ...] = (
+    ast.Assign,
+    ast.AnnAssign,
+    ast.keyword,
+    ast.Dict,
+    ast.BinOp,
+    ast.JoinedStr,
 )
 
 
@@ -90,49 +95,49 @@ def _walk(
     allowed_hosts: Sequence[str],
 ) -> list[Finding]:
     nodes = all_nodes(tree)
-    names = NameResolver(tree, nodes)
+    names = NameResolver(nodes)
     writes = WriteCheck(catalog, names)
     handled: set[int] = set()
     inner: set[int] = set()  # string parts folded with their outer expression
     found: list[Finding] = []
-    for node in nodes:
-        if type(node) is ast.Call:
-            call = sql_call(node, names)
-            if call is not None:
-                found.extend(
-                    embedded_sql(
-                        node,
-                        call,
-                        names=names,
-                        platform=platform,
-                        catalog=catalog,
-                        allowed_hosts=allowed_hosts,
-                    )
+    for node in nodes.get(ast.Call, ()):  # every call before the names inside it
+        if not isinstance(node, ast.Call):
+            continue
+        call = sql_call(node, names)
+        if call is not None:
+            found.extend(
+                embedded_sql(
+                    node,
+                    call,
+                    names=names,
+                    platform=platform,
+                    catalog=catalog,
+                    allowed_hosts=allowed_hosts,
                 )
-            written = writes.check(node)
-            if written is not None:
-                found.extend(written)
-            found.extend(call_findings(node, names, handled))
-            leftover = writes.leftover_mode(node)
-            if leftover is not None:
-                found.append(leftover)
-            if names.is_getattr_call(node):
-                found.extend(_references(node, names, language))
-            dynamic = unresolved_call(node, names)
-            if dynamic is not None:
-                found.append(dynamic)
-            found.extend(folded_secrets(node, names, language, inner))
-            found.extend(egress(node, names, allowed_hosts, language))
-            found.extend(sensitive_files(node, names, language))
-            found.extend(environment_dump(node, names, language))
-            found.extend(side_doors(node, names, language))
-        elif (
-            (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)
-            and type(node.ctx) is ast.Load
-            and id(node) not in handled
-        ):
+            )
+        written = writes.check(node)
+        if written is not None:
+            found.extend(written)
+        found.extend(call_findings(node, names, handled))
+        leftover = writes.leftover_mode(node)
+        if leftover is not None:
+            found.append(leftover)
+        if names.is_getattr_call(node):
             found.extend(_references(node, names, language))
-        elif type(node) in _STRING_HOLDERS:
+        dynamic = unresolved_call(node, names)
+        if dynamic is not None:
+            found.append(dynamic)
+        found.extend(folded_secrets(node, names, language, inner))
+        found.extend(egress(node, names, allowed_hosts, language))
+        found.extend(sensitive_files(node, names, language))
+        found.extend(environment_dump(node, names, language))
+        found.extend(side_doors(node, names, language))
+    for kind in (ast.Name, ast.Attribute, ast.Subscript):
+        for node in nodes.get(kind, ()):
+            if type(node.ctx) is ast.Load and id(node) not in handled:  # type: ignore[attr-defined]
+                found.extend(_references(node, names, language))  # type: ignore[arg-type]
+    for holder in _STRING_HOLDERS:
+        for node in nodes.get(holder, ()):
             found.extend(folded_secrets(node, names, language, inner))
     found.extend(_fold_limits(names, language))
     return found
