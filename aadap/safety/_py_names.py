@@ -85,6 +85,7 @@ class NameResolver:
         self.dynamic_names: set[str] = set()
         self._containers: set[str] = set()  # names bound to a dict/list/tuple literal
         self._attributes: dict[str, Names] = {}  # ``ns.run = spark.sql`` and setattr
+        self._members: dict[str, Names] = {}  # names bound in class bodies: ``run = spark.sql``
         assignments: list[tuple[list[str], ast.expr]] = []
         setattrs: list[ast.Call] = []
         bindings: dict[str, int] = {}  # how often each name is bound (parameters count double)
@@ -116,6 +117,14 @@ class NameResolver:
                 names = [_dotted(t) for t in targets if isinstance(t, ast.Name | ast.Attribute)]
                 if any(names):
                     assignments.append(([n for n in names if n], node.value))
+        members = {
+            target.id
+            for node in group(ast.ClassDef, ())
+            for stmt in node.body  # type: ignore[attr-defined]
+            if isinstance(stmt, ast.Assign)
+            for target in stmt.targets
+            if isinstance(target, ast.Name)
+        }
         for node in group(ast.withitem, ()):
             if isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
                 assignments.append(([node.optional_vars.id], node.context_expr))
@@ -138,6 +147,7 @@ class NameResolver:
                 key, owner = self.folder.text(call.args[1]), _dotted(call.args[0])
                 if owner:
                     self._assign([f"{owner}.{key}" if key else f"{owner}.?"], call.args[2])
+            self._members = {name: self.aliases[name] for name in members if name in self.aliases}
             self._memo.clear()
             if (self.aliases, self._attributes) == before:
                 break
@@ -264,7 +274,11 @@ class NameResolver:
 
     def _step(self, node: ast.expr, inner: Names) -> Names:
         if isinstance(node, ast.Attribute):
-            return self._attribute(_join(inner, f".{node.attr}"))
+            joined = self._attribute(_join(inner, f".{node.attr}"))
+            member = self._members.get(node.attr)
+            if member:  # class X: run = spark.sql ... X.run / self.run
+                return frozenset(sorted(joined | member)[:_MAX_NAMES])
+            return joined
         if isinstance(node, ast.Subscript):
             return self._item(inner, self.text(node.slice))
         if isinstance(node, ast.Call):
@@ -312,7 +326,7 @@ class NameResolver:
 
     @property
     def has_attribute_aliases(self) -> bool:
-        return bool(self._attributes)
+        return bool(self._attributes) or bool(self._members)
 
     def is_getattr_call(self, node: ast.Call) -> bool:
         """A call that *looks up* a name: getattr-like, or ``.get`` on a namespace."""

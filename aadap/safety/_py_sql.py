@@ -34,6 +34,12 @@ _DB_MODULES = ("duckdb", "sqlite3", "psycopg", "psycopg2", "pyodbc", "sqlalchemy
 _STR_METHODS = frozenset({"strip", "lstrip", "rstrip", "upper", "lower"})
 _MAX_DEPTH = 6
 _SQL_METHODS = frozenset({"sql", "query", "execute", "executemany", "executescript"})
+_PANDAS_SQL = frozenset({"read_sql", "read_sql_query"})  # pandas runs any statement given
+
+
+def _last(func: ast.Attribute | ast.Name) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id
+
 
 Kind = Literal["literal", "template", "unknown"]
 
@@ -112,6 +118,12 @@ def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]]
     getattr with a folded name or an attribute set with ``setattr``.
     """
     func = node.func
+    if (
+        isinstance(func, ast.Attribute | ast.Name)
+        and _last(func) in _PANDAS_SQL
+        and any(n.startswith(("pandas.", "pd.")) for n in names.resolve(func))
+    ):
+        return f"pandas.{_last(func)}", ("db",)
     if isinstance(func, ast.Attribute) and func.attr in _SQL_METHODS:
         receivers = names.resolve(func.value)
         receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)

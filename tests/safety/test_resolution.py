@@ -63,6 +63,8 @@ def test_dangerous_callables_are_found_through_indirection(code: str, rule: str)
         'ns.go = spark.sql\nns.go("DROP TABLE sales")',
         "def build():\n    stmt = 'DROP ' 'TABLE sales'\n    spark.sql(stmt)",
         'import duckdb\ncon = duckdb.connect()\nex = con.execute\nex("DROP TABLE sales")',
+        'class Job:\n    run = spark.sql\n    def go(self):\n        self.run("DROP TABLE sales")',
+        'import pandas as pd\npd.read_sql("DROP TABLE " + "sales", con)',
     ],
 )
 def test_sql_is_judged_after_folding_and_through_aliases(code: str) -> None:
