@@ -35,7 +35,7 @@ def sensitive_path(text: str) -> bool:
     return _SENSITIVE.search(text) is not None
 
 
-EGRESS_RULES = frozenset({"python.egress", "sql.remote_access", "scala.egress"})
+EGRESS_RULES = frozenset({"python.egress", "sql.remote_access"})
 SENSITIVE_RULES = frozenset(
     {"python.sensitive_file", "sql.sensitive_file", "python.environment_dump"}
 )
