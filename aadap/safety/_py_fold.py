@@ -138,30 +138,29 @@ class Folder:
             return [item for item in value if isinstance(item, str)]
         return []
 
-    def template(self, node: ast.expr) -> str | None:
+    def template(self, node: ast.expr, depth: int = 0) -> str | None:
         """``node`` as text with every run-time part replaced by :data:`HOLE`."""
         known = self.text(node)
-        if known is not None:
+        if known is not None or depth > MAX_DEPTH:
             return known
+        deeper = depth + 1
         if isinstance(node, ast.JoinedStr):
             return "".join(
-                self._template_part(item.value if isinstance(item, ast.FormattedValue) else item)
+                self.template(item.value if isinstance(item, ast.FormattedValue) else item, deeper)
+                or HOLE
                 for item in node.values
             )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Div):
-            left, right = self.template(node.left), self.template(node.right)
+            left, right = self.template(node.left, deeper), self.template(node.right, deeper)
             if left is None and right is None:
                 return None
             sep = "/" if isinstance(node.op, ast.Div) else ""
             return (left or HOLE) + sep + (right or HOLE)
         if isinstance(node, ast.Call) and node.args:
-            parts = [self.template(arg) for arg in node.args]
+            parts = [self.template(arg, deeper) for arg in node.args]
             if any(part is not None for part in parts):
                 return "/".join(part or HOLE for part in parts)
         return None
-
-    def _template_part(self, node: ast.expr) -> str:
-        return self.template(node) or HOLE
 
     def value(self, node: ast.expr) -> Value | _Unknown:
         """The folded value of ``node``; :data:`UNKNOWN` when it is only known at run time.

@@ -80,10 +80,11 @@ def analyze_python(
     try:
         return _walk(parsed, language, platform, catalog, allowed_hosts), len(parsed.body)
     except RecursionError:
+        # Valid code the analysis cannot walk could run: HIGH, never auto-approved.
         msg = "the code is too deeply nested to analyse"
         hint = "Simplify the code; it cannot be checked as it is."
         return [
-            Finding("python.too_complex", RiskLevel.MEDIUM, None, msg, hint, None, language, True)
+            Finding("python.too_complex", RiskLevel.HIGH, None, msg, hint, None, language, True)
         ], 0
 
 

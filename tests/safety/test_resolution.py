@@ -174,3 +174,11 @@ def test_alias_cycles_end_without_a_crash_and_never_safe_sql(code: str) -> None:
     if "spark.sql" in code:
         assert "python.dynamic_sql" in analysis.rules()
     assert analysis.lines >= 2
+
+
+def test_a_long_chain_with_run_time_parts_is_bounded_and_still_judged() -> None:
+    code = "open(" + " + ".join(["x", '"/etc/"'] * 250) + ")"
+    start = time.perf_counter()
+    analysis = py(code)
+    assert time.perf_counter() - start < 3.0
+    assert {"python.fold_limit", "python.sensitive_file"} <= analysis.rules()
