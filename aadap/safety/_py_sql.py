@@ -157,12 +157,23 @@ def _sql_kind(
     return None
 
 
+_SQL_KEYWORDS = ("sqlQuery", "query", "sql", "operation")
+
+
 def _sql_argument(node: ast.Call) -> ast.expr | None:
     if node.args:
-        return node.args[0]
+        return node.args[0]  # a *splat is an expression only known at run time
     for keyword in node.keywords:
-        if keyword.arg in {"sqlQuery", "query", "sql", "operation"}:
+        if keyword.arg in _SQL_KEYWORDS:
             return keyword.value
+    for keyword in node.keywords:
+        if keyword.arg is None:  # spark.sql(**{"sqlQuery": ...})
+            value = keyword.value
+            if isinstance(value, ast.Dict):
+                for key, item in zip(value.keys, value.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value in _SQL_KEYWORDS:
+                        return item
+            return value
     return None
 
 

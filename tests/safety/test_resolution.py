@@ -65,6 +65,7 @@ def test_dangerous_callables_are_found_through_indirection(code: str, rule: str)
         'import duckdb\ncon = duckdb.connect()\nex = con.execute\nex("DROP TABLE sales")',
         'class Job:\n    run = spark.sql\n    def go(self):\n        self.run("DROP TABLE sales")',
         'import pandas as pd\npd.read_sql("DROP TABLE " + "sales", con)',
+        'spark.sql(**{"sqlQuery": "DROP " + "TABLE sales"})',
     ],
 )
 def test_sql_is_judged_after_folding_and_through_aliases(code: str) -> None:
@@ -182,3 +183,8 @@ def test_a_long_chain_with_run_time_parts_is_bounded_and_still_judged() -> None:
     analysis = py(code)
     assert time.perf_counter() - start < 3.0
     assert {"python.fold_limit", "python.sensitive_file"} <= analysis.rules()
+
+
+@pytest.mark.parametrize("code", ["spark.sql(**options)", 'spark.sql(*["DROP TABLE x"])'])
+def test_splatted_sql_arguments_are_dynamic(code: str) -> None:
+    assert "python.dynamic_sql" in py(code, platform="databricks").rules()
