@@ -28,7 +28,7 @@ from aadap.safety.sql import analyze_sql
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
 _BRACES = re.compile(r"\{[^{}]*\}")
 _DB_RECEIVERS = re.compile(
-    r"(?:^|[._])(?:con|conn|connection|cur|cursor|db|duckdb|session)\d*$", re.I
+    r"(?:^|[._])(?:con|conn|connection|cur|cursor|db|duckdb|session|engine|warehouse)\d*$", re.I
 )
 _DB_MODULES = ("duckdb", "sqlite3", "psycopg", "psycopg2", "pyodbc", "sqlalchemy")
 _STR_METHODS = frozenset({"strip", "lstrip", "rstrip", "upper", "lower"})
@@ -127,6 +127,8 @@ def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]]
     if isinstance(func, ast.Attribute) and func.attr in _SQL_METHODS:
         receivers = names.resolve(func.value)
         receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+        if _opened_connection(func.value, names):  # with engine.connect() as c: c.execute(...)
+            receiver_text = f"{receiver_text}.connection"
         return _sql_kind(func.attr, receiver_text, receivers)
     if not (
         (type(func) is ast.Name and func.id in names.aliases)
@@ -142,6 +144,18 @@ def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]]
             if found is not None:
                 return found
     return None
+
+
+def _opened_connection(receiver: ast.expr, names: NameResolver) -> bool:
+    """``receiver`` is a name bound once to ``<x>.connect()``/``.cursor()``/``.begin()``."""
+    if not isinstance(receiver, ast.Name) or receiver.id not in names.constants:
+        return False
+    value = names.constants[receiver.id][0]
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in {"connect", "cursor", "begin", "raw_connection"}
+    )
 
 
 def _sql_kind(

@@ -66,6 +66,8 @@ def test_dangerous_callables_are_found_through_indirection(code: str, rule: str)
         'class Job:\n    run = spark.sql\n    def go(self):\n        self.run("DROP TABLE sales")',
         'import pandas as pd\npd.read_sql("DROP TABLE " + "sales", con)',
         'spark.sql(**{"sqlQuery": "DROP " + "TABLE sales"})',
+        'engine.execute("DROP TABLE sales")',
+        'with engine.connect() as c:\n    c.execute("DROP " "TABLE sales")',
     ],
 )
 def test_sql_is_judged_after_folding_and_through_aliases(code: str) -> None:
