@@ -14,17 +14,22 @@ from collections.abc import Sequence
 from aadap.core.enums import Language, OperationClass, RiskLevel
 from aadap.safety.findings import Finding
 
+# System and credential files. A home directory as such is not sensitive (data may live
+# there, /root included); its credential dot-files are.
+_DOTFILES = (
+    r"\.(?:ssh|aws|azure|kube|gnupg|docker|config/gcloud|databrickscfg|netrc|pgpass"
+    r"|git-credentials|bash_history|pypirc|npmrc)"
+)
 _SENSITIVE = re.compile(
-    r"(?<![\w.-])/(?:etc|root|boot|sys)/"
+    r"(?<![\w.-])/(?:etc|boot)/"
     r"|(?<![\w.-])/proc/(?:self|\d+)/"
     r"|(?<![\w.-])/(?:var/)?run/secrets"
     r"|(?<![\w.-])/var/lib/(?:databricks|jupyter)"
-    r"|~[\w-]*/?\.(?:ssh|aws|azure|kube|gnupg|docker|config/gcloud|databrickscfg|netrc|pgpass|"
-    r"git-credentials|bash_history|pypirc|npmrc)"
-    r"|/\.ssh/|\.databrickscfg|\.git-credentials|\.pgpass\b|\.netrc\b"
+    rf"|(?:~[\w-]*|/root|/home/[\w.-]+|/Users/[\w.-]+)/?{_DOTFILES}"
+    r"|/\.(?:ssh|aws|azure|kube|gnupg)/|\.databrickscfg|\.git-credentials|\.pgpass\b|\.netrc\b"
     r"|\bid_(?:rsa|dsa|ecdsa|ed25519)\b"
     r"|\.(?:pem|pfx|p12|jks|keystore|ppk)\b"
-    r"|(?<![\w-])\.env\b"
+    r"|(?<![\w-])\.env\b|\baadap\.db\b"  # AADAP's own settings and database
     r"|(?:/dbfs|dbfs:)/\S*?(?:secret|token|credential|password|[._/-]keys?\b|\.key\b)",
     re.IGNORECASE,
 )

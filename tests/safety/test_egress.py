@@ -79,6 +79,8 @@ def test_allow_listed_hosts_are_respected(code: str) -> None:
         'import os\nopen(os.environ["HOME"] + "/.ssh/id_ed25519").read()',
         'cfg = open("/root/.databrickscfg").read()',
         'env = open("/proc/self/environ").read()',
+        'import sqlite3\nsqlite3.connect("/root/.aadap/aadap.db").execute("SELECT 1")',
+        'creds = open("/root/.aws/credentials").read()',
         'df = spark.read.text("/etc/shadow")',
     ],
 )
@@ -96,6 +98,8 @@ def test_secret_bearing_files_are_high(code: str) -> None:
         'with open("output/report.txt", "w") as f:\n    f.write("ok")',
         'import json\ncfg = json.load(open("config/pipeline.json"))',
         'import os\nsecret = os.environ["API_TOKEN"]',
+        'import pandas as pd\ndf = pd.read_csv("/root/data/orders.csv")',
+        "import duckdb\nduckdb.sql(\"SELECT * FROM read_csv('/home/ana/data/x.csv')\")",
     ],
 )
 def test_workspace_files_are_not_sensitive(code: str) -> None:
