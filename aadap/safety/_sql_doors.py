@@ -154,18 +154,14 @@ def side_doors(
 ) -> list[Finding]:
     """Side-door findings for one statement's ``text`` (``duckdb``: the DuckDB engine)."""
     head = text.split(None, 1)[0].upper() if text.strip() else ""
-    low = text.lower()
+    tsql = any(marker in text.lower() for marker in _TSQL_MARKERS)
     found: list[Finding] = []
-    if head in _HEADS:
+    if head in _HEADS or tsql:
         found.extend(_settings(text, line, language, duckdb=duckdb))
         found.extend(_code_loading(text, line, language))
+    if head in _HEADS:
         found.extend(_destinations(text, line, language))
-    if any(marker in low for marker in _TSQL_MARKERS):
-        if head not in _HEADS:
-            found.extend(_settings(text, line, language, duckdb=duckdb))
-            found.extend(_code_loading(text, line, language))
-        found.extend(_tsql(text, line, language, allowed_hosts))
-    elif head in {"CREATE", "EXECUTE", "EXEC"}:
+    if tsql or head in {"CREATE", "EXECUTE", "EXEC"}:
         found.extend(_tsql(text, line, language, allowed_hosts))
     if "'" in text and _LITERAL_MARKERS.search(text):
         found.extend(_literals(text, line, language, duckdb=duckdb, allowed_hosts=allowed_hosts))
