@@ -38,7 +38,7 @@ Value = str | bytes | int | float | bool | None | tuple["Value", ...] | dict[str
 
 
 class FoldLimit(Exception):
-    """A bound was hit while folding; the analysis reports it instead of guessing."""
+    """A bound was hit while folding; :meth:`Folder.value` records it and answers "unknown"."""
 
 
 class _Unknown:
@@ -88,22 +88,22 @@ def _join_path(left: str, *parts: str) -> PathValue:
     return PathValue(out)
 
 
-def _decoder(name: str) -> Callable[[bytes | str], bytes] | None:
-    table: dict[str, Callable[[bytes | str], bytes]] = {
-        "base64.b64decode": base64.b64decode,
-        "base64.standard_b64decode": base64.standard_b64decode,
-        "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
-        "base64.b32decode": base64.b32decode,
-        "base64.b16decode": base64.b16decode,
-        "base64.b85decode": base64.b85decode,
-        "binascii.unhexlify": binascii.unhexlify,
-        "binascii.a2b_hex": binascii.a2b_hex,
-        "binascii.a2b_base64": binascii.a2b_base64,
-        "builtins.bytes.fromhex": lambda data: bytes.fromhex(
-            data if isinstance(data, str) else data.decode()
-        ),
-    }
-    return table.get(name)
+def _from_hex(data: bytes | str) -> bytes:
+    return bytes.fromhex(data if isinstance(data, str) else data.decode())
+
+
+_DECODERS: dict[str, Callable[[bytes | str], bytes]] = {
+    "base64.b64decode": base64.b64decode,
+    "base64.standard_b64decode": base64.standard_b64decode,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": base64.b16decode,
+    "base64.b85decode": base64.b85decode,
+    "binascii.unhexlify": binascii.unhexlify,
+    "binascii.a2b_hex": binascii.a2b_hex,
+    "binascii.a2b_base64": binascii.a2b_base64,
+    "builtins.bytes.fromhex": _from_hex,
+}
 
 
 class Folder:
@@ -398,7 +398,7 @@ class Folder:
             if "builtins.str" in mapped and isinstance(items, tuple):
                 return tuple(str(item) for item in items)
             return UNKNOWN
-        decoder = _decoder(name)
+        decoder = _DECODERS.get(name)
         if decoder is not None and node.args:
             data = self.value(node.args[0])
             return decoder(data) if isinstance(data, str | bytes) else UNKNOWN
