@@ -1,14 +1,17 @@
 """Benchmark of the safety analysis on the labelled corpus (``tests/safety/corpus``).
 
-Prints recall on must-flag snippets, the false-alarm rate on safe snippets, and
-throughput in lines analysed per second: the corpus is analysed repeatedly for at
-least ``--seconds`` per round, over ``--rounds`` rounds; the best round is the figure
-(as ``timeit`` does: other load on the machine only ever slows a round down).
+Prints recall on must-flag snippets and the false-alarm rate on safe snippets, overall
+and per class (the snippet's ``class``, else its file: ``dynamic_dispatch``,
+``egress``, ``side_doors``, ``sql``...), and throughput in lines analysed per second:
+the corpus is analysed repeatedly for at least ``--seconds`` per round, over
+``--rounds`` rounds; the best round is the figure (as ``timeit`` does: other load on
+the machine only ever slows a round down). Throughput is given in wall-clock time and
+in CPU time of this process; on a shared machine the CPU figure is the comparable one.
 
-    python benchmarks/safety.py [--seconds 2] [--rounds 3]
+    python benchmarks/safety.py [--seconds 2] [--rounds 3] [--files sql,python]
 
 Exit status 1 when a target is missed: recall 100 %, false alarms <= 5 %,
->= 20,000 lines/s.
+>= 50,000 lines/s (CPU time).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from tests.safety._corpus import Snippet, flagged, load_corpus
 
 TARGET_RECALL = 1.0
 TARGET_FALSE_ALARMS = 0.05
-TARGET_LINES_PER_SECOND = 20_000
+TARGET_LINES_PER_SECOND = 50_000
 
 
 def _quality(
@@ -42,16 +45,29 @@ def _quality(
     return recall, false_alarms, missed, alarms
 
 
-def _round(corpus: list[Snippet], seconds: float) -> tuple[float, int]:
+def _per_class(corpus: list[Snippet], settings: SafetySettings) -> None:
+    print("per class:                 must  recall   safe  false alarms")
+    for name in sorted({s.category for s in corpus}):
+        members = [s for s in corpus if s.category == name]
+        recall, false_alarms, _, _ = _quality(members, settings)
+        must = sum(s.must_flag for s in members)
+        safe = len(members) - must
+        shown_recall = f"{recall:6.1%}" if must else "     -"
+        shown_alarms = f"{false_alarms:6.1%}" if safe else "     -"
+        print(f"  {name:<24}{must:5}  {shown_recall}  {safe:5}  {shown_alarms}")
+
+
+def _round(corpus: list[Snippet], seconds: float) -> tuple[float, float, int]:
     lines = passes = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while True:
         for snippet in corpus:
             lines += snippet.analyse().lines
         passes += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return lines / elapsed, passes
+            cpu = max(time.process_time() - cpu_start, 1e-9)
+            return lines / elapsed, lines / cpu, passes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,9 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum duration of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the best one is reported")
+    parser.add_argument(
+        "--files", default="", help="comma-separated corpus files (stems) to use; default all"
+    )
     args = parser.parse_args(argv)
 
     corpus = load_corpus()
+    if args.files:
+        wanted = {f"{name.strip()}.toml" for name in args.files.split(",")}
+        corpus = [s for s in corpus if s.source in wanted]
     settings = SafetySettings(_env_file=None)
     by_language = Counter(s.language for s in corpus)
     print(
@@ -84,15 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     for snippet_id in alarms:
         print(f"  false alarm: {snippet_id}")
+    _per_class(corpus, settings)
 
     results = [_round(corpus, args.seconds) for _ in range(max(1, args.rounds))]
-    rates = [rate for rate, _ in results]
-    best = max(rates)
+    rates = [rate for rate, _, _ in results]
+    cpu_rates = [rate for _, rate, _ in results]
+    best, best_cpu = max(rates), max(cpu_rates)
     lines_per_pass = sum(s.analyse().lines for s in corpus)
     print(
-        f"throughput: {best:,.0f} lines/s best of {len(rates)} rounds "
-        f"(median {statistics.median(rates):,.0f}; {lines_per_pass} lines per pass, "
-        f"{sum(p for _, p in results)} passes) (target >= {TARGET_LINES_PER_SECOND:,})"
+        f"throughput: {best:,.0f} lines/s wall, {best_cpu:,.0f} lines/s CPU, best of "
+        f"{len(rates)} rounds (median wall {statistics.median(rates):,.0f}; {lines_per_pass} "
+        f"lines per pass, {sum(p for _, _, p in results)} passes) "
+        f"(target >= {TARGET_LINES_PER_SECOND:,} CPU)"
     )
 
     failed = []
@@ -100,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         failed.append("recall")
     if false_alarms > TARGET_FALSE_ALARMS:
         failed.append("false alarms")
-    if best < TARGET_LINES_PER_SECOND:
+    if best_cpu < TARGET_LINES_PER_SECOND:
         failed.append("throughput")
     print("result: " + ("all targets met" if not failed else "MISSED " + ", ".join(failed)))
     return 1 if failed else 0

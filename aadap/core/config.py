@@ -299,6 +299,13 @@ class SafetySettings(_Group):
     production_host_patterns: list[str] = Field(
         default_factory=lambda: ["prod", "production", "prd"]
     )
+    egress_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "hosts generated code may call without a finding: exact names or *.suffix "
+            "(e.g. api.example.com, *.internal.example.com); every other network call is HIGH"
+        ),
+    )
 
 
 class ScheduleSettings(_Group):

@@ -1,8 +1,10 @@
 """Static safety analysis of generated code: findings, operation class, risk, policy decision.
 
 Pure functions: no database, no Prefect, no network. ``analyze`` reads code (SQL via
-sqlglot, Python/PySpark via ``ast``, Scala via conservative patterns, secrets and
-production hosts in every language) and ``decide`` applies the autonomy policy.
+sqlglot, Python/PySpark via ``ast`` after folding constants and following aliases,
+Scala via conservative patterns, secrets and production hosts in every language,
+network egress, secret-bearing files and engine side doors) and ``decide`` applies the
+autonomy policy.
 """
 
 from __future__ import annotations

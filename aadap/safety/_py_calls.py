@@ -117,9 +117,7 @@ def call_findings(node: ast.Call, names: NameResolver, handled: set[int]) -> lis
         elif name == "builtins.open":
             found.extend(_open(node))
         elif (
-            name == "builtins.getattr"
-            and len(node.args) >= 2
-            and string_value(node.args[1]) is None
+            name == "builtins.getattr" and len(node.args) >= 2 and names.text(node.args[1]) is None
         ):
             found.extend(_getattr(node, names))
     if isinstance(func, ast.Attribute):
@@ -181,3 +179,38 @@ def _delta(node: ast.Call, func: ast.Attribute, names: NameResolver) -> list[Fin
         ]
     msg = "DeltaTable.update(condition, ...) changes rows"
     return [Finding("delta.update", RiskLevel.MEDIUM, line, msg, "", _W, Language.PYSPARK)]
+
+
+def unresolved_call(node: ast.Call, names: NameResolver) -> Finding | None:
+    """A call whose target cannot be named statically: the policy fails closed (HIGH).
+
+    ``getattr(obj, name)(...)`` with a name that does not fold, a callable taken from
+    ``globals()``/``vars(m)``/``m.__dict__`` with a computed key or from a mapping that
+    is not written in the snippet, or a name bound to one of those.
+    """
+    func = node.func
+    if isinstance(func, ast.Attribute) and not func.attr.startswith("__"):
+        if not names.dynamic_names:
+            return None  # the common case (``df.select(...)``): nothing was bound dynamically
+    elif isinstance(func, ast.Name) and func.id not in names.dynamic_names:
+        return None
+    dynamic = names.dynamic_value(func)
+    if not dynamic and isinstance(func, ast.Call):
+        parts = names.getattr_parts(node)  # methodcaller(name)(obj) calls obj.<name>()
+        dynamic = parts is not None and names.text(parts[1]) is None
+    if not dynamic:
+        return None
+    shown = ast.unparse(func)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    msg = f"unresolved dynamic call: {shown}(...) calls a target that cannot be named statically"
+    hint = "Call the function by its name so it can be checked; dispatch tables must be literal."
+    return Finding(
+        "python.unresolved_call",
+        RiskLevel.HIGH,
+        node.lineno,
+        msg,
+        hint,
+        None,
+        Language.PYTHON,
+        True,
+    )

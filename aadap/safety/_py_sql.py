@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,12 +28,18 @@ from aadap.safety.sql import analyze_sql
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
 _BRACES = re.compile(r"\{[^{}]*\}")
 _DB_RECEIVERS = re.compile(
-    r"(?:^|[._])(?:con|conn|connection|cur|cursor|db|duckdb|session)\d*$", re.I
+    r"(?:^|[._])(?:con|conn|connection|cur|cursor|db|duckdb|session|engine|warehouse)\d*$", re.I
 )
 _DB_MODULES = ("duckdb", "sqlite3", "psycopg", "psycopg2", "pyodbc", "sqlalchemy")
 _STR_METHODS = frozenset({"strip", "lstrip", "rstrip", "upper", "lower"})
 _MAX_DEPTH = 6
 _SQL_METHODS = frozenset({"sql", "query", "execute", "executemany", "executescript"})
+_PANDAS_SQL = frozenset({"read_sql", "read_sql_query"})  # pandas runs any statement given
+
+
+def _last(func: ast.Attribute | ast.Name) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id
+
 
 Kind = Literal["literal", "template", "unknown"]
 
@@ -57,6 +64,10 @@ def evaluate(node: ast.expr, names: NameResolver, depth: int = 0) -> SqlText:
     text = string_value(node)
     if text is not None:
         return SqlText("literal", text, line, "a literal")
+    if not isinstance(node, ast.Name):
+        folded = names.text(node)
+        if folded is not None:
+            return SqlText("literal", folded, line, "a constant expression")
     if isinstance(node, ast.JoinedStr):
         parts = [
             string_value(v) if isinstance(v, ast.Constant) else PLACEHOLDER for v in node.values
@@ -101,28 +112,82 @@ def _call(node: ast.Call, names: NameResolver, depth: int) -> SqlText:
 
 
 def sql_call(node: ast.Call, names: NameResolver) -> tuple[str, tuple[str, ...]] | None:
-    """``(description, dialect kind)`` when ``node`` runs SQL: ``("spark.sql", ("spark",))``."""
+    """``(description, dialect kind)`` when ``node`` runs SQL: ``("spark.sql", ("spark",))``.
+
+    The callee may be reached through an alias (``run = spark.sql; run(...)``), a
+    getattr with a folded name or an attribute set with ``setattr``.
+    """
     func = node.func
-    if not isinstance(func, ast.Attribute) or func.attr not in _SQL_METHODS:
+    if (
+        isinstance(func, ast.Attribute | ast.Name)
+        and _last(func) in _PANDAS_SQL
+        and any(n.startswith(("pandas.", "pd.")) for n in names.resolve(func))
+    ):
+        return f"pandas.{_last(func)}", ("db",)
+    if isinstance(func, ast.Attribute) and func.attr in _SQL_METHODS:
+        receivers = names.resolve(func.value)
+        receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+        if _opened_connection(func.value, names):  # with engine.connect() as c: c.execute(...)
+            receiver_text = f"{receiver_text}.connection"
+        return _sql_kind(func.attr, receiver_text, receivers)
+    if not (
+        (type(func) is ast.Name and func.id in names.aliases)
+        or type(func) is ast.Call
+        or type(func) is ast.Subscript
+        or (type(func) is ast.Attribute and names.has_attribute_aliases)
+    ):
         return None
-    receivers = names.resolve(func.value)
-    receiver_text = ast.unparse(func.value) if len(receivers) == 0 else min(receivers)
+    for name in sorted(names.resolve(func)):
+        receiver_text, _, method = name.rpartition(".")
+        if method in _SQL_METHODS and receiver_text:
+            found = _sql_kind(method, receiver_text, frozenset({receiver_text}))
+            if found is not None:
+                return found
+    return None
+
+
+def _opened_connection(receiver: ast.expr, names: NameResolver) -> bool:
+    """``receiver`` is a name bound once to ``<x>.connect()``/``.cursor()``/``.begin()``."""
+    if not isinstance(receiver, ast.Name) or receiver.id not in names.constants:
+        return False
+    value = names.constants[receiver.id][0]
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in {"connect", "cursor", "begin", "raw_connection"}
+    )
+
+
+def _sql_kind(
+    method: str, receiver_text: str, receivers: frozenset[str]
+) -> tuple[str, tuple[str, ...]] | None:
     is_duckdb = any(r.startswith("duckdb") for r in receivers)
-    if func.attr == "sql" or (func.attr == "query" and is_duckdb):
-        return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "spark",)
-    if func.attr in {"execute", "executemany", "executescript"}:
+    if method == "sql" or (method == "query" and is_duckdb):
+        return f"{receiver_text}.{method}", ("duckdb" if is_duckdb else "spark",)
+    if method in {"execute", "executemany", "executescript"}:
         known = any(r.split(".")[0] in _DB_MODULES for r in receivers)
         if known or _DB_RECEIVERS.search(receiver_text):
-            return f"{receiver_text}.{func.attr}", ("duckdb" if is_duckdb else "db",)
+            return f"{receiver_text}.{method}", ("duckdb" if is_duckdb else "db",)
     return None
+
+
+_SQL_KEYWORDS = ("sqlQuery", "query", "sql", "operation")
 
 
 def _sql_argument(node: ast.Call) -> ast.expr | None:
     if node.args:
-        return node.args[0]
+        return node.args[0]  # a *splat is an expression only known at run time
     for keyword in node.keywords:
-        if keyword.arg in {"sqlQuery", "query", "sql", "operation"}:
+        if keyword.arg in _SQL_KEYWORDS:
             return keyword.value
+    for keyword in node.keywords:
+        if keyword.arg is None:  # spark.sql(**{"sqlQuery": ...})
+            value = keyword.value
+            if isinstance(value, ast.Dict):
+                for key, item in zip(value.keys, value.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value in _SQL_KEYWORDS:
+                        return item
+            return value
     return None
 
 
@@ -133,6 +198,7 @@ def embedded_sql(
     names: NameResolver,
     platform: PlatformKind,
     catalog: TableCatalog,
+    allowed_hosts: Sequence[str] = (),
 ) -> list[Finding]:
     """Findings for the SQL run by ``node`` (a call recognised by :func:`sql_call`)."""
     description, (flavour,) = call
@@ -153,6 +219,7 @@ def embedded_sql(
             line_offset=source.line - 1,
             language=Language.SQL,
             origin=origin,
+            allowed_hosts=allowed_hosts,
         )
         return found
     message = (
@@ -183,6 +250,7 @@ def embedded_sql(
         line_offset=source.line - 1,
         language=Language.SQL,
         origin=f" (template{origin})",
+        allowed_hosts=allowed_hosts,
     )
     checked = [f for f in found if f.rule not in {"sql.unparseable", "sql.unrecognised"}]
     if len(checked) < len(found):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.parser import Parser
 from sqlglot.tokenizer_core import Token, TokenType
+from sqlglot.tokens import Tokenizer
 
 from aadap.core.enums import PlatformKind
 
@@ -99,6 +101,23 @@ def _dialect(name: str) -> tuple[Dialect, type[Parser]]:
     return dialect, quiet_parser(dialect.parser_class)
 
 
+# A tokenizer and a parser keep the text they work on, so they are not shared between
+# threads; building them costs more than tokenizing a short statement, so each thread
+# keeps one pair per dialect (both reset their state at every call).
+_per_thread = threading.local()
+
+
+def _tools(name: str) -> tuple[Tokenizer, Parser]:
+    tools: dict[str, tuple[Tokenizer, Parser]] | None = getattr(_per_thread, "tools", None)
+    if tools is None:
+        tools = _per_thread.tools = {}
+    pair = tools.get(name)
+    if pair is None:
+        dialect, parser_class = _dialect(name)
+        pair = tools[name] = (dialect.tokenizer(), parser_class(dialect=dialect))
+    return pair
+
+
 def _split(tokens: list[Token]) -> list[list[Token]]:
     chunks: list[list[Token]] = [[]]
     for token in tokens:
@@ -110,14 +129,13 @@ def _split(tokens: list[Token]) -> list[list[Token]]:
 
 
 def _parse_with(sql: str, name: str) -> ParsedScript:
-    dialect, parser_class = _dialect(name)
+    tokenizer, parser = _tools(name)
     try:
-        tokens = dialect.tokenize(sql)
+        tokens = tokenizer.tokenize(sql)
     except (SqlglotError, RecursionError) as exc:
         text = sql.strip()
         head = text.split(None, 1)[0].upper() if text else ""
         return ParsedScript((Statement(1, sql, head, None, _short(exc)),), name)
-    parser = parser_class(dialect=dialect)
     statements: list[Statement] = []
     for chunk in _split(tokens):
         text = sql[chunk[0].start : chunk[-1].end + 1]

@@ -49,6 +49,8 @@ class Ctx:
     line: int
     language: Language
     origin: str
+    duckdb: bool = False  # the statement runs on DuckDB (remote schemes such as s3:// count)
+    allowed_hosts: tuple[str, ...] = ()
 
     def f(
         self,

@@ -29,6 +29,7 @@ from aadap.safety._notebook import magic_cells
 from aadap.safety._sql_parse import sql_dialects
 from aadap.safety._text import LineIndex
 from aadap.safety.classify import build_analysis
+from aadap.safety.egress import exfiltration
 from aadap.safety.findings import Analysis, Finding
 from aadap.safety.hosts import find_production_hosts
 from aadap.safety.python import analyze_python
@@ -83,6 +84,7 @@ def analyze(
     platform: PlatformKind | str = "local",
     existing_tables: Collection[str] | None = None,
     production_host_patterns: Sequence[str] = DEFAULT_PRODUCTION_HOST_PATTERNS,
+    egress_allowed_hosts: Sequence[str] = (),
 ) -> Analysis:
     """Analyse ``code`` written in ``language`` for ``platform``.
 
@@ -92,7 +94,8 @@ def analyze(
     default) means the caller does not know: overwriting or replacing *any* table is
     then treated as destructive (fail closed), while appends and plain creates are
     not affected. Pass ``settings.safety.production_host_patterns`` as
-    ``production_host_patterns``.
+    ``production_host_patterns`` and ``settings.safety.egress_allowed_hosts`` as
+    ``egress_allowed_hosts`` (network calls to those hosts are not findings).
     """
     if not isinstance(code, str):
         raise _invalid("code", f"code must be text, not {type(code).__name__}")
@@ -107,6 +110,8 @@ def analyze(
         existing_tables = [existing_tables]
     if isinstance(production_host_patterns, str):
         production_host_patterns = [production_host_patterns]
+    if isinstance(egress_allowed_hosts, str):
+        egress_allowed_hosts = [egress_allowed_hosts]
     catalog = TableCatalog(existing_tables)
     line_of = LineIndex(code)
     findings: list[Finding] = []
@@ -123,10 +128,11 @@ def analyze(
             Finding("language.unsupported", RiskLevel.MEDIUM, None, msg, hint, None, None, True)
         )
     else:
-        found, statements = _by_language(code, lang, kind, catalog)
+        found, statements = _by_language(code, lang, kind, catalog, egress_allowed_hosts)
         findings.extend(found)
     findings.extend(find_secrets(code, line_of, lang))
     findings.extend(find_production_hosts(code, line_of, production_host_patterns, lang))
+    findings.extend(exfiltration(findings, lang))
     if statements == 0 and not findings:
         raise _invalid("code", "code contains no statements (only comments or whitespace)")
     return build_analysis(
@@ -140,16 +146,20 @@ def analyze(
 
 
 def _by_language(
-    code: str, lang: Language, platform: PlatformKind, catalog: TableCatalog
+    code: str, lang: Language, platform: PlatformKind, catalog: TableCatalog, hosts: Sequence[str]
 ) -> tuple[list[Finding], int]:
     if lang is Language.SQL:
-        return analyze_sql(code, dialects=sql_dialects(platform), catalog=catalog)
+        return analyze_sql(
+            code, dialects=sql_dialects(platform), catalog=catalog, allowed_hosts=hosts
+        )
     if lang is Language.SCALA:
         return analyze_scala(code, platform=platform, catalog=catalog)
-    found, statements = analyze_python(code, language=lang, platform=platform, catalog=catalog)
+    found, statements = analyze_python(
+        code, language=lang, platform=platform, catalog=catalog, allowed_hosts=hosts
+    )
     for cell in magic_cells(code):
         cell_found, cell_statements = _cell(
-            cell.magic, cell.body, cell.line, lang, platform, catalog
+            cell.magic, cell.body, cell.line, lang, platform, catalog, hosts
         )
         found.extend(cell_found)
         statements += cell_statements
@@ -163,7 +173,13 @@ def _shift(findings: list[Finding], offset: int) -> list[Finding]:
 
 
 def _cell(
-    magic: str, body: str, line: int, lang: Language, platform: PlatformKind, catalog: TableCatalog
+    magic: str,
+    body: str,
+    line: int,
+    lang: Language,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    hosts: Sequence[str],
 ) -> tuple[list[Finding], int]:
     offset = line - 1
     if not body.strip() or magic in _QUIET_MAGICS:
@@ -171,10 +187,17 @@ def _cell(
     if magic == "sql":
         dialects = sql_dialects(platform, spark=True)
         return analyze_sql(
-            body, dialects=dialects, catalog=catalog, line_offset=offset, origin=" (in a %sql cell)"
+            body,
+            dialects=dialects,
+            catalog=catalog,
+            line_offset=offset,
+            origin=" (in a %sql cell)",
+            allowed_hosts=hosts,
         )
     if magic in {"python", "pyspark"}:
-        found, count = analyze_python(body, language=lang, platform=platform, catalog=catalog)
+        found, count = analyze_python(
+            body, language=lang, platform=platform, catalog=catalog, allowed_hosts=hosts
+        )
         return _shift(found, offset), count
     if magic == "scala":
         found, count = analyze_scala(body, platform=platform, catalog=catalog)

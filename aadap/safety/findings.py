@@ -2,7 +2,7 @@
 
 Both are frozen value objects. Rule ids are namespaced by where they come from
 (``sql.``, ``python.``, ``spark.``, ``delta.``, ``scala.``, ``notebook.``,
-``secret.``, ``host.``, ``input.``, ``language.``) so callers can group them.
+``secret.``, ``host.``, ``egress.``, ``input.``, ``language.``) so callers can group them.
 """
 
 from __future__ import annotations

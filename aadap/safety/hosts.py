@@ -94,3 +94,34 @@ def find_production_hosts(
                     Finding("host.production", RiskLevel.HIGH, line, msg, _HINT, None, language)
                 )
     return found
+
+
+def url_host(text: str) -> str | None:
+    """The host of a URL (``https://api.example.com/x`` → ``api.example.com``), or of a
+    bare ``host[:port][/path]``; ``None`` for a relative path or an empty value."""
+    value = text.strip()
+    if "://" in value:
+        rest = value.split("://", 1)[1]
+    elif value.startswith(("/", ".", "~")) or not value:
+        return None
+    else:
+        rest = value
+    authority = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):  # [::1]:8080
+        return authority[1:].split("]", 1)[0].lower() or None
+    host = authority.split(":", 1)[0].strip().lower().rstrip(".")
+    return host or None
+
+
+def host_allowed(host: str | None, allowed_hosts: Sequence[str]) -> bool:
+    """``host`` is listed: an exact entry, or ``*.suffix`` for any subdomain of it."""
+    if not host:
+        return False
+    for entry in allowed_hosts:
+        pattern = entry.strip().lower().rstrip(".")
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]):
+                return True
+        elif pattern and host == pattern:
+            return True
+    return False

@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._py_calls import call_findings
+from aadap.safety._py_calls import call_findings, unresolved_call
+from aadap.safety._py_doors import side_doors
+from aadap.safety._py_egress import egress, environment_dump, sensitive_files
 from aadap.safety._py_names import NameResolver, all_nodes
 from aadap.safety._py_rules import lookup, worth_resolving
+from aadap.safety._py_secrets import folded_secrets
 from aadap.safety._py_sql import embedded_sql, sql_call
 from aadap.safety._py_writes import WriteCheck
 from aadap.safety.findings import Finding
 
 _JVM_ATTRS = frozenset({"_jvm", "_gateway", "_jsparkSession"})
+# Nodes whose strings may hide a secret once folded (calls are handled with the calls).
+_STRING_HOLDERS: tuple[type[ast.AST], ...] = (
+    ast.Assign,
+    ast.AnnAssign,
+    ast.keyword,
+    ast.Dict,
+    ast.BinOp,
+    ast.JoinedStr,
+)
 
 
 def _syntax_error(exc: SyntaxError, language: Language) -> Finding:
@@ -50,53 +63,103 @@ def _parse(code: str, language: Language) -> ast.Module | Finding:
 
 
 def analyze_python(
-    code: str, *, language: Language, platform: PlatformKind, catalog: TableCatalog
+    code: str,
+    *,
+    language: Language,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    allowed_hosts: Sequence[str] = (),
 ) -> tuple[list[Finding], int]:
-    """Findings for Python/PySpark ``code`` and its number of top-level statements."""
+    """Findings for Python/PySpark ``code`` and its number of top-level statements.
+
+    ``allowed_hosts`` are the hosts network calls may reach without a finding.
+    """
     parsed = _parse(code, language)
     if isinstance(parsed, Finding):
         return [parsed], 0
     try:
-        return _walk(parsed, language, platform, catalog), len(parsed.body)
+        return _walk(parsed, language, platform, catalog, allowed_hosts), len(parsed.body)
     except RecursionError:
+        # Valid code the analysis cannot walk could run: HIGH, never auto-approved.
         msg = "the code is too deeply nested to analyse"
         hint = "Simplify the code; it cannot be checked as it is."
         return [
-            Finding("python.too_complex", RiskLevel.MEDIUM, None, msg, hint, None, language, True)
+            Finding("python.too_complex", RiskLevel.HIGH, None, msg, hint, None, language, True)
         ], 0
 
 
 def _walk(
-    tree: ast.Module, language: Language, platform: PlatformKind, catalog: TableCatalog
+    tree: ast.Module,
+    language: Language,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    allowed_hosts: Sequence[str],
 ) -> list[Finding]:
     nodes = all_nodes(tree)
-    names = NameResolver(tree, nodes)
+    names = NameResolver(nodes)
     writes = WriteCheck(catalog, names)
     handled: set[int] = set()
+    inner: set[int] = set()  # string parts folded with their outer expression
     found: list[Finding] = []
-    for node in nodes:
-        if type(node) is ast.Call:
-            call = sql_call(node, names)
-            if call is not None:
-                found.extend(
-                    embedded_sql(node, call, names=names, platform=platform, catalog=catalog)
+    for node in nodes.get(ast.Call, ()):  # every call before the names inside it
+        if not isinstance(node, ast.Call):
+            continue
+        call = sql_call(node, names)
+        if call is not None:
+            found.extend(
+                embedded_sql(
+                    node,
+                    call,
+                    names=names,
+                    platform=platform,
+                    catalog=catalog,
+                    allowed_hosts=allowed_hosts,
                 )
-            written = writes.check(node)
-            if written is not None:
-                found.extend(written)
-            found.extend(call_findings(node, names, handled))
-            leftover = writes.leftover_mode(node)
-            if leftover is not None:
-                found.append(leftover)
-            if names.is_getattr_call(node):
-                found.extend(_references(node, names, language))
-        elif (
-            (type(node) is ast.Name or type(node) is ast.Attribute or type(node) is ast.Subscript)
-            and type(node.ctx) is ast.Load
-            and id(node) not in handled
-        ):
+            )
+        written = writes.check(node)
+        if written is not None:
+            found.extend(written)
+        found.extend(call_findings(node, names, handled))
+        leftover = writes.leftover_mode(node)
+        if leftover is not None:
+            found.append(leftover)
+        if names.is_getattr_call(node):
             found.extend(_references(node, names, language))
+        dynamic = unresolved_call(node, names)
+        if dynamic is not None:
+            found.append(dynamic)
+        found.extend(folded_secrets(node, names, language, inner))
+        found.extend(egress(node, names, allowed_hosts, language))
+        found.extend(sensitive_files(node, names, language))
+        found.extend(environment_dump(node, names, language))
+        found.extend(side_doors(node, names, language))
+    for kind in (ast.Name, ast.Attribute, ast.Subscript):
+        for node in nodes.get(kind, ()):
+            if type(node.ctx) is ast.Load and id(node) not in handled:  # type: ignore[attr-defined]
+                found.extend(_references(node, names, language))  # type: ignore[arg-type]
+    for holder in _STRING_HOLDERS:
+        for node in nodes.get(holder, ()):
+            found.extend(folded_secrets(node, names, language, inner))
+    found.extend(_fold_limits(names, language))
     return found
+
+
+def _fold_limits(names: NameResolver, language: Language) -> list[Finding]:
+    """Code built to defeat folding is not given the benefit of the doubt (HIGH, unverified)."""
+    hint = "Write strings and calls directly; this part of the code cannot be checked."
+    return [
+        Finding(
+            "python.fold_limit",
+            RiskLevel.HIGH,
+            line,
+            f"the code builds a value the analysis cannot follow ({reason})",
+            hint,
+            None,
+            language,
+            True,
+        )
+        for line, reason in names.folder.limits
+    ]
 
 
 def _references(node: ast.expr, names: NameResolver, language: Language) -> list[Finding]:

@@ -132,9 +132,25 @@ _FORMATS: tuple[_Format, ...] = (
     ),
 )
 _ANY_MARKER = re.compile("|".join(re.escape(m) for f in _FORMATS for m in f.markers))
-_KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 
 LineOf = Callable[[int], int]
+# Everything find_secrets looks for contains one of these (lowercased): text without them is clean.
+_EVIDENCE = (
+    *KEY_MARKERS,
+    "identified",
+    "jdbc:",
+    "://",
+    "source",
+    "server",
+    *(m.lower() for f in _FORMATS for m in f.markers),
+)
+
+
+def may_hold_secret(text: str) -> bool:
+    """A cheap test: ``False`` means :func:`find_secrets` would find nothing in ``text``."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in _EVIDENCE)
 
 
 def _placeholder(value: str) -> bool:
@@ -167,7 +183,7 @@ def _assigned(code: str, line_of: LineOf, language: Language | None) -> list[Fin
 def find_secrets(code: str, line_of: LineOf, language: Language | None) -> list[Finding]:
     """Every hard-coded credential in ``code``; ``line_of`` maps an offset to a 1-based line."""
     lowered = code.lower()
-    found = _assigned(code, line_of, language) if any(k in lowered for k in _KEY_MARKERS) else []
+    found = _assigned(code, line_of, language) if any(k in lowered for k in KEY_MARKERS) else []
     checks = (
         (
             _IDENTIFIED,

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from aadap.core.enums import Language, RiskLevel
 from aadap.safety._catalog import TableCatalog
+from aadap.safety._sql_doors import side_doors
 from aadap.safety._sql_keywords import classify_head, scan_keywords
 from aadap.safety._sql_parse import Statement, parse_script
 from aadap.safety._sql_rules import HANDLERS, READ_ROOTS, Ctx, with_origin
@@ -21,6 +22,11 @@ from aadap.safety.findings import Finding
 
 
 def _statement(st: Statement, c: Ctx) -> list[Finding]:
+    doors = side_doors(st.text, c.line, c.language, duckdb=c.duckdb, allowed_hosts=c.allowed_hosts)
+    return _parsed(st, c) + [with_origin(item, c) for item in doors]
+
+
+def _parsed(st: Statement, c: Ctx) -> list[Finding]:
     if st.expression is None:
         msg = f"the statement starting {st.text.strip()[:40]!r} cannot be parsed ({st.error})"
         hint = "Fix the syntax for the target dialect; unparseable SQL is never auto-approved."
@@ -53,11 +59,13 @@ def analyze_sql(
     line_offset: int = 0,
     language: Language = Language.SQL,
     origin: str = "",
+    allowed_hosts: Sequence[str] = (),
 ) -> tuple[list[Finding], int]:
     """Findings for a SQL script and the number of statements in it.
 
     ``line_offset`` is added to every line (SQL embedded in another file);
-    ``origin`` is appended to messages (e.g. `` in spark.sql(...)``).
+    ``origin`` is appended to messages (e.g. `` in spark.sql(...)``);
+    ``allowed_hosts`` may be read from without a finding (see :mod:`._sql_doors`).
     """
     script = parse_script(sql, dialects)
     statements = [st for st in script.statements if not _is_go(st)]
@@ -72,7 +80,14 @@ def analyze_sql(
             Finding("sql.multi_statement", RiskLevel.MEDIUM, first, msg, hint, None, language)
         )
     for st in statements:
-        ctx = Ctx(catalog, st.line + line_offset, language, origin)
+        ctx = Ctx(
+            catalog,
+            st.line + line_offset,
+            language,
+            origin,
+            duckdb=script.dialect == "duckdb",
+            allowed_hosts=tuple(allowed_hosts),
+        )
         findings.extend(_statement(st, ctx))
     return findings, len(statements)
 

@@ -2,7 +2,9 @@
 
 Each snippet is labelled with the expected operation class and ``must_flag``: the
 analysis must flag it, i.e. the SANDBOX decision is not ``auto`` or a finding is HIGH
-or worse. ``existing_tables`` absent means "catalog unknown" (``None``).
+or worse. ``existing_tables`` absent means "catalog unknown" (``None``);
+``egress_allowed_hosts`` (optional) is the allow-list of network hosts for the snippet;
+``class`` (optional, default: the file's name) groups snippets in the benchmark's report.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Snippet:
     expect_rules: frozenset[str]
     accepted_false_alarm: str | None
     source: str
+    egress_allowed_hosts: tuple[str, ...] = ()
+    category: str = ""
 
     def analyse(self) -> Analysis:
         return analyze(
@@ -37,6 +41,7 @@ class Snippet:
             language=self.language,
             platform=self.platform,
             existing_tables=self.existing_tables,
+            egress_allowed_hosts=self.egress_allowed_hosts,
         )
 
 
@@ -59,6 +64,8 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Snippet]:
                     expect_rules=frozenset(raw.get("expect_rules", ())),
                     accepted_false_alarm=raw.get("accepted_false_alarm"),
                     source=path.name,
+                    egress_allowed_hosts=tuple(raw.get("egress_allowed_hosts", ())),
+                    category=raw.get("class", path.stem),
                 )
             )
     return snippets

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.core.exceptions import InvalidRequestError
 from aadap.safety import MAX_CODE_CHARS, Finding, analyze, operation_class
+from tests.safety._corpus import load_corpus
 
 
 @pytest.mark.parametrize("code", ["", "   ", "\n\t\n"])
@@ -149,3 +151,12 @@ def test_a_single_existing_table_name_is_not_split_into_characters() -> None:
         "CREATE OR REPLACE TABLE s.new AS SELECT 1", language="sql", existing_tables="s.t"
     )
     assert fresh.rules() == {"sql.create_or_replace"}
+
+
+def test_parallel_analyses_agree_with_sequential_ones() -> None:
+    """Each thread keeps its own sqlglot tokenizer and parser: no shared parsing state."""
+    snippets = [s for s in load_corpus() if s.language == "sql"] * 3
+    expected = [s.analyse().to_dict() for s in snippets]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda s: s.analyse().to_dict(), snippets))
+    assert got == expected

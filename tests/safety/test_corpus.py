@@ -31,6 +31,15 @@ def test_corpus_is_large_and_covers_every_language() -> None:
     assert len(safe) >= 30, "false alarms are only measured on safe code"
 
 
+def test_indirection_egress_and_side_door_classes_are_covered() -> None:
+    mine = [s for s in CORPUS if s.source in {"indirection.toml", "egress.toml"}]
+    assert len(mine) >= 60
+    assert sum(not s.must_flag for s in mine) >= 20, "look-alikes keep false alarms measured"
+    classes = {s.category for s in mine}
+    assert {"dynamic_dispatch", "folded_strings", "egress", "side_doors"} <= classes
+    assert {"secrets_after_folding", "secret_files", "exfiltration", "bad_input"} <= classes
+
+
 @pytest.mark.parametrize("snippet", CORPUS, ids=[s.id for s in CORPUS])
 def test_snippet_matches_its_label(snippet: Snippet, settings: SafetySettings) -> None:
     analysis = snippet.analyse()
