@@ -177,6 +177,7 @@ def register(app: typer.Typer) -> None:
                 platform=kind,
                 existing_tables=existing_table or None,
                 production_host_patterns=settings.safety.production_host_patterns,
+                egress_allowed_hosts=settings.safety.egress_allowed_hosts,
             )
         except InvalidRequestError as exc:
             fail(exc)

@@ -237,6 +237,7 @@ async def analyse(lc: Lifecycle, code: GeneratedCode, task: Task) -> Analysis:
         platform=PlatformKind(task.platform),
         existing_tables=await _existing_tables(lc, task),
         production_host_patterns=lc.rt.settings.safety.production_host_patterns,
+        egress_allowed_hosts=lc.rt.settings.safety.egress_allowed_hosts,
     )
 
 

@@ -194,3 +194,12 @@ def test_exit_status_for_indirection_egress_and_side_doors(
     assert check(path, "--language", "python").exit_code == sandbox
     result = check(path, "--language", "python", "--environment", "PRODUCTION")
     assert result.exit_code == production, result.output
+
+
+def test_allow_listed_hosts_from_settings_are_respected(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write("job.py", 'import requests\nrequests.get("https://api.partner.example/v1")\n')
+    assert check(path, "--language", "python").exit_code == 3
+    monkeypatch.setenv("AADAP_SAFETY_EGRESS_ALLOWED_HOSTS", '["api.partner.example"]')
+    assert check(path, "--language", "python").exit_code == 0
