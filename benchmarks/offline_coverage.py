@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.llm_offline.paraphrases.corpus import KINDS, cases  # noqa: E402
-from tests.llm_offline.paraphrases.runner import Verdict, judge  # noqa: E402
+from tests.llm_offline.paraphrases.corpus import KINDS, cases
+from tests.llm_offline.paraphrases.runner import Verdict, judge
 
 
 async def _run() -> list[Verdict]:

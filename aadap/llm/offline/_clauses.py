@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aadap.agents.schemas import DeduplicateOp, FilterOp
 from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._conditions import parse_conditions
+from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._join import parse_join
@@ -21,7 +21,8 @@ from aadap.llm.offline._metrics import (
     parse_grouping,
     parse_metrics,
 )
-from aadap.llm.offline._schema import Relation, resolve_column
+from aadap.llm.offline._schema import Relation, is_column, resolve_column
+from aadap.llm.offline._semijoin import parse_semijoin
 from aadap.llm.offline._text import IDENT, PATH, split_list
 
 _I = re.IGNORECASE
@@ -31,19 +32,21 @@ _WHERE = r"(?:where|with|whose|having|that\s+have|which\s+have|for\s+which|if|wh
 # --- targets ("into X", "as X", "and save the result as X", "replacing it") -------------
 
 _TABLE = rf"(?:a\s+)?(?:new\s+)?(?:table\s+)?(?:called\s+|named\s+)?(?P<t>{IDENT})(?:\s+table)?"
-_OBJ = r"(?:it|them|this|that|everything|the\s+\w+)"
-_SAVE = r"(?:write|save|store|put|output|persist|materiali[sz]e|create)"
+_OBJ = r"(?:it|them|this|that|everything|what\s+is\s+left|what\s+remains|the\s+\w+)"
+_SAVE = r"(?:write|save|store|put|output|persist|materiali[sz]e|create|keep(?=\s+(?:it|them)\b))"
 _TARGETS = [
-    re.compile(rf"\s+(?:and\s+)?(?:{_SAVE}\s+{_OBJ}\s+)?(?:into|as)\s+{_TABLE}$", _I),
+    re.compile(rf"\s+(?:and\s+)?(?:{_SAVE}\s+(?:{_OBJ}\s+)?)?(?:into|as)\s+{_TABLE}$", _I),
     re.compile(
         rf"\s+(?:and\s+)?(?:{_SAVE}\s+(?:{_OBJ}\s+)?)?(?:to|in)\s+(?:a\s+)?(?:new\s+)?table\s+"
         rf"(?:called\s+|named\s+)?(?P<t>{IDENT})$",
         _I,
     ),
-    re.compile(rf"\s+(?:and\s+)?{_SAVE}\s+{_OBJ}\s+(?:to|in)\s+(?P<t>{IDENT})$", _I),
+    re.compile(rf"\s+(?:and\s+)?{_SAVE}\s+(?:{_OBJ}\s+)?(?:to|in)\s+(?P<t>{IDENT})$", _I),
+    re.compile(rf",\s+in\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:and\s+)?(?:call|name)\s+{_OBJ}\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:called|named)\s+(?P<t>{IDENT})$", _I),
 ]  # fmt: skip
+_IN_NEW = re.compile(rf"\s+in\s+(?P<t>{IDENT})$", _I)
 _REPLACE = re.compile(
     r"(?:^|,?\s+)(?:and\s+)?(?:replace|overwrite|replacing|overwriting)(?:\s+(?:it|them|the\s+"
     r"existing\s+(?:one|table)|any\s+existing\s+table|the\s+table))?(?:\s+if\s+(?:it\s+)?"
@@ -64,6 +67,9 @@ def split_target(clause: str, draft: Draft) -> tuple[str, str | None]:
         match = pattern.search(padded)
         if match:
             return padded[: match.start()].strip(" ,"), draft.word(match["t"])
+    unknown = _IN_NEW.search(padded)  # "… in big_orders": not a table yet, so the result
+    if unknown and draft.schema_hints and draft.hinted(draft.word(unknown["t"])) is None:
+        return padded[: unknown.start()].strip(" ,"), draft.word(unknown["t"])
     return text.strip(" ,"), None
 
 
@@ -99,7 +105,7 @@ def parse_load(clause: str, draft: Draft) -> bool:
 
 _DEDUPE_VERB = (
     r"(?:dedupe|dedup|de-dupe|deduplicate|de-duplicate|(?:remove|drop|eliminate|get\s+rid\s+of)"
-    r"\s+(?:the\s+|any\s+|all\s+)?duplicate(?:s|\s+rows|\s+records|\s+entries)?)"
+    r"\s+(?:the\s+|any\s+|all\s+)?duplicated?(?:s|\s+rows|\s+records|\s+entries)?)"
 )
 _WHICH = r"(?P<which>latest|newest|most\s+recent|last|first|earliest|oldest)"
 _ORDER = rf"(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|using|on)\s+(?P<order>{IDENT}))?"
@@ -116,7 +122,9 @@ _DEDUPE = re.compile(
 )
 _KEEP_FIRST = re.compile(
     rf"^keep(?:ing)?\s+(?:only\s+)?(?:the\s+)?{_WHICH}\s+(?:row|record|version|entry)s?\s+"
-    rf"(?:per|for\s+each|by)\s+(?P<keys>.+?)(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|"
+    rf"(?:per|for\s+each|by|of\s+each|of\s+every|for\s+every)\s+(?P<keys>.+?)"
+    rf"(?:\s+(?:from|in|of)\s+(?:the\s+)?(?P<subject0>{_SUBJ}))?"
+    rf"(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|"
     rf"using)\s+(?P<order>{IDENT}))?(?:\s+(?:from|in|of)\s+(?:the\s+)?(?P<subject>{_SUBJ}))?$",
     _I,
 )
@@ -127,9 +135,12 @@ def parse_dedupe(clause: str, draft: Draft) -> bool:
     match = _DEDUPE.match(clause) or _KEEP_FIRST.match(clause)
     if match is None:
         return False
-    subject = match["subject"]
+    groups = match.groupdict()
+    subject = groups.get("subject0") or match["subject"]
     if subject and subject.lower() in ("on", "by", "using", "per", "over"):
         return False
+    if subject is None and draft.current is None and match["keys"]:
+        subject = draft.table_named_by(match["keys"])  # "the latest version of each purchase"
     relation = draft.subject(subject)
     keys = [resolve_column(draft.word(k), relation) for k in split_list(match["keys"] or "")]
     which = (match["which"] or "").lower()
@@ -170,14 +181,38 @@ _FILTER = re.compile(
 _WHERE_ONLY = re.compile(
     rf"^(?:(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+)?(?:only\s+)?{_WHERE}\s+(?P<conds>.+)$", _I
 )
+# "clients from country FR": an attribute and its value after "from"/"in"
+_ATTR_FILTER = re.compile(
+    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find)\s+(?:only\s+)?)?"
+    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?:from|in)\s+(?P<conds>(?P<col>\w+)\s+\S+)$",
+    _I,
+)
+# "purchases above 250", "keep the books over 300 pages": a comparison right after the rows
+_IMPLIED_FILTER = re.compile(
+    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find)\s+(?:only\s+)?)?"
+    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?P<conds>{IMPLIED_LEAD}(?:{IMPLIED_OPS})"
+    r"\s+.+)$",
+    _I,
+)
 
 
 def parse_filter(clause: str, draft: Draft) -> bool:
-    match = _FILTER.match(clause) or _WHERE_ONLY.match(clause)
+    match = _FILTER.match(clause) or _WHERE_ONLY.match(clause) or _IMPLIED_FILTER.match(clause)
+    attribute = _ATTR_FILTER.match(clause) if match is None else None
+    if attribute is not None and draft.current is None:
+        found = draft.hinted(draft.word(attribute["subject"]))
+        if found and is_column(attribute["col"], Relation(found[0], found[1])):
+            match = attribute
     if match is None:
         return False
     groups = match.groupdict()
     subject = groups.get("source") or groups.get("subject")
+    named = groups.get("subject")
+    if groups.get("source") and named and draft.other_table(named, groups["source"]):
+        raise unsupported(
+            f"{draft.masked.unmask(clause)!r} names two tables ({draft.word(named)} and"
+            f" {draft.word(groups['source'])}) and no key linking them"
+        )
     relation = draft.subject(subject)
     conditions = parse_conditions(match["conds"], draft, relation)
     op = FilterOp(conditions=conditions, negate=bool(groups.get("neg")))
@@ -191,7 +226,10 @@ _AGG_VERB = (
     r"(?:compute|calculate|aggregate|summari[sz]e|write|create|build|produce|make|get|show|"
     r"give\s+me|report|find|sum\s+up|total\s+up)"
 )
-_BY = r"(?:grouped\s+by|group\s+by|broken\s+down\s+by|split\s+by|by|per|for\s+each|for\s+every)"
+_BY = (
+    r"(?:grouped\s+by|group\s+by|broken\s+down\s+by|split\s+by|by|per|for\s+each|for\s+every|"
+    r"in\s+each|within\s+each)"
+)
 _SOURCE = rf"(?:\s+(?:of|for|from|in|across)\s+(?:the\s+)?(?P<subject>{_SUBJ})(?:\s+table)?)"
 _TIMECOL = rf"(?:\s+(?:using|based\s+on|over)\s+(?:the\s+)?(?P<timecol>{IDENT}))?"
 _AGG_TAIL = (
@@ -289,6 +327,7 @@ CLAUSE_PARSERS: list[Callable[[str, Draft], bool]] = [
     parse_load,
     parse_dedupe,
     parse_join,
+    parse_semijoin,
     parse_filter,
     parse_aggregate,
 ]

@@ -27,12 +27,14 @@ _SQL_START = re.compile(
 )
 _FENCED = re.compile(r"^```[\w-]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
 
+_DB = r"(?:the\s+|my\s+|our\s+)?(?:database|catalog|warehouse|db|duckdb)"
 _LIST = re.compile(
-    r"^(?:(?:list|show|display|get|enumerate|print)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+)?"
-    r"(?:available\s+|existing\s+|current\s+)?tables(?:\s+(?:that\s+exist|available|there\s+are|"
-    r"in\s+(?:the\s+)?(?:database|catalog|warehouse|db|duckdb)))?|(?:what|which)\s+tables\s+"
+    r"^(?:(?:list|show|display|get|enumerate|print)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|my\s+"
+    r"|our\s+)?(?:available\s+|existing\s+|current\s+)?tables(?:\s+(?:that\s+exist|available|"
+    rf"there\s+are|in\s+{_DB}))?|(?:what|which)\s+tables\s+"
     r"(?:are\s+there|exist|do\s+(?:we|i)\s+have|are\s+available|are\s+in\s+(?:the\s+)?"
-    r"(?:database|db|warehouse))|tables)$",
+    rf"(?:database|db|warehouse))(?:\s+in\s+{_DB})?|tables|(?:what|which)(?:'s|\s+is)\s+"
+    rf"(?:there\s+)?in\s+{_DB})$",
     _I,
 )
 _PROFILE = re.compile(

@@ -13,7 +13,13 @@ import re
 from aadap.agents.schemas import Condition, Scalar
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import Relation, resolve_column
+from aadap.llm.offline._schema import (
+    Relation,
+    is_column,
+    measure_candidates,
+    pick_date,
+    resolve_column,
+)
 
 _NUMERIC = re.compile(r"^(DECIMAL.*|DOUBLE|FLOAT|REAL|.*INT.*|NUMERIC.*)$", re.IGNORECASE)
 
@@ -40,6 +46,30 @@ _WORD_OPS: list[tuple[str, str, str]] = [
 ]  # fmt: skip
 _SYMBOL = re.compile(r"^(?P<col>.+?)\s*(?P<op>>=|<=|!=|<>|==|=|>|<)\s*(?P<val>.+)$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
+# A comparison without a column ("above 250", "more than 300 pages", "after 2024-03-01"):
+# the column is implied by the unit, the value's kind or the only sensible measure.
+_IMPLIED_OPS: list[tuple[str, str]] = [
+    (r"at\s+least|no\s+less\s+than|(?:greater|more|larger|bigger|higher)\s+than\s+or\s+equal"
+     r"\s+to|on\s+or\s+after|since", ">="),
+    (r"at\s+most|no\s+more\s+than|up\s+to|(?:less|smaller|lower|fewer)\s+than\s+or\s+equal\s+to"
+     r"|on\s+or\s+before|until", "<="),
+    (r"(?:greater|more|larger|bigger|higher|costlier|pricier|longer)\s+than|above|over|after"
+     r"|exceeding|later\s+than", ">"),
+    (r"(?:less|smaller|lower|fewer|cheaper|shorter)\s+than|below|under|before|earlier\s+than", "<"),
+]  # fmt: skip
+IMPLIED_LEAD = (
+    r"(?:(?:worth|of|costing|priced\s+at|made|placed|created|dated|that\s+are|which\s+are)\s+)?"
+)
+IMPLIED_OPS = "|".join(pattern for pattern, _ in _IMPLIED_OPS)
+_IMPLIED = re.compile(
+    rf"^{IMPLIED_LEAD}(?P<op>{IMPLIED_OPS})\s+(?P<cur>[$€£])?\s*"
+    r"(?P<val>\d{4}-\d{2}-\d{2}|\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
+    re.IGNORECASE,
+)
+_MONEY_UNIT = re.compile(
+    r"^(?:eur|euros?|usd|dollars?|gbp|pounds?|bucks|chf|francs?|yen|jpy)\b\s*(?:(?:of|in)\s+)?",
+    re.IGNORECASE,
+)
 
 
 def parse_conditions(text: str, draft: Draft, relation: Relation) -> list[Condition]:
@@ -71,6 +101,10 @@ def _split_and(text: str) -> list[str]:
 
 
 def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
+    text = re.sub(r"^(?:a|an|the)\s+", "", text.strip(), flags=re.IGNORECASE)
+    implied = _IMPLIED.match(text)
+    if implied:
+        return [_implied(implied, draft, relation)]
     symbol = _SYMBOL.match(text)
     if symbol:
         op = {"==": "=", "<>": "!="}.get(symbol["op"], symbol["op"])
@@ -97,7 +131,40 @@ def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
                 _condition(match["col"], "<=", high, draft, relation, "{}"),
             ]
         return [_condition(match["col"], op, value, draft, relation, template)]
+    paired = re.fullmatch(r"(?P<col>\w+(?:\s+\w+)?)\s+(?P<val>\S+)", text)
+    if paired and is_column(paired["col"], relation):  # "status paid", "tier gold"
+        return [_condition(paired["col"], "=", paired["val"], draft, relation, "{}")]
     raise unsupported(f"cannot read the condition {draft.masked.unmask(text)!r}")
+
+
+def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Condition:
+    op = next(op for pattern, op in _IMPLIED_OPS if re.fullmatch(pattern, match["op"], re.I))
+    raw_value = match["val"]
+    value: Scalar = raw_value if "-" in raw_value else _value(raw_value, draft) or 0
+    unit = re.sub(r"^(?:of|in)\s+", "", (match["unit"] or "").strip(), flags=re.IGNORECASE)
+    if isinstance(value, str):  # a date: the one date column of the rows
+        if unit:
+            raise unsupported(f"cannot read {unit!r} after the date {raw_value}")
+        column = pick_date(relation, relation.name)
+        return Condition.model_validate({"column": column, "op": op, "value": value})
+    money = bool(match["cur"])
+    currency = _MONEY_UNIT.match(unit)
+    if currency:
+        money, unit = True, unit[currency.end() :].strip()
+    if unit:  # "300 pages", "2 euros of late fee": the unit names the column
+        column = resolve_column(draft.word(unit), relation)
+        return Condition.model_validate({"column": column, "op": op, "value": value})
+    candidates = measure_candidates(relation, money=money)
+    if len(candidates) != 1:
+        phrase = draft.masked.unmask(match.group(0))
+        found = " or ".join(candidates) if candidates else "no numeric column"
+        raise unsupported(
+            f"{phrase!r} does not say which column it compares: it could mean {found}"
+            f" in {relation.name}; name the column (e.g. '{(candidates or ['amount'])[0]}"
+            f" {match['op']} {raw_value}')",
+            candidates=candidates,
+        )
+    return Condition.model_validate({"column": candidates[0], "op": op, "value": value})
 
 
 def _condition(

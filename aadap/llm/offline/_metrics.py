@@ -122,6 +122,7 @@ def parse_metric(phrase: str, draft: Draft, relation: Relation) -> Aggregation:
 
 
 def _measure(words: str, relation: Relation) -> str:
+    words = re.sub(r"^(?:number|count|amount)\s+of\s+", "", words)  # "mean number of pages"
     if words in _MONEY:
         return pick_amount(relation, purpose=words)
     try:

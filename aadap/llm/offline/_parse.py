@@ -12,6 +12,7 @@ from aadap.llm.offline import _commands
 from aadap.llm.offline._clauses import CLAUSE_PARSERS, split_target
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
+from aadap.llm.offline._phrasing import rephrase, tidy
 from aadap.llm.offline._text import Masked, normalise, safe_name, split_clauses
 
 _STEP_INTENTS: dict[str, Intent] = {
@@ -39,6 +40,7 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
     if given is not None:
         return given
     masked = Masked.of(normalise(raw))
+    masked.text = tidy(masked.text)
     if not masked.text:
         raise unsupported("the request is empty")
     draft = Draft(
@@ -48,10 +50,11 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
             str(k): [str(c) for c in v] for k, v in dict(context.get("schema_hints") or {}).items()
         },
     )
-    listed = _commands.list_tables(masked.text)
+    listed = _commands.list_tables(rephrase(masked.text))
     if listed is not None:
         return listed
     whole, target = split_target(masked.text, draft)
+    whole = rephrase(whole)
     draft.replace = False
     if target is None:
         command = _commands.profile(whole, draft) or _commands.preview(whole, draft)
@@ -65,6 +68,9 @@ def _pipeline(draft: Draft) -> Requirement:
     for index, clause in enumerate(clauses):
         draft.clause_index = index
         text, target = split_target(clause, draft)
+        text = rephrase(text)
+        if target is None:  # a rephrased clause may end with its target ("… into T")
+            text, target = split_target(text, draft)
         if target is not None:
             draft.targets.append((index, target))
         if not text:

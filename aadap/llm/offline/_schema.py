@@ -156,3 +156,46 @@ def pick_date(relation: Relation, subject: str) -> str:
         " say e.g. 'by month of <column>'",
         relation=relation.name,
     )
+
+
+_KEY_NAME = re.compile(r"(?:^|_)id$|^id_", re.IGNORECASE)
+_TEXT_NAME = re.compile(
+    r"(?:^|_)(?:name|title|status|country|tier|genre|author|member|email|city|region|category|"
+    r"type|kind|description|segment|code|label|comment|notes?|url|phone|address|currency|"
+    r"language|brand|channel|source|state|gender|level|group|team|owner|user|username|sku)$",
+    re.IGNORECASE,
+)
+_FLAG_NAME = re.compile(r"^(?:is|has|was|can)_|_flag$|^(?:active|enabled|deleted|valid)$|[^e]ed$")
+_MONEY_NAME = re.compile(
+    r"amount|price|total|value|revenue|cost|fee|spend|sales|income|salary|balance|paid|payment",
+    re.IGNORECASE,
+)
+
+
+def measure_candidates(relation: Relation, *, money: bool) -> list[str]:
+    """The columns a bare number ("orders above 250") may be compared with.
+
+    With known types, the numeric columns; otherwise every column that is not a key, a
+    date, a flag or a text attribute by its name (so an unknown column stays a candidate
+    and makes the phrase ambiguous rather than silently ignored). ``money`` ("$250",
+    "250 euros") keeps the money-like names.
+    """
+    if relation.columns is None:
+        raise unsupported(
+            f"the columns of {relation.name!r} are unknown, so a bare number has no column;"
+            " name it (e.g. 'amount > 250')"
+        )
+    out = []
+    for column in relation.columns:
+        name = snake(column)
+        if _KEY_NAME.search(name) or is_date(column, relation) or _DATE_NAME.search(name):
+            continue
+        if relation.types:
+            if not _NUMERIC_TYPES.match(relation.types.get(column, "")):
+                continue
+        elif _TEXT_NAME.search(name) or _FLAG_NAME.search(name):
+            continue
+        if money and not _MONEY_NAME.search(name):
+            continue
+        out.append(column)
+    return out

@@ -154,7 +154,7 @@ def joined(left: str, right: str, key: str, columns: tuple[str, ...]) -> Rows:
     by_key = defaultdict(list)
     for row in rows(right):
         by_key[row[key]].append(row)
-    out = [{**r, **l} for l in rows(left) for r in by_key[l[key]]]
+    out = [{**r, **row} for row in rows(left) for r in by_key[row[key]]]
     return projected(columns, out)
 
 
