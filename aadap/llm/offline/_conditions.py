@@ -66,6 +66,7 @@ _IMPLIED = re.compile(
     r"(?P<val>\d{4}-\d{2}-\d{2}|\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
     re.IGNORECASE,
 )
+_SYMBOLS = {">=": ">=", "<=": "<=", ">": ">", "<": "<"}
 _MONEY_UNIT = re.compile(
     r"^(?:eur|euros?|usd|dollars?|gbp|pounds?|bucks|chf|francs?|yen|jpy)\b\s*(?:(?:of|in)\s+)?",
     re.IGNORECASE,
@@ -163,6 +164,9 @@ def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Conditio
             f" in {relation.name}; name the column (e.g. '{(candidates or ['amount'])[0]}"
             f" {match['op']} {raw_value}')",
             candidates=candidates,
+            relation=relation.name,
+            phrase=phrase,
+            comparison=f"{_SYMBOLS[op]} {raw_value}",
         )
     return Condition.model_validate({"column": candidates[0], "op": op, "value": value})
 

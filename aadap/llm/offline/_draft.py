@@ -45,6 +45,7 @@ class Draft:
     replace: bool = False
     assumptions: list[str] = field(default_factory=list)
     clause_index: int = 0
+    clause_text: str | None = None  # the clause being parsed, for the refusal's explanation
     last_step_clause: int = 0
 
     # --- words ----------------------------------------------------------------

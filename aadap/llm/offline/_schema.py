@@ -58,8 +58,11 @@ def resolve_path(token: str, working_dir: Path) -> Path:
     if not given.is_absolute() and len(given.parts) == 1:
         candidates.append(working_dir / "data" / given)
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+        try:
+            if candidate.is_file():
+                return candidate.resolve()
+        except OSError:  # a name the file system cannot hold (too long): no such file
+            continue
     raise unsupported(f"the file {token!r} does not exist (looked in {working_dir})", path=token)
 
 
