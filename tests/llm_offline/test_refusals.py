@@ -156,3 +156,24 @@ async def test_the_refusal_pickles_with_its_suggestions(shop: duckdb.DuckDBPyCon
 
     assert copy.details == error.details
     assert copy.message == error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "clients whose client_id appears in purchases with status paid into payers",
+        "keep the clients of purchases whose status is paid",
+    ],
+)
+async def test_a_semi_join_that_would_repeat_rows_is_refused(
+    shop: duckdb.DuckDBPyConnection, text: str
+) -> None:
+    error = await refusal(text, shop)
+
+    assert "does not identify one row of purchases" in error.message
+    assert error.details["not_understood"] == "client_id … in purchases"
+    (suggestion,) = error.details["suggestions"]
+    assert suggestion.startswith("keep purchases where status ")
+    await written(
+        f"{suggestion} into paid", shop, whole("purchases", lambda r: r["status"] == "paid")
+    )

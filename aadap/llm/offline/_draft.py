@@ -147,7 +147,10 @@ class Draft:
         names = {first.name.lower(), *(t.lower() for _, t in self.targets)}
         if first.path:
             names |= {Path(first.path).name.lower(), Path(first.path).stem.lower()}
-        return lowered in names or (self.hinted(name) is None and not self.is_file_token(name))
+        hinted = self.hinted(name)
+        if hinted is not None:  # "purchase" for the purchases table
+            return hinted[0].lower() in names
+        return lowered in names or not self.is_file_token(name)
 
     # --- pipeline -------------------------------------------------------------
 

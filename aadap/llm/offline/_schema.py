@@ -165,10 +165,13 @@ _KEY_NAME = re.compile(r"(?:^|_)id$|^id_", re.IGNORECASE)
 _TEXT_NAME = re.compile(
     r"(?:^|_)(?:name|title|status|country|tier|genre|author|member|email|city|region|category|"
     r"type|kind|description|segment|code|label|comment|notes?|url|phone|address|currency|"
-    r"language|brand|channel|source|state|gender|level|group|team|owner|user|username|sku)$",
+    r"language|brand|channel|source|gender|owner|username|sku)$",
     re.IGNORECASE,
 )
-_FLAG_NAME = re.compile(r"^(?:is|has|was|can)_|_flag$|^(?:active|enabled|deleted|valid)$|[^e]ed$")
+_FLAG_NAME = re.compile(
+    r"^(?:is|has|was|can)_|_flag$|^(?:active|enabled|deleted|valid|returned|shipped|paid|verified|"
+    r"archived|cancell?ed|completed|approved|refunded|visible|published)$"
+)
 _MONEY_NAME = re.compile(
     r"amount|price|total|value|revenue|cost|fee|spend|sales|income|salary|balance|paid|payment",
     re.IGNORECASE,

@@ -65,7 +65,7 @@ def parse_semijoin(clause: str, draft: Draft) -> bool:
         if key
         else inferred_keys(left, right)
     )
-    _check_identifies(keys, right)
+    _check_identifies(keys, right, draft.masked.unmask(match["conds"]))
     join = JoinOp(right=right.name, on=keys, how="inner")
     projected = projection(left.columns, right.columns, join)
     renamed = {column: name for side, column, name in projected if side == "r"}
@@ -84,11 +84,13 @@ def parse_semijoin(clause: str, draft: Draft) -> bool:
     return True
 
 
-def _check_identifies(keys: list[JoinKey], right: Relation) -> None:
+def _check_identifies(keys: list[JoinKey], right: Relation, conditions: str) -> None:
     own = {"id", f"{safe_name(singular(right.name))}_id"}
     if len(keys) != 1 or keys[0].right.lower() not in own:
         key = ", ".join(k.right for k in keys)
         raise unsupported(
             f"{key} does not identify one row of {right.name} (its identifier would be"
-            f" {' or '.join(sorted(own))}), so keeping rows by a match there would repeat them"
+            f" {' or '.join(sorted(own))}), so keeping rows by a match there would repeat them",
+            phrase=f"{key} … in {right.name}",
+            suggestions=[f"keep {right.name} where {conditions}"],
         )

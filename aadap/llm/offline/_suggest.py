@@ -266,7 +266,7 @@ def explain(
     error: LLMUnsupportedRequestError, draft: Draft | None, clause: str | None
 ) -> LLMUnsupportedRequestError:
     """The same refusal, naming the part not understood and suggesting phrasings."""
-    if draft is None or error.details.get("suggestions"):
+    if draft is None or "not_understood" in error.details:
         return error
     text = draft.masked.unmask(clause if clause is not None else draft.masked.text)
     whole = draft.masked.unmask(draft.masked.text)
@@ -276,10 +276,15 @@ def explain(
     generic = re.match(r"cannot (?:understand|read the measure|read the condition) ", reason)
     if generic and unknown and unknown != text:
         reason = f"cannot understand {unknown!r} (in {text!r})"
-    suggestions = _repairs(error, text, draft, found) or suggest(
-        whole, draft, found, target=_target(draft)
+    given = [str(s) for s in error.details.get("suggestions") or []]
+    suggestions = (
+        given
+        or _repairs(error, text, draft, found)
+        or suggest(whole, draft, found, target=_target(draft))
     )
-    details = {k: v for k, v in error.details.items() if k not in ("reason", "provider")}
+    details = {
+        k: v for k, v in error.details.items() if k not in ("reason", "provider", "suggestions")
+    }
     details["not_understood"] = str(error.details.get("phrase") or unknown or text)
     agent = error.agent_id or "parser"
     return unsupported(reason, agent=agent, **details, suggestions=suggestions)
