@@ -95,7 +95,8 @@ def parse_load(clause: str, draft: Draft) -> bool:
     if draft.current is not None:
         raise unsupported("a second file load starts a second pipeline; use one request per load")
     relation = draft.add_source(match["path"])
-    if "name" in match.groupdict() and match["name"]:
+    named_here = any(index == draft.clause_index for index, _ in draft.targets)
+    if "name" in match.groupdict() and match["name"] and not named_here:  # "into T" wins
         draft.targets.append((draft.clause_index, draft.word(match["name"])))
     draft.add("load", None, relation)
     return True
@@ -189,7 +190,7 @@ _ATTR_FILTER = re.compile(
 )
 # "purchases above 250", "keep the books over 300 pages": a comparison right after the rows
 _IMPLIED_FILTER = re.compile(
-    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find)\s+(?:only\s+)?)?"
+    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find|give\s+me)\s+(?:only\s+)?)?"
     rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?P<conds>{IMPLIED_LEAD}(?:{IMPLIED_OPS})"
     r"\s+.+)$",
     _I,

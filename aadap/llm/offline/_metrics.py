@@ -90,7 +90,7 @@ def parse_metric(phrase: str, draft: Draft, relation: Relation) -> Aggregation:
     if re.fullmatch(r"count|counts|row\s+count|number\s+of\s+(?:rows|records)|how\s+many", lowered):
         return Aggregation(function="count", alias="row_count")
     distinct = re.fullmatch(
-        r"(?:(?:count|number|total\s+number)\s+of\s+(?:distinct|unique|different)"
+        r"(?:(?:count|number|total\s+number)(?:\s+of)?\s+(?:the\s+)?(?:distinct|unique|different)"
         r"|(?:distinct|unique)(?:\s+count\s+of)?)\s+(.+?)(?:\s+count)?",
         lowered,
     )

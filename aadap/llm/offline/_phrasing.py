@@ -27,6 +27,7 @@ _ATTRS = r"(?:details|info|information|data|attributes|columns|fields)"
 _TIDY: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r",?\s+\b(?:for\s+me|please|pls|thanks|thank\s+you)\b(?=[\s,.;!?]|$)", _I), ""),
     (re.compile(r"^(?:please|pls)\s+", _I), ""),
+    (re.compile(r"\b(peek|look)\s+into\b", _I), r"\1 at"),
     (re.compile(r",?\s*(?:->|=>|→)\s*", _I), " into "),
     (re.compile(r"(?<![\w.,])(\d{1,3})((?:,\d{3})+)(?![\d,])"), "<thousands>"),
     (re.compile(rf"\(({PATH})\)", _I), r"\1"),

@@ -32,220 +32,42 @@ from aadap.llm.offline._text import FILE_EXTENSIONS, PLACEHOLDER, safe_name, sin
 _WORD = re.compile(r"[^\s,;:!?()]+")
 _FILE = re.compile(r".+\.(?:" + "|".join(FILE_EXTENSIONS) + r")$", re.IGNORECASE)
 _NUMBER = re.compile(r"^[$€£]?[+-]?\d[\d,.]*%?$|^\d{4}-\d{2}-\d{2}$")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _KINDS: dict[str, frozenset[str]] = {
-    "load": frozenset(
-        ["load", "import", "ingest", "upload", "read", "bring", "pull", "copy", "fetch", "open"]
+    "load": _words("load import ingest upload read bring pull copy fetch open"),
+    "deduplicate": _words(
+        "dedupe dedup deduplicate de-duplicate duplicate duplicates duplicated unique "
+        "distinct latest newest earliest oldest version versions"
     ),
-    "deduplicate": frozenset(
-        [
-            "dedupe",
-            "dedup",
-            "deduplicate",
-            "de-duplicate",
-            "duplicate",
-            "duplicates",
-            "duplicated",
-            "unique",
-            "distinct",
-            "latest",
-            "newest",
-            "earliest",
-            "oldest",
-            "version",
-            "versions",
-        ]
+    "join": _words("join joined merge merged combine combined enrich match together"),
+    "aggregate": _words(
+        "count total sum average avg mean number how many much per each group grouped "
+        "max min maximum minimum highest lowest daily weekly monthly yearly revenue "
+        "sales"
     ),
-    "join": frozenset(
-        ["join", "joined", "merge", "merged", "combine", "combined", "enrich", "match", "together"]
-    ),
-    "aggregate": frozenset(
-        [
-            "count",
-            "total",
-            "sum",
-            "average",
-            "avg",
-            "mean",
-            "number",
-            "how",
-            "many",
-            "much",
-            "per",
-            "each",
-            "group",
-            "grouped",
-            "max",
-            "min",
-            "maximum",
-            "minimum",
-            "highest",
-            "lowest",
-            "daily",
-            "weekly",
-            "monthly",
-            "yearly",
-            "revenue",
-            "sales",
-        ]
-    ),
-    "profile": frozenset(
-        ["profile", "describe", "summary", "summarize", "summarise", "statistics", "stats"]
-    ),
-    "preview": frozenset(
-        [
-            "show",
-            "see",
-            "look",
-            "peek",
-            "preview",
-            "display",
-            "sample",
-            "head",
-            "glance",
-            "first",
-            "top",
-        ]
-    ),
-    "filter": frozenset(
-        [
-            "keep",
-            "only",
-            "filter",
-            "where",
-            "whose",
-            "with",
-            "remove",
-            "exclude",
-            "drop",
-            "discard",
-            "above",
-            "over",
-            "below",
-            "under",
-            "more",
-            "less",
-            "least",
-            "most",
-            "after",
-            "before",
-            "between",
-            "contains",
-        ]
+    "profile": _words("profile describe summary summarize summarise statistics stats"),
+    "preview": _words("show see look peek preview display sample head glance first top"),
+    "filter": _words(
+        "keep only filter where whose with remove exclude drop discard above over below "
+        "under more less least most after before between contains"
     ),
 }
 _TEXTUAL = re.compile(
     r"(?:^|_)(?:status|state|type|kind|category|tier|genre|segment|country|region|city|level)$"
 )
-_GLUE = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "in",
-        "into",
-        "as",
-        "to",
-        "from",
-        "with",
-        "by",
-        "per",
-        "and",
-        "or",
-        "only",
-        "all",
-        "rows",
-        "row",
-        "records",
-        "record",
-        "me",
-        "my",
-        "our",
-        "it",
-        "its",
-        "their",
-        "them",
-        "this",
-        "that",
-        "these",
-        "those",
-        "table",
-        "tables",
-        "file",
-        "files",
-        "data",
-        "for",
-        "on",
-        "at",
-        "is",
-        "are",
-        "be",
-        "been",
-        "was",
-        "were",
-        "have",
-        "has",
-        "do",
-        "does",
-        "did",
-        "what",
-        "which",
-        "who",
-        "please",
-        "could",
-        "can",
-        "would",
-        "will",
-        "you",
-        "i",
-        "we",
-        "want",
-        "need",
-        "like",
-        "to",
-        "new",
-        "called",
-        "named",
-        "there",
-        "then",
-        "some",
-        "few",
-        "every",
-        "each",
-        "than",
-        "equal",
-        "equals",
-        "not",
-        "null",
-        "save",
-        "store",
-        "write",
-        "put",
-        "call",
-        "name",
-        "create",
-        "make",
-        "build",
-        "give",
-        "get",
-        "let",
-        "replace",
-        "overwrite",
-        "keeping",
-        "kept",
-        "result",
-        "results",
-        "answer",
-        "it's",
-        "what's",
-        "i'd",
-        "using",
-        "via",
-        "based",
-        "ones",
-        "rest",
-        "left",
-    ]
+_GLUE = _words(
+    "the a an of in into as to from with by per and or only all rows row records record "
+    "me my our it its their them this that these those table tables file files data for "
+    "on at is are be been was were have has do does did what which who please could can "
+    "would will you i we want need like to new called named there then some few every "
+    "each than equal equals not null save store write put call name create make build "
+    "give get let replace overwrite keeping kept result results answer it's what's i'd "
+    "using via based ones rest left eur euro euros usd dollar dollars gbp pound pounds"
 )
 
 
