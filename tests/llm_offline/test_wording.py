@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pytest
 
+from aadap.core.exceptions import LLMUnsupportedRequestError
 from tests.llm_offline.paraphrases.reference import HERE, norm, rows, whole
 from tests.llm_offline.paraphrases.runner import seed
 from tests.llm_offline.pipeline import execute, run_request, table
@@ -69,3 +70,54 @@ async def test_peek_into_is_a_preview_not_a_target(shop: duckdb.DuckDBPyConnecti
 
     assert outcome.requirement.intent == "preview"
     assert len(execute(shop, outcome)) == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "keep"),
+    [
+        ("remove purchases under 50 into x", lambda r: not float(r["amount"]) < 50),
+        ("purchases between 100 and 300 into x", lambda r: 100 <= float(r["amount"]) <= 300),
+        (
+            "keep purchases above 250 and below 1000 into x",
+            lambda r: 250 < float(r["amount"]) < 1000,
+        ),
+    ],
+)
+async def test_implied_comparisons_negated_bounded_and_combined(
+    shop: duckdb.DuckDBPyConnection, text: str, keep: Callable[[dict[str, str]], bool]
+) -> None:
+    _, got = await result(text, shop)
+
+    assert got == whole("purchases", keep).rows
+
+
+async def test_an_implied_between_names_its_candidates(shop: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(LLMUnsupportedRequestError) as caught:
+        await run_request("books between 100 and 300 into x", shop, working_dir=HERE)
+
+    assert caught.value.details["not_understood"] == "between 100 and 300"
+    assert caught.value.details["suggestions"] == [
+        "keep books where pages between 100 and 300 into x",
+        "keep books where price between 100 and 300 into x",
+    ]
+
+
+async def test_a_phrase_is_not_taken_for_a_value(shop: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(LLMUnsupportedRequestError) as caught:
+        await run_request("keep purchases whose amount is above the average into x", shop)
+
+    assert "'the average' is not a value" in caught.value.message
+
+
+async def test_a_preview_with_an_implied_comparison(shop: duckdb.DuckDBPyConnection) -> None:
+    outcome = await run_request("show me 5 purchases above 250", shop, working_dir=HERE)
+
+    returned = execute(shop, outcome)
+    assert len(returned) == 5
+    assert all(row[3] > 250 for row in returned)
+
+
+async def test_how_many_rows_are_there(shop: duckdb.DuckDBPyConnection) -> None:
+    _, got = await result("How many purchases are there? Save it to x", shop)
+
+    assert got == Counter([(norm(len(rows("purchases"))),)])

@@ -190,9 +190,10 @@ _ATTR_FILTER = re.compile(
 )
 # "purchases above 250", "keep the books over 300 pages": a comparison right after the rows
 _IMPLIED_FILTER = re.compile(
-    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find|give\s+me)\s+(?:only\s+)?)?"
-    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?P<conds>{IMPLIED_LEAD}(?:{IMPLIED_OPS})"
-    r"\s+.+)$",
+    r"^(?:(?P<neg>exclude|remove|drop|filter\s+out|discard|skip|leave\s+out)\s+|(?:filter|select|"
+    r"keep|take|retain|extract|only|get|show|find|give\s+me)\s+(?:only\s+)?)?"
+    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?P<conds>{IMPLIED_LEAD}(?:{IMPLIED_OPS}|"
+    r"between)\s+.+)$",
     _I,
 )
 

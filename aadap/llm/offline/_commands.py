@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from aadap.agents.schemas import FilterOp, Requirement
-from aadap.llm.offline._conditions import parse_conditions
+from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._text import IDENT, PATH
@@ -56,7 +56,7 @@ _PREVIEW = re.compile(
     r"give\s+me|fetch|get)\s+)?(?:the\s+)?(?:(?:first|top)\s+)?(?:" + _N + r"\s+)?"
     r"(?:(?:sample\s+)?(?:rows|records|lines|entries)\s+)?(?:(?:of|from|in)\s+)?(?:the\s+)?"
     rf"(?:table\s+|file\s+)?(?P<subject>{_SUBJ})(?:\s+table)?"
-    r"(?:\s+(?:where|with|whose)\s+(?P<conds>.+))?$",
+    rf"(?:\s+(?:where|with|whose)\s+(?P<conds>.+)|\s+(?P<implied>{IMPLIED_LEAD}(?:{IMPLIED_OPS})\s+.+))?$",
     _I,
 )
 _PREVIEW_VERB = re.compile(
@@ -111,8 +111,9 @@ def preview(text: str, draft: Draft) -> Requirement | None:
     n = match["n"]
     limit = DEFAULT_PREVIEW_ROWS if n is None else _NUMBERS.get(n.lower()) or int(n)
     operations = []
-    if match["conds"]:
-        operations.append(FilterOp(conditions=parse_conditions(match["conds"], draft, relation)))
+    conditions = match["conds"] or match["implied"]
+    if conditions:
+        operations.append(FilterOp(conditions=parse_conditions(conditions, draft, relation)))
     if limit > 100_000:
         raise unsupported("a preview shows at most 100000 rows")
     return Requirement(

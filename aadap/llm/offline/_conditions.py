@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from aadap.agents.schemas import Condition, Scalar
+from aadap.core.exceptions import LLMUnsupportedRequestError
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._schema import (
@@ -66,6 +67,11 @@ _IMPLIED = re.compile(
     r"(?P<val>\d{4}-\d{2}-\d{2}|\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
     re.IGNORECASE,
 )
+_IMPLIED_BETWEEN = re.compile(
+    rf"^{IMPLIED_LEAD}between\s+(?P<cur>[$€£])?\s*(?P<low>\d+(?:\.\d+)?)\s+and\s+[$€£]?\s*"
+    r"(?P<high>\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
+    re.IGNORECASE,
+)
 _SYMBOLS = {">=": ">=", "<=": "<=", ">": ">", "<": "<"}
 _MONEY_UNIT = re.compile(
     r"^(?:eur|euros?|usd|dollars?|gbp|pounds?|bucks|chf|francs?|yen|jpy)\b\s*(?:(?:of|in)\s+)?",
@@ -106,6 +112,16 @@ def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
     implied = _IMPLIED.match(text)
     if implied:
         return [_implied(implied, draft, relation)]
+    between = _IMPLIED_BETWEEN.match(text)
+    if between:  # "between 100 and 300 [euros]": both bounds on the implied column
+        unit = f" {between['unit']}" if between["unit"] else ""
+        at_least = _IMPLIED.match(f"at least {between['cur'] or ''}{between['low']}{unit}")
+        at_most = _IMPLIED.match(f"at most {between['cur'] or ''}{between['high']}{unit}")
+        if at_least and at_most:
+            try:
+                return [_implied(at_least, draft, relation), _implied(at_most, draft, relation)]
+            except LLMUnsupportedRequestError as exc:
+                raise _ambiguous(draft.masked.unmask(text), exc, relation) from exc
     symbol = _SYMBOL.match(text)
     if symbol:
         op = {"==": "=", "<>": "!="}.get(symbol["op"], symbol["op"])
@@ -136,6 +152,23 @@ def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
     if paired and is_column(paired["col"], relation):  # "status paid", "tier gold"
         return [_condition(paired["col"], "=", paired["val"], draft, relation, "{}")]
     raise unsupported(f"cannot read the condition {draft.masked.unmask(text)!r}")
+
+
+def _ambiguous(
+    phrase: str, error: LLMUnsupportedRequestError, relation: Relation
+) -> LLMUnsupportedRequestError:
+    """The refusal of an implied comparison, restated for the whole phrase."""
+    candidates = list(error.details.get("candidates") or [])
+    if not candidates:
+        return error
+    return unsupported(
+        f"{phrase!r} does not say which column it compares: it could mean"
+        f" {' or '.join(candidates)} in {relation.name}; name the column",
+        candidates=candidates,
+        relation=relation.name,
+        phrase=phrase,
+        comparison=phrase,
+    )
 
 
 def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Condition:
@@ -209,4 +242,6 @@ def _value(text: str, draft: Draft) -> Scalar | None:
         return float(token) if "." in token else int(token)
     if not re.fullmatch(r"[\w@.:/+-]+(?:\s+[\w@.:/+-]+){0,3}", token):
         raise unsupported(f"cannot read the value {token!r}; quote it")
+    if re.match(r"(?:the|a|an|its|their)\s", lowered):  # "above the average": not a value
+        raise unsupported(f"{token!r} is not a value; quote it if it is one", phrase=token)
     return token

@@ -59,6 +59,8 @@ _CLAUSE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^how\s+many\s+(\w+)\s+(?:does|do|did)\s+(?:each|every)\s+(\w+)\s+"
                 rf"(?:have|has|make|place|borrow|get)(?:\s+(?:in|from)\s+(?P<s>{_SUBJ}))?$", _I),
      r"count \1 per \2<from s>"),
+    (re.compile(rf"^how\s+many\s+(\w+)\s+(?:are\s+there|exist|do\s+(?:we|i)\s+have)"
+                rf"(?:\s+in\s+(?P<s>{_SUBJ}))?$", _I), r"count \1<from s>"),
     (re.compile(r"^how\s+many\s+(\w+)\s+(?:are\s+there\s+|exist\s+|do\s+we\s+have\s+)?"
                 r"(per|by|for\s+each|in\s+each)\s+(.+)$", _I), r"count \1 \2 \3"),
     (re.compile(rf"^how\s+much\s+(?:did|does|do)\s+(?:each|every)\s+(\w+)\s+(spend|pay)"
