@@ -58,8 +58,9 @@ _IMPLIED_OPS: list[tuple[str, str]] = [
      r"|exceeding|later\s+than", ">"),
     (r"(?:less|smaller|lower|fewer|cheaper|shorter)\s+than|below|under|before|earlier\s+than", "<"),
 ]  # fmt: skip
-IMPLIED_LEAD = (
-    r"(?:(?:worth|of|costing|priced\s+at|made|placed|created|dated|that\s+are|which\s+are)\s+)?"
+IMPLIED_LEAD = (  # "worth", "of", "earning", "hired", "priced at"… before the comparison
+    r"(?:(?:worth|of|priced\s+at|that\s+are|which\s+are|made|paid|sold|bought|[A-Za-z]+(?:ing|ed))"
+    r"\s+)?"
 )
 IMPLIED_OPS = "|".join(pattern for pattern, _ in _IMPLIED_OPS)
 _IMPLIED = re.compile(

@@ -90,7 +90,9 @@ class Draft:
             return Relation(found[0], found[1] or None)
         if self.schema_hints:
             known = ", ".join(sorted(self.schema_hints))
-            raise unsupported(f"there is no table {name!r} on the target (tables: {known})")
+            raise unsupported(
+                f"there is no table {name!r} on the target (tables: {known})", table=name
+            )
         if not re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,2}", name):
             raise unsupported(f"{name!r} is not a usable table name")
         return Relation(name)

@@ -82,6 +82,8 @@ _CLAUSE: list[tuple[re.Pattern[str], str]] = [
                 rf"(\s+by\s+{IDENT})?$", _I), r"keep the \3 row per \1\4 from \2"),
     (re.compile(r"\b(remove|drop|eliminate|delete)\s+(?:the\s+)?(?:exact|identical)\s+"
                 r"(duplicate)", _I), r"\1 \2"),
+    (re.compile(rf"\b(duplicated?)\s+(?!rows|records|entries)({IDENT})\s+(rows|records|entries)\b",
+                _I), r"\1 \3 from \2"),
     # joins
     (re.compile(rf"^({_SUBJ})\s+(?:joined|merged|combined)\s+(with|to|and)\s+", _I),
      r"join \1 \2 "),

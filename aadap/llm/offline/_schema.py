@@ -146,7 +146,7 @@ def pick_date(relation: Relation, subject: str) -> str:
             f"the columns of {relation.name!r} are unknown; say which date column to use"
         )
     candidates = [c for c in relation.columns if is_date(c, relation)]
-    dated = [c for c in candidates if "date" in c.lower()] or candidates
+    dated = [c for c in candidates if re.search(r"(?:^|_)date(?:_|$)", c.lower())] or candidates
     if len(dated) > 1:
         prefix = singular(snake(subject))
         preferred = [c for c in dated if c.lower().startswith(prefix)]

@@ -236,10 +236,11 @@ def _for_table(
         return [f"show me 5 rows from {name}", f"profile {name}"]
     if kind == "filter":
         value = _value_word(text, draft, table)
+        verb = "remove" if re.search(r"\b(?:remove|exclude|drop|discard)\b", text, re.I) else "keep"
         texts = [c for c in table.columns or [] if _TEXTUAL.search(snake(c))]
         if not own and value != "<value>" and 0 < len(texts) <= 2:
-            return [f"keep {name} where {c} = '{value}'{target}" for c in texts]
-        return [f"keep {name} where {column} = '{value}'{target}", f"show me 5 rows from {name}"]
+            return [f"{verb} {name} where {c} = '{value}'{target}" for c in texts]
+        return [f"{verb} {name} where {column} = '{value}'{target}", f"show me 5 rows from {name}"]
     return [f"preview {name}", f"profile {name}"]
 
 
@@ -273,6 +274,14 @@ def _repairs(
             f"keep {details['relation']} where {c} {details['comparison']}{target}"
             for c in list(candidates)[:3]
         ]
+    missing = details.get("table")
+    if isinstance(missing, str) and draft.schema_hints:  # a table that is not there
+        names = sorted(draft.schema_hints)
+        close = difflib.get_close_matches(missing, names, n=3, cutoff=0.6)
+        close += [n for n in names if missing.lower() in n.lower() and n not in close]
+        pattern = re.compile(rf"\b{re.escape(missing)}\b", re.IGNORECASE)
+        whole = draft.masked.unmask(draft.masked.text)
+        return [pattern.sub(n, whole, count=1) for n in close[:2]] + ["list tables"]
     word, relation = details.get("column"), details.get("relation")
     table = next((r for r in found.relations if r.name == relation), None)
     if isinstance(word, str) and table is not None and table.columns:

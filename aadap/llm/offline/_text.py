@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`")
+_QUOTED = re.compile(r"(?<!\w)'(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`")
 PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 
 IDENT = r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,2}|" + f"{_OPEN}\\d+{_CLOSE})"
