@@ -121,3 +121,19 @@ async def test_how_many_rows_are_there(shop: duckdb.DuckDBPyConnection) -> None:
     _, got = await result("How many purchases are there? Save it to x", shop)
 
     assert got == Counter([(norm(len(rows("purchases"))),)])
+
+
+async def test_store_as_a_column_is_not_a_save_verb() -> None:
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE sales (store VARCHAR, revenue DOUBLE)")
+        con.execute("INSERT INTO sales VALUES ('N', 1.5), ('N', 2.0), ('S', 4.0)")
+        outcome = await run_request(
+            "What is the total revenue per store in sales? Save it to store_revenue", con
+        )
+        execute(con, outcome)
+
+        assert outcome.requirement.target_table == "store_revenue"
+        assert sorted(con.execute("SELECT * FROM store_revenue").fetchall()) == [
+            ("N", 3.5),
+            ("S", 4.0),
+        ]

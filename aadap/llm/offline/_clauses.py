@@ -34,14 +34,17 @@ _WHERE = r"(?:where|with|whose|having|that\s+have|which\s+have|for\s+which|if|wh
 _TABLE = rf"(?:a\s+)?(?:new\s+)?(?:table\s+)?(?:called\s+|named\s+)?(?P<t>{IDENT})(?:\s+table)?"
 _OBJ = r"(?:it|them|this|that|everything|what\s+is\s+left|what\s+remains|the\s+\w+)"
 _SAVE = r"(?:write|save|store|put|output|persist|materiali[sz]e|create|keep(?=\s+(?:it|them)\b))"
+# A save verb without an object ("save to T") only right after a clause boundary: "store"
+# is also a column name ("revenue per store in sales" names no target).
+_SAVED = rf"(?:(?:^|,|\s+and|\s+then)\s*{_SAVE}\s+(?:{_OBJ}\s+)?|\s+(?:and\s+)?{_SAVE}\s+{_OBJ}\s+)"
 _TARGETS = [
-    re.compile(rf"\s+(?:and\s+)?(?:{_SAVE}\s+(?:{_OBJ}\s+)?)?(?:into|as)\s+{_TABLE}$", _I),
+    re.compile(rf"(?:{_SAVED}|\s+(?:and\s+)?)(?:into|as)\s+{_TABLE}$", _I),
     re.compile(
         rf"\s+(?:and\s+)?(?:{_SAVE}\s+(?:{_OBJ}\s+)?)?(?:to|in)\s+(?:a\s+)?(?:new\s+)?table\s+"
         rf"(?:called\s+|named\s+)?(?P<t>{IDENT})$",
         _I,
     ),
-    re.compile(rf"\s+(?:and\s+)?{_SAVE}\s+(?:{_OBJ}\s+)?(?:to|in)\s+(?P<t>{IDENT})$", _I),
+    re.compile(rf"{_SAVED}(?:to|in)\s+(?P<t>{IDENT})$", _I),
     re.compile(rf",\s+in\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:and\s+)?(?:call|name)\s+{_OBJ}\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:called|named)\s+(?P<t>{IDENT})$", _I),

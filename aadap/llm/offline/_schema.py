@@ -165,7 +165,8 @@ _KEY_NAME = re.compile(r"(?:^|_)id$|^id_", re.IGNORECASE)
 _TEXT_NAME = re.compile(
     r"(?:^|_)(?:name|title|status|country|tier|genre|author|member|email|city|region|category|"
     r"type|kind|description|segment|code|label|comment|notes?|url|phone|address|currency|"
-    r"language|brand|channel|source|gender|owner|username|sku)$",
+    r"language|brand|channel|source|gender|owner|username|sku|store|shop|branch|product|"
+    r"customer|client|vendor|supplier|company|department|warehouse|location|site)$",
     re.IGNORECASE,
 )
 _FLAG_NAME = re.compile(
