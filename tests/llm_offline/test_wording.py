@@ -137,3 +137,28 @@ async def test_store_as_a_column_is_not_a_save_verb() -> None:
             ("N", 3.5),
             ("S", 4.0),
         ]
+
+
+async def test_rows_with_more_than_n_related_rows(shop: duckdb.DuckDBPyConnection) -> None:
+    counts = Counter(r["client_id"] for r in rows("purchases"))
+    outcome = await run_request(
+        "clients with more than 2 purchases into loyal", shop, working_dir=HERE
+    )
+    execute(shop, outcome)
+
+    got = {norm(r["client_id"]): (r["purchase_count"], r["name"]) for r in table(shop, "loyal")}
+    assert got == {
+        norm(c["client_id"]): (counts[c["client_id"]], c["name"])
+        for c in rows("clients")
+        if counts[c["client_id"]] > 2
+    }
+
+
+async def test_values_with_at_least_n_rows(shop: duckdb.DuckDBPyConnection) -> None:
+    counts = Counter(r["member"] for r in rows("loans"))
+    outcome = await run_request("members with at least 3 loans", shop, working_dir=HERE)
+    execute(shop, outcome)
+
+    assert outcome.requirement.target_table == "member_loan_counts"
+    got = {r["member"]: r["loan_count"] for r in table(shop, "member_loan_counts")}
+    assert got == {member: n for member, n in counts.items() if n >= 3}

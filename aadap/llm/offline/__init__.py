@@ -57,6 +57,8 @@ Everyday wording is first rewritten onto this grammar by exact, meaning-preservi
   ``bigger than $250``, ``made after 2024-03-01``): the column is the unit's, the date
   column, the one money-like column or the one numeric measure; several candidates →
   refused, naming them;
+* a count comparison (``clients with more than 2 purchases``): B counted per key, the
+  counts filtered, A joined (or, when A is a column of B, the counts per value);
 * a semi-join (``A whose key appears in B with …``, ``the A of B whose …``, ``A where the
   B's c is v``) → an inner join with B and a filter on B's columns, only when the key is
   B's own identifier (``id`` or ``<B singular>_id``), so no row of A repeats.

@@ -22,7 +22,7 @@ from aadap.llm.offline._metrics import (
     parse_metrics,
 )
 from aadap.llm.offline._schema import Relation, is_column, resolve_column
-from aadap.llm.offline._semijoin import parse_semijoin
+from aadap.llm.offline._semijoin import parse_counted, parse_semijoin
 from aadap.llm.offline._text import IDENT, PATH, split_list
 
 _I = re.IGNORECASE
@@ -332,6 +332,7 @@ CLAUSE_PARSERS: list[Callable[[str, Draft], bool]] = [
     parse_load,
     parse_dedupe,
     parse_join,
+    parse_counted,
     parse_semijoin,
     parse_filter,
     parse_aggregate,

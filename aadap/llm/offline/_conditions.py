@@ -172,8 +172,13 @@ def _ambiguous(
     )
 
 
+def implied_operator(words: str) -> str:
+    """ "more than" → ``>``, "at least" → ``>=``…"""
+    return next(op for pattern, op in _IMPLIED_OPS if re.fullmatch(pattern, words, re.I))
+
+
 def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Condition:
-    op = next(op for pattern, op in _IMPLIED_OPS if re.fullmatch(pattern, match["op"], re.I))
+    op = implied_operator(match["op"])
     raw_value = match["val"]
     value: Scalar = raw_value if "-" in raw_value else _value(raw_value, draft) or 0
     unit = re.sub(r"^(?:of|in)\s+", "", (match["unit"] or "").strip(), flags=re.IGNORECASE)

@@ -46,6 +46,7 @@ class Draft:
     assumptions: list[str] = field(default_factory=list)
     clause_index: int = 0
     clause_text: str | None = None  # the clause being parsed, for the refusal's explanation
+    default_target: str | None = None  # a better default name than the input's, if any
     last_step_clause: int = 0
 
     # --- words ----------------------------------------------------------------

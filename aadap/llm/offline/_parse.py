@@ -135,7 +135,9 @@ def _final_target(draft: Draft) -> str:
         return final
     base = draft.sources[0].name
     last = draft.steps[-1]
-    if last == "load":
+    if draft.default_target is not None:
+        name = draft.default_target
+    elif last == "load":
         name = base
     elif last == "aggregate":
         op = next(op for op in reversed(draft.operations) if isinstance(op, AggregateOp))

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 
-from aadap.agents.schemas import Condition, FilterOp, JoinKey, JoinOp
-from aadap.llm.offline._conditions import parse_conditions
+from aadap.agents.schemas import AggregateOp, Aggregation, Condition, FilterOp, JoinKey, JoinOp
+from aadap.llm.offline._conditions import IMPLIED_OPS, implied_operator, parse_conditions
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._join import inferred_keys, projection
-from aadap.llm.offline._schema import Relation, resolve_column
+from aadap.llm.offline._schema import Relation, is_column, resolve_column
 from aadap.llm.offline._text import IDENT, PATH, safe_name, singular
 
 _I = re.IGNORECASE
@@ -44,6 +44,61 @@ _POSSESSIVE = re.compile(
     r"(?P<conds>.+)$",
     _I,
 )
+
+
+_COUNTED = re.compile(
+    rf"^{_VERB}(?P<a>{IDENT})\s+(?:with|having|that\s+have|which\s+have|who\s+have|who\s+placed|"
+    rf"who\s+made|that\s+placed|that\s+made)\s+(?P<op>{IMPLIED_OPS})\s+(?P<n>\d+)\s+"
+    rf"(?P<b>{IDENT})$",
+    _I,
+)
+
+
+def parse_counted(clause: str, draft: Draft) -> bool:
+    """ "customers with more than 3 orders": count B per key, keep the counts that pass,
+    then join A (each row of A once, as the counts are one row per key)."""
+    match = _COUNTED.match(clause)
+    if match is None or draft.current is not None:
+        return False
+    counted, kept = draft.table_named_by(match["b"]), draft.table_named_by(match["a"])
+    if counted is None or counted == kept:
+        return False
+    rows = draft.subject(counted)
+    alias = f"{safe_name(singular(counted))}_count"
+    if kept is None:  # "members with more than 2 loans": member is a column of loans
+        if rows.columns is None or not is_column(singular(draft.word(match["a"])), rows):
+            return False
+        column = resolve_column(singular(draft.word(match["a"])), rows)
+        _counts(draft, rows, column, alias, match)
+        draft.default_target = f"{safe_name(column)}_{alias}s"
+        return True
+    other = draft.hinted(kept)
+    if other is None or rows.columns is None or not other[1]:
+        raise unsupported(f"the columns of {counted!r} or {kept!r} are unknown")
+    keys = inferred_keys(rows, Relation(other[0], other[1]))
+    key = keys[0].left
+    _counts(draft, rows, key, alias, match)
+    right = draft.add_source(kept)
+    draft.default_target = f"{right.name}_by_{alias}"
+    join = JoinOp(right=right.name, on=[JoinKey(left=key, right=keys[0].right)], how="inner")
+    columns = [name for _, _, name in projection([key, alias], right.columns or [], join)]
+    draft.add("join", join, Relation(right.name, columns))
+    draft.assumptions.append(
+        f"{counted} rows are counted per {key}; the result has one row per matching row of"
+        f" {right.name}, with the count ({alias}) first."
+    )
+    return True
+
+
+def _counts(draft: Draft, rows: Relation, key: str, alias: str, match: re.Match[str]) -> None:
+    """Count the rows per ``key`` and keep the counts the comparison accepts."""
+    aggregate = AggregateOp(
+        group_by=[key], aggregations=[Aggregation(function="count", alias=alias)]
+    )
+    draft.add("aggregate", aggregate, Relation(rows.name, [key, alias]))
+    value = int(match["n"])
+    condition = Condition(column=alias, op=implied_operator(match["op"]), value=value)
+    draft.add("filter", FilterOp(conditions=[condition]), Relation(rows.name, [key, alias]))
 
 
 def parse_semijoin(clause: str, draft: Draft) -> bool:
