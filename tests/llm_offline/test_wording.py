@@ -162,3 +162,42 @@ async def test_values_with_at_least_n_rows(shop: duckdb.DuckDBPyConnection) -> N
     assert outcome.requirement.target_table == "member_loan_counts"
     got = {r["member"]: r["loan_count"] for r in table(shop, "member_loan_counts")}
     assert got == {member: n for member, n in counts.items() if n >= 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "keep"),
+    [
+        ("purchases after 2023 into x", lambda r: r["purchase_date"] >= "2024-01-01"),
+        ("purchases made before 2024 into x", lambda r: r["purchase_date"] < "2024-01-01"),
+        ("purchases since 2024 into x", lambda r: r["purchase_date"] >= "2024-01-01"),
+    ],
+)
+async def test_a_year_after_a_time_word_is_a_date_range(
+    shop: duckdb.DuckDBPyConnection, text: str, keep: Callable[[dict[str, str]], bool]
+) -> None:
+    _, got = await result(text, shop)  # never "amount > 2023"
+
+    assert got == whole("purchases", keep).rows
+
+
+async def test_a_verb_picks_its_date_column_or_is_refused(
+    shop: duckdb.DuckDBPyConnection,
+) -> None:
+    _, got = await result("clients signed after 2023-06-01 into x", shop)
+    assert got == whole("clients", lambda r: r["signup_date"] > "2023-06-01").rows
+
+    with pytest.raises(LLMUnsupportedRequestError) as caught:
+        await run_request("purchases shipped after 2024-02-01 into y", shop, working_dir=HERE)
+    assert "no single date column says when the rows were shipped" in caught.value.message
+    assert caught.value.details["suggestions"][0] == (
+        "keep purchases where purchase_date > '2024-02-01' into y"
+    )
+
+
+@pytest.mark.parametrize("text", ["purchase_id in (101,102)", "purchase_id in 101,102"])
+async def test_commas_in_a_list_are_not_thousands(
+    shop: duckdb.DuckDBPyConnection, text: str
+) -> None:
+    _, got = await result(f"keep purchases where {text} into x", shop)
+
+    assert got == whole("purchases", lambda r: r["purchase_id"] in ("101", "102")).rows

@@ -17,10 +17,12 @@ from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._schema import (
     Relation,
     is_column,
+    is_date,
     measure_candidates,
     pick_date,
     resolve_column,
 )
+from aadap.llm.offline._text import snake
 
 _NUMERIC = re.compile(r"^(DECIMAL.*|DOUBLE|FLOAT|REAL|.*INT.*|NUMERIC.*)$", re.IGNORECASE)
 
@@ -68,6 +70,15 @@ _IMPLIED = re.compile(
     r"(?P<val>\d{4}-\d{2}-\d{2}|\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
     re.IGNORECASE,
 )
+_TEMPORAL = re.compile(
+    r"on\s+or\s+after|on\s+or\s+before|since|until|after|before|later\s+than|earlier\s+than",
+    re.IGNORECASE,
+)
+# Verbs that say a row happened, not which date: "made after", "placed before"
+_ANY_DATE_VERBS = frozenset(
+    {"made", "placed", "created", "dated", "recorded", "ordered", "bought", "sold", "purchased",
+     "booked", "logged", "registered", "issued", "submitted", "received"}
+)  # fmt: skip
 _IMPLIED_BETWEEN = re.compile(
     rf"^{IMPLIED_LEAD}between\s+(?P<cur>[$€£])?\s*(?P<low>\d+(?:\.\d+)?)\s+and\s+[$€£]?\s*"
     r"(?P<high>\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
@@ -177,15 +188,53 @@ def implied_operator(words: str) -> str:
     return next(op for pattern, op in _IMPLIED_OPS if re.fullmatch(pattern, words, re.I))
 
 
+def _year_bound(op: str, value: Scalar, phrase: str) -> tuple[str, str]:
+    """A year after a word about time, as the bound of a date range."""
+    if not isinstance(value, int) or not 1000 <= value <= 2999:
+        raise unsupported(f"{phrase!r} compares a time with a number; give a date (YYYY-MM-DD)")
+    first, next_first = f"{value}-01-01", f"{value + 1}-01-01"
+    bounds = {
+        ">": (">=", next_first),
+        ">=": (">=", first),
+        "<": ("<", first),
+        "<=": ("<", next_first),
+    }
+    return bounds[op]
+
+
+def _date_column(lead: str, relation: Relation, phrase: str, *, comparison: str) -> str:
+    """The one date column, or the one the verb names ("hired after" → hire_date)."""
+    verb = lead.split()[-1] if lead else ""
+    if not verb or verb in _ANY_DATE_VERBS or not verb.endswith(("ed", "ing")):
+        return pick_date(relation, relation.name)
+    stem = re.sub(r"(?:ing|ed|d)$", "", verb)
+    dated = [c for c in relation.columns or [] if is_date(c, relation)]
+    named = [c for c in dated if snake(c).startswith(stem[: max(3, len(stem) - 1)])]
+    if len(named) == 1:
+        return named[0]
+    raise unsupported(
+        f"in {phrase!r}, no single date column says when the rows were {verb}"
+        f" (date columns of {relation.name}: {', '.join(dated) or 'none'}); name the column",
+        candidates=dated,
+        relation=relation.name,
+        phrase=phrase,
+        comparison=comparison,
+    )
+
+
 def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Condition:
     op = implied_operator(match["op"])
     raw_value = match["val"]
     value: Scalar = raw_value if "-" in raw_value else _value(raw_value, draft) or 0
     unit = re.sub(r"^(?:of|in)\s+", "", (match["unit"] or "").strip(), flags=re.IGNORECASE)
-    if isinstance(value, str):  # a date: the one date column of the rows
+    phrase = draft.masked.unmask(match.group(0))
+    if not isinstance(value, str) and _TEMPORAL.fullmatch(match["op"]) and not unit:
+        op, value = _year_bound(op, value, phrase)  # "after 2019": from 2020-01-01 on
+    if isinstance(value, str):  # a date: the date column the phrase is about
         if unit:
             raise unsupported(f"cannot read {unit!r} after the date {raw_value}")
-        column = pick_date(relation, relation.name)
+        lead = match.string[: match.start("op")].strip().lower()
+        column = _date_column(lead, relation, phrase, comparison=f"{op} '{value}'")
         return Condition.model_validate({"column": column, "op": op, "value": value})
     money = bool(match["cur"])
     currency = _MONEY_UNIT.match(unit)
@@ -196,7 +245,6 @@ def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Conditio
         return Condition.model_validate({"column": column, "op": op, "value": value})
     candidates = measure_candidates(relation, money=money)
     if len(candidates) != 1:
-        phrase = draft.masked.unmask(match.group(0))
         found = " or ".join(candidates) if candidates else "no numeric column"
         raise unsupported(
             f"{phrase!r} does not say which column it compares: it could mean {found}"

@@ -109,10 +109,17 @@ _CLAUSE: list[tuple[re.Pattern[str], str]] = [
 def tidy(text: str) -> str:
     for pattern, replacement in _TIDY:
         if replacement == "<thousands>":
-            text = pattern.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), text)
+            text = pattern.sub(_thousands, text)
         else:
             text = pattern.sub(replacement, text)
     return " ".join(text.split())
+
+
+def _thousands(match: re.Match[str]) -> str:
+    """ "1,000" → "1000", except in a list ("in (100,200)", "in 100,200"), which it is."""
+    before = match.string[: match.start()]
+    in_list = before.count("(") > before.count(")") or re.search(r"\bin\s*$", before, _I)
+    return match.group(0) if in_list else match.group(1) + match.group(2).replace(",", "")
 
 
 def rephrase(clause: str) -> str:
