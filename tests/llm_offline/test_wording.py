@@ -201,3 +201,31 @@ async def test_commas_in_a_list_are_not_thousands(
     _, got = await result(f"keep purchases where {text} into x", shop)
 
     assert got == whole("purchases", lambda r: r["purchase_id"] in ("101", "102")).rows
+
+
+async def test_a_table_noun_in_a_measure_is_not_its_key(shop: duckdb.DuckDBPyConnection) -> None:
+    _, got = await result("total amount of purchases by month into monthly", shop)
+
+    monthly: dict[str, float] = {}
+    for r in rows("purchases"):
+        month = r["purchase_date"][:7] + "-01"
+        monthly[month] = monthly.get(month, 0.0) + float(r["amount"])
+    assert got == Counter((norm(m), norm(v)) for m, v in monthly.items())
+
+
+async def test_the_one_table_that_has_the_columns(shop: duckdb.DuckDBPyConnection) -> None:
+    _, got = await result("average late fee by member into fees", shop)
+    fees: dict[str, list[float]] = {}
+    for r in rows("loans"):
+        fees.setdefault(r["member"], []).append(float(r["late_fee"]))
+    assert got == Counter((m, norm(sum(v) / len(v))) for m, v in fees.items())
+
+
+async def test_several_tables_that_fit_are_named(shop: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(LLMUnsupportedRequestError) as caught:
+        await run_request("keep rows above 250 into big", shop, working_dir=HERE)
+    assert caught.value.details["tables"] == ["loans", "purchases"]
+    assert caught.value.details["suggestions"] == [
+        "keep loans above 250 into big",
+        "keep purchases above 250 into big",
+    ]

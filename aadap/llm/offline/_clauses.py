@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aadap.agents.schemas import DeduplicateOp, FilterOp
 from aadap.core.exceptions import LLMUnsupportedRequestError
 from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
-from aadap.llm.offline._draft import Draft
+from aadap.llm.offline._draft import GENERIC_NOUNS, Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._join import parse_join
 from aadap.llm.offline._metrics import (
@@ -218,11 +218,48 @@ def parse_filter(clause: str, draft: Draft) -> bool:
             f"{draft.masked.unmask(clause)!r} names two tables ({draft.word(named)} and"
             f" {draft.word(groups['source'])}) and no key linking them"
         )
+    unnamed = subject is None or draft.word(subject).lower() in GENERIC_NOUNS
+    if unnamed and draft.current is None and draft.schema_hints:  # "rows where salary > 10"
+        conds = match["conds"]
+        verb = "remove" if groups.get("neg") else "keep"
+        where = "" if match.re is _IMPLIED_FILTER else "where "
+        subject = only_table(
+            draft,
+            lambda t: parse_conditions(conds, draft, draft.subject(t)),
+            lambda t: f"{verb} {t} {where}{conds}",
+        )
     relation = draft.subject(subject)
     conditions = parse_conditions(match["conds"], draft, relation)
     op = FilterOp(conditions=conditions, negate=bool(groups.get("neg")))
     draft.add("filter", op, Relation(relation.name, relation.columns, relation.types))
     return True
+
+
+def only_table(
+    draft: Draft, attempt: Callable[[str], object], phrased: Callable[[str], str]
+) -> str | None:
+    """The one table ``attempt`` succeeds on, when the request names none; several → refused.
+
+    Nothing is guessed: every table on the target is tried, and only a single fit is used.
+    """
+    fits = []
+    for name in sorted(draft.schema_hints):
+        snapshot = draft.snapshot()
+        try:
+            attempt(name)
+        except LLMUnsupportedRequestError:  # this table does not have what the clause names
+            continue
+        else:
+            fits.append(name)
+        finally:
+            draft.restore(snapshot)
+    if len(fits) > 1:
+        raise unsupported(
+            f"the request does not say which table to use; it could be {' or '.join(fits)}",
+            tables=fits,
+            suggestions=[draft.masked.unmask(phrased(name)) for name in fits[:3]],
+        )
+    return fits[0] if fits else None
 
 
 # --- aggregate ---------------------------------------------------------------------
@@ -262,13 +299,14 @@ def parse_aggregate(clause: str, draft: Draft) -> bool:
     if group:
         return _group_first(group, draft)
     first_error: LLMUnsupportedRequestError | None = None
-    for form in _AGG_FORMS:
+    # every reading with the table as written first; only then the one table that fits
+    for infer, form in [(False, form) for form in _AGG_FORMS] + [(True, f) for f in _AGG_FORMS]:
         match = form.match(clause)
-        if match is None:
+        if match is None or (infer and (draft.current is not None or not draft.schema_hints)):
             continue
         snapshot = draft.snapshot()
         try:
-            if _aggregate(match, draft):
+            if _aggregate(match, draft, infer=infer):
                 return True
         except LLMUnsupportedRequestError as exc:  # try the next reading of the clause
             draft.restore(snapshot)
@@ -278,15 +316,27 @@ def parse_aggregate(clause: str, draft: Draft) -> bool:
     return False
 
 
-def _aggregate(match: re.Match[str], draft: Draft) -> bool:
+def _aggregate(match: re.Match[str], draft: Draft, *, infer: bool) -> bool:
     groups = match.groupdict()
     subject = groups.get("subject") or groups.get("subject2")
     if subject is None and draft.current is None:
         subject = _subject_in_metrics(match["metrics"], draft)
+        if subject is None and infer:
+            subject = only_table(
+                draft,
+                lambda t: _aggregate_on(match, draft, t),
+                lambda t: f"{match.string} from {t}",
+            )
         if subject is None and groups.get("dims"):
             raise unsupported("the request does not say which table or file to aggregate")
         if subject is None:
             return False
+    _aggregate_on(match, draft, subject)
+    return True
+
+
+def _aggregate_on(match: re.Match[str], draft: Draft, subject: str | None) -> None:
+    groups = match.groupdict()
     relation = draft.subject(subject)
     aggregations, grain = parse_metrics(match["metrics"], draft, relation)
     grouping = parse_grouping(groups.get("dims") or "", draft, relation)
@@ -295,7 +345,6 @@ def _aggregate(match: re.Match[str], draft: Draft) -> bool:
     grouping = finish_grouping(grouping, relation, grain=grain, time_column=time_column)
     op, columns = aggregate_op(aggregations, grouping)
     draft.add("aggregate", op, Relation(relation.name, columns))
-    return True
 
 
 def _subject_in_metrics(metrics: str, draft: Draft) -> str | None:

@@ -122,15 +122,19 @@ def parse_metric(phrase: str, draft: Draft, relation: Relation) -> Aggregation:
 
 
 def _measure(words: str, relation: Relation) -> str:
-    words = re.sub(r"^(?:number|count|amount)\s+of\s+", "", words)  # "mean number of pages"
+    words = re.sub(r"^number\s+of\s+", "", words)  # "mean number of pages"
     if words in _MONEY:
         return pick_amount(relation, purpose=words)
     try:
-        return resolve_column(words, relation)
+        column = resolve_column(words, relation)
     except LLMUnsupportedRequestError:
         if _AMOUNTISH.search(snake(words)) and relation.columns is not None:
             return pick_amount(relation, purpose=words)
         raise
+    if snake(column) != snake(words) and re.search(r"(?:^|_)id$", snake(column)):
+        # "total of purchases" is not the sum of purchase_id: a key is no measure
+        raise unsupported(f"{words!r} is not a measure (it would be the key {column})")
+    return column
 
 
 def parse_grouping(text: str, draft: Draft, relation: Relation) -> Grouping:

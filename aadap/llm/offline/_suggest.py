@@ -98,11 +98,10 @@ def explain(
     generic = re.match(r"cannot (?:understand|read the measure|read the condition) ", reason)
     if generic and unknown and unknown != text:
         reason = f"cannot understand {unknown!r} (in {text!r})"
-    given = [str(s) for s in error.details.get("suggestions") or []]
+    target = _target(draft)
+    given = [s if " into " in s else f"{s}{target}" for s in error.details.get("suggestions") or []]
     suggestions = (
-        given
-        or _repairs(error, text, draft, found)
-        or suggest(whole, draft, found, target=_target(draft))
+        given or _repairs(error, text, draft, found) or suggest(whole, draft, found, target=target)
     )
     details = {
         k: v for k, v in error.details.items() if k not in ("reason", "provider", "suggestions")
