@@ -229,3 +229,16 @@ async def test_several_tables_that_fit_are_named(shop: duckdb.DuckDBPyConnection
         "keep loans above 250 into big",
         "keep purchases above 250 into big",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Which purchases are above 250? Save them as big",
+        "which purchases have an amount over 250? store them in big",
+    ],
+)
+async def test_which_rows_questions(shop: duckdb.DuckDBPyConnection, text: str) -> None:
+    _, got = await result(text, shop)
+
+    assert got == whole("purchases", lambda r: float(r["amount"]) > 250).rows

@@ -69,7 +69,7 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
 
 def _understand(draft: Draft) -> Requirement:
     masked = draft.masked
-    listed = _commands.list_tables(rephrase(masked.text))
+    listed = _commands.list_tables(masked.text) or _commands.list_tables(rephrase(masked.text))
     if listed is not None:
         return listed
     whole, target = split_target(masked.text, draft)

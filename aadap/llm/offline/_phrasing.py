@@ -65,6 +65,11 @@ _CLAUSE: list[tuple[re.Pattern[str], str]] = [
                 r"(per|by|for\s+each|in\s+each)\s+(.+)$", _I), r"count \1 \2 \3"),
     (re.compile(rf"^how\s+much\s+(?:did|does|do)\s+(?:each|every)\s+(\w+)\s+(spend|pay)"
                 rf"(?:\s+(?:in|from)\s+(?P<s>{_SUBJ}))?$", _I), r"total \2 per \1<from s>"),
+    # "which purchases are above 250", "which departments have a budget over 300000"
+    (re.compile(r"^(?:which|what)\s+(?!tables?\b)([A-Za-z_]\w*)\s+(?:have|has)\s+(?=\S)", _I),
+     r"\1 with "),
+    (re.compile(r"^(?:which|what)\s+(?!tables?\b)([A-Za-z_]\w*)\s+(?:are|is|were|was)\s+(?=\S)",
+                _I), r"\1 "),
     # loads
     (re.compile(rf"^(?:create|make|build)\s+(?:a\s+)?(?:new\s+)?table\s+(?:called\s+|named\s+)?"
                 rf"({IDENT})\s+(?:from|out\s+of|with)\s+({PATH})$", _I), r"load \2 into \1"),
