@@ -21,7 +21,7 @@ from aadap.llm.offline._metrics import (
     parse_grouping,
     parse_metrics,
 )
-from aadap.llm.offline._schema import Relation, is_column, resolve_column
+from aadap.llm.offline._schema import Relation, resolve_column
 from aadap.llm.offline._semijoin import parse_counted, parse_semijoin
 from aadap.llm.offline._text import IDENT, PATH, split_list
 
@@ -185,6 +185,7 @@ _FILTER = re.compile(
 _WHERE_ONLY = re.compile(
     rf"^(?:(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+)?(?:only\s+)?{_WHERE}\s+(?P<conds>.+)$", _I
 )
+_TRAILING_SOURCE = re.compile(rf"\s+(?:from|in)\s+(?:the\s+)?(?P<source>{_SUBJ})(?:\s+table)?$", _I)
 # "clients from country FR": an attribute and its value after "from"/"in"
 _ATTR_FILTER = re.compile(
     r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find)\s+(?:only\s+)?)?"
@@ -206,11 +207,15 @@ def parse_filter(clause: str, draft: Draft) -> bool:
     attribute = _ATTR_FILTER.match(clause) if match is None else None
     if attribute is not None and draft.current is None:
         found = draft.hinted(draft.word(attribute["subject"]))
-        if found and is_column(attribute["col"], Relation(found[0], found[1])):
+        if found and _names_column(attribute["col"], Relation(found[0], found[1])):
             match = attribute
     if match is None:
         return False
     groups = match.groupdict()
+    conds = match["conds"]
+    trailing = _TRAILING_SOURCE.search(conds)  # "… with salary >= 60000 from staff"
+    if trailing and not groups.get("source") and draft.table_named_by(trailing["source"]):
+        groups["source"], conds = trailing["source"], conds[: trailing.start()]
     subject = groups.get("source") or groups.get("subject")
     named = groups.get("subject")
     if groups.get("source") and named and draft.other_table(named, groups["source"]):
@@ -220,7 +225,6 @@ def parse_filter(clause: str, draft: Draft) -> bool:
         )
     unnamed = subject is None or draft.word(subject).lower() in GENERIC_NOUNS
     if unnamed and draft.current is None and draft.schema_hints:  # "rows where salary > 10"
-        conds = match["conds"]
         verb = "remove" if groups.get("neg") else "keep"
         where = "" if match.re is _IMPLIED_FILTER else "where "
         subject = only_table(
@@ -229,7 +233,7 @@ def parse_filter(clause: str, draft: Draft) -> bool:
             lambda t: f"{verb} {t} {where}{conds}",
         )
     relation = draft.subject(subject)
-    conditions = parse_conditions(match["conds"], draft, relation)
+    conditions = parse_conditions(conds, draft, relation)
     op = FilterOp(conditions=conditions, negate=bool(groups.get("neg")))
     draft.add("filter", op, Relation(relation.name, relation.columns, relation.types))
     return True
@@ -260,6 +264,14 @@ def only_table(
             suggestions=[draft.masked.unmask(phrased(name)) for name in fits[:3]],
         )
     return fits[0] if fits else None
+
+
+def _names_column(word: str, relation: Relation) -> bool:
+    try:
+        resolve_column(word, relation)
+    except LLMUnsupportedRequestError:  # not a column: the phrase is not "<column> <value>"
+        return False
+    return True
 
 
 # --- aggregate ---------------------------------------------------------------------

@@ -161,7 +161,7 @@ def _parse_one(text: str, draft: Draft, relation: Relation) -> list[Condition]:
             ]
         return [_condition(match["col"], op, value, draft, relation, template)]
     paired = re.fullmatch(r"(?P<col>\w+(?:\s+\w+)?)\s+(?P<val>\S+)", text)
-    if paired and is_column(paired["col"], relation):  # "status paid", "tier gold"
+    if paired and _names_column(paired["col"], relation):  # "status paid", "department 20"
         return [_condition(paired["col"], "=", paired["val"], draft, relation, "{}")]
     raise unsupported(f"cannot read the condition {draft.masked.unmask(text)!r}")
 
@@ -186,6 +186,16 @@ def _ambiguous(
 def implied_operator(words: str) -> str:
     """ "more than" → ``>``, "at least" → ``>=``…"""
     return next(op for pattern, op in _IMPLIED_OPS if re.fullmatch(pattern, words, re.I))
+
+
+def _names_column(word: str, relation: Relation) -> bool:
+    if relation.columns is None:
+        return is_column(word, relation)
+    try:
+        resolve_column(word, relation)
+    except LLMUnsupportedRequestError:  # not a column: the phrase is not "<column> <value>"
+        return False
+    return True
 
 
 def _year_bound(op: str, value: Scalar, phrase: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ _ATTRS = r"(?:details|info|information|data|attributes|columns|fields)"
 _TIDY: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r",?\s+\b(?:for\s+me|please|pls|thanks|thank\s+you)\b(?=[\s,.;!?]|$)", _I), ""),
     (re.compile(r"^(?:please|pls)\s+", _I), ""),
+    (re.compile(r"\b(keep|select|show|take|get)\s+(?:just|simply)\b", _I), r"\1 only"),
     (re.compile(r"\b(peek|look)\s+into\b", _I), r"\1 at"),
     (re.compile(r",?\s*(?:->|=>|→)\s*", _I), " into "),
     (re.compile(r"(?<![\w.,])(\d{1,3})((?:,\d{3})+)(?![\d,])"), "<thousands>"),
@@ -53,6 +54,11 @@ _CLAUSE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(?:i'd|we'd)\s+like\s+(?:to\s+)?", _I), ""),
     (re.compile(r"^(?:can|could|would|will)\s+you\s+(?:please\s+)?", _I), ""),
     (re.compile(r"^(?:get|find)\s+me\s+(?=the\s|all\s)", _I), ""),
+    (re.compile(r"^(?:a|the)\s+(?:new\s+)?table\s+(?:with|of|containing|holding|listing)\s+", _I),
+     ""),
+    # "for each department, what is the highest salary in staff"
+    (re.compile(r"^for\s+(each|every)\s+(\w+(?:\s+\w+)?),\s*(?:(?:what|which)(?:'s|\s+is|\s+are)"
+                r"\s+)?(.+)$", _I), r"\3 for \1 \2"),
     # questions: "what is the total amount per client in purchases"
     (re.compile(r"^(?:what|which)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?!in\b|there\b)(?=\S)", _I),
      ""),
