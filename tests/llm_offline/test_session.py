@@ -27,6 +27,10 @@ SESSION = [
     "How many employees per department_id in staff? Save it to headcount",
     "staff hired after 2020-01-01 into recent_hires",
     "departments with a budget over 300,000 into big_departments",
+    "For each department_id, what is the highest salary in staff? Save it as top_salary",
+    "keep just the staff in department 20 as engineering",
+    "only keep employees with salary >= 60000 from staff into rich",
+    "I'd like a table with the staff whose salary is over 60000 named rich_too",
 ]
 
 
@@ -67,9 +71,14 @@ async def test_a_session_in_everyday_wording() -> None:
             "berlin_staff": [r for r in staff if city[r["department_id"]] == "Berlin"],
             "paris_staff": [r for r in staff if city[r["department_id"]] == "Paris"],
             "recent_hires": [r for r in staff if r["hire_date"] > "2020-01-01"],
+            "engineering": [r for r in staff if r["department_id"] == "20"],
+            "rich": [r for r in staff if float(r["salary"]) >= 60000],
+            "rich_too": [r for r in staff if float(r["salary"]) > 60000],
         }
         for name, kept in expected.items():
             assert _ids(table(con, name)) == _ids(kept), name
+        top = {norm(r["department_id"]): norm(r["max_salary"]) for r in table(con, "top_salary")}
+        assert top == {norm(k): norm(max(v)) for k, v in by_department.items()}
         big = [d["department_id"] for d in rows("departments") if float(d["budget"]) > 300_000]
         assert sorted(norm(r["department_id"]) for r in table(con, "big_departments")) == sorted(
             norm(d) for d in big
