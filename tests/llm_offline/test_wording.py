@@ -242,3 +242,19 @@ async def test_which_rows_questions(shop: duckdb.DuckDBPyConnection, text: str) 
     _, got = await result(text, shop)
 
     assert got == whole("purchases", lambda r: float(r["amount"]) > 250).rows
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("purchases whose client is not gold into x", "'client' is the key client_id"),
+        ("loans with a late fee above 2 for alice into x", "cannot read the value '2 for alice'"),
+    ],
+)
+async def test_a_word_that_is_no_value_is_refused(
+    shop: duckdb.DuckDBPyConnection, text: str, reason: str
+) -> None:
+    with pytest.raises(LLMUnsupportedRequestError) as caught:  # was client_id != 'gold'
+        await run_request(text, shop, working_dir=HERE)
+
+    assert reason in caught.value.message

@@ -48,6 +48,7 @@ _WORD_OPS: list[tuple[str, str, str]] = [
     (r"(?:ends|ending)\s+with", "like", "%{}"),
 ]  # fmt: skip
 _SYMBOL = re.compile(r"^(?P<col>.+?)\s*(?P<op>>=|<=|!=|<>|==|=|>|<)\s*(?P<val>.+)$")
+_KEY = re.compile(r"(?:^|_)id$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 # A comparison without a column ("above 250", "more than 300 pages", "after 2024-03-01"):
 # the column is implied by the unit, the value's kind or the only sensible measure.
@@ -288,6 +289,15 @@ def _condition(
         value = template.format(value)
     elif isinstance(value, str) and _NUMERIC.match(relation.types.get(column, "")):
         raise unsupported(f"{column} is numeric but is compared with the text {value!r}")
+    word = snake(draft.word(column_text))
+    bare = draft.masked.quoted_value(value_text.strip()) is None
+    if bare and isinstance(value, str) and snake(column) != word and _KEY.search(snake(column)):
+        # "whose client is gold": client means client_id, which 'gold' is not
+        raise unsupported(
+            f"{draft.word(column_text)!r} is the key {column}, and {value!r} is no key value;"
+            " name the column that holds it",
+            phrase=f"{draft.word(column_text)} … {value}",
+        )
     return Condition.model_validate({"column": column, "op": op, "value": value})
 
 
@@ -306,6 +316,10 @@ def _value(text: str, draft: Draft) -> Scalar | None:
         return float(token) if "." in token else int(token)
     if not re.fullmatch(r"[\w@.:/+-]+(?:\s+[\w@.:/+-]+){0,3}", token):
         raise unsupported(f"cannot read the value {token!r}; quote it")
+    if (re.match(r"\d", token) and " " in token) or re.search(
+        r"\s(?:for|per|by|from|in|of|with|where|whose|into|as)\s", f" {lowered} "
+    ):  # "2 for alice": a number and more words, or a phrase of the grammar, is no value
+        raise unsupported(f"cannot read the value {token!r}; quote it if it is one", phrase=token)
     if re.match(r"(?:the|a|an|its|their)\s", lowered):  # "above the average": not a value
         raise unsupported(f"{token!r} is not a value; quote it if it is one", phrase=token)
     return token
