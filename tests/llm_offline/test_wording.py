@@ -258,3 +258,14 @@ async def test_a_word_that_is_no_value_is_refused(
         await run_request(text, shop, working_dir=HERE)
 
     assert reason in caught.value.message
+
+
+async def test_a_verb_before_a_number_names_its_measure_or_is_refused(
+    shop: duckdb.DuckDBPyConnection,
+) -> None:
+    _, got = await result("purchases costing over 250 into x", shop)
+    assert got == whole("purchases", lambda r: float(r["amount"]) > 250).rows
+
+    with pytest.raises(LLMUnsupportedRequestError) as caught:  # loans have one number: late_fee
+        await run_request("loans aged over 2 into y", shop, working_dir=HERE)
+    assert "no column says what 'aged' measures" in caught.value.message

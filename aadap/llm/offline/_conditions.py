@@ -80,6 +80,11 @@ _ANY_DATE_VERBS = frozenset(
     {"made", "placed", "created", "dated", "recorded", "ordered", "bought", "sold", "purchased",
      "booked", "logged", "registered", "issued", "submitted", "received"}
 )  # fmt: skip
+# Verbs about money: the comparison is with the one money-like column
+_MONEY_VERBS = frozenset(
+    {"earning", "making", "costing", "paying", "spending", "selling", "charging", "priced",
+     "paid", "charged", "billed", "valued", "worth", "raising", "grossing"}
+)  # fmt: skip
 _IMPLIED_BETWEEN = re.compile(
     rf"^{IMPLIED_LEAD}between\s+(?P<cur>[$€£])?\s*(?P<low>\d+(?:\.\d+)?)\s+and\s+[$€£]?\s*"
     r"(?P<high>\d+(?:\.\d+)?)(?:\s*(?P<unit>[^\d].*))?$",
@@ -213,6 +218,13 @@ def _year_bound(op: str, value: Scalar, phrase: str) -> tuple[str, str]:
     return bounds[op]
 
 
+def _verb_columns(verb: str, relation: Relation) -> list[str]:
+    """The columns whose name starts with the verb's stem ("weighing" → weight)."""
+    stem = re.sub(r"(?:ing|ed|d)$", "", verb)
+    prefix = stem[: max(3, len(stem) - 1)]
+    return [c for c in relation.columns or [] if snake(c).startswith(prefix)]
+
+
 def _date_column(lead: str, relation: Relation, phrase: str, *, comparison: str) -> str:
     """The one date column, or the one the verb names ("hired after" → hire_date)."""
     verb = lead.split()[-1] if lead else ""
@@ -254,6 +266,18 @@ def _implied(match: re.Match[str], draft: Draft, relation: Relation) -> Conditio
     if unit:  # "300 pages", "2 euros of late fee": the unit names the column
         column = resolve_column(draft.word(unit), relation)
         return Condition.model_validate({"column": column, "op": op, "value": value})
+    verb = match.string[: match.start("op")].strip().lower().rsplit(" ", 1)[-1]
+    if re.fullmatch(r"[a-z]+(?:ing|ed)", verb):  # "weighing over 5", "earning more than"
+        named = _verb_columns(verb, relation)
+        if len(named) == 1:
+            return Condition.model_validate({"column": named[0], "op": op, "value": value})
+        if verb not in _MONEY_VERBS:  # "aged over 30" and no age column: no guess
+            raise unsupported(
+                f"in {phrase!r}, no column says what {verb!r} measures"
+                f" (columns of {relation.name}: {', '.join(relation.columns or [])})",
+                phrase=phrase,
+            )
+        money = True
     candidates = measure_candidates(relation, money=money)
     if len(candidates) != 1:
         found = " or ".join(candidates) if candidates else "no numeric column"
