@@ -6,6 +6,9 @@ have no semi-join, so it is written as an inner join with B followed by a filter
 columns. That keeps each row of A at most once only when the key identifies one row of
 B, which is accepted when B's key is B's own identifier by name (``id`` or
 ``<B singular>_id``); otherwise the request is refused, as rows would repeat.
+
+Count comparisons ("customers with more than 3 orders") are their relative: B is counted
+per key, the counts are filtered, and A is joined to the counts (one row per key).
 """
 
 from __future__ import annotations
