@@ -49,6 +49,24 @@ applied in order and compiled into ONE ``CREATE TABLE … AS [WITH …] SELECT``
   ``call it <table>``; ``replacing it`` / ``overwrite`` → ``CREATE OR REPLACE``. Without a
   target the name derives from the input (``orders_dedup``, ``orders_by_day_region``…).
 
+Everyday wording is first rewritten onto this grammar by exact, meaning-preserving rules
+(``_phrasing.py``: politeness, "the customer file PATH", "What is … in T? Save it to U",
+"how many X per G", "-> T", "1,000"…). Also understood:
+
+* a comparison without a column (``purchases above 250``, ``books over 300 pages``,
+  ``bigger than $250``, ``made after 2024-03-01``): the column is the unit's, the date
+  column, the one money-like column or the one numeric measure; several candidates →
+  refused, naming them;
+* a count comparison (``clients with more than 2 purchases``): B counted per key, the
+  counts filtered, A joined (or, when A is a column of B, the counts per value);
+* a semi-join (``A whose key appears in B with …``, ``the A of B whose …``, ``A where the
+  B's c is v``) → an inner join with B and a filter on B's columns, only when the key is
+  B's own identifier (``id`` or ``<B singular>_id``), so no row of A repeats.
+
+A refusal names the words not understood and suggests one to three requests in the
+grammar built from the recognised files, tables and columns (``_suggest.py``; in the
+error's ``details`` and message). Requests over 2,000 characters are refused at once.
+
 Columns come from the request, the schema hints or the file header (``order id`` →
 ``order_id``, ``customer`` → ``customer_id``); unknown or ambiguous columns, missing
 files and tables, "or" conditions and other platforms than local are refused.

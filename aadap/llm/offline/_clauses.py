@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from aadap.agents.schemas import DeduplicateOp, FilterOp
 from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._conditions import parse_conditions
-from aadap.llm.offline._draft import Draft
+from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
+from aadap.llm.offline._draft import GENERIC_NOUNS, Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._join import parse_join
 from aadap.llm.offline._metrics import (
@@ -22,6 +22,7 @@ from aadap.llm.offline._metrics import (
     parse_metrics,
 )
 from aadap.llm.offline._schema import Relation, resolve_column
+from aadap.llm.offline._semijoin import parse_counted, parse_semijoin
 from aadap.llm.offline._text import IDENT, PATH, split_list
 
 _I = re.IGNORECASE
@@ -31,19 +32,24 @@ _WHERE = r"(?:where|with|whose|having|that\s+have|which\s+have|for\s+which|if|wh
 # --- targets ("into X", "as X", "and save the result as X", "replacing it") -------------
 
 _TABLE = rf"(?:a\s+)?(?:new\s+)?(?:table\s+)?(?:called\s+|named\s+)?(?P<t>{IDENT})(?:\s+table)?"
-_OBJ = r"(?:it|them|this|that|everything|the\s+\w+)"
-_SAVE = r"(?:write|save|store|put|output|persist|materiali[sz]e|create)"
+_OBJ = r"(?:it|them|this|that|everything|what\s+is\s+left|what\s+remains|the\s+\w+)"
+_SAVE = r"(?:write|save|store|put|output|persist|materiali[sz]e|create|keep(?=\s+(?:it|them)\b))"
+# A save verb without an object ("save to T") only right after a clause boundary: "store"
+# is also a column name ("revenue per store in sales" names no target).
+_SAVED = rf"(?:(?:^|,|\s+and|\s+then)\s*{_SAVE}\s+(?:{_OBJ}\s+)?|\s+(?:and\s+)?{_SAVE}\s+{_OBJ}\s+)"
 _TARGETS = [
-    re.compile(rf"\s+(?:and\s+)?(?:{_SAVE}\s+{_OBJ}\s+)?(?:into|as)\s+{_TABLE}$", _I),
+    re.compile(rf"(?:{_SAVED}|\s+(?:and\s+)?)(?:into|as)\s+{_TABLE}$", _I),
     re.compile(
         rf"\s+(?:and\s+)?(?:{_SAVE}\s+(?:{_OBJ}\s+)?)?(?:to|in)\s+(?:a\s+)?(?:new\s+)?table\s+"
         rf"(?:called\s+|named\s+)?(?P<t>{IDENT})$",
         _I,
     ),
-    re.compile(rf"\s+(?:and\s+)?{_SAVE}\s+{_OBJ}\s+(?:to|in)\s+(?P<t>{IDENT})$", _I),
+    re.compile(rf"{_SAVED}(?:to|in)\s+(?P<t>{IDENT})$", _I),
+    re.compile(rf",\s+in\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:and\s+)?(?:call|name)\s+{_OBJ}\s+(?P<t>{IDENT})$", _I),
     re.compile(rf"\s+(?:called|named)\s+(?P<t>{IDENT})$", _I),
 ]  # fmt: skip
+_IN_NEW = re.compile(rf"\s+in\s+(?P<t>{IDENT})$", _I)
 _REPLACE = re.compile(
     r"(?:^|,?\s+)(?:and\s+)?(?:replace|overwrite|replacing|overwriting)(?:\s+(?:it|them|the\s+"
     r"existing\s+(?:one|table)|any\s+existing\s+table|the\s+table))?(?:\s+if\s+(?:it\s+)?"
@@ -64,6 +70,9 @@ def split_target(clause: str, draft: Draft) -> tuple[str, str | None]:
         match = pattern.search(padded)
         if match:
             return padded[: match.start()].strip(" ,"), draft.word(match["t"])
+    unknown = _IN_NEW.search(padded)  # "… in big_orders": not a table yet, so the result
+    if unknown and draft.schema_hints and draft.hinted(draft.word(unknown["t"])) is None:
+        return padded[: unknown.start()].strip(" ,"), draft.word(unknown["t"])
     return text.strip(" ,"), None
 
 
@@ -89,7 +98,8 @@ def parse_load(clause: str, draft: Draft) -> bool:
     if draft.current is not None:
         raise unsupported("a second file load starts a second pipeline; use one request per load")
     relation = draft.add_source(match["path"])
-    if "name" in match.groupdict() and match["name"]:
+    named_here = any(index == draft.clause_index for index, _ in draft.targets)
+    if "name" in match.groupdict() and match["name"] and not named_here:  # "into T" wins
         draft.targets.append((draft.clause_index, draft.word(match["name"])))
     draft.add("load", None, relation)
     return True
@@ -99,7 +109,7 @@ def parse_load(clause: str, draft: Draft) -> bool:
 
 _DEDUPE_VERB = (
     r"(?:dedupe|dedup|de-dupe|deduplicate|de-duplicate|(?:remove|drop|eliminate|get\s+rid\s+of)"
-    r"\s+(?:the\s+|any\s+|all\s+)?duplicate(?:s|\s+rows|\s+records|\s+entries)?)"
+    r"\s+(?:the\s+|any\s+|all\s+)?duplicated?(?:s|\s+rows|\s+records|\s+entries)?)"
 )
 _WHICH = r"(?P<which>latest|newest|most\s+recent|last|first|earliest|oldest)"
 _ORDER = rf"(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|using|on)\s+(?P<order>{IDENT}))?"
@@ -116,7 +126,9 @@ _DEDUPE = re.compile(
 )
 _KEEP_FIRST = re.compile(
     rf"^keep(?:ing)?\s+(?:only\s+)?(?:the\s+)?{_WHICH}\s+(?:row|record|version|entry)s?\s+"
-    rf"(?:per|for\s+each|by)\s+(?P<keys>.+?)(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|"
+    rf"(?:per|for\s+each|by|of\s+each|of\s+every|for\s+every)\s+(?P<keys>.+?)"
+    rf"(?:\s+(?:from|in|of)\s+(?:the\s+)?(?P<subject0>{_SUBJ}))?"
+    rf"(?:\s+(?:by|according\s+to|based\s+on|ordered\s+by|"
     rf"using)\s+(?P<order>{IDENT}))?(?:\s+(?:from|in|of)\s+(?:the\s+)?(?P<subject>{_SUBJ}))?$",
     _I,
 )
@@ -127,9 +139,12 @@ def parse_dedupe(clause: str, draft: Draft) -> bool:
     match = _DEDUPE.match(clause) or _KEEP_FIRST.match(clause)
     if match is None:
         return False
-    subject = match["subject"]
+    groups = match.groupdict()
+    subject = groups.get("subject0") or match["subject"]
     if subject and subject.lower() in ("on", "by", "using", "per", "over"):
         return False
+    if subject is None and draft.current is None and match["keys"]:
+        subject = draft.table_named_by(match["keys"])  # "the latest version of each purchase"
     relation = draft.subject(subject)
     keys = [resolve_column(draft.word(k), relation) for k in split_list(match["keys"] or "")]
     which = (match["which"] or "").lower()
@@ -170,18 +185,92 @@ _FILTER = re.compile(
 _WHERE_ONLY = re.compile(
     rf"^(?:(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+)?(?:only\s+)?{_WHERE}\s+(?P<conds>.+)$", _I
 )
+_TRAILING_SOURCE = re.compile(rf"\s+(?:from|in)\s+(?:the\s+)?(?P<source>{_SUBJ})(?:\s+table)?$", _I)
+# "clients from country FR": an attribute and its value after "from"/"in"
+_ATTR_FILTER = re.compile(
+    r"^(?:(?:filter|select|keep|take|retain|extract|only|get|show|find)\s+(?:only\s+)?)?"
+    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?:from|in)\s+(?P<conds>(?P<col>\w+)\s+\S+)$",
+    _I,
+)
+# "purchases above 250", "keep the books over 300 pages": a comparison right after the rows
+_IMPLIED_FILTER = re.compile(
+    r"^(?:(?P<neg>exclude|remove|drop|filter\s+out|discard|skip|leave\s+out)\s+|(?:filter|select|"
+    r"keep|take|retain|extract|only|get|show|find|give\s+me)\s+(?:only\s+)?)?"
+    rf"(?:all\s+)?(?:the\s+)?(?P<subject>{_SUBJ})\s+(?P<conds>{IMPLIED_LEAD}(?:{IMPLIED_OPS}|"
+    r"between)\s+.+)$",
+    _I,
+)
 
 
 def parse_filter(clause: str, draft: Draft) -> bool:
-    match = _FILTER.match(clause) or _WHERE_ONLY.match(clause)
+    match = _FILTER.match(clause) or _WHERE_ONLY.match(clause) or _IMPLIED_FILTER.match(clause)
+    attribute = _ATTR_FILTER.match(clause) if match is None else None
+    if attribute is not None and draft.current is None:
+        found = draft.hinted(draft.word(attribute["subject"]))
+        if found and _names_column(attribute["col"], Relation(found[0], found[1])):
+            match = attribute
     if match is None:
         return False
     groups = match.groupdict()
+    conds = match["conds"]
+    trailing = _TRAILING_SOURCE.search(conds)  # "… with salary >= 60000 from staff"
+    if trailing and not groups.get("source") and draft.table_named_by(trailing["source"]):
+        groups["source"], conds = trailing["source"], conds[: trailing.start()]
     subject = groups.get("source") or groups.get("subject")
+    named = groups.get("subject")
+    if groups.get("source") and named and draft.other_table(named, groups["source"]):
+        raise unsupported(
+            f"{draft.masked.unmask(clause)!r} names two tables ({draft.word(named)} and"
+            f" {draft.word(groups['source'])}) and no key linking them"
+        )
+    unnamed = subject is None or draft.word(subject).lower() in GENERIC_NOUNS
+    if unnamed and draft.current is None and draft.schema_hints:  # "rows where salary > 10"
+        verb = "remove" if groups.get("neg") else "keep"
+        where = "" if match.re is _IMPLIED_FILTER else "where "
+        subject = only_table(
+            draft,
+            lambda t: parse_conditions(conds, draft, draft.subject(t)),
+            lambda t: f"{verb} {t} {where}{conds}",
+        )
     relation = draft.subject(subject)
-    conditions = parse_conditions(match["conds"], draft, relation)
+    conditions = parse_conditions(conds, draft, relation)
     op = FilterOp(conditions=conditions, negate=bool(groups.get("neg")))
     draft.add("filter", op, Relation(relation.name, relation.columns, relation.types))
+    return True
+
+
+def only_table(
+    draft: Draft, attempt: Callable[[str], object], phrased: Callable[[str], str]
+) -> str | None:
+    """The one table ``attempt`` succeeds on, when the request names none; several → refused.
+
+    Nothing is guessed: every table on the target is tried, and only a single fit is used.
+    """
+    fits = []
+    for name in sorted(draft.schema_hints):
+        snapshot = draft.snapshot()
+        try:
+            attempt(name)
+        except LLMUnsupportedRequestError:  # this table does not have what the clause names
+            continue
+        else:
+            fits.append(name)
+        finally:
+            draft.restore(snapshot)
+    if len(fits) > 1:
+        raise unsupported(
+            f"the request does not say which table to use; it could be {' or '.join(fits)}",
+            tables=fits,
+            suggestions=[draft.masked.unmask(phrased(name)) for name in fits[:3]],
+        )
+    return fits[0] if fits else None
+
+
+def _names_column(word: str, relation: Relation) -> bool:
+    try:
+        resolve_column(word, relation)
+    except LLMUnsupportedRequestError:  # not a column: the phrase is not "<column> <value>"
+        return False
     return True
 
 
@@ -191,7 +280,10 @@ _AGG_VERB = (
     r"(?:compute|calculate|aggregate|summari[sz]e|write|create|build|produce|make|get|show|"
     r"give\s+me|report|find|sum\s+up|total\s+up)"
 )
-_BY = r"(?:grouped\s+by|group\s+by|broken\s+down\s+by|split\s+by|by|per|for\s+each|for\s+every)"
+_BY = (
+    r"(?:grouped\s+by|group\s+by|broken\s+down\s+by|split\s+by|by|per|for\s+each|for\s+every|"
+    r"in\s+each|within\s+each)"
+)
 _SOURCE = rf"(?:\s+(?:of|for|from|in|across)\s+(?:the\s+)?(?P<subject>{_SUBJ})(?:\s+table)?)"
 _TIMECOL = rf"(?:\s+(?:using|based\s+on|over)\s+(?:the\s+)?(?P<timecol>{IDENT}))?"
 _AGG_TAIL = (
@@ -219,13 +311,14 @@ def parse_aggregate(clause: str, draft: Draft) -> bool:
     if group:
         return _group_first(group, draft)
     first_error: LLMUnsupportedRequestError | None = None
-    for form in _AGG_FORMS:
+    # every reading with the table as written first; only then the one table that fits
+    for infer, form in [(False, form) for form in _AGG_FORMS] + [(True, f) for f in _AGG_FORMS]:
         match = form.match(clause)
-        if match is None:
+        if match is None or (infer and (draft.current is not None or not draft.schema_hints)):
             continue
         snapshot = draft.snapshot()
         try:
-            if _aggregate(match, draft):
+            if _aggregate(match, draft, infer=infer):
                 return True
         except LLMUnsupportedRequestError as exc:  # try the next reading of the clause
             draft.restore(snapshot)
@@ -235,15 +328,27 @@ def parse_aggregate(clause: str, draft: Draft) -> bool:
     return False
 
 
-def _aggregate(match: re.Match[str], draft: Draft) -> bool:
+def _aggregate(match: re.Match[str], draft: Draft, *, infer: bool) -> bool:
     groups = match.groupdict()
     subject = groups.get("subject") or groups.get("subject2")
     if subject is None and draft.current is None:
         subject = _subject_in_metrics(match["metrics"], draft)
+        if subject is None and infer:
+            subject = only_table(
+                draft,
+                lambda t: _aggregate_on(match, draft, t),
+                lambda t: f"{match.string} from {t}",
+            )
         if subject is None and groups.get("dims"):
             raise unsupported("the request does not say which table or file to aggregate")
         if subject is None:
             return False
+    _aggregate_on(match, draft, subject)
+    return True
+
+
+def _aggregate_on(match: re.Match[str], draft: Draft, subject: str | None) -> None:
+    groups = match.groupdict()
     relation = draft.subject(subject)
     aggregations, grain = parse_metrics(match["metrics"], draft, relation)
     grouping = parse_grouping(groups.get("dims") or "", draft, relation)
@@ -252,7 +357,6 @@ def _aggregate(match: re.Match[str], draft: Draft) -> bool:
     grouping = finish_grouping(grouping, relation, grain=grain, time_column=time_column)
     op, columns = aggregate_op(aggregations, grouping)
     draft.add("aggregate", op, Relation(relation.name, columns))
-    return True
 
 
 def _subject_in_metrics(metrics: str, draft: Draft) -> str | None:
@@ -289,6 +393,8 @@ CLAUSE_PARSERS: list[Callable[[str, Draft], bool]] = [
     parse_load,
     parse_dedupe,
     parse_join,
+    parse_counted,
+    parse_semijoin,
     parse_filter,
     parse_aggregate,
 ]

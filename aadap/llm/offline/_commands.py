@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from aadap.agents.schemas import FilterOp, Requirement
-from aadap.llm.offline._conditions import parse_conditions
+from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._text import IDENT, PATH
@@ -27,12 +27,14 @@ _SQL_START = re.compile(
 )
 _FENCED = re.compile(r"^```[\w-]*\s*\n?(?P<body>.*?)\n?```$", re.DOTALL)
 
+_DB = r"(?:the\s+|my\s+|our\s+)?(?:database|catalog|warehouse|db|duckdb)"
 _LIST = re.compile(
-    r"^(?:(?:list|show|display|get|enumerate|print)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+)?"
-    r"(?:available\s+|existing\s+|current\s+)?tables(?:\s+(?:that\s+exist|available|there\s+are|"
-    r"in\s+(?:the\s+)?(?:database|catalog|warehouse|db|duckdb)))?|(?:what|which)\s+tables\s+"
+    r"^(?:(?:list|show|display|get|enumerate|print)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|my\s+"
+    r"|our\s+)?(?:available\s+|existing\s+|current\s+)?tables(?:\s+(?:that\s+exist|available|"
+    rf"there\s+are|in\s+{_DB}))?|(?:what|which)\s+tables\s+"
     r"(?:are\s+there|exist|do\s+(?:we|i)\s+have|are\s+available|are\s+in\s+(?:the\s+)?"
-    r"(?:database|db|warehouse))|tables)$",
+    rf"(?:database|db|warehouse))(?:\s+in\s+{_DB})?|tables|(?:what|which)(?:'s|\s+is)\s+"
+    rf"(?:there\s+)?in\s+{_DB})$",
     _I,
 )
 _PROFILE = re.compile(
@@ -54,7 +56,7 @@ _PREVIEW = re.compile(
     r"give\s+me|fetch|get)\s+)?(?:the\s+)?(?:(?:first|top)\s+)?(?:" + _N + r"\s+)?"
     r"(?:(?:sample\s+)?(?:rows|records|lines|entries)\s+)?(?:(?:of|from|in)\s+)?(?:the\s+)?"
     rf"(?:table\s+|file\s+)?(?P<subject>{_SUBJ})(?:\s+table)?"
-    r"(?:\s+(?:where|with|whose)\s+(?P<conds>.+))?$",
+    rf"(?:\s+(?:where|with|whose)\s+(?P<conds>.+)|\s+(?P<implied>{IMPLIED_LEAD}(?:{IMPLIED_OPS})\s+.+))?$",
     _I,
 )
 _PREVIEW_VERB = re.compile(
@@ -109,8 +111,9 @@ def preview(text: str, draft: Draft) -> Requirement | None:
     n = match["n"]
     limit = DEFAULT_PREVIEW_ROWS if n is None else _NUMBERS.get(n.lower()) or int(n)
     operations = []
-    if match["conds"]:
-        operations.append(FilterOp(conditions=parse_conditions(match["conds"], draft, relation)))
+    conditions = match["conds"] or match["implied"]
+    if conditions:
+        operations.append(FilterOp(conditions=parse_conditions(conditions, draft, relation)))
     if limit > 100_000:
         raise unsupported("a preview shows at most 100000 rows")
     return Requirement(

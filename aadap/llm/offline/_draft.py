@@ -9,7 +9,7 @@ from pathlib import Path
 from aadap.agents.schemas import JoinOp, Operation, Source
 from aadap.llm.offline._errors import unsupported
 from aadap.llm.offline._schema import Relation, file_format, file_relation, resolve_path
-from aadap.llm.offline._text import FILE_EXTENSIONS, Masked, safe_name
+from aadap.llm.offline._text import FILE_EXTENSIONS, Masked, plurals, safe_name, singular
 
 GENERIC_NOUNS = frozenset(
     {
@@ -45,6 +45,8 @@ class Draft:
     replace: bool = False
     assumptions: list[str] = field(default_factory=list)
     clause_index: int = 0
+    clause_text: str | None = None  # the clause being parsed, for the refusal's explanation
+    default_target: str | None = None  # a better default name than the input's, if any
     last_step_clause: int = 0
 
     # --- words ----------------------------------------------------------------
@@ -60,11 +62,28 @@ class Draft:
     # --- sources --------------------------------------------------------------
 
     def hinted(self, name: str) -> tuple[str, list[str]] | None:
+        """The table ``name`` names: exactly, else through its singular or plural form."""
         lowered = name.lower()
-        for table, columns in self.schema_hints.items():
-            if table.lower() == lowered or table.lower().rsplit(".", 1)[-1] == lowered:
-                return table, list(columns)
+        for forms in ({lowered}, {singular(lowered), *plurals(lowered)} - {lowered}):
+            found = [
+                (table, list(columns))
+                for table, columns in self.schema_hints.items()
+                if table.lower() in forms or table.lower().rsplit(".", 1)[-1] in forms
+            ]
+            if len(found) == 1:
+                return found[0]
         return None
+
+    def table_named_by(self, noun: str) -> str | None:
+        """ "each purchase" → ``purchases`` when that table exists."""
+        word = self.word(noun)
+        found = self.hinted(word) if re.fullmatch(r"[A-Za-z_]\w*", word) else None
+        return found[0] if found else None
+
+    def other_table(self, first: str, second: str) -> bool:
+        """Whether two names refer to two different known tables."""
+        a, b = self.hinted(self.word(first)), self.hinted(self.word(second))
+        return a is not None and b is not None and a[0] != b[0]
 
     def table_relation(self, name: str) -> Relation:
         found = self.hinted(name)
@@ -72,7 +91,9 @@ class Draft:
             return Relation(found[0], found[1] or None)
         if self.schema_hints:
             known = ", ".join(sorted(self.schema_hints))
-            raise unsupported(f"there is no table {name!r} on the target (tables: {known})")
+            raise unsupported(
+                f"there is no table {name!r} on the target (tables: {known})", table=name
+            )
         if not re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,2}", name):
             raise unsupported(f"{name!r} is not a usable table name")
         return Relation(name)
@@ -129,7 +150,10 @@ class Draft:
         names = {first.name.lower(), *(t.lower() for _, t in self.targets)}
         if first.path:
             names |= {Path(first.path).name.lower(), Path(first.path).stem.lower()}
-        return lowered in names or (self.hinted(name) is None and not self.is_file_token(name))
+        hinted = self.hinted(name)
+        if hinted is not None:  # "purchase" for the purchases table
+            return hinted[0].lower() in names
+        return lowered in names or not self.is_file_token(name)
 
     # --- pipeline -------------------------------------------------------------
 

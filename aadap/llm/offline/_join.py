@@ -48,7 +48,7 @@ def parse_join(clause: str, draft: Draft) -> bool:
     keys = (
         _explicit_keys(match["keys"], draft, left, right)
         if match["keys"]
-        else _inferred_keys(left, right)
+        else inferred_keys(left, right)
     )
     op = JoinOp.model_validate({"right": right.name, "on": keys, "how": how})
     columns = None
@@ -69,7 +69,7 @@ def _explicit_keys(text: str, draft: Draft, left: Relation, right: Relation) -> 
     return keys
 
 
-def _inferred_keys(left: Relation, right: Relation) -> list[JoinKey]:
+def inferred_keys(left: Relation, right: Relation) -> list[JoinKey]:
     if left.columns is None or right.columns is None:
         raise unsupported(
             f"the columns of {left.name!r} or {right.name!r} are unknown; say 'on <key column>'"

@@ -90,7 +90,7 @@ def parse_metric(phrase: str, draft: Draft, relation: Relation) -> Aggregation:
     if re.fullmatch(r"count|counts|row\s+count|number\s+of\s+(?:rows|records)|how\s+many", lowered):
         return Aggregation(function="count", alias="row_count")
     distinct = re.fullmatch(
-        r"(?:(?:count|number|total\s+number)\s+of\s+(?:distinct|unique|different)"
+        r"(?:(?:count|number|total\s+number)(?:\s+of)?\s+(?:the\s+)?(?:distinct|unique|different)"
         r"|(?:distinct|unique)(?:\s+count\s+of)?)\s+(.+?)(?:\s+count)?",
         lowered,
     )
@@ -122,14 +122,19 @@ def parse_metric(phrase: str, draft: Draft, relation: Relation) -> Aggregation:
 
 
 def _measure(words: str, relation: Relation) -> str:
+    words = re.sub(r"^number\s+of\s+", "", words)  # "mean number of pages"
     if words in _MONEY:
         return pick_amount(relation, purpose=words)
     try:
-        return resolve_column(words, relation)
+        column = resolve_column(words, relation)
     except LLMUnsupportedRequestError:
         if _AMOUNTISH.search(snake(words)) and relation.columns is not None:
             return pick_amount(relation, purpose=words)
         raise
+    if snake(column) != snake(words) and re.search(r"(?:^|_)id$", snake(column)):
+        # "total of purchases" is not the sum of purchase_id: a key is no measure
+        raise unsupported(f"{words!r} is not a measure (it would be the key {column})")
+    return column
 
 
 def parse_grouping(text: str, draft: Draft, relation: Relation) -> Grouping:

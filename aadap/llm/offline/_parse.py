@@ -8,10 +8,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from aadap.agents.schemas import AggregateOp, DeduplicateOp, FilterOp, Intent, JoinOp, Requirement
+from aadap.core.exceptions import LLMUnsupportedRequestError
 from aadap.llm.offline import _commands
 from aadap.llm.offline._clauses import CLAUSE_PARSERS, split_target
 from aadap.llm.offline._draft import Draft
 from aadap.llm.offline._errors import unsupported
+from aadap.llm.offline._phrasing import rephrase, tidy
+from aadap.llm.offline._suggest import explain
 from aadap.llm.offline._text import Masked, normalise, safe_name, split_clauses
 
 _STEP_INTENTS: dict[str, Intent] = {
@@ -21,6 +24,7 @@ _STEP_INTENTS: dict[str, Intent] = {
     "aggregate": "aggregate",
     "join": "join",
 }
+MAX_REQUEST_CHARS = 2000
 _SUFFIX = {"filter": "filtered", "deduplicate": "dedup", "join": "enriched"}
 
 
@@ -38,7 +42,9 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
     given = _commands.run_sql(raw)
     if given is not None:
         return given
-    masked = Masked.of(normalise(raw))
+    text = " ".join(raw.split())
+    masked = Masked.of(normalise(text[:MAX_REQUEST_CHARS]))
+    masked.text = tidy(masked.text)
     if not masked.text:
         raise unsupported("the request is empty")
     draft = Draft(
@@ -48,10 +54,26 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
             str(k): [str(c) for c in v] for k, v in dict(context.get("schema_hints") or {}).items()
         },
     )
-    listed = _commands.list_tables(masked.text)
+    try:
+        if len(text) > MAX_REQUEST_CHARS:  # bounded work: longer requests are not read
+            tail = text[MAX_REQUEST_CHARS:]
+            raise unsupported(
+                f"the request is {len(text)} characters long and the offline grammar reads at"
+                f" most {MAX_REQUEST_CHARS}; the part from {tail[:40] + '…'!r} on was not read",
+                phrase=tail[:40] + "…",
+            )
+        return _understand(draft)
+    except LLMUnsupportedRequestError as exc:
+        raise explain(exc, draft, draft.clause_text) from exc
+
+
+def _understand(draft: Draft) -> Requirement:
+    masked = draft.masked
+    listed = _commands.list_tables(masked.text) or _commands.list_tables(rephrase(masked.text))
     if listed is not None:
         return listed
     whole, target = split_target(masked.text, draft)
+    whole = rephrase(whole)
     draft.replace = False
     if target is None:
         command = _commands.profile(whole, draft) or _commands.preview(whole, draft)
@@ -63,8 +85,11 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
 def _pipeline(draft: Draft) -> Requirement:
     clauses = split_clauses(draft.masked.text)
     for index, clause in enumerate(clauses):
-        draft.clause_index = index
+        draft.clause_index, draft.clause_text = index, clause
         text, target = split_target(clause, draft)
+        text = rephrase(text)
+        if target is None:  # a rephrased clause may end with its target ("… into T")
+            text, target = split_target(text, draft)
         if target is not None:
             draft.targets.append((index, target))
         if not text:
@@ -73,6 +98,7 @@ def _pipeline(draft: Draft) -> Requirement:
             continue
         if not any(parse(text, draft) for parse in CLAUSE_PARSERS):
             raise unsupported(f"cannot understand {draft.masked.unmask(text)!r}")
+    draft.clause_text = None
     if not draft.steps:
         raise unsupported("the request names no data to load or transform")
     return _requirement(draft)
@@ -109,7 +135,9 @@ def _final_target(draft: Draft) -> str:
         return final
     base = draft.sources[0].name
     last = draft.steps[-1]
-    if last == "load":
+    if draft.default_target is not None:
+        name = draft.default_target
+    elif last == "load":
         name = base
     elif last == "aggregate":
         op = next(op for op in reversed(draft.operations) if isinstance(op, AggregateOp))

@@ -59,12 +59,15 @@ def resolve_path(token: str, working_dir: Path) -> Path:
     if not given.is_absolute() and len(given.parts) == 1:
         candidates.append(working_dir / "data" / given)
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate.resolve()
+        try:
+            if candidate.is_file():
+                return candidate.resolve()
+        except OSError:  # a name the file system cannot hold (too long): no such file
+            continue
     # a data error, not a request beyond the grammar: no other provider would find it either
     looked = ", ".join(str(c) for c in candidates)
     for candidate in candidates:
-        if candidate.is_dir():
+        if _is_dir(candidate):
             raise DataFileIsDirectoryError(
                 f"the data file {token!r} is a directory ({candidate}); allowed: a CSV, Parquet "
                 "or JSON file",
@@ -75,6 +78,13 @@ def resolve_path(token: str, working_dir: Path) -> Path:
         "resolve against the directory the command runs in",
         details={"path": token, "looked": [str(c) for c in candidates]},
     )
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name the file system cannot hold
+        return False
 
 
 def file_format(path: Path) -> str:
@@ -157,7 +167,7 @@ def pick_date(relation: Relation, subject: str) -> str:
             f"the columns of {relation.name!r} are unknown; say which date column to use"
         )
     candidates = [c for c in relation.columns if is_date(c, relation)]
-    dated = [c for c in candidates if "date" in c.lower()] or candidates
+    dated = [c for c in candidates if re.search(r"(?:^|_)date(?:_|$)", c.lower())] or candidates
     if len(dated) > 1:
         prefix = singular(snake(subject))
         preferred = [c for c in dated if c.lower().startswith(prefix)]
@@ -170,3 +180,50 @@ def pick_date(relation: Relation, subject: str) -> str:
         " say e.g. 'by month of <column>'",
         relation=relation.name,
     )
+
+
+_KEY_NAME = re.compile(r"(?:^|_)id$|^id_", re.IGNORECASE)
+_TEXT_NAME = re.compile(
+    r"(?:^|_)(?:name|title|status|country|tier|genre|author|member|email|city|region|category|"
+    r"type|kind|description|segment|code|label|comment|notes?|url|phone|address|currency|"
+    r"language|brand|channel|source|gender|owner|username|sku|store|shop|branch|product|"
+    r"customer|client|vendor|supplier|company|department|warehouse|location|site)$",
+    re.IGNORECASE,
+)
+_FLAG_NAME = re.compile(
+    r"^(?:is|has|was|can)_|_flag$|^(?:active|enabled|deleted|valid|returned|shipped|paid|verified|"
+    r"archived|cancell?ed|completed|approved|refunded|visible|published)$"
+)
+_MONEY_NAME = re.compile(
+    r"amount|price|total|value|revenue|cost|fee|spend|sales|income|salary|balance|paid|payment",
+    re.IGNORECASE,
+)
+
+
+def measure_candidates(relation: Relation, *, money: bool) -> list[str]:
+    """The columns a bare number ("orders above 250") may be compared with.
+
+    With known types, the numeric columns; otherwise every column that is not a key, a
+    date, a flag or a text attribute by its name (so an unknown column stays a candidate
+    and makes the phrase ambiguous rather than silently ignored). ``money`` ("$250",
+    "250 euros") keeps the money-like names.
+    """
+    if relation.columns is None:
+        raise unsupported(
+            f"the columns of {relation.name!r} are unknown, so a bare number has no column;"
+            " name it (e.g. 'amount > 250')"
+        )
+    out = []
+    for column in relation.columns:
+        name = snake(column)
+        if _KEY_NAME.search(name) or is_date(column, relation) or _DATE_NAME.search(name):
+            continue
+        if relation.types:
+            if not _NUMERIC_TYPES.match(relation.types.get(column, "")):
+                continue
+        elif _TEXT_NAME.search(name) or _FLAG_NAME.search(name):
+            continue
+        if money and not _MONEY_NAME.search(name):
+            continue
+        out.append(column)
+    return out

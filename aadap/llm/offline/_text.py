@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`")
+_QUOTED = re.compile(r"(?<!\w)'(?:[^']|'')*'|\"[^\"]*\"|`[^`]*`")
 PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 
 IDENT = r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,2}|" + f"{_OPEN}\\d+{_CLOSE})"
@@ -22,7 +22,7 @@ PATH = (
 
 _LEADING_POLITENESS = re.compile(
     r"^(?:(?:please|kindly|hey|hi|ok|okay)[,!]?\s+)*"
-    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s+(?:want|need|would\s+like|'d\s+like)"
+    r"(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|i\s*(?:want|need|would\s+like|'d\s+like)"
     r"\s+(?:you\s+)?to\s+|let'?s\s+|help\s+me\s+)?",
     re.IGNORECASE,
 )
@@ -50,7 +50,7 @@ _AGGREGATE_STARTS = re.compile(
 )
 _GROUPING = re.compile(r"\b(?:by|per|for\s+each)\b", re.IGNORECASE)
 _THEN = re.compile(r"\s*[,;]?\s*\b(?:and\s+)?then\b\s*", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[^\s.])\.\s+(?=[A-Za-z])|;")
+_SENTENCE = re.compile(r"(?<=[^\s.])\.\s+(?=[A-Za-z])|;|\s*[?!]+(?:\s+|$)")
 _COMMA_VERB = re.compile(rf",\s*(?:and\s+)?(?=(?:{_VERBS}))", re.IGNORECASE)
 _COMMA_METRIC = re.compile(rf",\s*(?:and\s+)?(?=(?:{_METRIC_STARTS})\b)", re.IGNORECASE)
 _AND_VERB = re.compile(rf"\s+and\s+(?=(?:{_VERBS}))", re.IGNORECASE)
@@ -144,6 +144,15 @@ def singular(word: str) -> str:
     if lower.endswith("s") and not lower.endswith("ss") and len(lower) > 2:
         return word[:-1]
     return word
+
+
+def plurals(word: str) -> set[str]:
+    """The plural forms a singular noun may take (``client`` → ``clients``)."""
+    lower = word.lower()
+    forms = {lower + "s", lower + "es"}
+    if lower.endswith("y") and len(lower) > 2:
+        forms.add(lower[:-1] + "ies")
+    return forms
 
 
 def snake(text: str) -> str:
