@@ -11,7 +11,8 @@
   connection error. :class:`_SingleAttemptClock` makes that sleep re-raise the
   error being handled, so each SDK call is exactly one HTTP attempt and
   :func:`aadap.platforms._http.with_retries` (``is_retryable``, the injected
-  sleep, bounded attempts) is the only retry policy.
+  sleep, bounded attempts; writes only when resending is safe) is the only
+  retry policy.
 * **Map once.** :func:`map_sdk_error` turns SDK and ``requests`` exceptions into
   the taxonomy; nothing above this module sees a ``DatabricksError``.
 """
@@ -158,8 +159,13 @@ def map_sdk_error(exc: BaseException, operation: str) -> AADAPError:
             details={"platform": _KIND.value, "operation": operation, **details},
         )
     # requests' ConnectionError/Timeout and the builtins the SDK raises when its loop gives up.
+    # As in the SDK's own ``_is_retryable``: a ConnectionError (ConnectTimeout included) means
+    # the request was not sent; a read timeout means it was and may have been executed.
     timed_out = isinstance(exc, requests.Timeout | TimeoutError)
-    return error_for_transport(exc, platform=_KIND, operation=operation, timed_out=timed_out)
+    sent = not isinstance(exc, requests.ConnectionError)
+    return error_for_transport(
+        exc, platform=_KIND, operation=operation, timed_out=timed_out, sent=sent
+    )
 
 
 _MAPPED = (DatabricksError, requests.RequestException, ConnectionError, TimeoutError)
@@ -193,8 +199,14 @@ class SdkCaller:
                 )
             return self._client
 
-    async def __call__(self, operation: str, fn: Callable[[WorkspaceClient], T]) -> T:
-        """``fn(client)`` in a thread; SDK errors mapped; transient ones retried."""
+    async def __call__(
+        self, operation: str, fn: Callable[[WorkspaceClient], T], *, write: bool = False
+    ) -> T:
+        """``fn(client)`` in a thread; SDK errors mapped; transient ones retried.
+
+        ``write=True``: the call is resent only when the failure proves it was not
+        acted on (:func:`aadap.platforms._http.resend_is_safe`).
+        """
         client = await self.client()
 
         async def attempt() -> T:
@@ -203,7 +215,13 @@ class SdkCaller:
             except _MAPPED as exc:
                 raise map_sdk_error(exc, operation) from exc
 
-        return await with_retries(attempt, sleep=self._sleep, attempts=self._attempts)
+        return await with_retries(
+            attempt,
+            sleep=self._sleep,
+            attempts=self._attempts,
+            max_wait=self._settings.retry_after_max_seconds,
+            write=write,
+        )
 
     async def aclose(self) -> None:
         async with self._lock:

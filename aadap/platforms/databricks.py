@@ -5,12 +5,19 @@
   ``on_wait_timeout=CONTINUE``, then ``get_statement`` until SUCCEEDED, FAILED,
   CANCELED or CLOSED). Parameters bind to named markers (``:name``). The result
   is inline JSON limited to :data:`~aadap.platforms.base.PREVIEW_ROWS` rows;
-  DML reports ``num_affected_rows``.
+  DML reports ``num_affected_rows``; CLOSED (succeeded, result expired) is a
+  success with an unknown row count. The API has no idempotency key, so a
+  statement is resent only when the failure proves it was not received; a
+  timeout after sending raises a non-retryable ``DeploymentFailedError``
+  (``details['ambiguous']``) instead of running it twice.
 * **Python / PySpark / Scala** are imported as a workspace notebook under
-  ``workspace_dir`` (one notebook per run) and run as a one-time job run
-  (``jobs.submit``, notebook task) on ``cluster_id``, on a new cluster from
-  ``cluster_policy_id`` (the policy must fix the Spark version and node type),
-  or, with neither, on serverless jobs compute. Parameters become notebook
+  ``workspace_dir`` (one notebook per run, deleted once the run has ended
+  unless ``cleanup_notebooks`` is off) and run as a one-time job run
+  (``jobs.submit``, notebook task, with an ``idempotency_token``) on
+  ``cluster_id``, on a new cluster from ``cluster_policy_id`` (the policy must
+  give the Spark version, node type or pool, and size a fixed or default
+  value; otherwise the run is refused before anything is uploaded), or, with
+  neither, on serverless jobs compute. Parameters become notebook
   widgets (``dbutils.widgets.get``). The output is what the notebook passes to
   ``dbutils.notebook.exit(...)`` (Databricks does not return a notebook's
   stdout); a failure reports the run's error and trace.
@@ -22,6 +29,8 @@ Every SDK call runs in a worker thread, maps its errors once
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 import uuid
 from collections.abc import Mapping
@@ -33,13 +42,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
-from aadap.core.exceptions import DeploymentFailedError, InvalidConfigurationError
+from aadap.core.exceptions import (
+    AADAPError,
+    DeploymentFailedError,
+    InvalidConfigurationError,
+    PlatformAuthenticationError,
+    is_retryable,
+)
 from aadap.platforms._databricks_results import job_result, statement_result
 from aadap.platforms._databricks_sdk import SdkCaller
-from aadap.platforms._http import DEFAULT_ATTEMPTS
+from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
+
+log = logging.getLogger(__name__)
 
 
 class DatabricksConfig(BaseModel):
@@ -120,7 +137,14 @@ class DatabricksPlatform(BasePlatform):
                 on_wait_timeout=sql.ExecuteStatementRequestOnWaitTimeout.CONTINUE,
             )
 
-        response = await self._call("execute_statement", execute)
+        try:
+            # The Statement Execution API has no idempotency key: a resend after a timeout
+            # could run the statement twice, so only provably-unsent attempts are resent.
+            response = await self._call("execute_statement", execute, write=True)
+        except AADAPError as exc:
+            if is_retryable(exc):
+                raise ambiguous_write(exc, what="the databricks SQL statement") from exc
+            raise
         return RunHandle(
             platform=self.kind,
             run_id=str(response.statement_id),
@@ -129,15 +153,78 @@ class DatabricksPlatform(BasePlatform):
             extra={"kind": "statement", "warehouse_id": warehouse_id},
         )
 
-    def _compute(self) -> dict[str, Any]:
+    async def _compute(self) -> dict[str, Any]:
         if self.config.cluster_id:
             return {"existing_cluster_id": self.config.cluster_id}
         if self.config.cluster_policy_id:
-            spec = compute.ClusterSpec(
-                policy_id=self.config.cluster_policy_id, apply_policy_default_values=True
-            )
-            return {"new_cluster": spec}
+            return {"new_cluster": await self._policy_cluster(self.config.cluster_policy_id)}
         return {}  # serverless jobs compute
+
+    async def _policy_cluster(self, policy_id: str) -> compute.ClusterSpec:
+        """A complete new-cluster spec from the policy's fixed or default values, or a clear refusal.
+
+        A spec with only ``policy_id`` lacks ``spark_version`` and the size, which
+        runs/submit rejects, so they are read from the policy definition
+        (Databricks cluster policy definition language: ``{"attr": {"type": "fixed",
+        "value": …}}`` or ``{"defaultValue": …}``).
+        """
+        details = {"field": "cluster_policy_id", "value": policy_id, "platform": self.kind.value}
+        try:
+            policy = await self._call(
+                "cluster_policies.get", lambda w: w.cluster_policies.get(policy_id)
+            )
+        except (DeploymentFailedError, PlatformAuthenticationError) as exc:
+            raise InvalidConfigurationError(
+                f"databricks cluster_policy_id={policy_id!r} cannot be read: {exc.message}",
+                details={**exc.details, **details},
+            ) from exc
+        try:
+            rules = json.loads(policy.definition or "{}")
+        except ValueError as exc:
+            raise InvalidConfigurationError(
+                f"databricks cluster_policy_id={policy_id!r} has a definition that is not JSON",
+                details=details,
+            ) from exc
+
+        def value(attr: str) -> Any:
+            rule = rules.get(attr)
+            if not isinstance(rule, dict):
+                return None
+            return rule.get("value") if rule.get("type") == "fixed" else rule.get("defaultValue")
+
+        spark_version, node_type = value("spark_version"), value("node_type_id")
+        pool, workers = value("instance_pool_id"), value("num_workers")
+        low, high = value("autoscale.min_workers"), value("autoscale.max_workers")
+        missing = [
+            name
+            for name, ok in (
+                ("spark_version", spark_version),
+                ("node_type_id or instance_pool_id", node_type or pool),
+                (
+                    "num_workers or autoscale.min_workers/max_workers",
+                    workers is not None or (low is not None and high is not None),
+                ),
+            )
+            if not ok
+        ]
+        if missing:
+            raise InvalidConfigurationError(
+                f"databricks cluster_policy_id={policy_id!r} does not define a cluster: it fixes "
+                f"no value or default for {', '.join(missing)}; use a policy that does, or set "
+                "cluster_id (or neither, for serverless jobs compute)",
+                details={**details, "missing": missing},
+            )
+        return compute.ClusterSpec(
+            policy_id=policy_id,
+            apply_policy_default_values=True,
+            spark_version=str(spark_version),
+            node_type_id=str(node_type) if node_type else None,
+            instance_pool_id=str(pool) if pool else None,
+            num_workers=int(workers) if workers is not None else None,
+            autoscale=compute.AutoScale(min_workers=int(low), max_workers=int(high))
+            if workers is None
+            else None,
+        )
 
     async def _submit_notebook(
         self, code: str, language: Language, parameters: Mapping[str, str] | None, name: str
@@ -148,6 +235,7 @@ class DatabricksPlatform(BasePlatform):
             workspace.Language.SCALA if language is Language.SCALA else workspace.Language.PYTHON
         )
         content = base64.b64encode(code.encode("utf-8")).decode("ascii")
+        target = await self._compute()  # refuse a bad policy before anything is uploaded
         await self._call("workspace.mkdirs", lambda w: w.workspace.mkdirs(folder))
         await self._call(
             "workspace.import",
@@ -166,9 +254,10 @@ class DatabricksPlatform(BasePlatform):
                 base_parameters=dict(parameters or {}) or None,
                 source=jobs.Source.WORKSPACE,
             ),
-            **self._compute(),
+            **target,
         )
-        token = uuid.uuid4().hex  # makes a retried submit return the same run
+        # runs/submit honours idempotency_token: a resend (after a timeout) returns the same run.
+        token = uuid.uuid4().hex
 
         def submit(w: WorkspaceClient) -> int:
             waiter = w.jobs.submit(run_name=name, tasks=[task], idempotency_token=token)
@@ -205,6 +294,7 @@ class DatabricksPlatform(BasePlatform):
         output = await self._call(
             "jobs.get_run_output", lambda w: w.jobs.get_run_output(task_run_id)
         )
+        cleanup_error = await self._remove_notebook(handle)
         notebook = output.notebook_output
         text = (notebook.result or "") if notebook else ""
         error = result.error
@@ -215,6 +305,8 @@ class DatabricksPlatform(BasePlatform):
             "task_run_id": task_run_id,
             "truncated": bool(notebook and notebook.truncated),
         }
+        if cleanup_error:
+            raw["cleanup_error"] = cleanup_error
         return RunResult(
             status=result.status,
             output=text,
@@ -223,6 +315,24 @@ class DatabricksPlatform(BasePlatform):
             duration_ms=result.duration_ms,
             raw=raw,
         )
+
+    async def _remove_notebook(self, handle: RunHandle) -> str | None:
+        """Delete the run's uploaded notebook (``cleanup_notebooks``); the run page keeps its copy.
+
+        Returns why the delete failed, if it did: the run's own outcome stands and the
+        failure is reported with it (``raw['cleanup_error']``) rather than replacing it.
+        """
+        path = handle.extra.get("notebook_path")
+        if not path or not self.settings.cleanup_notebooks:
+            return None
+        try:
+            await self._call("workspace.delete", lambda w: w.workspace.delete(path))
+        except AADAPError as exc:
+            if exc.details.get("status_code") == 404:  # already removed by an earlier fetch
+                return None
+            log.warning("could not remove notebook %s after run %s: %s", path, handle.run_id, exc)
+            return str(exc)
+        return None
 
     async def cancel(self, handle: RunHandle) -> None:
         if handle.extra.get("kind") == "statement":

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,16 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
-from aadap.core.exceptions import DeploymentFailedError, InvalidConfigurationError
+from aadap.core.exceptions import (
+    AADAPError,
+    DeploymentFailedError,
+    InvalidConfigurationError,
+    is_retryable,
+)
 from aadap.platforms import _fabric_notebook as nb
 from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
-from aadap.platforms._fabric_rest import FabricRest, last_segment
-from aadap.platforms._http import DEFAULT_ATTEMPTS
+from aadap.platforms._fabric_rest import FabricRest, error_code, error_for, last_segment
+from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, parse_retry_after
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
@@ -78,6 +83,23 @@ class FabricConfig(BaseModel):
 def _display_name(prefix: str, name: str) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch in "-_ " else "-" for ch in name).strip()
     return (prefix + (cleaned or "run"))[:120]
+
+
+_NAME_WAIT_FIRST_SECONDS = 10.0
+"""First pause when a notebook name is not available yet (doubling to 60 s) without Retry-After."""
+
+_CLOCK_SKEW = timedelta(minutes=2)
+"""Slack between our clock and Fabric's when matching a job instance to a timed-out start."""
+
+
+def _parse_utc(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    if parsed is not None and parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.replace(tzinfo=None) if parsed else None
 
 
 def _duration_ms(body: Mapping[str, Any]) -> int | None:
@@ -167,39 +189,105 @@ class FabricPlatform(BasePlatform):
         )
         display_name = _display_name(self.config.notebook_prefix, name)
         item_id = await self._upsert_notebook(display_name, nb.definition(source))
-        response = await self._rest.request(
-            "POST",
-            f"{self._ws}/items/{item_id}/jobs/instances",
-            params={"jobType": "RunNotebook"},
-            operation="run notebook",
+        submitted_at = utcnow()
+        instance_id, first_poll = await self._start_job(item_id, submitted_at)
+        return RunHandle(
+            platform=self.kind,
+            run_id=instance_id,
+            language=language,
+            submitted_at=submitted_at,
+            url=f"{self.api_base}/{self._ws}/items/{item_id}/jobs/instances/{instance_id}",
+            extra={
+                "item_id": item_id,
+                "notebook": display_name,
+                "first_poll_after": f"{first_poll:g}",
+            },
         )
+
+    async def _start_job(self, item_id: str, sent_at: datetime) -> tuple[str, float]:
+        """Start the RunNotebook job: (instance id, seconds to wait before the first poll).
+
+        Run On Demand Item Job answers 202 with the instance in ``Location`` and a
+        ``Retry-After`` to wait before polling. It has no idempotency key, so it is
+        resent only when the failure proves it was not received; otherwise the
+        item's job instances are listed and one started since ``sent_at`` is
+        adopted, and if there is none the run fails without a resend.
+        """
+        path = f"{self._ws}/items/{item_id}/jobs/instances"
+        try:
+            response = await self._rest.request(
+                "POST",
+                path,
+                params={"jobType": "RunNotebook"},
+                operation="run notebook",
+                write=True,
+            )
+        except AADAPError as exc:
+            if not is_retryable(exc):
+                raise
+            adopted = await self._job_started_since(item_id, sent_at)
+            if adopted is None:
+                raise ambiguous_write(exc, what="the fabric notebook job") from exc
+            return adopted, 0.0
         instance_id = last_segment(response.headers.get("Location"))
         if not instance_id:
             raise DeploymentFailedError(
                 "fabric run notebook answered without a job instance Location",
                 details={"platform": self.kind.value, "item_id": item_id},
             )
-        return RunHandle(
-            platform=self.kind,
-            run_id=instance_id,
-            language=language,
-            submitted_at=utcnow(),
-            url=f"{self.api_base}/{self._ws}/items/{item_id}/jobs/instances/{instance_id}",
-            extra={"item_id": item_id, "notebook": display_name},
-        )
+        hinted = parse_retry_after(response.headers.get("Retry-After")) or 0.0
+        return instance_id, min(hinted, self.settings.fabric_first_poll_max_seconds)
+
+    async def _job_started_since(self, item_id: str, sent_at: datetime) -> str | None:
+        """A RunNotebook instance of the item created by our (possibly timed-out) start, if listed."""
+        page = (
+            await self._rest.request(
+                "GET", f"{self._ws}/items/{item_id}/jobs/instances", operation="list job instances"
+            )
+        ).json()
+        since = sent_at.replace(tzinfo=None) - _CLOCK_SKEW
+        for job in page.get("value", []):
+            started = _parse_utc(job.get("startTimeUtc"))
+            fresh = started is None or started >= since
+            if job.get("jobType") == "RunNotebook" and fresh and job.get("id"):
+                return str(job["id"])
+        return None
 
     async def _upsert_notebook(self, display_name: str, definition: dict[str, Any]) -> str:
+        """Create the notebook, or find and update the one that has this name.
+
+        Fabric answers a taken name with ``ItemDisplayNameAlreadyInUse`` (HTTP 400;
+        409 has been reported too, so the error code decides) and a name still held
+        after a delete or rename with ``ItemDisplayNameNotAvailableYet``, which is
+        waited out for up to ``fabric_name_wait_seconds``. Display names are unique
+        per workspace, so a create resent after a timeout cannot make a second
+        notebook: it meets one of these two codes.
+        """
         body = {"displayName": display_name, "type": "Notebook", "definition": definition}
-        created = await self._rest.request(
-            "POST",
-            f"{self._ws}/items",
-            json=body,
-            operation="create notebook",
-            allow=frozenset({409}),
-        )
-        if created.status_code != 409:
-            item = await self._rest.finish(created, operation="create notebook", want_result=True)
-            return str(item["id"])
+        waited, delay = 0.0, _NAME_WAIT_FIRST_SECONDS
+        while True:
+            created = await self._rest.request(
+                "POST",
+                f"{self._ws}/items",
+                json=body,
+                operation="create notebook",
+                allow=frozenset({400, 409}),
+            )
+            if created.status_code < 400:
+                item = await self._rest.finish(
+                    created, operation="create notebook", want_result=True
+                )
+                return str(item["id"])
+            code = error_code(created)
+            if code == "ItemDisplayNameAlreadyInUse":
+                break
+            limit = self.settings.fabric_name_wait_seconds
+            if code != "ItemDisplayNameNotAvailableYet" or waited >= limit:
+                raise error_for(created, "create notebook")
+            hinted = parse_retry_after(created.headers.get("Retry-After"))
+            pause = min(hinted if hinted is not None else delay, limit - waited)
+            await self._sleep(pause)
+            waited, delay = waited + pause, min(delay * 2, 60.0)
         item_id = await self._find_notebook(display_name)
         updated = await self._rest.request(
             "POST",
@@ -234,10 +322,25 @@ class FabricPlatform(BasePlatform):
     def _instance_path(self, handle: RunHandle) -> str:
         return f"{self._ws}/items/{handle.extra['item_id']}/jobs/instances/{handle.run_id}"
 
+    async def wait(
+        self,
+        handle: RunHandle,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (remote run timeout, see BasePlatform)
+    ) -> RunResult:
+        """Wait the start's ``Retry-After`` (bounded) before the first poll, then poll as usual."""
+        limit = self.settings.run_timeout_seconds if timeout is None else timeout
+        first = min(float(handle.extra.get("first_poll_after") or 0.0), limit)
+        if first > 0:
+            await self._sleep(first)
+        return await super().wait(handle, timeout=limit - first)
+
     async def poll(self, handle: RunHandle) -> RunResult:
         response = await self._rest.request(
-            "GET", self._instance_path(handle), operation="job status"
+            "GET", self._instance_path(handle), operation="job status", allow=frozenset({404})
         )
+        if response.status_code == 404:
+            return self._not_found(handle, response)
         body = response.json()
         raw_status = str(body.get("status", ""))
         status = _JOB_STATUS.get(raw_status, ExecutionStatus.PENDING)
@@ -264,6 +367,18 @@ class FabricPlatform(BasePlatform):
                 "root_activity_id": body.get("rootActivityId"),
             },
         )
+
+    def _not_found(self, handle: RunHandle, response: Any) -> RunResult:
+        """An instance polled too early answers NotFound: not started yet, within the grace period."""
+        age = (utcnow() - handle.submitted_at).total_seconds()
+        if age <= self.settings.fabric_job_not_found_grace_seconds:
+            return RunResult(
+                status=ExecutionStatus.PENDING,
+                output=f"notebook {handle.extra.get('notebook', '')} not listed yet".strip(),
+                run_url=handle.url,
+                raw={"status": "NotFound", "item_id": handle.extra.get("item_id")},
+            )
+        raise error_for(response, "job status")
 
     async def fetch_output(self, handle: RunHandle) -> RunResult:
         return await self.poll(handle)

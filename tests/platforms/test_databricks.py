@@ -151,19 +151,53 @@ async def test_failed_job_reports_error_and_trace(
     assert details["run_url"].endswith(f"/run/{details['run_id']}")
 
 
-async def test_policy_cluster_and_scala(
+async def test_policy_cluster_is_resolved_to_a_complete_spec_and_scala(
     databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
 ) -> None:
+    databricks_server.policies["pol-9"] = {
+        "spark_version": {"type": "fixed", "value": "15.4.x-scala2.12"},
+        "node_type_id": {
+            "type": "allowlist",
+            "values": ["Standard_D4ds_v5"],
+            "defaultValue": "Standard_D4ds_v5",
+        },
+        "autoscale.min_workers": {"type": "fixed", "value": 1},
+        "autoscale.max_workers": {"type": "range", "maxValue": 8, "defaultValue": 4},
+    }
     config = _config(databricks_server, cluster_id=None, cluster_policy_id="pol-9")
     async with DatabricksPlatform(
         config, settings, sleep=fake_time.sleep, clock=fake_time.clock
     ) as p:
         await p.run('println("hi")', language=Language.SCALA, name="scala")
     task = databricks_server.api_requests("/api/2.2/jobs/runs/submit")[0].body["tasks"][0]
-    assert task["new_cluster"] == {"policy_id": "pol-9", "apply_policy_default_values": True}
+    assert task["new_cluster"] == {
+        "policy_id": "pol-9",
+        "apply_policy_default_values": True,
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "Standard_D4ds_v5",
+        "autoscale": {"min_workers": 1, "max_workers": 4},
+    }
     assert "existing_cluster_id" not in task
     imported = databricks_server.api_requests("/api/2.0/workspace/import")[0].body
     assert imported["language"] == "SCALA"
+
+
+async def test_a_policy_that_does_not_define_a_cluster_is_refused_before_upload(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    databricks_server.policies["pol-thin"] = {"spark_conf.x": {"type": "fixed", "value": "1"}}
+    for policy_id, match in (
+        ("pol-thin", "cluster_policy_id='pol-thin' does not define a cluster.*spark_version"),
+        ("pol-missing", "cluster_policy_id='pol-missing' cannot be read"),
+    ):
+        config = _config(databricks_server, cluster_id=None, cluster_policy_id=policy_id)
+        async with DatabricksPlatform(config, settings) as p:
+            with pytest.raises(InvalidConfigurationError, match=match) as caught:
+                await p.submit("print(1)", language=Language.PYTHON, name="thin")
+        assert caught.value.details["field"] == "cluster_policy_id"
+        assert caught.value.details["value"] == policy_id
+    assert not databricks_server.notebooks
+    assert not databricks_server.api_requests("/api/2.0/workspace/")
 
 
 async def test_401_fails_fast_with_one_request(
@@ -288,3 +322,75 @@ async def test_timeout_reports_a_failed_cancel(
     assert caught.value.details["cancelled"] is False
     assert "PLATFORM_AUTH_FAILED" in caught.value.details["cancel_error"]
     assert "cancelling it failed too" in caught.value.message
+
+
+# --- issue 23 -----------------------------------------------------------------------------
+
+
+async def test_a_closed_statement_is_a_success_with_unknown_rows_not_an_empty_result(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    # StatementState (databricks-sdk): "CLOSED: execution successful, and statement closed;
+    # result no longer available for fetch".
+    databricks_server.statement_scripts.append(Script(polls=1, closed=True))
+    result = await platform.run("SELECT * FROM t", language=Language.SQL, name="late")
+
+    assert result.status is ExecutionStatus.SUCCESS
+    assert result.row_count is None
+    assert result.raw["result_available"] is False
+    assert "closed before it was read" in result.output
+
+
+async def test_a_statement_answered_after_the_client_timeout_runs_exactly_once(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # The fake accepts the statement, then holds the answer past the client's timeout. The
+    # Statement Execution API has no idempotency key, so the adapter must not resend it.
+    quick = settings.model_copy(update={"http_timeout_seconds": 0.5})
+    async with DatabricksPlatform(
+        _config(databricks_server), quick, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        await p.test_connection()  # builds the client
+        databricks_server.delay("POST", "/api/2.0/sql/statements", 1.5)
+        with pytest.raises(DeploymentFailedError, match="may or may not") as caught:
+            await p.submit("INSERT INTO t VALUES (1)", language=Language.SQL, name="once")
+    assert caught.value.details["ambiguous"] is True
+    assert not is_retryable(caught.value)
+    assert len(databricks_server.statements) == 1
+    posts = databricks_server.api_requests("/api/2.0/sql/statements")
+    assert len([r for r in posts if r.method == "POST"]) == 1
+
+
+async def test_a_throttled_statement_is_resent_because_it_was_not_accepted(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks, fake_time: FakeTime
+) -> None:
+    await platform.test_connection()
+    databricks_server.inject(503, retry_after="3")
+    databricks_server.inject(500)
+    with pytest.raises(DeploymentFailedError, match="may or may not"):
+        await platform.submit("SELECT 1", language=Language.SQL, name="q")
+    assert fake_time.sleeps == [3.0]  # 503 resent; the 500 after it is ambiguous: not resent
+
+
+async def test_the_uploaded_notebook_is_removed_once_the_run_ended(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    databricks_server.run_scripts.append(Script(exit_value="done"))
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="tidy")
+    assert handle.extra["notebook_path"] in databricks_server.notebooks
+    result = await platform.wait(handle)
+    assert result.output == "done"
+    assert not databricks_server.notebooks
+    assert "cleanup_error" not in result.raw
+    again = await platform.fetch_output(handle)  # already removed: no error
+    assert again.status is ExecutionStatus.SUCCESS
+
+
+async def test_notebooks_are_kept_when_cleanup_is_off(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    keep = settings.model_copy(update={"cleanup_notebooks": False})
+    async with DatabricksPlatform(_config(databricks_server), keep) as p:
+        handle = await p.submit("print(1)", language=Language.PYTHON, name="keep")
+        await p.wait(handle)
+    assert list(databricks_server.notebooks) == [handle.extra["notebook_path"]]

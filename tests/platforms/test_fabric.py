@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -67,8 +69,9 @@ async def test_create_via_long_running_operation_run_and_poll_to_completed(
     source = fabric_server.notebook_source(item_id)
     assert source.startswith("# Fabric notebook source")
     assert code.strip() in source
-    # LRO: Retry-After 3 then 2, 2 while running; then job polls back off from 1s
-    assert fake_time.sleeps == [3.0, 2.0, 2.0, 1.0, 2.0, 4.0]
+    # LRO: Retry-After 3 then 2, 2 while running; the job start's Retry-After (30) before the
+    # first poll (platform/swagger.json, Run On Demand Item Job); then polls back off from 1s
+    assert fake_time.sleeps == [3.0, 2.0, 2.0, 30.0, 1.0, 2.0, 4.0]
     ops = [r.path for r in fabric_server.api_requests("/v1/operations/")]
     assert ops[-1].endswith("/result")
     # one token request for the whole run (cached), sent as a bearer token everywhere
@@ -93,7 +96,9 @@ async def test_existing_notebook_is_found_and_updated(
     assert len(fabric_server.items) == 4
     assert "print(2)" in fabric_server.notebook_source(handle.extra["item_id"])
     assert fabric_server.api_requests("/updateDefinition")
-    assert len(fabric_server.api_requests("/v1/workspaces/ws-0001/items")) > 2  # paged lookup
+    assert (
+        len(fabric_server.api_requests(f"/v1/workspaces/{fabric_server.workspace_id}/items")) > 2
+    )  # paged lookup
 
 
 async def test_sql_becomes_spark_sql_and_scala_a_spark_cell(
@@ -185,9 +190,11 @@ async def test_429_honours_retry_after_then_succeeds(
     assert len(fabric_server.api_requests()) == 2
 
 
-async def test_429_exhausted_is_a_retryable_rate_limit_error(
+async def test_429_retry_after_is_waited_in_full_up_to_the_documented_maximum(
     fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
 ) -> None:
+    # platform/swagger.json: 429 "returns a Retry-After header indicating, in seconds, how long
+    # the client must wait". No silent cap: 120 s is waited in full (at most 300 s by default) ...
     fabric_server.inject(429, count=5, retry_after="120")
     async with FabricPlatform(
         _config(fabric_server),
@@ -200,7 +207,23 @@ async def test_429_exhausted_is_a_retryable_rate_limit_error(
             await p.test_connection()
     assert is_retryable(caught.value)
     assert caught.value.details["retry_after"] == 120.0
-    assert fake_time.sleeps == [30.0]  # capped
+    assert fake_time.sleeps == [120.0]
+
+
+async def test_429_longer_than_the_maximum_fails_at_once_with_the_hint(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # ... and a hint beyond retry_after_max_seconds is neither shortened nor waited here.
+    fabric_server.inject(429, count=1, retry_after="3600")
+    async with FabricPlatform(
+        _config(fabric_server), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(PlatformRateLimitError) as caught:
+            await p.test_connection()
+    assert caught.value.details["retry_after"] == 3600.0
+    assert is_retryable(caught.value)
+    assert fake_time.sleeps == []
+    assert len(fabric_server.api_requests()) == 1
 
 
 async def test_5xx_exhausted_raises_retryable_error(
@@ -240,3 +263,120 @@ def test_hosts_are_validated(fabric_server: FakeFabric) -> None:
         FabricPlatform(
             _config(fabric_server, api_base="https://api.fabric.microsoft.com/v1"), strict
         )
+
+
+# --- issue 23: the service's real behaviours -----------------------------------------------
+
+
+async def test_a_taken_name_answers_400_and_the_notebook_is_found_and_updated(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    # Fabric answers a taken display name with HTTP 400 ItemDisplayNameAlreadyInUse (not 409).
+    first = await platform.submit("print(1)", language=Language.PYTHON, name="same")
+    second = await platform.submit("print(2)", language=Language.PYTHON, name="same")
+
+    assert first.extra["item_id"] == second.extra["item_id"]
+    assert len(fabric_server.items) == 1
+    assert "print(2)" in fabric_server.notebook_source(second.extra["item_id"])
+    writes = [r.path.rsplit("/", 1)[-1] for r in fabric_server.api_requests() if r.method == "POST"]
+    assert writes == ["items", "instances", "items", "updateDefinition", "instances"]
+
+
+async def test_a_name_not_available_yet_is_waited_out(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    # Reported by Fabric deployment tooling (and measured by fabric-emulator): after a delete or
+    # rename the name answers ItemDisplayNameNotAvailableYet for a while.
+    fabric_server.names_not_available_yet["aadap-again"] = 2
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="again")
+
+    assert handle.extra["item_id"] in fabric_server.items
+    assert fake_time.sleeps == [10.0, 20.0]
+
+
+async def test_a_name_not_available_for_too_long_fails_naming_the_code(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    fabric_server.names_not_available_yet["aadap-held"] = 100
+    bounded = settings.model_copy(update={"fabric_name_wait_seconds": 25.0})
+    async with FabricPlatform(
+        _config(fabric_server), bounded, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(DeploymentFailedError, match="ItemDisplayNameNotAvailableYet"):
+            await p.submit("print(1)", language=Language.PYTHON, name="held")
+    assert sum(fake_time.sleeps) == pytest.approx(25.0)
+    assert not fabric_server.items
+
+
+async def test_first_poll_waits_retry_after_and_an_early_not_found_is_not_started(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    # Run On Demand Item Job answers 202 + Location + Retry-After; polled early, the instance
+    # can answer 404 NotFound before it is registered: "not started", not a failure.
+    fabric_server.job_retry_after = "45"
+    fabric_server.job_scripts.append(JobScript(not_found=2, polls=1))
+    result = await platform.run("print(1)", language=Language.PYTHON, name="early")
+
+    assert result.status is ExecutionStatus.SUCCESS
+    assert fake_time.sleeps[0] == 45.0
+    statuses = [r for r in fabric_server.api_requests("/jobs/instances/") if r.method == "GET"]
+    assert len(statuses) == 2 + 1 + 2  # two NotFound, one NotStarted, terminal, fetch_output
+
+
+async def test_the_first_poll_wait_is_bounded_by_a_setting(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    fabric_server.job_retry_after = "900"
+    bounded = settings.model_copy(update={"fabric_first_poll_max_seconds": 20.0})
+    async with FabricPlatform(
+        _config(fabric_server), bounded, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        await p.run("print(1)", language=Language.PYTHON, name="bounded")
+    assert fake_time.sleeps == [20.0]
+
+
+async def test_not_found_long_after_the_start_is_a_failure(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    fabric_server.job_scripts.append(JobScript(not_found=5))
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="gone")
+    assert (await platform.poll(handle)).status is ExecutionStatus.PENDING
+    stale = replace(handle, submitted_at=handle.submitted_at - timedelta(hours=1))
+    with pytest.raises(DeploymentFailedError, match="NotFound"):
+        await platform.poll(stale)
+
+
+async def test_a_job_start_that_times_out_after_taking_effect_is_not_sent_twice(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # The fake starts the job, then holds its 202 back past the client's timeout. Run On Demand
+    # Item Job has no idempotency key: the adapter lists the item's job instances and adopts
+    # the one its start created instead of starting a second.
+    quick = settings.model_copy(update={"http_timeout_seconds": 0.5})
+    async with FabricPlatform(
+        _config(fabric_server), quick, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        fabric_server.delay("POST", "/jobs/instances", 1.5)
+        handle = await p.submit("print(1)", language=Language.PYTHON, name="once")
+        result = await p.wait(handle)
+    assert result.status is ExecutionStatus.SUCCESS
+    starts = [r for r in fabric_server.api_requests("/jobs/instances") if r.method == "POST"]
+    assert len(starts) == 1
+    assert list(fabric_server.jobs) == [handle.run_id]
+
+
+async def test_a_job_start_with_an_unknown_outcome_fails_without_a_resend(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # A 500 to the start: it may or may not have been started, and none is listed. Resending
+    # could run the notebook twice, so the run fails, not retryable, naming the doubt.
+    fabric_server.fail_next("POST", "/jobs/instances", 500)
+    async with FabricPlatform(
+        _config(fabric_server), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(DeploymentFailedError, match="may or may not") as caught:
+            await p.submit("print(1)", language=Language.PYTHON, name="unknown")
+    assert caught.value.details["ambiguous"] is True
+    assert not is_retryable(caught.value)
+    starts = [r for r in fabric_server.api_requests("/jobs/instances") if r.method == "POST"]
+    assert len(starts) == 1
