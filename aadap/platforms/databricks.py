@@ -38,7 +38,7 @@ from typing import Any
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import compute, jobs, sql, workspace
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
@@ -50,7 +50,7 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.platforms._databricks_results import job_result, statement_result
-from aadap.platforms._databricks_sdk import SdkCaller
+from aadap.platforms._databricks_sdk import AuthMethod, DatabricksAuth, SdkCaller
 from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
@@ -60,12 +60,22 @@ log = logging.getLogger(__name__)
 
 
 class DatabricksConfig(BaseModel):
-    """One Databricks connection. ``token`` is a personal access token (or a service principal's)."""
+    """One Databricks connection and how it authenticates (:class:`DatabricksAuth`).
+
+    ``auth_method`` ``pat`` (default) uses ``token``; ``oauth-m2m`` uses
+    ``client_id`` + ``client_secret``; ``azure-client-secret`` also needs
+    ``azure_tenant_id`` (and takes ``azure_login_host`` for a non-public cloud).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     workspace_url: str
-    token: SecretStr
+    auth_method: AuthMethod = "pat"
+    token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    azure_tenant_id: str | None = None
+    azure_login_host: str | None = None
     warehouse_id: str | None = None
     cluster_id: str | None = None
     cluster_policy_id: str | None = None
@@ -95,9 +105,30 @@ class DatabricksPlatform(BasePlatform):
         self.host = validate_workspace_url(
             config.workspace_url, self.kind, settings.allowed_hosts, field="workspace_url"
         )
-        self._call = SdkCaller(
-            self.host, config.token, settings, sleep=self._sleep, attempts=max_attempts
-        )
+        try:
+            auth = DatabricksAuth(
+                method=config.auth_method,
+                token=config.token,
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                azure_tenant_id=config.azure_tenant_id,
+                azure_login_host=validate_workspace_url(
+                    config.azure_login_host,
+                    self.kind,
+                    settings.allowed_hosts,
+                    service="login",
+                    field="azure_login_host",
+                )
+                if config.azure_login_host
+                else None,
+            )
+        except ValidationError as exc:
+            raise InvalidConfigurationError(
+                f"databricks {exc.errors()[0]['msg'].removeprefix('Value error, ')}",
+                details={"field": "auth_method", "value": config.auth_method},
+            ) from exc
+        self.auth_method: str = auth.method
+        self._call = SdkCaller(self.host, auth, settings, sleep=self._sleep, attempts=max_attempts)
 
     def __repr__(self) -> str:
         return f"DatabricksPlatform(host={self.host!r}, warehouse_id={self.config.warehouse_id!r})"

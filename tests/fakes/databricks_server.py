@@ -42,7 +42,9 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
+from databricks.sdk.environments import ARM_DATABRICKS_RESOURCE_ID
 from databricks.sdk.service import compute, iam, jobs, sql, workspace
 
 from tests.fakes.http_server import FakeJSONServer, Recorded, Reply
@@ -115,6 +117,13 @@ class FakeDatabricks(FakeJSONServer):
         self._ids = itertools.count(1001)
         self._tokens: dict[str, int] = {}
         self.policies: dict[str, dict[str, Any]] = {}
+        self.client_id = "sp-client-0001"
+        self.client_secret = "dose-fake-oauth-secret-0001"
+        self.oauth_tokens: list[str] = []
+        self.management_tokens: list[str] = []
+        self.azure_tenant_id = "66666666-7777-8888-9999-000000000000"
+        self.azure_client_id = "11111111-2222-3333-4444-555555555555"
+        self.oauth_expires_in = 3600
         """policy id → policy definition (the cluster policy definition language)."""
         self.delays: dict[tuple[str, str], float] = {}
         self.violations: list[str] = []
@@ -136,6 +145,48 @@ class FakeDatabricks(FakeJSONServer):
         if seconds:
             time.sleep(seconds)  # outside the lock
         return reply
+
+    def _token(self, request: Recorded) -> Reply:
+        """``POST /oidc/v1/token``: client credentials in HTTP Basic auth (the SDK's use_header)."""
+        form = {k: v[0] for k, v in parse_qs(request.body or "").items()}
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            body = {"error": "invalid_client", "error_description": "Client authentication failed"}
+            return 401, {}, body
+        if form.get("grant_type") != "client_credentials":
+            return 400, {}, {"error": "unsupported_grant_type", "error_description": "bad grant"}
+        token = f"eyJ-fake-oauth-{uuid.uuid4().hex}"
+        self.oauth_tokens.append(token)
+        body = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.oauth_expires_in,
+            "scope": form.get("scope", "all-apis"),
+        }
+        return 200, {}, body
+
+    def _entra_token(self, request: Recorded) -> Reply:
+        """``POST /{tenant}/oauth2/token`` (Entra v1, as the SDK's azure-client-secret asks):
+        client id and secret in the form, one token per ``resource``."""
+        form = {k: v[0] for k, v in parse_qs(request.body or "").items()}
+        tenant = request.path.split("/")[1]
+        if (tenant, form.get("client_id"), form.get("client_secret")) != (
+            self.azure_tenant_id,
+            self.azure_client_id,
+            self.client_secret,
+        ):
+            body = {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            }
+            return 401, {}, body
+        token = f"eyJ-fake-entra-{uuid.uuid4().hex}"
+        if form.get("resource") == ARM_DATABRICKS_RESOURCE_ID:
+            self.oauth_tokens.append(token)
+        else:
+            self.management_tokens.append(token)
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": "3599"}
+        return 200, {}, body
 
     # --- the SDK's models as the contract ------------------------------------------
 
@@ -175,14 +226,38 @@ class FakeDatabricks(FakeJSONServer):
 
     # --- request handling (called on server threads, under the lock) -------------
 
+    def parse_body(self, raw: bytes, content_type: str) -> Any:
+        """JSON bodies parsed; the OAuth token request's form stays text."""
+        text = raw.decode("utf-8")
+        if not text:
+            return None
+        return json.loads(text) if "json" in content_type else text
+
     def respond(self, request: Recorded) -> Reply:
         if request.path == "/.well-known/databricks-config":
-            return 200, {}, {"workspace_id": self.workspace_id, "oidc_endpoint": ""}
+            meta = {"workspace_id": self.workspace_id, "oidc_endpoint": f"{self.url}/oidc"}
+            return 200, {}, meta
+        if request.path == "/oidc/.well-known/oauth-authorization-server":
+            # Databricks OAuth for service principals: the workspace's OIDC discovery document.
+            return (
+                200,
+                {},
+                {
+                    "issuer": f"{self.url}/oidc",
+                    "authorization_endpoint": f"{self.url}/oidc/v1/authorize",
+                    "token_endpoint": f"{self.url}/oidc/v1/token",
+                },
+            )
+        if (request.method, request.path) == ("POST", "/oidc/v1/token"):
+            return self._token(request)
+        if request.method == "POST" and request.path.endswith("/oauth2/token"):
+            return self._entra_token(request)
         if self.faults:
             fault = self.faults.popleft()
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return fault.status, extra, _error(fault.status, fault.message)
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if bearer != self.token and bearer not in self.oauth_tokens:
             return 401, {}, _error(401, "Invalid access token.")
         return self._route(request.method, request.path, request.query, request.body)
 

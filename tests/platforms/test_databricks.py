@@ -394,3 +394,88 @@ async def test_notebooks_are_kept_when_cleanup_is_off(
         handle = await p.submit("print(1)", language=Language.PYTHON, name="keep")
         await p.wait(handle)
     assert list(databricks_server.notebooks) == [handle.extra["notebook_path"]]
+
+
+# --- authentication through the SDK's own credential strategies (issue 23.4) ---------------
+
+
+def _m2m(server: FakeDatabricks, secret: str | None = None) -> DatabricksConfig:
+    return _config(
+        server,
+        token=None,
+        auth_method="oauth-m2m",
+        client_id=server.client_id,
+        client_secret=SecretStr(secret or server.client_secret),
+    )
+
+
+async def test_oauth_m2m_uses_the_workspace_oidc_token_endpoint(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    # databricks-sdk credentials_provider.oauth_service_principal: OIDC discovery from the host
+    # metadata, then client credentials (HTTP Basic) at /oidc/v1/token; the SDK caches and
+    # refreshes the token.
+    databricks_server.statement_scripts.append(Script(columns=["x"], rows=[["1"]]))
+    async with DatabricksPlatform(_m2m(databricks_server), settings) as p:
+        assert p.auth_method == "oauth-m2m"
+        await p.test_connection()
+        result = await p.run("SELECT 1 AS x", language=Language.SQL, name="m2m")
+    assert result.rows == [{"x": "1"}]
+    token_requests = [r for r in databricks_server.requests if r.path == "/oidc/v1/token"]
+    assert len(token_requests) == 1
+    (token,) = databricks_server.oauth_tokens
+    assert all(
+        r.headers["authorization"] == f"Bearer {token}" for r in databricks_server.api_requests()
+    )
+
+
+async def test_oauth_m2m_with_a_wrong_secret_is_an_auth_error_without_the_secret(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    wrong = "dose-wrong-secret-7777"
+    async with DatabricksPlatform(
+        _m2m(databricks_server, wrong), settings, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        with pytest.raises(PlatformAuthenticationError, match="invalid_client") as caught:
+            await p.test_connection()
+    assert not is_retryable(caught.value)
+    assert caught.value.details["auth_method"] == "oauth-m2m"
+    assert not databricks_server.api_requests()
+    for text in (str(caught.value), repr(caught.value), repr(_m2m(databricks_server, wrong))):
+        assert wrong not in text
+
+
+async def test_azure_service_principal_gets_entra_tokens_through_the_sdk(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    # databricks-sdk credentials_provider.azure_service_principal: client credentials at
+    # {authority}/{tenant}/oauth2/token for the Azure Databricks resource (and the Azure
+    # management endpoint, sent as X-Databricks-Azure-SP-Management-Token).
+    config = _config(
+        databricks_server,
+        token=None,
+        auth_method="azure-client-secret",
+        client_id=databricks_server.azure_client_id,
+        client_secret=SecretStr(databricks_server.client_secret),
+        azure_tenant_id=databricks_server.azure_tenant_id,
+        azure_login_host=databricks_server.url,
+    )
+    async with DatabricksPlatform(config, settings) as p:
+        assert p.auth_method == "azure-client-secret"
+        await p.test_connection()
+        client = await p._call.client()
+        assert databricks_server.client_secret not in client.config.debug_string()
+    (token,) = databricks_server.oauth_tokens
+    (management,) = databricks_server.management_tokens
+    for r in databricks_server.api_requests():
+        assert r.headers["authorization"] == f"Bearer {token}"
+        assert r.headers["x-databricks-azure-sp-management-token"] == management
+    assert databricks_server.client_secret not in repr(config)
+
+
+def test_an_auth_method_without_its_credentials_is_refused(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    config = _config(databricks_server, token=None, auth_method="oauth-m2m")
+    with pytest.raises(InvalidConfigurationError, match=r"oauth-m2m.*client_id, client_secret"):
+        DatabricksPlatform(config, settings)
