@@ -1,8 +1,10 @@
-"""Microsoft Entra tokens for the Fabric REST API (client credentials through azure-identity).
+"""Microsoft Entra tokens for the Fabric REST API through azure-identity.
 
+Two methods: a service principal's client secret (``client-secret``,
+:class:`ClientSecretTokenProvider`) and an Azure managed identity
+(``managed-identity``, :class:`ManagedIdentityTokenProvider`).
 ``azure-identity``'s async credentials need aiohttp, which AADAP does not
-install, so the synchronous :class:`~azure.identity.ClientSecretCredential`
-runs in a worker thread. Tokens are cached until five minutes before expiry.
+install, so the synchronous credentials run in a worker thread. Tokens are cached until five minutes before expiry.
 A non-default authority host (a sovereign cloud, or the test suite's fake on
 127.0.0.1) disables instance discovery, which would otherwise ask
 login.microsoftonline.com about it.
@@ -21,7 +23,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.identity import ClientSecretCredential
+from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from pydantic import SecretStr
 
 from aadap.core.enums import PlatformKind
@@ -36,37 +38,25 @@ _REFRESH_MARGIN_SECONDS = 300
 _TRANSPORT_ERRORS = (ServiceRequestError, ServiceResponseError)
 
 
-class ClientSecretTokenProvider:
-    """A service principal's token from ``{authority_host}/{tenant_id}``."""
+class EntraTokenProvider:
+    """Bearer tokens for the Fabric scope from an azure-identity credential, cached and mapped."""
 
     def __init__(
         self,
+        credential: ClientSecretCredential | ManagedIdentityCredential,
         *,
-        tenant_id: str,
-        client_id: str,
-        client_secret: SecretStr,
-        authority_host: str,
-        ca_bundle: Path | None = None,
+        method: str,
+        who: str,
     ) -> None:
-        self.tenant_id = tenant_id
-        self.client_id = client_id
-        host = urlsplit(authority_host).hostname or ""
-        options: dict[str, object] = {"authority": authority_host}
-        if host != DEFAULT_AUTHORITY:
-            options["disable_instance_discovery"] = True
-        if ca_bundle is not None:
-            options["connection_verify"] = str(ca_bundle)
-        self._credential = ClientSecretCredential(
-            tenant_id, client_id, client_secret.get_secret_value(), **options
-        )
+        self.method = method
+        self._who = who
+        self._credential = credential
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return (
-            f"ClientSecretTokenProvider(tenant_id={self.tenant_id!r}, client_id={self.client_id!r})"
-        )
+        return f"{type(self).__name__}(method={self.method!r}, {self._who})"
 
     async def __call__(self) -> str:
         async with self._lock:
@@ -78,8 +68,12 @@ class ClientSecretTokenProvider:
             return fresh
 
     def _fetch(self) -> tuple[str, float]:
-        who = f"client {self.client_id} in tenant {self.tenant_id}"
-        details = {"platform": PlatformKind.FABRIC.value, "operation": "token"}
+        who = f"{self._who} ({self.method})"
+        details = {
+            "platform": PlatformKind.FABRIC.value,
+            "operation": "token",
+            "auth_method": self.method,
+        }
         try:
             token = self._credential.get_token(FABRIC_SCOPE)
         except ClientAuthenticationError as exc:
@@ -102,4 +96,56 @@ class ClientSecretTokenProvider:
         await asyncio.to_thread(self._credential.close)
 
 
-__all__ = ["FABRIC_SCOPE", "ClientSecretTokenProvider", "TokenProvider"]
+class ClientSecretTokenProvider(EntraTokenProvider):
+    """A service principal's token from ``{authority_host}/{tenant_id}`` (client credentials)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        authority_host: str,
+        ca_bundle: Path | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        host = urlsplit(authority_host).hostname or ""
+        options: dict[str, object] = {"authority": authority_host}
+        if host != DEFAULT_AUTHORITY:
+            options["disable_instance_discovery"] = True
+        if ca_bundle is not None:
+            options["connection_verify"] = str(ca_bundle)
+        credential = ClientSecretCredential(
+            tenant_id, client_id, client_secret.get_secret_value(), **options
+        )
+        super().__init__(
+            credential,
+            method="client-secret",
+            who=f"client {client_id} in tenant {tenant_id}",
+        )
+
+
+class ManagedIdentityTokenProvider(EntraTokenProvider):
+    """The token of the Azure managed identity the process runs as.
+
+    azure-identity's ``ManagedIdentityCredential`` finds the endpoint from the
+    hosting environment (App Service / Functions ``IDENTITY_ENDPOINT`` +
+    ``IDENTITY_HEADER``, Azure Arc, Service Fabric, else the VM's IMDS);
+    ``client_id`` picks a user-assigned identity, ``None`` the system-assigned one.
+    """
+
+    def __init__(self, *, client_id: str | None = None) -> None:
+        self.client_id = client_id
+        credential = ManagedIdentityCredential(client_id=client_id)
+        who = f"managed identity {client_id}" if client_id else "the system-assigned identity"
+        super().__init__(credential, method="managed-identity", who=who)
+
+
+__all__ = [
+    "FABRIC_SCOPE",
+    "ClientSecretTokenProvider",
+    "EntraTokenProvider",
+    "ManagedIdentityTokenProvider",
+    "TokenProvider",
+]

@@ -24,11 +24,12 @@ the status, timing and failure reason but no ``output`` text or rows.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -41,7 +42,12 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.platforms import _fabric_notebook as nb
-from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
+from aadap.platforms._fabric_auth import (
+    ClientSecretTokenProvider,
+    EntraTokenProvider,
+    ManagedIdentityTokenProvider,
+    TokenProvider,
+)
 from aadap.platforms._fabric_rest import FabricRest, error_code, error_for, last_segment
 from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, parse_retry_after
 from aadap.platforms._lifecycle import BasePlatform
@@ -59,18 +65,23 @@ _JOB_STATUS = {
 
 
 class FabricConfig(BaseModel):
-    """One Fabric connection: a service principal and the workspace (and lakehouse) it runs in.
+    """One Fabric connection: an identity and the workspace (and lakehouse) it runs in.
 
-    ``ca_bundle`` is a PEM file of CAs to trust for the API and login hosts
-    (a TLS-inspecting proxy; the test suite's self-signed fake); ``None`` uses
-    the system store.
+    ``auth_method`` ``client-secret`` (default): a service principal
+    (``tenant_id``, ``client_id``, ``client_secret``); ``managed-identity``: the
+    Azure managed identity the worker runs as (``client_id`` selects a
+    user-assigned one; no secret). ``workspace_id`` is a GUID, as the API's
+    ``workspaceId`` (``format: uuid``). ``ca_bundle`` is a PEM file of CAs to
+    trust for the API and login hosts (a TLS-inspecting proxy; the test suite's
+    self-signed fake); ``None`` uses the system store.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tenant_id: str
-    client_id: str
-    client_secret: SecretStr
+    auth_method: Literal["client-secret", "managed-identity"] = "client-secret"
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
     workspace_id: str
     lakehouse_id: str | None = None
     lakehouse_name: str | None = None
@@ -78,6 +89,29 @@ class FabricConfig(BaseModel):
     authority_host: str = "https://login.microsoftonline.com"
     ca_bundle: Path | None = None
     notebook_prefix: str = "aadap-"
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _token_provider(config: FabricConfig, authority: str) -> EntraTokenProvider:
+    """The configured identity's token source, or a clear error naming what is missing."""
+    if config.auth_method == "managed-identity":
+        return ManagedIdentityTokenProvider(client_id=config.client_id)
+    missing = [f for f in ("tenant_id", "client_id", "client_secret") if not getattr(config, f)]
+    if missing or config.tenant_id is None or config.client_id is None:
+        raise InvalidConfigurationError(
+            f"fabric auth_method='client-secret' needs {', '.join(missing)}",
+            details={"field": missing[0] if missing else "auth_method", "value": None},
+        )
+    assert config.client_secret is not None  # in missing otherwise
+    return ClientSecretTokenProvider(
+        tenant_id=config.tenant_id,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        authority_host=authority,
+        ca_bundle=config.ca_bundle,
+    )
 
 
 def _display_name(prefix: str, name: str) -> str:
@@ -135,15 +169,16 @@ class FabricPlatform(BasePlatform):
         authority = validate_workspace_url(
             config.authority_host, self.kind, allowed, service="login", field="authority_host"
         )
-        self._owned_provider: ClientSecretTokenProvider | None = None
-        if token_provider is None:
-            self._owned_provider = ClientSecretTokenProvider(
-                tenant_id=config.tenant_id,
-                client_id=config.client_id,
-                client_secret=config.client_secret,
-                authority_host=authority,
-                ca_bundle=config.ca_bundle,
+        if not _GUID.match(config.workspace_id):
+            raise InvalidConfigurationError(
+                f"fabric workspace_id={config.workspace_id!r} is not a GUID "
+                "(the workspace id from its URL, e.g. 0b7c6a52-3f6e-4c59-9d0a-5e0f1c2b3a40)",
+                details={"field": "workspace_id", "value": config.workspace_id},
             )
+        self.auth_method: str = config.auth_method
+        self._owned_provider: EntraTokenProvider | None = None
+        if token_provider is None:
+            self._owned_provider = _token_provider(config, authority)
             token_provider = self._owned_provider
         verify: ssl.SSLContext | bool = True
         if config.ca_bundle is not None:

@@ -416,4 +416,41 @@ class FakeFabric(FakeJSONServer):
         return view
 
 
-__all__ = ["FakeFabric", "JobScript", "Lakehouse"]
+class FakeAppServiceIdentity(FakeJSONServer):
+    """An Azure App Service managed-identity endpoint (``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER``)
+    on plain HTTP, as App Service serves it locally; tokens it issues are valid on ``fabric``.
+
+    The contract is azure-identity's ``AppServiceCredential``: ``GET {IDENTITY_ENDPOINT}
+    ?api-version=2019-08-01&resource=…`` with the ``X-IDENTITY-HEADER`` secret.
+    """
+
+    def __init__(self, fabric: FakeFabric, *, client_id: str | None = None) -> None:
+        super().__init__()
+        self.fabric = fabric
+        self.header = f"identity-header-{uuid.uuid4().hex}"
+        self.client_id = client_id
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.url}/msi/token"
+
+    def respond(self, request: Recorded) -> Reply:
+        if request.path != "/msi/token" or request.headers.get("x-identity-header") != self.header:
+            return 400, {}, {"error": "invalid_request", "error_description": "bad header"}
+        if request.query.get("api-version") != ["2019-08-01"]:
+            return 400, {}, {"error": "invalid_request", "error_description": "api-version"}
+        asked = request.query.get("client_id", [None])[0]
+        if asked != self.client_id:
+            return 400, {}, {"error": "invalid_request", "error_description": "unknown identity"}
+        token = f"fabric-mi-{uuid.uuid4().hex}"
+        self.fabric.issued_tokens.append(token)
+        body = {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + 3600),
+            "resource": request.query["resource"][0],
+            "token_type": "Bearer",
+        }
+        return 200, {}, body
+
+
+__all__ = ["FakeAppServiceIdentity", "FakeFabric", "JobScript", "Lakehouse"]

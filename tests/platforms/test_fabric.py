@@ -20,7 +20,7 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.platforms import FabricConfig, FabricPlatform, Platform
-from tests.fakes.fabric_server import FakeFabric, JobScript, Lakehouse
+from tests.fakes.fabric_server import FakeAppServiceIdentity, FakeFabric, JobScript, Lakehouse
 from tests.platforms.conftest import FakeTime
 
 
@@ -380,3 +380,44 @@ async def test_a_job_start_with_an_unknown_outcome_fails_without_a_resend(
     assert not is_retryable(caught.value)
     starts = [r for r in fabric_server.api_requests("/jobs/instances") if r.method == "POST"]
     assert len(starts) == 1
+
+
+@pytest.mark.parametrize("client_id", [None, "9a8b7c6d-0000-4000-8000-000000000001"])
+async def test_managed_identity_gets_its_token_from_the_hosting_environment(
+    fabric_server: FakeFabric,
+    settings: PlatformSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    client_id: str | None,
+) -> None:
+    # azure-identity ManagedIdentityCredential on App Service: IDENTITY_ENDPOINT + IDENTITY_HEADER
+    # (a user-assigned identity by client_id). No secret is stored for this method.
+    with FakeAppServiceIdentity(fabric_server, client_id=client_id) as identity:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", identity.endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", identity.header)
+        config = _config(
+            fabric_server,
+            auth_method="managed-identity",
+            tenant_id=None,
+            client_id=client_id,
+            client_secret=None,
+        )
+        async with FabricPlatform(config, settings) as p:
+            assert p.auth_method == "managed-identity"
+            await p.test_connection()
+            await p.test_connection()
+    (asked,) = identity.requests  # cached for the second call
+    assert asked.query["resource"] == ["https://api.fabric.microsoft.com"]
+    token = fabric_server.issued_tokens[-1]
+    assert all(
+        r.headers["authorization"] == f"Bearer {token}" for r in fabric_server.api_requests()
+    )
+
+
+def test_bad_identity_or_workspace_settings_are_refused_naming_the_field(
+    fabric_server: FakeFabric, settings: PlatformSettings
+) -> None:
+    with pytest.raises(InvalidConfigurationError, match="needs client_secret"):
+        FabricPlatform(_config(fabric_server, client_secret=None), settings)
+    with pytest.raises(InvalidConfigurationError, match="workspace_id='my workspace'") as caught:
+        FabricPlatform(_config(fabric_server, workspace_id="my workspace"), settings)
+    assert caught.value.details == {"field": "workspace_id", "value": "my workspace"}

@@ -36,7 +36,7 @@ from aadap.services.runtime import Runtime
 from tests import builders
 from tests.conftest import settings_for
 from tests.fakes.databricks_server import FakeDatabricks, Script
-from tests.fakes.fabric_server import FakeFabric, Lakehouse
+from tests.fakes.fabric_server import FakeAppServiceIdentity, FakeFabric, Lakehouse
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
@@ -688,3 +688,66 @@ async def test_deploying_to_databricks_links_the_connection_and_records_compute_
         count = (await session.execute(select(func.count(models.Execution.id)))).scalar_one()
     assert count == 1
     await assert_never_stored(db, caplog, databricks_server.token)
+
+
+# --- the auth methods teams use (issue 23.4) ------------------------------------------------
+
+
+async def test_databricks_oauth_m2m_connection_reports_its_method(
+    db: Database,
+    settings: Settings,
+    databricks_server: FakeDatabricks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = dbx_config(
+        databricks_server, auth_method="oauth-m2m", client_id=databricks_server.client_id
+    )
+    info = await connections.add(
+        db, settings, name="dbx-sp", platform="databricks", config=config,
+        secret=SecretStr(databricks_server.client_secret),
+    )  # fmt: skip
+    assert info.secret_source == "encrypted"
+    outcome = await connections.probe(db, settings, name="dbx-sp")
+    assert outcome.ok, outcome.error
+    assert outcome.auth_method == "oauth-m2m"
+    assert len(databricks_server.oauth_tokens) == 1
+    await assert_never_stored(db, caplog, databricks_server.client_secret)
+
+
+async def test_an_auth_method_missing_its_ids_is_refused_naming_the_field(
+    db: Database, settings: Settings, databricks_server: FakeDatabricks, fabric_server: FakeFabric
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"oauth-m2m.*needs client_id"):
+        await connections.add(
+            db, settings, name="x", platform="databricks",
+            config=dbx_config(databricks_server, auth_method="oauth-m2m"), secret=SecretStr("s"),
+        )  # fmt: skip
+    bad_ws = {**fabric_config(fabric_server), "workspace_id": "ws-0001"}
+    with pytest.raises(InvalidRequestError, match="workspace_id='ws-0001'"):
+        await connections.add(
+            db, settings, name="y", platform="fabric", config=bad_ws, secret=SecretStr("s")
+        )
+
+
+async def test_fabric_managed_identity_takes_no_secret_and_reports_its_method(
+    db: Database,
+    settings: Settings,
+    fabric_server: FakeFabric,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {**fabric_config(fabric_server), "auth_method": "managed-identity"}
+    del config["tenant_id"]
+    with pytest.raises(InvalidRequestError, match=r"managed-identity'? takes no secret"):
+        await connections.add(
+            db, settings, name="fab-mi", platform="fabric", config=config, secret=SecretStr("s")
+        )
+    info = await connections.add(db, settings, name="fab-mi", platform="fabric", config=config)
+    assert info.secret_source == "none"
+    with FakeAppServiceIdentity(fabric_server, client_id=fabric_server.client_id) as identity:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", identity.endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", identity.header)
+        outcome = await connections.probe(db, settings, name="fab-mi")
+    assert outcome.ok, outcome.error
+    assert outcome.auth_method == "managed-identity"
+    assert len(identity.requests) == 1
