@@ -33,6 +33,8 @@ TokenProvider = Callable[[], Awaitable[str]]
 """Returns a bearer token for the Fabric API; raises taxonomy errors."""
 
 FABRIC_SCOPE = "https://api.fabric.microsoft.com/.default"
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+"""OneLake's DFS API (ADLS Gen2 compatible) takes Azure Storage tokens."""
 DEFAULT_AUTHORITY = "login.microsoftonline.com"
 _REFRESH_MARGIN_SECONDS = 300
 _TRANSPORT_ERRORS = (ServiceRequestError, ServiceResponseError)
@@ -47,16 +49,26 @@ class EntraTokenProvider:
         *,
         method: str,
         who: str,
+        scope: str = FABRIC_SCOPE,
+        owns_credential: bool = True,
     ) -> None:
         self.method = method
+        self.scope = scope
         self._who = who
         self._credential = credential
+        self._owns_credential = owns_credential
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(method={self.method!r}, {self._who})"
+        return f"{type(self).__name__}(method={self.method!r}, {self._who}, scope={self.scope!r})"
+
+    def for_scope(self, scope: str) -> EntraTokenProvider:
+        """Tokens for another resource (OneLake storage) from the same identity."""
+        return EntraTokenProvider(
+            self._credential, method=self.method, who=self._who, scope=scope, owns_credential=False
+        )
 
     async def __call__(self) -> str:
         async with self._lock:
@@ -75,7 +87,7 @@ class EntraTokenProvider:
             "auth_method": self.method,
         }
         try:
-            token = self._credential.get_token(FABRIC_SCOPE)
+            token = self._credential.get_token(self.scope)
         except ClientAuthenticationError as exc:
             if isinstance(exc.__cause__, _TRANSPORT_ERRORS):
                 raise PlatformConnectionError(
@@ -93,7 +105,8 @@ class EntraTokenProvider:
         return token.token, float(token.expires_on)
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._credential.close)
+        if self._owns_credential:
+            await asyncio.to_thread(self._credential.close)
 
 
 class ClientSecretTokenProvider(EntraTokenProvider):
@@ -144,6 +157,7 @@ class ManagedIdentityTokenProvider(EntraTokenProvider):
 
 __all__ = [
     "FABRIC_SCOPE",
+    "STORAGE_SCOPE",
     "ClientSecretTokenProvider",
     "EntraTokenProvider",
     "ManagedIdentityTokenProvider",

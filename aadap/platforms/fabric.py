@@ -17,20 +17,30 @@ A run is a notebook job:
    NotStarted/InProgress/Completed/Failed/Cancelled/Deduped and, on failure,
    ``failureReason.message``; ``POST …/jobs/instances/{id}/cancel`` cancels.
 
-The Job Scheduler API does not return cell output, so a Fabric result carries
-the status, timing and failure reason but no ``output`` text or rows.
-``run_url`` is the job instance's API URL.
+The Job Scheduler API does not return cell output. A SQL run with a lakehouse
+therefore writes its last statement's first rows (and whether there were more)
+to ``Files/aadap/results/<notebook>.json`` in that lakehouse, with a token
+naming the run; :meth:`FabricPlatform.fetch_output` reads it back through
+OneLake's DFS API (``onelake_base``, an Azure Storage token from the same
+identity), so a SQL result has columns, preview rows and, when not truncated,
+a row count, as on the other platforms. The file is one per notebook name,
+overwritten by the next run (the clean-up policy: notebooks and preview files
+are reused by name, never accumulated). Other runs carry the status, timing
+and failure reason. ``run_url`` is the job instance's API URL.
 """
 
 from __future__ import annotations
 
 import re
 import ssl
+import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from aadap.core.config import PlatformSettings
@@ -43,15 +53,15 @@ from aadap.core.exceptions import (
 )
 from aadap.platforms import _fabric_notebook as nb
 from aadap.platforms._fabric_auth import (
+    STORAGE_SCOPE,
     ClientSecretTokenProvider,
     EntraTokenProvider,
     ManagedIdentityTokenProvider,
-    TokenProvider,
 )
 from aadap.platforms._fabric_rest import FabricRest, error_code, error_for, last_segment
 from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, parse_retry_after
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
 
 _JOB_STATUS = {
@@ -87,6 +97,7 @@ class FabricConfig(BaseModel):
     lakehouse_name: str | None = None
     api_base: str = "https://api.fabric.microsoft.com/v1"
     authority_host: str = "https://login.microsoftonline.com"
+    onelake_base: str = "https://onelake.dfs.fabric.microsoft.com"
     ca_bundle: Path | None = None
     notebook_prefix: str = "aadap-"
 
@@ -112,6 +123,11 @@ def _token_provider(config: FabricConfig, authority: str) -> EntraTokenProvider:
         authority_host=authority,
         ca_bundle=config.ca_bundle,
     )
+
+
+def _file_name(display_name: str) -> str:
+    """The preview file's name for a notebook: one file per notebook, overwritten by each run."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in display_name)
 
 
 def _display_name(prefix: str, name: str) -> str:
@@ -155,7 +171,6 @@ class FabricPlatform(BasePlatform):
         config: FabricConfig,
         settings: PlatformSettings,
         *,
-        token_provider: TokenProvider | None = None,
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         max_attempts: int = DEFAULT_ATTEMPTS,
@@ -175,17 +190,27 @@ class FabricPlatform(BasePlatform):
                 "(the workspace id from its URL, e.g. 0b7c6a52-3f6e-4c59-9d0a-5e0f1c2b3a40)",
                 details={"field": "workspace_id", "value": config.workspace_id},
             )
+        self.onelake_base = validate_workspace_url(
+            config.onelake_base, self.kind, allowed, field="onelake_base"
+        )
         self.auth_method: str = config.auth_method
-        self._owned_provider: EntraTokenProvider | None = None
-        if token_provider is None:
-            self._owned_provider = _token_provider(config, authority)
-            token_provider = self._owned_provider
+        self._tokens = _token_provider(config, authority)
         verify: ssl.SSLContext | bool = True
         if config.ca_bundle is not None:
             verify = ssl.create_default_context(cafile=str(config.ca_bundle))
         self._rest = FabricRest(
             self.api_base,
-            token_provider,
+            self._tokens,
+            settings,
+            verify=verify,
+            sleep=self._sleep,
+            clock=self._clock,
+            attempts=max_attempts,
+        )
+        # OneLake (ADLS Gen2 DFS API, Azure Storage tokens): where SQL runs leave their preview.
+        self._files = FabricRest(
+            self.onelake_base,
+            self._tokens.for_scope(STORAGE_SCOPE),
             settings,
             verify=verify,
             sleep=self._sleep,
@@ -201,8 +226,8 @@ class FabricPlatform(BasePlatform):
 
     async def aclose(self) -> None:
         await self._rest.aclose()
-        if self._owned_provider is not None:
-            await self._owned_provider.aclose()
+        await self._files.aclose()
+        await self._tokens.aclose()
 
     # --- submit -------------------------------------------------------------------
 
@@ -214,6 +239,16 @@ class FabricPlatform(BasePlatform):
         parameters: Mapping[str, str] | None = None,
         name: str,
     ) -> RunHandle:
+        display_name = _display_name(self.config.notebook_prefix, name)
+        result = None
+        if language is Language.SQL and self.config.lakehouse_id:
+            result = nb.ResultFile(
+                workspace_id=self.config.workspace_id,
+                lakehouse_id=self.config.lakehouse_id,
+                name=_file_name(display_name),
+                token=uuid.uuid4().hex,
+                onelake_host=httpx.URL(self.onelake_base).host,
+            )
         source = nb.notebook_source(
             code,
             language=language,
@@ -221,8 +256,8 @@ class FabricPlatform(BasePlatform):
             workspace_id=self.config.workspace_id,
             lakehouse_id=self.config.lakehouse_id,
             lakehouse_name=self.config.lakehouse_name,
+            result=result,
         )
-        display_name = _display_name(self.config.notebook_prefix, name)
         item_id = await self._upsert_notebook(display_name, nb.definition(source))
         submitted_at = utcnow()
         instance_id, first_poll = await self._start_job(item_id, submitted_at)
@@ -236,6 +271,11 @@ class FabricPlatform(BasePlatform):
                 "item_id": item_id,
                 "notebook": display_name,
                 "first_poll_after": f"{first_poll:g}",
+                **(
+                    {"result_file": result.relative_path, "result_token": result.token}
+                    if result
+                    else {}
+                ),
             },
         )
 
@@ -416,7 +456,35 @@ class FabricPlatform(BasePlatform):
         raise error_for(response, "job status")
 
     async def fetch_output(self, handle: RunHandle) -> RunResult:
-        return await self.poll(handle)
+        """The job's outcome; for a succeeded SQL run, the preview its notebook left in OneLake."""
+        result = await self.poll(handle)
+        path = handle.extra.get("result_file")
+        if result.status is not ExecutionStatus.SUCCESS or not path:
+            return result
+        response = await self._files.request(
+            "GET", path, operation="read result preview", allow=frozenset({404})
+        )
+        preview = response.json() if response.status_code == 200 else None
+        if not isinstance(preview, dict) or preview.get("token") != handle.extra["result_token"]:
+            # Written by another run of the same notebook, or not at all: no rows to report.
+            return replace(result, raw={**result.raw, "result_available": False})
+        rows = [dict(r) for r in preview.get("rows") or []][:PREVIEW_ROWS]
+        columns = [str(c) for c in preview.get("columns") or []]
+        affected = rows[0].get("num_affected_rows") if rows else None
+        return replace(
+            result,
+            columns=columns,
+            rows=rows,
+            row_count=None if preview.get("truncated") else len(rows),
+            rows_affected=int(affected)
+            if "num_affected_rows" in columns and affected is not None
+            else None,
+            raw={
+                **result.raw,
+                "result_available": True,
+                "truncated": bool(preview.get("truncated")),
+            },
+        )
 
     async def cancel(self, handle: RunHandle) -> None:
         await self._rest.request(

@@ -82,6 +82,7 @@ class FabricSettings(_Config):
     lakehouse_name: str | None = Field(default=None, min_length=1)
     api_base: str = "https://api.fabric.microsoft.com/v1"
     authority_host: str = "https://login.microsoftonline.com"
+    onelake_base: str = "https://onelake.dfs.fabric.microsoft.com"
     ca_bundle: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
@@ -176,6 +177,9 @@ def validate_config(
         data["api_base"] = validate_workspace_url(parsed.api_base, kind, hosts, field="api_base")
         data["authority_host"] = validate_workspace_url(
             parsed.authority_host, kind, hosts, service="login", field="authority_host"
+        )
+        data["onelake_base"] = validate_workspace_url(
+            parsed.onelake_base, kind, hosts, field="onelake_base"
         )
     else:
         for key in ("database_path", "workdir"):

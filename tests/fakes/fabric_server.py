@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections import deque
@@ -54,6 +55,9 @@ class JobScript:
     message: str | None = None
     error_code: str = "JobInstanceStatusFailed"
     not_found: int = 0
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """What the notebook's last SQL statement returns; written where the notebook would."""
     """Polls answered 404 NotFound before the instance is listed (an early poll, issue 23)."""
 
 
@@ -72,6 +76,7 @@ class _Job:
     seen: int = 0
     cancelled: bool = False
     not_found_left: int = 0
+    finished: bool = False
     started: str = ""
     """startTimeUtc, as the service writes it (UTC, no offset)."""
 
@@ -123,7 +128,51 @@ class FakeFabric(FakeJSONServer):
         """(method, path suffix) → seconds the next matching answer is held back, after the
         request has taken effect (a client timing out on a request the service executed)."""
         self.violations: list[str] = []
+        self.storage_tokens: list[str] = []
+        self.files: dict[str, Any] = {}
+        self.files_frozen = False
+        """True: notebooks write no preview (a run that died before its last line)."""
+        """OneLake files by ``{workspace}/{lakehouse}/Files/…`` path."""
         self.route_faults: dict[tuple[str, str], int] = {}
+
+    def token_for(self, scope: str, token: str) -> None:
+        """Record a token the login (or identity) endpoint issued, by the resource it is for."""
+        if scope.startswith("https://storage.azure.com"):
+            self.storage_tokens.append(token)
+        else:
+            self.issued_tokens.append(token)
+
+    def _onelake(self, request: Recorded) -> Reply:
+        """OneLake's DFS API (ADLS Gen2 Path - Read): ``GET /{workspace}/{lakehouse}/Files/…``."""
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if bearer not in self.storage_tokens:
+            body = {
+                "error": {"code": "InvalidAuthenticationInfo", "message": "not a storage token"}
+            }
+            return 401, {}, body
+        key = request.path.lstrip("/")
+        if request.method != "GET" or key not in self.files:
+            body = {
+                "error": {"code": "PathNotFound", "message": "The specified path does not exist."}
+            }
+            return 404, {}, body
+        return 200, {}, self.files[key]
+
+    def _notebook_ran(self, job: _Job) -> None:
+        """What the notebook's SQL cell does on success: leave its preview file (if it has one)."""
+        source = self.notebook_source(job.item_id)
+        path = re.search(r'^_aadap_result_path = "abfss://([^@]+)@[^/]+/(.+)"$', source, re.M)
+        token = re.search(r'^_aadap_result_token = "(\w+)"$', source, re.M)
+        if path is None or token is None or self.files_frozen:
+            return
+        key = f"{path.group(1)}/{path.group(2)}"
+        rows = job.script.rows
+        self.files[key] = {
+            "token": token.group(1),
+            "columns": job.script.columns,
+            "rows": rows[:50],
+            "truncated": len(rows) > 50,
+        }
 
     def stop(self) -> None:
         super().stop()
@@ -189,6 +238,8 @@ class FakeFabric(FakeJSONServer):
 
     def respond(self, request: Recorded) -> Reply:
         method, path, body = request.method, request.path, request.body
+        if path.startswith(f"/{self.workspace_id}/"):
+            return self._onelake(request)
         if not path.startswith("/v1/"):
             return self._login(method, path, body)
         if self.faults:
@@ -234,7 +285,7 @@ class FakeFabric(FakeJSONServer):
                     },
                 )
             token = f"fabric-access-{uuid.uuid4().hex}"
-            self.issued_tokens.append(token)
+            self.token_for(form.get("scope", ""), token)
             return 200, {}, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
         return 404, {}, {"error": "not_found"}
 
@@ -405,6 +456,9 @@ class FakeFabric(FakeJSONServer):
                 job.polls_left -= 1
                 job.seen += 1
             return {**view, "status": "NotStarted" if job.seen <= 1 else "InProgress"}
+        if job.script.status == "Completed" and not job.finished:
+            job.finished = True
+            self._notebook_ran(job)
         started = datetime.fromisoformat(view["startTimeUtc"])
         view.update(status=job.script.status, endTimeUtc=(started + _RUN_TIME).isoformat())
         if job.script.status == "Failed":
@@ -443,7 +497,7 @@ class FakeAppServiceIdentity(FakeJSONServer):
         if asked != self.client_id:
             return 400, {}, {"error": "invalid_request", "error_description": "unknown identity"}
         token = f"fabric-mi-{uuid.uuid4().hex}"
-        self.fabric.issued_tokens.append(token)
+        self.fabric.token_for(request.query["resource"][0], token)
         body = {
             "access_token": token,
             "expires_on": str(int(time.time()) + 3600),

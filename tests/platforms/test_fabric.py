@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -32,6 +33,7 @@ def _config(server: FakeFabric, **overrides: object) -> FabricConfig:
         "workspace_id": server.workspace_id,
         "api_base": server.api_base,
         "authority_host": server.url,
+        "onelake_base": server.url,
         "ca_bundle": server.ca_bundle,
     }
     values.update(overrides)
@@ -421,3 +423,117 @@ def test_bad_identity_or_workspace_settings_are_refused_naming_the_field(
     with pytest.raises(InvalidConfigurationError, match="workspace_id='my workspace'") as caught:
         FabricPlatform(_config(fabric_server, workspace_id="my workspace"), settings)
     assert caught.value.details == {"field": "workspace_id", "value": "my workspace"}
+
+
+@pytest.fixture
+async def lakehouse_platform(
+    fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
+) -> AsyncIterator[FabricPlatform]:
+    config = _config(fabric_server, lakehouse_id="lh-1")
+    async with FabricPlatform(config, settings, sleep=fake_time.sleep, clock=fake_time.clock) as p:
+        yield p
+
+
+async def test_sql_returns_a_preview_and_row_count_read_back_from_onelake(
+    lakehouse_platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    platform = lakehouse_platform
+    # The Job Scheduler API returns no cell output: the notebook writes the preview to its
+    # lakehouse's Files and the platform reads it with a Storage-scoped token (OneLake DFS).
+    fabric_server.job_scripts.append(
+        JobScript(polls=1, columns=["region", "n"], rows=[{"region": "EU", "n": 3}])
+    )
+    result = await platform.run(
+        "SELECT region, count(*) AS n FROM orders GROUP BY region", language=Language.SQL, name="q"
+    )
+    assert (result.columns, result.rows, result.row_count) == (
+        ["region", "n"],
+        [{"region": "EU", "n": 3}],
+        1,
+    )
+    source = fabric_server.notebook_source(next(iter(fabric_server.items)))
+    assert "notebookutils.fs.put(_aadap_result_path" in source
+    assert ".limit(51).collect()" in source
+    (read,) = [r for r in fabric_server.requests if "/Files/aadap/results/" in r.path]
+    assert read.headers["authorization"].removeprefix("Bearer ") in fabric_server.storage_tokens
+
+    fabric_server.job_scripts.append(JobScript(columns=["id"], rows=[{"id": i} for i in range(80)]))
+    big = await platform.run("SELECT id FROM big", language=Language.SQL, name="q")
+    assert len(big.rows) == 50 and big.row_count is None and big.raw["truncated"] is True
+
+
+async def test_a_preview_left_by_another_run_is_not_reported(
+    lakehouse_platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    platform = lakehouse_platform
+    fabric_server.job_scripts.append(JobScript(columns=["x"], rows=[{"x": 1}]))
+    await platform.run("SELECT 1 AS x", language=Language.SQL, name="same")
+    fabric_server.job_scripts.append(JobScript(status="Completed"))
+    fabric_server.files_frozen = True  # the second run's notebook leaves no file
+    second = await platform.run("SELECT 2 AS x", language=Language.SQL, name="same")
+    assert second.rows == [] and second.raw["result_available"] is False
+
+
+def test_the_generated_sql_cell_writes_the_preview_it_promises() -> None:
+    # Executes the generated notebook with stand-ins for the two objects a Fabric notebook
+    # provides (spark, notebookutils), to check the cell's own logic: last statement, limit(51)
+    # collected once, columns, truncation flag, the token and the path.
+    from aadap.platforms import _fabric_notebook as nb
+
+    class Row:
+        def __init__(self, data: dict[str, object]) -> None:
+            self.data = data
+
+        def asDict(self, recursive: bool = False) -> dict[str, object]:  # pyspark Row API
+            return dict(self.data)
+
+    class Frame:
+        def __init__(self, rows: list[dict[str, object]]) -> None:
+            self.rows, self.columns, self.collects = rows, list(rows[0]) if rows else [], 0
+
+        def limit(self, n: int) -> Frame:
+            self.limit_n = n
+            return self
+
+        def collect(self) -> list[Row]:
+            self.collects += 1
+            return [Row(r) for r in self.rows[: self.limit_n]]
+
+    frames = {"SELECT a": Frame([{"a": i} for i in range(60)]), "SELECT b": Frame([{"b": 1}])}
+    ran: list[str] = []
+    written: dict[str, str] = {}
+
+    class Spark:
+        def sql(self, statement: str, args: dict[str, str] | None = None) -> Frame:
+            ran.append(statement)
+            return frames[statement]
+
+    class Fs:
+        def put(self, path: str, content: str, overwrite: bool) -> None:
+            written[path] = content
+
+    class NotebookUtils:
+        fs = Fs()
+
+    file = nb.ResultFile("ws", "lh", "aadap-q", "tok123")
+    source = nb.notebook_source(
+        "SELECT b; SELECT a",
+        language=Language.SQL,
+        workspace_id="ws",
+        lakehouse_id="lh",
+        result=file,
+    )
+    exec(
+        compile(source, "notebook-content.py", "exec"),
+        {"spark": Spark(), "notebookutils": NotebookUtils()},
+    )
+
+    assert ran == ["SELECT b", "SELECT a"]
+    assert frames["SELECT a"].collects == 1 and frames["SELECT a"].limit_n == 51
+    preview = json.loads(written[file.abfss_path])
+    assert preview["token"] == "tok123" and preview["columns"] == ["a"]
+    assert len(preview["rows"]) == 50 and preview["truncated"] is True
+    assert (
+        file.abfss_path
+        == "abfss://ws@onelake.dfs.fabric.microsoft.com/lh/Files/aadap/results/aadap-q.json"
+    )

@@ -87,6 +87,7 @@ def fabric_config(server: FakeFabric) -> dict[str, Any]:
         "lakehouse_id": "lh-1",
         "api_base": server.api_base,
         "authority_host": server.url,
+        "onelake_base": server.url,
         "ca_bundle": str(server.ca_bundle),
     }
 
