@@ -33,7 +33,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from databricks.sdk import WorkspaceClient
@@ -382,18 +382,40 @@ class DatabricksPlatform(BasePlatform):
     # --- connection and catalog ---------------------------------------------------
 
     async def test_connection(self) -> float:
+        """Credentials, then each configured resource: warehouse, cluster, cluster policy.
+
+        A resource that does not exist or that the identity may not see is an
+        ``InvalidConfigurationError`` naming the field and value.
+        """
         started = self._clock()
         await self._call("current_user.me", lambda w: w.current_user.me())
         if self.config.warehouse_id:
             warehouse_id = self.config.warehouse_id
-            try:
-                await self._call("warehouses.get", lambda w: w.warehouses.get(warehouse_id))
-            except DeploymentFailedError as exc:
-                raise InvalidConfigurationError(
-                    f"databricks warehouse_id={warehouse_id!r} is not usable: {exc.message}",
-                    details={"field": "warehouse_id", "value": warehouse_id, **exc.details},
-                ) from exc
+            await self._check(
+                "warehouse_id",
+                warehouse_id,
+                "warehouses.get",
+                lambda w: w.warehouses.get(warehouse_id),
+            )
+        if self.config.cluster_id:
+            cluster_id = self.config.cluster_id
+            await self._check(
+                "cluster_id", cluster_id, "clusters.get", lambda w: w.clusters.get(cluster_id)
+            )
+        if self.config.cluster_policy_id:
+            await self._policy_cluster(self.config.cluster_policy_id)
         return (self._clock() - started) * 1000.0
+
+    async def _check(
+        self, field: str, value: str, operation: str, fn: Callable[[WorkspaceClient], Any]
+    ) -> None:
+        try:
+            await self._call(operation, fn)
+        except (DeploymentFailedError, PlatformAuthenticationError) as exc:
+            raise InvalidConfigurationError(
+                f"databricks {field}={value!r} is not usable: {exc.message}",
+                details={**exc.details, "field": field, "value": value},
+            ) from exc
 
     async def list_tables(self) -> list[str]:
         catalog = self._require("catalog", "listing tables needs a catalog")

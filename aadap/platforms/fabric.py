@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -102,6 +103,8 @@ class FabricConfig(BaseModel):
     notebook_prefix: str = "aadap-"
 
 
+_NAME_CHARS = {ch: ch for ch in string.ascii_letters + string.digits + "-_ "}
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -131,7 +134,8 @@ def _file_name(display_name: str) -> str:
 
 
 def _display_name(prefix: str, name: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_ " else "-" for ch in name).strip()
+    """The notebook's display name: ASCII letters, digits, ``-``, ``_`` and spaces only."""
+    cleaned = "".join(_NAME_CHARS.get(ch, "-") for ch in name).strip()
     return (prefix + (cleaned or "run"))[:120]
 
 

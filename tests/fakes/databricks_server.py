@@ -105,6 +105,7 @@ class FakeDatabricks(FakeJSONServer):
         self.token = token
         self.workspace_id = "1234567890123456"
         self.warehouses = {"wh-1"}
+        self.clusters = {"0101-abc"}
         self.tables: dict[tuple[str, str], list[str]] = {}
         self.notebooks: dict[str, dict[str, Any]] = {}
         self.folders: set[str] = {"/"}
@@ -272,6 +273,19 @@ class FakeDatabricks(FakeJSONServer):
                 return 404, {}, _error(404, f"SQL warehouse {wid} does not exist.")
             view = {"id": wid, "name": "Starter Warehouse", "state": "RUNNING"}
             return self._reply(sql.GetWarehouseResponse, 200, view)
+        if (method, path) == ("GET", "/api/2.1/clusters/get"):
+            cid = query["cluster_id"][0]
+            if cid not in self.clusters:
+                return (
+                    400,
+                    {},
+                    {
+                        "error_code": "INVALID_PARAMETER_VALUE",
+                        "message": f"Cluster {cid} does not exist",
+                    },
+                )
+            view = {"cluster_id": cid, "cluster_name": "shared", "state": "RUNNING"}
+            return self._reply(compute.ClusterDetails, 200, view)
         if (method, path) == ("GET", "/api/2.0/policies/clusters/get"):
             pid = query["policy_id"][0]
             if pid not in self.policies:

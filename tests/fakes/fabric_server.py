@@ -44,6 +44,7 @@ from tests.fakes.http_server import FakeJSONServer, Recorded, Reply, SelfSignedT
 
 __test__ = False
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9 _-]{0,255}$")
 _RUN_TIME = timedelta(seconds=42)
 """How long every scripted job run takes, by its start and end times."""
 
@@ -348,6 +349,11 @@ class FakeFabric(FakeJSONServer):
 
     def _create(self, body: dict[str, Any]) -> Reply:
         name = body["displayName"]
+        if not _SAFE_NAME.match(name):
+            # Stricter than any published rule, so the adapter must send only names it cleaned.
+            return self._error(
+                400, "InvalidItemDisplayName", f"Display name {name!r} contains invalid characters"
+            )
         if self.names_not_available_yet.get(name, 0) > 0:
             # Reported by Fabric deployment tooling: a freed name stays reserved for minutes.
             self.names_not_available_yet[name] -= 1

@@ -253,7 +253,11 @@ async def test_test_connection_reports_latency_and_checks_warehouse(
         latency = await p.test_connection()
     assert latency > 0
     paths = [r.path for r in databricks_server.api_requests()]
-    assert paths == ["/api/2.0/preview/scim/v2/Me", "/api/2.0/sql/warehouses/wh-1"]
+    assert paths == [
+        "/api/2.0/preview/scim/v2/Me",
+        "/api/2.0/sql/warehouses/wh-1",
+        "/api/2.1/clusters/get",
+    ]
 
     async with DatabricksPlatform(_config(databricks_server, warehouse_id="wh-404"), settings) as p:
         with pytest.raises(InvalidConfigurationError, match="warehouse_id='wh-404'"):
@@ -479,3 +483,20 @@ def test_an_auth_method_without_its_credentials_is_refused(
     config = _config(databricks_server, token=None, auth_method="oauth-m2m")
     with pytest.raises(InvalidConfigurationError, match=r"oauth-m2m.*client_id, client_secret"):
         DatabricksPlatform(config, settings)
+
+
+async def test_test_connection_names_a_cluster_that_does_not_exist(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    async with DatabricksPlatform(_config(databricks_server), settings) as p:
+        await p.test_connection()
+    async with DatabricksPlatform(
+        _config(databricks_server, cluster_id="0202-gone"), settings
+    ) as p:
+        with pytest.raises(InvalidConfigurationError, match="cluster_id='0202-gone'") as caught:
+            await p.test_connection()
+    assert caught.value.details["field"] == "cluster_id"
+    config = _config(databricks_server, cluster_id=None, cluster_policy_id="pol-none")
+    async with DatabricksPlatform(config, settings) as p:
+        with pytest.raises(InvalidConfigurationError, match="cluster_policy_id='pol-none'"):
+            await p.test_connection()

@@ -537,3 +537,23 @@ def test_the_generated_sql_cell_writes_the_preview_it_promises() -> None:
         file.abfss_path
         == "abfss://ws@onelake.dfs.fabric.microsoft.com/lh/Files/aadap/results/aadap-q.json"
     )
+
+
+async def test_a_name_with_characters_fabric_refuses_is_cleaned_before_it_is_sent(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    handle = await platform.submit(
+        "print(1)", language=Language.PYTHON, name="task 7/dévelop: a*b?"
+    )
+    assert handle.extra["notebook"] == "aadap-task 7-d-velop- a-b-"
+    assert fabric_server.items[handle.extra["item_id"]]["displayName"] == handle.extra["notebook"]
+
+
+async def test_a_token_without_permission_names_the_status(
+    platform: FabricPlatform, fabric_server: FakeFabric
+) -> None:
+    fabric_server.inject(403)
+    with pytest.raises(PlatformAuthenticationError) as caught:
+        await platform.test_connection()
+    assert caught.value.details["status_code"] == 403
+    assert not is_retryable(caught.value)

@@ -323,6 +323,7 @@ async def test_a_healthy_connection_records_status_latency_and_a_log_row(
     assert [r.path for r in calls] == [
         "/api/2.0/preview/scim/v2/Me",
         "/api/2.0/sql/warehouses/wh-1",
+        "/api/2.1/clusters/get",
     ]
     assert calls[0].headers["authorization"] == f"Bearer {databricks_server.token}"
     log = await last_log(db)
