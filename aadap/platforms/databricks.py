@@ -1,7 +1,8 @@
 """Azure Databricks (and AWS/GCP Databricks) through ``databricks-sdk``.
 
 * **SQL** goes to a SQL warehouse through the Statement Execution API
-  (``execute_statement`` with ``wait_timeout="10s"`` and
+  (``execute_statement`` with ``wait_timeout="10s"`` (``"0s"`` when the HTTP
+  timeout is under 15 s) and
   ``on_wait_timeout=CONTINUE``, then ``get_statement`` until SUCCEEDED, FAILED,
   CANCELED or CLOSED). Parameters bind to named markers (``:name``). The result
   is inline JSON limited to :data:`~aadap.platforms.base.PREVIEW_ROWS` rows;
@@ -128,6 +129,10 @@ class DatabricksPlatform(BasePlatform):
                 details={"field": "auth_method", "value": config.auth_method},
             ) from exc
         self.auth_method: str = auth.method
+        # Wait up to 10 s for a quick statement inside the POST, but only when the HTTP timeout
+        # leaves room: a POST cut by our own timeout would be an ambiguous write (not resent).
+        # The API allows 0 s (return at once) or 5-50 s.
+        self._wait_timeout = "10s" if settings.http_timeout_seconds >= 15 else "0s"
         self._call = SdkCaller(self.host, auth, settings, sleep=self._sleep, attempts=max_attempts)
 
     def __repr__(self) -> str:
@@ -164,7 +169,7 @@ class DatabricksPlatform(BasePlatform):
                 schema=self.config.db_schema,
                 parameters=params or None,
                 row_limit=PREVIEW_ROWS,
-                wait_timeout="10s",
+                wait_timeout=self._wait_timeout,
                 on_wait_timeout=sql.ExecuteStatementRequestOnWaitTimeout.CONTINUE,
             )
 

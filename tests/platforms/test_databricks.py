@@ -68,7 +68,7 @@ async def test_sql_finishes_after_several_polls_with_backoff(
     assert body["warehouse_id"] == "wh-1"
     assert (body["catalog"], body["schema"]) == ("main", "sales")
     assert body["on_wait_timeout"] == "CONTINUE"
-    assert body["wait_timeout"] == "10s"
+    assert body["wait_timeout"] == "0s"  # the 5 s HTTP timeout leaves no room to wait inside
     gets = [
         r for r in databricks_server.api_requests("/api/2.0/sql/statements/") if r.method == "GET"
     ]
@@ -500,3 +500,26 @@ async def test_test_connection_names_a_cluster_that_does_not_exist(
     async with DatabricksPlatform(config, settings) as p:
         with pytest.raises(InvalidConfigurationError, match="cluster_policy_id='pol-none'"):
             await p.test_connection()
+
+
+async def test_the_statement_waits_inside_the_post_only_when_the_http_timeout_allows(
+    databricks_server: FakeDatabricks, settings: PlatformSettings
+) -> None:
+    roomy = settings.model_copy(update={"http_timeout_seconds": 30.0})
+    async with DatabricksPlatform(_config(databricks_server), roomy) as p:
+        await p.submit("SELECT 1", language=Language.SQL, name="q")
+    body = databricks_server.api_requests("/api/2.0/sql/statements")[0].body
+    assert body["wait_timeout"] == "10s"
+
+
+async def test_an_expired_statement_is_a_clear_permanent_failure(
+    platform: DatabricksPlatform, databricks_server: FakeDatabricks
+) -> None:
+    # Statements (and their results) expire; polling one afterwards answers 404.
+    databricks_server.statement_scripts.append(Script(polls=5))
+    handle = await platform.submit("SELECT 1", language=Language.SQL, name="old")
+    del databricks_server.statements[handle.run_id]
+    with pytest.raises(DeploymentFailedError, match="HTTP 404") as caught:
+        await platform.poll(handle)
+    assert not is_retryable(caught.value)
+    assert handle.run_id in caught.value.message
