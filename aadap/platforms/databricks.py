@@ -52,7 +52,7 @@ from aadap.core.exceptions import (
 )
 from aadap.platforms._databricks_results import job_result, statement_result
 from aadap.platforms._databricks_sdk import AuthMethod, DatabricksAuth, SdkCaller
-from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write
+from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, resend_is_safe
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
@@ -178,9 +178,9 @@ class DatabricksPlatform(BasePlatform):
             # could run the statement twice, so only provably-unsent attempts are resent.
             response = await self._call("execute_statement", execute, write=True)
         except AADAPError as exc:
-            if is_retryable(exc):
+            if is_retryable(exc) and not resend_is_safe(exc):
                 raise ambiguous_write(exc, what="the databricks SQL statement") from exc
-            raise
+            raise  # refused, or certainly not received (throttled to the end): as it is
         return RunHandle(
             platform=self.kind,
             run_id=str(response.statement_id),

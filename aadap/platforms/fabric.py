@@ -60,7 +60,12 @@ from aadap.platforms._fabric_auth import (
     ManagedIdentityTokenProvider,
 )
 from aadap.platforms._fabric_rest import FabricRest, error_code, error_for, last_segment
-from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, parse_retry_after
+from aadap.platforms._http import (
+    DEFAULT_ATTEMPTS,
+    ambiguous_write,
+    parse_retry_after,
+    resend_is_safe,
+)
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
@@ -302,8 +307,8 @@ class FabricPlatform(BasePlatform):
                 write=True,
             )
         except AADAPError as exc:
-            if not is_retryable(exc):
-                raise
+            if not is_retryable(exc) or resend_is_safe(exc):
+                raise  # refused, or certainly not started (throttled to the end): as it is
             adopted = await self._job_started_since(item_id, sent_at)
             if adopted is None:
                 raise ambiguous_write(exc, what="the fabric notebook job") from exc

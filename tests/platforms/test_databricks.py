@@ -15,6 +15,7 @@ from aadap.core.exceptions import (
     InvalidConfigurationError,
     PlatformAuthenticationError,
     PlatformConnectionError,
+    PlatformRateLimitError,
     PlatformTimeoutError,
     is_retryable,
 )
@@ -523,3 +524,19 @@ async def test_an_expired_statement_is_a_clear_permanent_failure(
         await platform.poll(handle)
     assert not is_retryable(caught.value)
     assert handle.run_id in caught.value.message
+
+
+async def test_a_statement_throttled_to_the_end_stays_retryable(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # 429 means the service did not take it: safe to try again later, so not "ambiguous".
+    async with DatabricksPlatform(
+        _config(databricks_server), settings, sleep=fake_time.sleep, clock=fake_time.clock,
+        max_attempts=2,
+    ) as p:  # fmt: skip
+        await p.test_connection()
+        databricks_server.inject(429, count=2, retry_after="1")
+        with pytest.raises(PlatformRateLimitError) as caught:
+            await p.submit("SELECT 1", language=Language.SQL, name="q")
+    assert is_retryable(caught.value)
+    assert not databricks_server.statements
