@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlglot.dialects.spark import Spark
@@ -28,7 +28,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import TokenType
 
 from aadap.core.enums import Language
-from aadap.platforms.base import PREVIEW_ROWS
+from aadap.platforms.base import PREVIEW_ROWS, RunResult
 
 NOTEBOOK_PART = "notebook-content.py"
 _BAR = "********************"
@@ -161,10 +161,39 @@ def notebook_source(
     return "\n\n".join(cells) + "\n"
 
 
+def with_preview(result: RunResult, preview: Any, *, token: str) -> RunResult:
+    """``result`` with the preview a SQL run's notebook wrote (``None``: the file was missing).
+
+    A file whose token is not this run's was left by another run of the same
+    notebook: no rows are reported then (``raw['result_available']`` is False).
+    """
+    if not isinstance(preview, dict) or preview.get("token") != token:
+        return replace(result, raw={**result.raw, "result_available": False})
+    rows = [dict(r) for r in preview.get("rows") or []][:PREVIEW_ROWS]
+    columns = [str(c) for c in preview.get("columns") or []]
+    truncated = bool(preview.get("truncated"))
+    affected = rows[0].get("num_affected_rows") if rows else None
+    return replace(
+        result,
+        columns=columns,
+        rows=rows,
+        row_count=None if truncated else len(rows),
+        rows_affected=int(affected) if affected is not None else None,
+        raw={**result.raw, "result_available": True, "truncated": truncated},
+    )
+
+
 def definition(source: str) -> dict[str, Any]:
     """The item ``definition`` payload for a notebook (FabricGitSource is the default format)."""
     payload = base64.b64encode(source.encode("utf-8")).decode("ascii")
     return {"parts": [{"path": NOTEBOOK_PART, "payload": payload, "payloadType": "InlineBase64"}]}
 
 
-__all__ = ["NOTEBOOK_PART", "ResultFile", "definition", "notebook_source", "split_sql"]
+__all__ = [
+    "NOTEBOOK_PART",
+    "ResultFile",
+    "definition",
+    "notebook_source",
+    "split_sql",
+    "with_preview",
+]

@@ -30,7 +30,6 @@ Every SDK call runs in a worker thread, maps its errors once
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import uuid
@@ -50,6 +49,7 @@ from aadap.core.exceptions import (
     PlatformAuthenticationError,
     is_retryable,
 )
+from aadap.platforms._databricks_policy import cluster_spec
 from aadap.platforms._databricks_results import job_result, statement_result
 from aadap.platforms._databricks_sdk import AuthMethod, DatabricksAuth, SdkCaller
 from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, resend_is_safe
@@ -199,10 +199,7 @@ class DatabricksPlatform(BasePlatform):
     async def _policy_cluster(self, policy_id: str) -> compute.ClusterSpec:
         """A complete new-cluster spec from the policy's fixed or default values, or a clear refusal.
 
-        A spec with only ``policy_id`` lacks ``spark_version`` and the size, which
-        runs/submit rejects, so they are read from the policy definition
-        (Databricks cluster policy definition language: ``{"attr": {"type": "fixed",
-        "value": …}}`` or ``{"defaultValue": …}``).
+        See :func:`aadap.platforms._databricks_policy.cluster_spec`.
         """
         details = {"field": "cluster_policy_id", "value": policy_id, "platform": self.kind.value}
         try:
@@ -214,53 +211,7 @@ class DatabricksPlatform(BasePlatform):
                 f"databricks cluster_policy_id={policy_id!r} cannot be read: {exc.message}",
                 details={**exc.details, **details},
             ) from exc
-        try:
-            rules = json.loads(policy.definition or "{}")
-        except ValueError as exc:
-            raise InvalidConfigurationError(
-                f"databricks cluster_policy_id={policy_id!r} has a definition that is not JSON",
-                details=details,
-            ) from exc
-
-        def value(attr: str) -> Any:
-            rule = rules.get(attr)
-            if not isinstance(rule, dict):
-                return None
-            return rule.get("value") if rule.get("type") == "fixed" else rule.get("defaultValue")
-
-        spark_version, node_type = value("spark_version"), value("node_type_id")
-        pool, workers = value("instance_pool_id"), value("num_workers")
-        low, high = value("autoscale.min_workers"), value("autoscale.max_workers")
-        missing = [
-            name
-            for name, ok in (
-                ("spark_version", spark_version),
-                ("node_type_id or instance_pool_id", node_type or pool),
-                (
-                    "num_workers or autoscale.min_workers/max_workers",
-                    workers is not None or (low is not None and high is not None),
-                ),
-            )
-            if not ok
-        ]
-        if missing:
-            raise InvalidConfigurationError(
-                f"databricks cluster_policy_id={policy_id!r} does not define a cluster: it fixes "
-                f"no value or default for {', '.join(missing)}; use a policy that does, or set "
-                "cluster_id (or neither, for serverless jobs compute)",
-                details={**details, "missing": missing},
-            )
-        return compute.ClusterSpec(
-            policy_id=policy_id,
-            apply_policy_default_values=True,
-            spark_version=str(spark_version),
-            node_type_id=str(node_type) if node_type else None,
-            instance_pool_id=str(pool) if pool else None,
-            num_workers=int(workers) if workers is not None else None,
-            autoscale=compute.AutoScale(min_workers=int(low), max_workers=int(high))
-            if workers is None
-            else None,
-        )
+        return cluster_spec(policy_id, policy.definition)
 
     async def _submit_notebook(
         self, code: str, language: Language, parameters: Mapping[str, str] | None, name: str

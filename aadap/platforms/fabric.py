@@ -1,21 +1,24 @@
-"""Microsoft Fabric through its REST API (httpx) with a service principal (azure-identity).
+"""Microsoft Fabric through its REST API (httpx), as a service principal or a managed identity.
 
-A run is a notebook job:
+A run is a notebook job (contract: github.com/microsoft/fabric-rest-api-specs):
 
 1. the code becomes a notebook definition (:mod:`aadap.platforms._fabric_notebook`:
    Python/PySpark as-is, SQL as lakehouse Spark SQL through ``spark.sql``,
    Scala as a ``%%spark`` cell);
-2. the notebook item ``aadap-<name>`` is created
-   (``POST /workspaces/{ws}/items``) or, when that name exists (409
-   ``ItemDisplayNameAlreadyInUse``), found and updated
-   (``POST …/items/{id}/updateDefinition``); both may answer 202 and are then
-   followed as long-running operations (``GET /operations/{id}`` until
-   Succeeded/Failed, then ``…/result``). Runs with the same name share the
-   notebook, so concurrent runs need distinct names;
+2. the notebook item ``aadap-<name>`` is created or, when the name is taken,
+   found and updated (:mod:`aadap.platforms._fabric_items`: error codes
+   ``ItemDisplayNameAlreadyInUse`` / ``ItemDisplayNameNotAvailableYet``); both
+   may answer 202 and are then followed as long-running operations
+   (``GET /operations/{id}`` until Succeeded/Failed, then ``…/result``). Runs
+   with the same name share the notebook, so concurrent runs need distinct names;
 3. ``POST …/items/{id}/jobs/instances?jobType=RunNotebook`` answers 202 with
-   the job instance in ``Location``; ``GET …/jobs/instances/{id}`` reports
-   NotStarted/InProgress/Completed/Failed/Cancelled/Deduped and, on failure,
-   ``failureReason.message``; ``POST …/jobs/instances/{id}/cancel`` cancels.
+   the job instance in ``Location`` and a ``Retry-After`` that the first poll
+   waits (at most ``fabric_first_poll_max_seconds``); ``GET …/jobs/instances/{id}``
+   reports NotStarted/InProgress/Completed/Failed/Cancelled/Deduped (an early
+   ``NotFound`` counts as not started for ``fabric_job_not_found_grace_seconds``)
+   and, on failure, ``failureReason.message``; ``POST …/cancel`` cancels. The
+   start has no idempotency key: after an ambiguous failure the item's job
+   instances are checked instead of resending it.
 
 The Job Scheduler API does not return cell output. A SQL run with a lakehouse
 therefore writes its last statement's first rows (and whether there were more)
@@ -33,10 +36,8 @@ from __future__ import annotations
 
 import re
 import ssl
-import string
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -52,6 +53,7 @@ from aadap.core.exceptions import (
     InvalidConfigurationError,
     is_retryable,
 )
+from aadap.platforms import _fabric_items as items
 from aadap.platforms import _fabric_notebook as nb
 from aadap.platforms._fabric_auth import (
     STORAGE_SCOPE,
@@ -59,7 +61,7 @@ from aadap.platforms._fabric_auth import (
     EntraTokenProvider,
     ManagedIdentityTokenProvider,
 )
-from aadap.platforms._fabric_rest import FabricRest, error_code, error_for, last_segment
+from aadap.platforms._fabric_rest import FabricRest, error_for, last_segment
 from aadap.platforms._http import (
     DEFAULT_ATTEMPTS,
     ambiguous_write,
@@ -67,7 +69,7 @@ from aadap.platforms._http import (
     resend_is_safe,
 )
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
 
 _JOB_STATUS = {
@@ -108,8 +110,6 @@ class FabricConfig(BaseModel):
     notebook_prefix: str = "aadap-"
 
 
-_NAME_CHARS = {ch: ch for ch in string.ascii_letters + string.digits + "-_ "}
-
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -132,20 +132,6 @@ def _token_provider(config: FabricConfig, authority: str) -> EntraTokenProvider:
         ca_bundle=config.ca_bundle,
     )
 
-
-def _file_name(display_name: str) -> str:
-    """The preview file's name for a notebook: one file per notebook, overwritten by each run."""
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in display_name)
-
-
-def _display_name(prefix: str, name: str) -> str:
-    """The notebook's display name: ASCII letters, digits, ``-``, ``_`` and spaces only."""
-    cleaned = "".join(_NAME_CHARS.get(ch, "-") for ch in name).strip()
-    return (prefix + (cleaned or "run"))[:120]
-
-
-_NAME_WAIT_FIRST_SECONDS = 10.0
-"""First pause when a notebook name is not available yet (doubling to 60 s) without Retry-After."""
 
 _CLOCK_SKEW = timedelta(minutes=2)
 """Slack between our clock and Fabric's when matching a job instance to a timed-out start."""
@@ -227,6 +213,7 @@ class FabricPlatform(BasePlatform):
             attempts=max_attempts,
         )
         self._ws = f"workspaces/{config.workspace_id}"
+        self._items = items.NotebookItems(self._rest, config.workspace_id, settings, self._sleep)
 
     def __repr__(self) -> str:
         return (
@@ -248,13 +235,13 @@ class FabricPlatform(BasePlatform):
         parameters: Mapping[str, str] | None = None,
         name: str,
     ) -> RunHandle:
-        display_name = _display_name(self.config.notebook_prefix, name)
+        display_name = items.notebook_name(self.config.notebook_prefix, name)
         result = None
         if language is Language.SQL and self.config.lakehouse_id:
             result = nb.ResultFile(
                 workspace_id=self.config.workspace_id,
                 lakehouse_id=self.config.lakehouse_id,
-                name=_file_name(display_name),
+                name=items.preview_file_name(display_name),
                 token=uuid.uuid4().hex,
                 onelake_host=httpx.URL(self.onelake_base).host,
             )
@@ -267,7 +254,7 @@ class FabricPlatform(BasePlatform):
             lakehouse_name=self.config.lakehouse_name,
             result=result,
         )
-        item_id = await self._upsert_notebook(display_name, nb.definition(source))
+        item_id = await self._items.upsert(display_name, nb.definition(source))
         submitted_at = utcnow()
         instance_id, first_poll = await self._start_job(item_id, submitted_at)
         return RunHandle(
@@ -336,70 +323,6 @@ class FabricPlatform(BasePlatform):
             if job.get("jobType") == "RunNotebook" and fresh and job.get("id"):
                 return str(job["id"])
         return None
-
-    async def _upsert_notebook(self, display_name: str, definition: dict[str, Any]) -> str:
-        """Create the notebook, or find and update the one that has this name.
-
-        Fabric answers a taken name with ``ItemDisplayNameAlreadyInUse`` (HTTP 400;
-        409 has been reported too, so the error code decides) and a name still held
-        after a delete or rename with ``ItemDisplayNameNotAvailableYet``, which is
-        waited out for up to ``fabric_name_wait_seconds``. Display names are unique
-        per workspace, so a create resent after a timeout cannot make a second
-        notebook: it meets one of these two codes.
-        """
-        body = {"displayName": display_name, "type": "Notebook", "definition": definition}
-        waited, delay = 0.0, _NAME_WAIT_FIRST_SECONDS
-        while True:
-            created = await self._rest.request(
-                "POST",
-                f"{self._ws}/items",
-                json=body,
-                operation="create notebook",
-                allow=frozenset({400, 409}),
-            )
-            if created.status_code < 400:
-                item = await self._rest.finish(
-                    created, operation="create notebook", want_result=True
-                )
-                return str(item["id"])
-            code = error_code(created)
-            if code == "ItemDisplayNameAlreadyInUse":
-                break
-            limit = self.settings.fabric_name_wait_seconds
-            if code != "ItemDisplayNameNotAvailableYet" or waited >= limit:
-                raise error_for(created, "create notebook")
-            hinted = parse_retry_after(created.headers.get("Retry-After"))
-            pause = min(hinted if hinted is not None else delay, limit - waited)
-            await self._sleep(pause)
-            waited, delay = waited + pause, min(delay * 2, 60.0)
-        item_id = await self._find_notebook(display_name)
-        updated = await self._rest.request(
-            "POST",
-            f"{self._ws}/items/{item_id}/updateDefinition",
-            json={"definition": definition},
-            operation="update notebook",
-        )
-        await self._rest.finish(updated, operation="update notebook", want_result=False)
-        return item_id
-
-    async def _find_notebook(self, display_name: str) -> str:
-        params = {"type": "Notebook"}
-        while True:
-            page = (
-                await self._rest.request(
-                    "GET", f"{self._ws}/items", params=params, operation="list items"
-                )
-            ).json()
-            for item in page.get("value", []):
-                if item.get("displayName") == display_name:
-                    return str(item["id"])
-            token = page.get("continuationToken")
-            if not token:
-                raise DeploymentFailedError(
-                    f"fabric said notebook {display_name!r} exists but it is not listed",
-                    details={"platform": self.kind.value, "notebook": display_name},
-                )
-            params = {"type": "Notebook", "continuationToken": str(token)}
 
     # --- poll / fetch / cancel ----------------------------------------------------
 
@@ -474,26 +397,7 @@ class FabricPlatform(BasePlatform):
             "GET", path, operation="read result preview", allow=frozenset({404})
         )
         preview = response.json() if response.status_code == 200 else None
-        if not isinstance(preview, dict) or preview.get("token") != handle.extra["result_token"]:
-            # Written by another run of the same notebook, or not at all: no rows to report.
-            return replace(result, raw={**result.raw, "result_available": False})
-        rows = [dict(r) for r in preview.get("rows") or []][:PREVIEW_ROWS]
-        columns = [str(c) for c in preview.get("columns") or []]
-        affected = rows[0].get("num_affected_rows") if rows else None
-        return replace(
-            result,
-            columns=columns,
-            rows=rows,
-            row_count=None if preview.get("truncated") else len(rows),
-            rows_affected=int(affected)
-            if "num_affected_rows" in columns and affected is not None
-            else None,
-            raw={
-                **result.raw,
-                "result_available": True,
-                "truncated": bool(preview.get("truncated")),
-            },
-        )
+        return nb.with_preview(result, preview, token=handle.extra["result_token"])
 
     async def cancel(self, handle: RunHandle) -> None:
         await self._rest.request(
