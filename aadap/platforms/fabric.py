@@ -179,12 +179,14 @@ class FabricPlatform(BasePlatform):
         authority = validate_workspace_url(
             config.authority_host, self.kind, allowed, service="login", field="authority_host"
         )
-        if not _GUID.match(config.workspace_id):
-            raise InvalidConfigurationError(
-                f"fabric workspace_id={config.workspace_id!r} is not a GUID "
-                "(the workspace id from its URL, e.g. 0b7c6a52-3f6e-4c59-9d0a-5e0f1c2b3a40)",
-                details={"field": "workspace_id", "value": config.workspace_id},
-            )
+        for field in ("workspace_id", "lakehouse_id"):
+            value = getattr(config, field)
+            if value is not None and not _GUID.match(value):
+                raise InvalidConfigurationError(
+                    f"fabric {field}={value!r} is not a GUID (the id in the item's URL, "
+                    "e.g. 0b7c6a52-3f6e-4c59-9d0a-5e0f1c2b3a40)",
+                    details={"field": field, "value": value},
+                )
         self.onelake_base = validate_workspace_url(
             config.onelake_base, self.kind, allowed, field="onelake_base"
         )

@@ -21,6 +21,8 @@ from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidRequestError
 from aadap.platforms.hosts import validate_workspace_url
 
+_GUID = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(
@@ -69,16 +71,14 @@ class FabricSettings(_Config):
 
     ``auth_method``: ``client-secret`` (``tenant_id``, ``client_id``; the secret is the
     client secret) or ``managed-identity`` (the worker's Azure identity, ``client_id``
-    for a user-assigned one; no secret). ``workspace_id`` is the workspace GUID.
+    for a user-assigned one; no secret). ``workspace_id`` and ``lakehouse_id`` are GUIDs.
     """
 
     auth_method: Literal["client-secret", "managed-identity"] = "client-secret"
     tenant_id: str | None = Field(default=None, min_length=1)
     client_id: str | None = Field(default=None, min_length=1)
-    workspace_id: str = Field(
-        min_length=1, pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
-    )
-    lakehouse_id: str = Field(min_length=1)
+    workspace_id: str = Field(min_length=1, pattern=_GUID)
+    lakehouse_id: str = Field(min_length=1, pattern=_GUID)
     lakehouse_name: str | None = Field(default=None, min_length=1)
     api_base: str = "https://api.fabric.microsoft.com/v1"
     authority_host: str = "https://login.microsoftonline.com"

@@ -142,7 +142,7 @@ async def test_secret_from_env_now_or_by_reference_later(
     fabric = [
         "--platform", "fabric", "--tenant-id", fabric_server.tenant_id,
         "--client-id", fabric_server.client_id, "--workspace-id", fabric_server.workspace_id,
-        "--lakehouse-id", "lh-1", "--config", f"api_base={fabric_server.api_base}",
+        "--lakehouse-id", fabric_server.lakehouse_id, "--config", f"api_base={fabric_server.api_base}",
         "--config", f"authority_host={fabric_server.url}",
         "--config", f"ca_bundle={fabric_server.ca_bundle}",
     ]  # fmt: skip

@@ -112,6 +112,8 @@ class FakeFabric(FakeJSONServer):
         self.ca_bundle = tls.ca_bundle
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.workspace_id = workspace_id
+        self.lakehouse_id = "5b2c1f0e-8d3a-4e6b-9c7d-1a2b3c4d5e6f"
+        """The id tests give the one lakehouse they set up (ids are GUIDs, as in the API)."""
         self.faults: deque[Fault] = deque()
         self.items: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, _Operation] = {}
@@ -339,12 +341,28 @@ class FakeFabric(FakeJSONServer):
             lakehouse = self.lakehouses.get(rest[1])
             if lakehouse is None:
                 return self._error(404, "ItemNotFound", "The requested item was not found")
+            files = f"https://onelake.dfs.fabric.microsoft.com/{self.workspace_id}/{rest[1]}"
             if rest[2:] == ["tables"]:
                 tables = [
-                    {"name": t, "type": "Managed", "format": "Delta"} for t in lakehouse.tables
+                    {
+                        "name": t,
+                        "type": "Managed",
+                        "format": "Delta",
+                        "location": f"{files}/Tables/{t}",
+                    }
+                    for t in lakehouse.tables
                 ]
-                return 200, {}, {"data": tables, "continuationToken": None}
-            return 200, {}, {"id": rest[1], "type": "Lakehouse", "displayName": "lh"}
+                return self._reply("Tables", 200, {}, {"data": tables})
+            view = {
+                "id": rest[1],
+                "type": "Lakehouse",
+                "displayName": "lh",
+                "properties": {
+                    "oneLakeTablesPath": f"{files}/Tables",
+                    "oneLakeFilesPath": f"{files}/Files",
+                },
+            }
+            return self._reply("Lakehouse", 200, {}, view)
         return self._error(404, "NotFound", f"no route {method} {seg}")
 
     def _create(self, body: dict[str, Any]) -> Reply:
@@ -384,8 +402,13 @@ class FakeFabric(FakeJSONServer):
         start = int(query.get("continuationToken", ["0"])[0])
         page = items[start : start + self.page_size]
         more = start + self.page_size < len(items)
-        token = str(start + self.page_size) if more else None
-        body = {"value": page, "continuationToken": token, "continuationUri": None}
+        body: dict[str, Any] = {"value": page}
+        if more:
+            token = str(start + self.page_size)
+            body["continuationToken"] = token
+            body["continuationUri"] = (
+                f"{self.api_base}/workspaces/{self.workspace_id}/items?continuationToken={token}"
+            )
         return self._reply("Items", 200, {}, body)
 
     def _operation(self, op_id: str, *, result: bool) -> Reply:
@@ -430,9 +453,7 @@ class FakeFabric(FakeJSONServer):
                 for i, j in self.jobs.items()
                 if j.item_id == item_id
             ]
-            return self._reply(
-                "ItemJobInstances", 200, {}, {"value": views, "continuationToken": None}
-            )
+            return self._reply("ItemJobInstances", 200, {}, {"value": views})
         job = self.jobs.get(tail[0])
         if job is None:
             return self._error(404, "NotFound", "The requested job instance was not found")

@@ -6,6 +6,9 @@ Source: github.com/microsoft/fabric-rest-api-specs (swagger 2.0):
   ``message``; ``requestId``, ``moreDetails`` of ``ErrorResponseDetails``,
   ``relatedResource``), ``PayloadType`` (only ``InlineBase64``), ``ItemType``,
   ``PaginatedResponse`` (``continuationToken``, ``continuationUri``).
+* ``lakehouse/definitions.json``: ``Lakehouse`` (``properties`` with
+  ``oneLakeTablesPath``/``oneLakeFilesPath``), ``Tables`` (required ``data`` of
+  ``Table``: ``type`` Managed/External, ``name``, ``location``, ``format``).
 * ``platform/definitions/platform.json``: ``WorkspaceInfo`` (required ``id``,
   ``displayName``, ``description``), ``CreateItemRequest`` (required
   ``displayName``), ``ItemDefinition`` / ``ItemDefinitionPart``,
@@ -89,9 +92,9 @@ _ITEM = {
         "folderId": _UUID,
     },
 }
-_PAGED = {
-    "continuationToken": {"type": ["string", "null"]},
-    "continuationUri": {"type": ["string", "null"]},
+_PAGED = {  # PaginatedResponse: strings when present (the last page leaves them out)
+    "continuationToken": {"type": "string"},
+    "continuationUri": {"type": "string"},
 }
 _JOB_INSTANCE = {
     "type": "object",
@@ -152,6 +155,41 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["value"],
         "properties": {"value": {"type": "array", "items": _JOB_INSTANCE}, **_PAGED},
+    },
+    "Lakehouse": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            **_ITEM["properties"],
+            "properties": {
+                "type": "object",
+                "required": ["oneLakeTablesPath", "oneLakeFilesPath"],
+                "properties": {
+                    "oneLakeTablesPath": {"type": "string"},
+                    "oneLakeFilesPath": {"type": "string"},
+                },
+            },
+        },
+    },
+    "Tables": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            **_PAGED,
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["type", "name", "location", "format"],
+                    "properties": {
+                        "type": {"enum": ["Managed", "External"]},
+                        "name": {"type": "string"},
+                        "location": {"type": "string"},
+                        "format": {"type": "string"},
+                    },
+                },
+            },
+        },
     },
     "OperationState": {
         "type": "object",

@@ -248,12 +248,17 @@ async def test_5xx_exhausted_raises_retryable_error(
 async def test_test_connection_checks_the_lakehouse_and_lists_tables(
     fabric_server: FakeFabric, settings: PlatformSettings
 ) -> None:
-    fabric_server.lakehouses["lh-1"] = Lakehouse(tables=["orders", "customers"])
-    async with FabricPlatform(_config(fabric_server, lakehouse_id="lh-1"), settings) as p:
+    lakehouse_id = fabric_server.lakehouse_id
+    fabric_server.lakehouses[lakehouse_id] = Lakehouse(tables=["orders", "customers"])
+    async with FabricPlatform(_config(fabric_server, lakehouse_id=lakehouse_id), settings) as p:
         assert await p.test_connection() > 0
         assert await p.list_tables() == ["customers", "orders"]
-    async with FabricPlatform(_config(fabric_server, lakehouse_id="lh-missing"), settings) as p:
-        with pytest.raises(InvalidConfigurationError, match="lakehouse_id='lh-missing'"):
+    async with FabricPlatform(
+        _config(fabric_server, lakehouse_id="00000000-0000-4000-8000-00000000dead"), settings
+    ) as p:
+        with pytest.raises(
+            InvalidConfigurationError, match="lakehouse_id='00000000-0000-4000-8000-00000000dead'"
+        ):
             await p.test_connection()
 
 
@@ -429,7 +434,7 @@ def test_bad_identity_or_workspace_settings_are_refused_naming_the_field(
 async def lakehouse_platform(
     fabric_server: FakeFabric, settings: PlatformSettings, fake_time: FakeTime
 ) -> AsyncIterator[FabricPlatform]:
-    config = _config(fabric_server, lakehouse_id="lh-1")
+    config = _config(fabric_server, lakehouse_id=fabric_server.lakehouse_id)
     async with FabricPlatform(config, settings, sleep=fake_time.sleep, clock=fake_time.clock) as p:
         yield p
 

@@ -44,7 +44,7 @@ KEY_B = Fernet.generate_key().decode()
 
 @pytest.fixture
 def fabric_server(fabric_server: FakeFabric) -> FakeFabric:
-    fabric_server.lakehouses["lh-1"] = Lakehouse(tables=["orders"])
+    fabric_server.lakehouses[fabric_server.lakehouse_id] = Lakehouse(tables=["orders"])
     return fabric_server
 
 
@@ -84,7 +84,7 @@ def fabric_config(server: FakeFabric) -> dict[str, Any]:
         "tenant_id": server.tenant_id,
         "client_id": server.client_id,
         "workspace_id": server.workspace_id,
-        "lakehouse_id": "lh-1",
+        "lakehouse_id": server.lakehouse_id,
         "api_base": server.api_base,
         "authority_host": server.url,
         "onelake_base": server.url,
@@ -390,7 +390,7 @@ async def test_fabric_by_env_reference_and_a_missing_variable(
     assert outcome.ok, outcome.error
     assert [r.path for r in fabric_server.api_requests()] == [
         f"/v1/workspaces/{fabric_server.workspace_id}",
-        f"/v1/workspaces/{fabric_server.workspace_id}/lakehouses/lh-1",
+        f"/v1/workspaces/{fabric_server.workspace_id}/lakehouses/{fabric_server.lakehouse_id}",
     ]
     row = await row_of(db, "fab")
     assert (row.status, row.last_error) == ("OK", None)
