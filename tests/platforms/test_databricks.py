@@ -540,3 +540,24 @@ async def test_a_statement_throttled_to_the_end_stays_retryable(
             await p.submit("SELECT 1", language=Language.SQL, name="q")
     assert is_retryable(caught.value)
     assert not databricks_server.statements
+
+
+async def test_a_job_submit_resent_after_a_timeout_returns_the_same_run(
+    databricks_server: FakeDatabricks, settings: PlatformSettings, fake_time: FakeTime
+) -> None:
+    # runs/submit honours idempotency_token (JobsAPI.submit): the fake starts the run, holds
+    # the answer past the client timeout, and the resend with the same token gets that run.
+    quick = settings.model_copy(update={"http_timeout_seconds": 0.5})
+    databricks_server.run_scripts.append(Script(exit_value="once"))
+    async with DatabricksPlatform(
+        _config(databricks_server), quick, sleep=fake_time.sleep, clock=fake_time.clock
+    ) as p:
+        await p.test_connection()
+        databricks_server.delay("POST", "/api/2.2/jobs/runs/submit", 1.5)
+        handle = await p.submit("print(1)", language=Language.PYTHON, name="once")
+        result = await p.wait(handle)
+    assert result.output == "once"
+    submits = databricks_server.api_requests("/api/2.2/jobs/runs/submit")
+    assert len(submits) == 2
+    assert submits[0].body["idempotency_token"] == submits[1].body["idempotency_token"]
+    assert list(databricks_server.runs) == [int(handle.run_id)]
