@@ -337,9 +337,14 @@ class FabricPlatform(BasePlatform):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 (remote run timeout, see BasePlatform)
     ) -> RunResult:
-        """Wait the start's ``Retry-After`` (bounded) before the first poll, then poll as usual."""
+        """Wait the start's ``Retry-After`` (bounded) before the first poll, then poll as usual.
+
+        Only what is left of it: a handle resumed later (another process) does not wait again.
+        """
         limit = self.settings.run_timeout_seconds if timeout is None else timeout
-        first = min(float(handle.extra.get("first_poll_after") or 0.0), limit)
+        since_start = int((utcnow() - handle.submitted_at).total_seconds())  # whole seconds
+        first = float(handle.extra.get("first_poll_after") or 0.0) - max(0, since_start)
+        first = min(max(first, 0.0), limit)
         if first > 0:
             await self._sleep(first)
         return await super().wait(handle, timeout=limit - first)

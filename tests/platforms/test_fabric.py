@@ -20,7 +20,7 @@ from aadap.core.exceptions import (
     PlatformRateLimitError,
     is_retryable,
 )
-from aadap.platforms import FabricConfig, FabricPlatform, Platform
+from aadap.platforms import FabricConfig, FabricPlatform, Platform, RunHandle
 from tests.fakes.fabric_server import FakeAppServiceIdentity, FakeFabric, JobScript, Lakehouse
 from tests.platforms.conftest import FakeTime
 
@@ -562,3 +562,17 @@ async def test_a_token_without_permission_names_the_status(
         await platform.test_connection()
     assert caught.value.details["status_code"] == 403
     assert not is_retryable(caught.value)
+
+
+async def test_a_resumed_handle_waits_only_what_is_left_of_the_first_poll_delay(
+    platform: FabricPlatform, fabric_server: FakeFabric, fake_time: FakeTime
+) -> None:
+    handle = await platform.submit("print(1)", language=Language.PYTHON, name="resumed")
+    later = RunHandle.from_dict(
+        {
+            **handle.to_dict(),
+            "submitted_at": (handle.submitted_at - timedelta(seconds=20)).isoformat(),
+        }
+    )
+    await platform.wait(later)
+    assert fake_time.sleeps[0] == 10.0  # Retry-After 30, 20 s already gone
