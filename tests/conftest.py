@@ -177,7 +177,7 @@ def databricks_server() -> Iterator[FakeDatabricks]:
 @pytest.fixture
 def fabric_server() -> Iterator[FakeFabric]:
     """A fake Fabric workspace (Entra ID token endpoint and REST API over TLS) with one
-    empty lakehouse, ``lh-1``."""
+    empty lakehouse, ``server.lakehouse_id``."""
     with FakeFabric() as server:
-        server.lakehouses["lh-1"] = Lakehouse()
+        server.lakehouses[server.lakehouse_id] = Lakehouse()
         yield server

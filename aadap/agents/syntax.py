@@ -2,8 +2,9 @@
 
 The reviewer merges these with the LLM's review, and the optimiser refuses code that
 fails them, so no LLM can vouch for code that does not even parse. SQL is parsed in
-the target platform's dialect: DuckDB locally, Databricks SQL on Databricks, T-SQL on
-Fabric (a Fabric warehouse) with Spark SQL as the fallback (a Fabric lakehouse).
+the target platform's dialect: DuckDB locally, Databricks SQL on Databricks, Spark SQL on
+Fabric, where SQL runs through ``spark.sql`` in a lakehouse notebook (T-SQL such as
+``TOP`` or ``GETDATE()`` would pass a T-SQL check and then fail there).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aadap.core.enums import Language, PlatformKind
 SQL_DIALECTS: dict[PlatformKind, tuple[str, ...]] = {
     PlatformKind.LOCAL: ("duckdb",),
     PlatformKind.DATABRICKS: ("databricks",),
-    PlatformKind.FABRIC: ("tsql", "spark"),
+    PlatformKind.FABRIC: ("spark",),  # executed as Spark SQL in a notebook (platforms/fabric.py)
 }
 
 # Top-level nodes sqlglot accepts leniently but that are expressions, not statements

@@ -64,7 +64,11 @@ SecretRefOpt = Annotated[
 
 
 def _secret(
-    kind: PlatformKind, secret: str | None, secret_env: str | None, secret_ref: str | None
+    kind: PlatformKind,
+    secret: str | None,
+    secret_env: str | None,
+    secret_ref: str | None,
+    config: dict[str, Any] | None = None,
 ) -> tuple[SecretStr | None, str | None]:
     """The secret (or reference) from exactly one source; prompts (hidden) when none was given."""
     given = [opt for opt, v in (("--secret", secret), ("--secret-env", secret_env),
@@ -74,10 +78,14 @@ def _secret(
             f"{' and '.join(given)} were both given; allowed: one of --secret, --secret-env, --secret-ref",
             details={"field": given[1]},
         ))  # fmt: skip
-    if kind is PlatformKind.LOCAL:
+    from aadap.services.connection_settings import secret_name
+
+    name = secret_name(kind, config or {})
+    if name is None:
         if given:
+            what = "a local connection" if kind is PlatformKind.LOCAL else "this auth_method"
             fail(InvalidRequestError(
-                f"{given[0]} was given, but a local connection takes no secret",
+                f"{given[0]} was given, but {what} takes no secret",
                 details={"field": given[0]},
             ))  # fmt: skip
         return None, None
@@ -89,9 +97,7 @@ def _secret(
             bad_input("--secret-env", secret_env, "the name of a set, non-empty variable")
         return SecretStr(value), None
     if secret is None:
-        from aadap.services.connection_settings import SECRET_NAMES
-
-        secret = typer.prompt(f"{kind.value} {SECRET_NAMES[kind]}", hide_input=True)
+        secret = typer.prompt(f"{kind.value} {name}", hide_input=True)
     return SecretStr(secret), None
 
 
@@ -122,10 +128,12 @@ def _show_info(info: ConnectionInfo, fmt: str) -> None:
 
 
 def _show_outcome(outcome: ProbeOutcome) -> None:
+    via = f" [auth: {outcome.auth_method}]" if outcome.auth_method else ""
     if outcome.ok:
-        out.print(f"{outcome.name}: OK ({outcome.latency_ms} ms)", highlight=False, markup=False)
+        text = f"{outcome.name}: OK ({outcome.latency_ms} ms){via}"
     else:
-        out.print(f"{outcome.name}: FAILED: {outcome.error}", highlight=False, markup=False)
+        text = f"{outcome.name}: FAILED: {outcome.error}{via}"
+    out.print(text, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -184,7 +192,7 @@ def register(app: typer.Typer) -> None:
             validate_config(kind, settings_map, settings)
         except AADAPError as exc:
             fail(exc)
-        clear, ref = _secret(kind, secret, secret_env, secret_ref)
+        clear, ref = _secret(kind, secret, secret_env, secret_ref, settings_map)
         info = with_database(
             settings,
             lambda db: connections.add(
@@ -275,7 +283,7 @@ def register(app: typer.Typer) -> None:
         kind = PlatformKind(current.platform)
         if kind is PlatformKind.LOCAL:
             bad_input("name", name, "a databricks or fabric connection (local ones have no secret)")
-        clear, ref = _secret(kind, secret, secret_env, secret_ref)
+        clear, ref = _secret(kind, secret, secret_env, secret_ref, current.config)
         info = with_database(
             settings,
             lambda db: connections.rotate(db, settings, name=name, secret=clear, secret_ref=ref),

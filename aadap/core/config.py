@@ -217,6 +217,31 @@ class PlatformSettings(_Group):
             "fabric": Decimal("0.36"),
         }
     )
+    # Remote platforms as the services behave (issue 23): every bound is documented in README.
+    retry_after_max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="longest Retry-After a platform call waits out; a longer one fails the call at once (retryable)",
+    )
+    fabric_first_poll_max_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="most a Fabric job's first status poll waits for the Retry-After of its start",
+    )
+    fabric_job_not_found_grace_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how long after its start a Fabric job answering NotFound counts as not started",
+    )
+    fabric_name_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="how long creating a Fabric notebook waits out ItemDisplayNameNotAvailableYet",
+    )
+    cleanup_notebooks: bool = Field(
+        default=True,
+        description="delete a Databricks run's uploaded notebook once the run has ended",
+    )
 
 
 class BudgetSettings(_Group):

@@ -11,7 +11,9 @@ _STATEMENT_STATUS = {
     "PENDING": ExecutionStatus.PENDING,
     "RUNNING": ExecutionStatus.RUNNING,
     "SUCCEEDED": ExecutionStatus.SUCCESS,
-    "CLOSED": ExecutionStatus.SUCCESS,  # succeeded; the result set has been closed
+    # "execution successful, and statement closed; result no longer available for fetch"
+    # (StatementState in databricks-sdk): a success whose rows are gone, see statement_result.
+    "CLOSED": ExecutionStatus.SUCCESS,
     "FAILED": ExecutionStatus.FAILED,
     "CANCELED": ExecutionStatus.CANCELLED,
 }
@@ -69,6 +71,17 @@ def statement_result(response: Any) -> RunResult:
         if status is ExecutionStatus.CANCELLED and not error:
             error = "the statement was cancelled"
         return RunResult(status=status, error=error, raw=raw)
+    if state == "CLOSED":
+        # It ran; its result expired before it was read. Not "no rows": the count is unknown.
+        raw["result_available"] = False
+        return RunResult(
+            status=status,
+            output="the statement succeeded but its result was closed before it was read "
+            "(the service no longer serves it); rows and row count are unknown",
+            row_count=None,
+            raw=raw,
+        )
+    raw["result_available"] = True
     manifest = response.manifest
     schema = manifest.schema if manifest else None
     columns = [str(c.name) for c in (schema.columns or [])] if schema else []

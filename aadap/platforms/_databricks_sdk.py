@@ -1,9 +1,11 @@
 """The databricks-sdk boundary: building the client, calling it off the event loop, mapping errors.
 
-* **Explicit configuration.** The token goes into a small credentials strategy
-  (``auth_type="pat"``) that builds the ``Authorization`` header from the
-  ``SecretStr`` on each request; the SDK's ``Config`` never stores it, so it
-  cannot appear in the SDK's debug strings. With a host and credentials given,
+* **Explicit configuration.** A personal access token goes into a small
+  credentials strategy (``auth_type="pat"``) that builds the ``Authorization``
+  header from the ``SecretStr`` on each request; the SDK's ``Config`` never
+  stores it. OAuth machine-to-machine and Azure service principals use the
+  SDK's own strategies (``oauth-m2m``, ``azure-client-secret``), which fetch
+  and refresh tokens; see :class:`DatabricksAuth`. With a host and credentials given,
   the SDK does not read ``~/.databrickscfg`` (unless ``DATABRICKS_CONFIG_PROFILE``
   is set); explicit values win over ``DATABRICKS_*`` variables.
 * **One retry loop.** The SDK's own retry loop (``retries.retried``) sleeps
@@ -11,7 +13,8 @@
   connection error. :class:`_SingleAttemptClock` makes that sleep re-raise the
   error being handled, so each SDK call is exactly one HTTP attempt and
   :func:`aadap.platforms._http.with_retries` (``is_retryable``, the injected
-  sleep, bounded attempts) is the only retry policy.
+  sleep, bounded attempts; writes only when resending is safe) is the only
+  retry policy.
 * **Map once.** :func:`map_sdk_error` turns SDK and ``requests`` exceptions into
   the taxonomy; nothing above this module sees a ``DatabricksError``.
 """
@@ -22,13 +25,20 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import requests
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.clock import Clock as SdkClock
 from databricks.sdk.config import Config
 from databricks.sdk.credentials_provider import CredentialsStrategy
+from databricks.sdk.environments import (
+    ARM_DATABRICKS_RESOURCE_ID,
+    ENVIRONMENTS,
+    AzureEnvironment,
+    Cloud,
+    DatabricksEnvironment,
+)
 from databricks.sdk.errors import (
     BadRequest,
     DeadlineExceeded,
@@ -42,11 +52,16 @@ from databricks.sdk.errors import (
 )
 from databricks.sdk.errors import NotImplemented as SdkNotImplemented
 from databricks.sdk.errors.base import DatabricksError
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import PlatformKind
-from aadap.core.exceptions import AADAPError, InvalidConfigurationError, PlatformConnectionError
+from aadap.core.exceptions import (
+    AADAPError,
+    InvalidConfigurationError,
+    PlatformAuthenticationError,
+    PlatformConnectionError,
+)
 from aadap.platforms._http import error_for_status, error_for_transport, with_retries
 from aadap.platforms.base import Sleep
 
@@ -107,13 +122,84 @@ class _SingleAttemptClock(SdkClock):
         time.sleep(seconds)
 
 
-def build_client(host: str, token: SecretStr, settings: PlatformSettings) -> WorkspaceClient:
-    """A ``WorkspaceClient`` for ``host`` (blocking: the SDK probes the host's metadata)."""
+AuthMethod = Literal["pat", "oauth-m2m", "azure-client-secret"]
+"""How a Databricks connection authenticates (the SDK's ``auth_type`` names)."""
+
+
+class DatabricksAuth(BaseModel):
+    """The credentials of one connection, for the SDK's own credential strategies.
+
+    * ``pat``: a personal access token (``token``).
+    * ``oauth-m2m``: a Databricks service principal's OAuth secret (``client_id``,
+      ``client_secret``); the SDK discovers the workspace's OIDC token endpoint
+      (``/oidc/v1/token``) and refreshes tokens itself.
+    * ``azure-client-secret``: a Microsoft Entra service principal (``client_id``,
+      ``client_secret``, ``azure_tenant_id``); the SDK gets and refreshes Entra tokens.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: AuthMethod = "pat"
+    token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    azure_tenant_id: str | None = None
+    azure_login_host: str | None = None
+    """Microsoft Entra authority (``https://login.microsoftonline.com``, a sovereign cloud's, or
+    the test suite's fake); ``None`` lets the SDK derive it from the workspace host."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> DatabricksAuth:
+        needed = {
+            "pat": ("token",),
+            "oauth-m2m": ("client_id", "client_secret"),
+            "azure-client-secret": ("client_id", "client_secret", "azure_tenant_id"),
+        }[self.method]
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"auth_method={self.method!r} needs {', '.join(missing)}")
+        return self
+
+    def sdk_options(self) -> dict[str, Any]:
+        """The ``Config`` arguments that select and feed the SDK's credential strategy."""
+        secret = self.client_secret.get_secret_value() if self.client_secret else None
+        if self.method == "oauth-m2m":
+            return {"auth_type": "oauth-m2m", "client_id": self.client_id, "client_secret": secret}
+        if self.method == "azure-client-secret":
+            options: dict[str, Any] = {
+                "auth_type": "azure-client-secret",
+                "azure_client_id": self.client_id,
+                "azure_client_secret": secret,
+                "azure_tenant_id": self.azure_tenant_id,
+            }
+            if self.azure_login_host:
+                public = ENVIRONMENTS["PUBLIC"]
+                options["databricks_environment"] = DatabricksEnvironment(
+                    Cloud.AZURE,
+                    ".azuredatabricks.net",
+                    azure_application_id=ARM_DATABRICKS_RESOURCE_ID,
+                    azure_environment=AzureEnvironment(
+                        name="PUBLIC",
+                        service_management_endpoint=public.service_management_endpoint,
+                        resource_manager_endpoint=public.resource_manager_endpoint,
+                        active_directory_endpoint=self.azure_login_host.rstrip("/") + "/",
+                    ),
+                )
+            return options
+        assert self.token is not None  # checked by _complete
+        return {"auth_type": "pat", "credentials_strategy": _PatCredentials(self.token)}
+
+
+def build_client(host: str, auth: DatabricksAuth, settings: PlatformSettings) -> WorkspaceClient:
+    """A ``WorkspaceClient`` for ``host`` (blocking: the SDK probes the host's metadata).
+
+    The SDK keeps an OAuth client secret in its ``Config``, whose debug string
+    masks it (``sensitive`` attributes); a PAT stays in our ``SecretStr``.
+    """
     try:
         config = Config(
             host=host,
-            auth_type="pat",
-            credentials_strategy=_PatCredentials(token),
+            **auth.sdk_options(),
             clock=_SingleAttemptClock(),
             http_timeout_seconds=settings.http_timeout_seconds,
             retry_timeout_seconds=max(1, int(settings.http_timeout_seconds)),
@@ -123,8 +209,9 @@ def build_client(host: str, token: SecretStr, settings: PlatformSettings) -> Wor
         )
     except ValueError as exc:
         raise InvalidConfigurationError(
-            f"databricks workspace_url={host!r}: the SDK rejected the configuration: {exc}",
-            details={"field": "workspace_url", "value": host, "platform": _KIND.value},
+            f"databricks workspace_url={host!r} with auth_method={auth.method!r}: "
+            f"the SDK rejected the configuration: {exc}",
+            details={"field": "auth_method", "value": auth.method, "platform": _KIND.value},
         ) from exc
     return WorkspaceClient(config=config)
 
@@ -158,8 +245,13 @@ def map_sdk_error(exc: BaseException, operation: str) -> AADAPError:
             details={"platform": _KIND.value, "operation": operation, **details},
         )
     # requests' ConnectionError/Timeout and the builtins the SDK raises when its loop gives up.
+    # As in the SDK's own ``_is_retryable``: a ConnectionError (ConnectTimeout included) means
+    # the request was not sent; a read timeout means it was and may have been executed.
     timed_out = isinstance(exc, requests.Timeout | TimeoutError)
-    return error_for_transport(exc, platform=_KIND, operation=operation, timed_out=timed_out)
+    sent = not isinstance(exc, requests.ConnectionError)
+    return error_for_transport(
+        exc, platform=_KIND, operation=operation, timed_out=timed_out, sent=sent
+    )
 
 
 _MAPPED = (DatabricksError, requests.RequestException, ConnectionError, TimeoutError)
@@ -171,14 +263,14 @@ class SdkCaller:
     def __init__(
         self,
         host: str,
-        token: SecretStr,
+        auth: DatabricksAuth,
         settings: PlatformSettings,
         *,
         sleep: Sleep,
         attempts: int,
     ) -> None:
         self._host = host
-        self._token = token
+        self._auth = auth
         self._settings = settings
         self._sleep = sleep
         self._attempts = attempts
@@ -189,12 +281,18 @@ class SdkCaller:
         async with self._lock:
             if self._client is None:
                 self._client = await asyncio.to_thread(
-                    build_client, self._host, self._token, self._settings
+                    build_client, self._host, self._auth, self._settings
                 )
             return self._client
 
-    async def __call__(self, operation: str, fn: Callable[[WorkspaceClient], T]) -> T:
-        """``fn(client)`` in a thread; SDK errors mapped; transient ones retried."""
+    async def __call__(
+        self, operation: str, fn: Callable[[WorkspaceClient], T], *, write: bool = False
+    ) -> T:
+        """``fn(client)`` in a thread; SDK errors mapped; transient ones retried.
+
+        ``write=True``: the call is resent only when the failure proves it was not
+        acted on (:func:`aadap.platforms._http.resend_is_safe`).
+        """
         client = await self.client()
 
         async def attempt() -> T:
@@ -202,8 +300,28 @@ class SdkCaller:
                 return await asyncio.to_thread(fn, client)
             except _MAPPED as exc:
                 raise map_sdk_error(exc, operation) from exc
+            except ValueError as exc:
+                if self._auth.method == "pat":
+                    raise
+                # The SDK's OAuth token request (oauth.retrieve_token) reports a refusal
+                # as ValueError("<error>: <description>"), raised from its auth hook.
+                raise PlatformAuthenticationError(
+                    f"databricks {operation}: the {self._auth.method} token request for client "
+                    f"{self._auth.client_id} failed: {exc}",
+                    details={
+                        "platform": _KIND.value,
+                        "operation": operation,
+                        "auth_method": self._auth.method,
+                    },
+                ) from exc
 
-        return await with_retries(attempt, sleep=self._sleep, attempts=self._attempts)
+        return await with_retries(
+            attempt,
+            sleep=self._sleep,
+            attempts=self._attempts,
+            max_wait=self._settings.retry_after_max_seconds,
+            write=write,
+        )
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -212,4 +330,11 @@ class SdkCaller:
                 self._client = None
 
 
-__all__ = ["SdkCaller", "build_client", "close_client", "map_sdk_error"]
+__all__ = [
+    "AuthMethod",
+    "DatabricksAuth",
+    "SdkCaller",
+    "build_client",
+    "close_client",
+    "map_sdk_error",
+]

@@ -30,7 +30,18 @@ from aadap.platforms.base import Clock, Sleep
 _KIND = PlatformKind.FABRIC
 
 
-def _error_for(response: httpx.Response, operation: str) -> AADAPError:
+def error_code(response: httpx.Response) -> str | None:
+    """The ``errorCode`` of a Fabric ``ErrorResponse`` body (common/definitions.json), if any."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("errorCode") if isinstance(body, dict) else None
+    return str(code) if code else None
+
+
+def error_for(response: httpx.Response, operation: str) -> AADAPError:
+    """The taxonomy error for a Fabric error answer (``{errorCode, message, requestId, moreDetails}``)."""
     code = message = None
     try:
         body = response.json()
@@ -38,6 +49,9 @@ def _error_for(response: httpx.Response, operation: str) -> AADAPError:
         body = None
     if isinstance(body, dict):
         code, message = body.get("errorCode"), body.get("message")
+        more = [d.get("message") for d in body.get("moreDetails") or [] if isinstance(d, dict)]
+        if message and any(more):
+            message = f"{message} ({'; '.join(str(m) for m in more if m)})"
     text = f"{code}: {message}" if code and message else (message or code or response.reason_phrase)
     details: dict[str, Any] = {"platform_error_code": code}
     if isinstance(body, dict) and body.get("requestId"):
@@ -98,10 +112,14 @@ class FabricRest:
         json: Any = None,
         params: dict[str, str] | None = None,
         allow: frozenset[int] = frozenset(),
+        write: bool = False,
     ) -> httpx.Response:
         """One API call (``path`` relative to the API base), mapped and retried.
 
         Statuses in ``allow`` are returned to the caller instead of raised.
+        ``write=True`` (a POST that creates something) is resent only when the
+        failure proves the service did not act on it
+        (:func:`aadap.platforms._http.resend_is_safe`).
         """
 
         async def attempt() -> httpx.Response:
@@ -114,19 +132,24 @@ class FabricRest:
                     params=params,
                     headers={"Authorization": f"Bearer {token}"},
                 )
-            except httpx.TimeoutException as exc:
-                raise error_for_transport(
-                    exc, platform=_KIND, operation=operation, timed_out=True
-                ) from exc
             except httpx.TransportError as exc:
+                # httpx raises ConnectError/ConnectTimeout before anything is sent.
+                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                timed_out = isinstance(exc, httpx.TimeoutException)
                 raise error_for_transport(
-                    exc, platform=_KIND, operation=operation, timed_out=False
+                    exc, platform=_KIND, operation=operation, timed_out=timed_out, sent=sent
                 ) from exc
             if response.status_code >= 400 and response.status_code not in allow:
-                raise _error_for(response, operation)
+                raise error_for(response, operation)
             return response
 
-        return await with_retries(attempt, sleep=self._sleep, attempts=self._attempts)
+        return await with_retries(
+            attempt,
+            sleep=self._sleep,
+            attempts=self._attempts,
+            max_wait=self._settings.retry_after_max_seconds,
+            write=write,
+        )
 
     async def finish(self, response: httpx.Response, *, operation: str, want_result: bool) -> Any:
         """The body of a 200/201 answer, or wait for a 202's long-running operation.
@@ -186,4 +209,4 @@ class FabricRest:
         return result.json()
 
 
-__all__ = ["FabricRest", "last_segment"]
+__all__ = ["FabricRest", "error_code", "error_for", "last_segment"]

@@ -1,16 +1,24 @@
 """Azure Databricks (and AWS/GCP Databricks) through ``databricks-sdk``.
 
 * **SQL** goes to a SQL warehouse through the Statement Execution API
-  (``execute_statement`` with ``wait_timeout="10s"`` and
+  (``execute_statement`` with ``wait_timeout="10s"`` (``"0s"`` when the HTTP
+  timeout is under 15 s) and
   ``on_wait_timeout=CONTINUE``, then ``get_statement`` until SUCCEEDED, FAILED,
   CANCELED or CLOSED). Parameters bind to named markers (``:name``). The result
   is inline JSON limited to :data:`~aadap.platforms.base.PREVIEW_ROWS` rows;
-  DML reports ``num_affected_rows``.
+  DML reports ``num_affected_rows``; CLOSED (succeeded, result expired) is a
+  success with an unknown row count. The API has no idempotency key, so a
+  statement is resent only when the failure proves it was not received; a
+  timeout after sending raises a non-retryable ``DeploymentFailedError``
+  (``details['ambiguous']``) instead of running it twice.
 * **Python / PySpark / Scala** are imported as a workspace notebook under
-  ``workspace_dir`` (one notebook per run) and run as a one-time job run
-  (``jobs.submit``, notebook task) on ``cluster_id``, on a new cluster from
-  ``cluster_policy_id`` (the policy must fix the Spark version and node type),
-  or, with neither, on serverless jobs compute. Parameters become notebook
+  ``workspace_dir`` (one notebook per run, deleted once the run has ended
+  unless ``cleanup_notebooks`` is off) and run as a one-time job run
+  (``jobs.submit``, notebook task, with an ``idempotency_token``) on
+  ``cluster_id``, on a new cluster from ``cluster_policy_id`` (the policy must
+  give the Spark version, node type or pool, and size a fixed or default
+  value; otherwise the run is refused before anything is uploaded), or, with
+  neither, on serverless jobs compute. Parameters become notebook
   widgets (``dbutils.widgets.get``). The output is what the notebook passes to
   ``dbutils.notebook.exit(...)`` (Databricks does not return a notebook's
   stdout); a failure reports the run's error and trace.
@@ -22,33 +30,53 @@ Every SDK call runs in a worker thread, maps its errors once
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import compute, jobs, sql, workspace
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
-from aadap.core.exceptions import DeploymentFailedError, InvalidConfigurationError
+from aadap.core.exceptions import (
+    AADAPError,
+    DeploymentFailedError,
+    InvalidConfigurationError,
+    PlatformAuthenticationError,
+    is_retryable,
+)
+from aadap.platforms._databricks_policy import cluster_spec
 from aadap.platforms._databricks_results import job_result, statement_result
-from aadap.platforms._databricks_sdk import SdkCaller
-from aadap.platforms._http import DEFAULT_ATTEMPTS
+from aadap.platforms._databricks_sdk import AuthMethod, DatabricksAuth, SdkCaller
+from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, resend_is_safe
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
 from aadap.platforms.hosts import validate_workspace_url
 
+log = logging.getLogger(__name__)
+
 
 class DatabricksConfig(BaseModel):
-    """One Databricks connection. ``token`` is a personal access token (or a service principal's)."""
+    """One Databricks connection and how it authenticates (:class:`DatabricksAuth`).
+
+    ``auth_method`` ``pat`` (default) uses ``token``; ``oauth-m2m`` uses
+    ``client_id`` + ``client_secret``; ``azure-client-secret`` also needs
+    ``azure_tenant_id`` (and takes ``azure_login_host`` for a non-public cloud).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     workspace_url: str
-    token: SecretStr
+    auth_method: AuthMethod = "pat"
+    token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    azure_tenant_id: str | None = None
+    azure_login_host: str | None = None
     warehouse_id: str | None = None
     cluster_id: str | None = None
     cluster_policy_id: str | None = None
@@ -78,9 +106,34 @@ class DatabricksPlatform(BasePlatform):
         self.host = validate_workspace_url(
             config.workspace_url, self.kind, settings.allowed_hosts, field="workspace_url"
         )
-        self._call = SdkCaller(
-            self.host, config.token, settings, sleep=self._sleep, attempts=max_attempts
-        )
+        try:
+            auth = DatabricksAuth(
+                method=config.auth_method,
+                token=config.token,
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                azure_tenant_id=config.azure_tenant_id,
+                azure_login_host=validate_workspace_url(
+                    config.azure_login_host,
+                    self.kind,
+                    settings.allowed_hosts,
+                    service="login",
+                    field="azure_login_host",
+                )
+                if config.azure_login_host
+                else None,
+            )
+        except ValidationError as exc:
+            raise InvalidConfigurationError(
+                f"databricks {exc.errors()[0]['msg'].removeprefix('Value error, ')}",
+                details={"field": "auth_method", "value": config.auth_method},
+            ) from exc
+        self.auth_method: str = auth.method
+        # Wait up to 10 s for a quick statement inside the POST, but only when the HTTP timeout
+        # leaves room: a POST cut by our own timeout would be an ambiguous write (not resent).
+        # The API allows 0 s (return at once) or 5-50 s.
+        self._wait_timeout = "10s" if settings.http_timeout_seconds >= 15 else "0s"
+        self._call = SdkCaller(self.host, auth, settings, sleep=self._sleep, attempts=max_attempts)
 
     def __repr__(self) -> str:
         return f"DatabricksPlatform(host={self.host!r}, warehouse_id={self.config.warehouse_id!r})"
@@ -116,11 +169,18 @@ class DatabricksPlatform(BasePlatform):
                 schema=self.config.db_schema,
                 parameters=params or None,
                 row_limit=PREVIEW_ROWS,
-                wait_timeout="10s",
+                wait_timeout=self._wait_timeout,
                 on_wait_timeout=sql.ExecuteStatementRequestOnWaitTimeout.CONTINUE,
             )
 
-        response = await self._call("execute_statement", execute)
+        try:
+            # The Statement Execution API has no idempotency key: a resend after a timeout
+            # could run the statement twice, so only provably-unsent attempts are resent.
+            response = await self._call("execute_statement", execute, write=True)
+        except AADAPError as exc:
+            if is_retryable(exc) and not resend_is_safe(exc):
+                raise ambiguous_write(exc, what="the databricks SQL statement") from exc
+            raise  # refused, or certainly not received (throttled to the end): as it is
         return RunHandle(
             platform=self.kind,
             run_id=str(response.statement_id),
@@ -129,15 +189,29 @@ class DatabricksPlatform(BasePlatform):
             extra={"kind": "statement", "warehouse_id": warehouse_id},
         )
 
-    def _compute(self) -> dict[str, Any]:
+    async def _compute(self) -> dict[str, Any]:
         if self.config.cluster_id:
             return {"existing_cluster_id": self.config.cluster_id}
         if self.config.cluster_policy_id:
-            spec = compute.ClusterSpec(
-                policy_id=self.config.cluster_policy_id, apply_policy_default_values=True
-            )
-            return {"new_cluster": spec}
+            return {"new_cluster": await self._policy_cluster(self.config.cluster_policy_id)}
         return {}  # serverless jobs compute
+
+    async def _policy_cluster(self, policy_id: str) -> compute.ClusterSpec:
+        """A complete new-cluster spec from the policy's fixed or default values, or a clear refusal.
+
+        See :func:`aadap.platforms._databricks_policy.cluster_spec`.
+        """
+        details = {"field": "cluster_policy_id", "value": policy_id, "platform": self.kind.value}
+        try:
+            policy = await self._call(
+                "cluster_policies.get", lambda w: w.cluster_policies.get(policy_id)
+            )
+        except (DeploymentFailedError, PlatformAuthenticationError) as exc:
+            raise InvalidConfigurationError(
+                f"databricks cluster_policy_id={policy_id!r} cannot be read: {exc.message}",
+                details={**exc.details, **details},
+            ) from exc
+        return cluster_spec(policy_id, policy.definition)
 
     async def _submit_notebook(
         self, code: str, language: Language, parameters: Mapping[str, str] | None, name: str
@@ -148,6 +222,7 @@ class DatabricksPlatform(BasePlatform):
             workspace.Language.SCALA if language is Language.SCALA else workspace.Language.PYTHON
         )
         content = base64.b64encode(code.encode("utf-8")).decode("ascii")
+        target = await self._compute()  # refuse a bad policy before anything is uploaded
         await self._call("workspace.mkdirs", lambda w: w.workspace.mkdirs(folder))
         await self._call(
             "workspace.import",
@@ -166,9 +241,10 @@ class DatabricksPlatform(BasePlatform):
                 base_parameters=dict(parameters or {}) or None,
                 source=jobs.Source.WORKSPACE,
             ),
-            **self._compute(),
+            **target,
         )
-        token = uuid.uuid4().hex  # makes a retried submit return the same run
+        # runs/submit honours idempotency_token: a resend (after a timeout) returns the same run.
+        token = uuid.uuid4().hex
 
         def submit(w: WorkspaceClient) -> int:
             waiter = w.jobs.submit(run_name=name, tasks=[task], idempotency_token=token)
@@ -205,6 +281,7 @@ class DatabricksPlatform(BasePlatform):
         output = await self._call(
             "jobs.get_run_output", lambda w: w.jobs.get_run_output(task_run_id)
         )
+        cleanup_error = await self._remove_notebook(handle)
         notebook = output.notebook_output
         text = (notebook.result or "") if notebook else ""
         error = result.error
@@ -215,6 +292,8 @@ class DatabricksPlatform(BasePlatform):
             "task_run_id": task_run_id,
             "truncated": bool(notebook and notebook.truncated),
         }
+        if cleanup_error:
+            raw["cleanup_error"] = cleanup_error
         return RunResult(
             status=result.status,
             output=text,
@@ -223,6 +302,24 @@ class DatabricksPlatform(BasePlatform):
             duration_ms=result.duration_ms,
             raw=raw,
         )
+
+    async def _remove_notebook(self, handle: RunHandle) -> str | None:
+        """Delete the run's uploaded notebook (``cleanup_notebooks``); the run page keeps its copy.
+
+        Returns why the delete failed, if it did: the run's own outcome stands and the
+        failure is reported with it (``raw['cleanup_error']``) rather than replacing it.
+        """
+        path = handle.extra.get("notebook_path")
+        if not path or not self.settings.cleanup_notebooks:
+            return None
+        try:
+            await self._call("workspace.delete", lambda w: w.workspace.delete(path))
+        except AADAPError as exc:
+            if exc.details.get("status_code") == 404:  # already removed by an earlier fetch
+                return None
+            log.warning("could not remove notebook %s after run %s: %s", path, handle.run_id, exc)
+            return str(exc)
+        return None
 
     async def cancel(self, handle: RunHandle) -> None:
         if handle.extra.get("kind") == "statement":
@@ -241,18 +338,40 @@ class DatabricksPlatform(BasePlatform):
     # --- connection and catalog ---------------------------------------------------
 
     async def test_connection(self) -> float:
+        """Credentials, then each configured resource: warehouse, cluster, cluster policy.
+
+        A resource that does not exist or that the identity may not see is an
+        ``InvalidConfigurationError`` naming the field and value.
+        """
         started = self._clock()
         await self._call("current_user.me", lambda w: w.current_user.me())
         if self.config.warehouse_id:
             warehouse_id = self.config.warehouse_id
-            try:
-                await self._call("warehouses.get", lambda w: w.warehouses.get(warehouse_id))
-            except DeploymentFailedError as exc:
-                raise InvalidConfigurationError(
-                    f"databricks warehouse_id={warehouse_id!r} is not usable: {exc.message}",
-                    details={"field": "warehouse_id", "value": warehouse_id, **exc.details},
-                ) from exc
+            await self._check(
+                "warehouse_id",
+                warehouse_id,
+                "warehouses.get",
+                lambda w: w.warehouses.get(warehouse_id),
+            )
+        if self.config.cluster_id:
+            cluster_id = self.config.cluster_id
+            await self._check(
+                "cluster_id", cluster_id, "clusters.get", lambda w: w.clusters.get(cluster_id)
+            )
+        if self.config.cluster_policy_id:
+            await self._policy_cluster(self.config.cluster_policy_id)
         return (self._clock() - started) * 1000.0
+
+    async def _check(
+        self, field: str, value: str, operation: str, fn: Callable[[WorkspaceClient], Any]
+    ) -> None:
+        try:
+            await self._call(operation, fn)
+        except (DeploymentFailedError, PlatformAuthenticationError) as exc:
+            raise InvalidConfigurationError(
+                f"databricks {field}={value!r} is not usable: {exc.message}",
+                details={**exc.details, "field": field, "value": value},
+            ) from exc
 
     async def list_tables(self) -> list[str]:
         catalog = self._require("catalog", "listing tables needs a catalog")

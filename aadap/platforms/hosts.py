@@ -9,6 +9,7 @@ databricks                  ``*.azuredatabricks.net``, ``*.cloud.databricks.com`
                             ``*.gcp.databricks.com``
 fabric (API)                ``api.fabric.microsoft.com``, ``*.fabric.microsoft.com``
 fabric (login)              ``login.microsoftonline.com``
+databricks (login)          ``login.microsoftonline.com`` (Azure service principals)
 ==========================  ==============================================================
 
 Any other host must be listed in ``allowed_hosts`` (``AADAP_PLATFORMS_ALLOWED_HOSTS``):
@@ -42,6 +43,7 @@ _SUFFIXES: dict[tuple[PlatformKind, Service], tuple[str, ...]] = {
 _EXACT: dict[tuple[PlatformKind, Service], tuple[str, ...]] = {
     (PlatformKind.FABRIC, "api"): ("api.fabric.microsoft.com",),
     (PlatformKind.FABRIC, "login"): ("login.microsoftonline.com",),
+    (PlatformKind.DATABRICKS, "login"): ("login.microsoftonline.com",),  # Azure service principals
 }
 
 

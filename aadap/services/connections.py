@@ -4,9 +4,12 @@ A connection is a name, a platform (``databricks``, ``fabric``, ``local``), its
 non-secret settings as JSON (validated per platform by the ``*Settings`` models of
 :mod:`aadap.services.connection_settings`; workspace and API URLs must be https on the
 platform's domains unless the host is in ``AADAP_PLATFORMS_ALLOWED_HOSTS``) and one
-secret: a Databricks token or a Fabric client secret, encrypted with ``AADAP_SECRET_KEY``
+secret, the one its ``auth_method`` needs: a Databricks personal access token
+(``pat``) or OAuth/Entra client secret (``oauth-m2m``, ``azure-client-secret``), a
+Fabric client secret (``client-secret``), encrypted with ``AADAP_SECRET_KEY``
 (:class:`~aadap.services.secrets.Keyring`) or held by reference (``env:NAME``,
-``prefect-secret:BLOCK``). Local connections have no secret.
+``prefect-secret:BLOCK``). Local connections and Fabric ``managed-identity`` ones have
+no secret. A test (:func:`probe`) reports the auth method it used.
 
 Every write is one transaction with its audit row in ``task_logs`` (task_id NULL),
 so a rejected request leaves nothing behind. What is returned and logged is a
@@ -39,7 +42,12 @@ from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.platforms import BasePlatform, create_platform
 from aadap.services import logs
-from aadap.services.connection_settings import SECRET_NAMES, parse_platform, validate_config
+from aadap.services.connection_settings import (
+    auth_method,
+    parse_platform,
+    secret_name,
+    validate_config,
+)
 from aadap.services.secrets import BlockResolver, Keyring, SecretRef, hint
 
 SOURCE = "connections"
@@ -108,6 +116,8 @@ class ProbeOutcome(BaseModel):
     error_code: str | None = None
     tested_at: dt.datetime
     recorded: bool = True
+    auth_method: str | None = None
+    """How the test authenticated (``pat``, ``oauth-m2m``, ``client-secret``, …; None: local)."""
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -227,13 +237,14 @@ def build_platform(
 ) -> BasePlatform:
     kind = PlatformKind(row.platform)
     config: dict[str, Any] = dict(row.config)
-    if kind is not PlatformKind.LOCAL:
+    field = secret_name(kind, config)
+    if field is not None:
         if secret is None:
             raise InvalidConfigurationError(
                 f"connection {row.name!r} has no secret; set one with `aadap connections rotate {row.name}`",
                 details={"field": "secret", "connection": row.name},
             )
-        config[SECRET_NAMES[kind]] = secret
+        config[field] = secret
     return create_platform(kind, settings.platforms, config=config, home=settings.home)
 
 
@@ -259,20 +270,30 @@ def _audit(event: str, message: str, row: PlatformConnection, **details: Any) ->
 
 
 def _secret_fields(
-    kind: PlatformKind, settings: Settings, secret: SecretStr | None, secret_ref: str | None
+    kind: PlatformKind,
+    settings: Settings,
+    secret: SecretStr | None,
+    secret_ref: str | None,
+    config: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The secret columns for a new secret; validates that the platform wants one."""
+    """The secret columns for a new secret; validates that the connection wants one."""
+    name = secret_name(kind, config)
     if secret is not None and not secret.get_secret_value():
         raise InvalidRequestError("secret is empty", details={"field": "secret"})
     if secret is not None and secret_ref is not None:
         raise InvalidRequestError(
             "give either a secret or secret_ref, not both", details={"field": "secret_ref"}
         )
-    if kind is PlatformKind.LOCAL:
+    if name is None:
         if secret is not None or secret_ref is not None:
+            what = (
+                "a local connection"
+                if kind is PlatformKind.LOCAL
+                else (f"a {kind.value} connection with auth_method={auth_method(kind, config)!r}")
+            )
             raise InvalidRequestError(
-                "a local connection takes no secret",
-                details={"field": "secret", "platform": "local"},
+                f"{what} takes no secret",
+                details={"field": "secret", "platform": kind.value},
             )
         return {"secret_ciphertext": None, "secret_ref": None, "secret_hint": None}
     if secret_ref is not None:
@@ -280,13 +301,11 @@ def _secret_fields(
         return {"secret_ciphertext": None, "secret_ref": str(ref), "secret_hint": None}
     if secret is None:
         raise InvalidRequestError(
-            f"a {kind.value} connection needs its {SECRET_NAMES[kind]}: a secret to encrypt, "
+            f"a {kind.value} connection needs its {name}: a secret to encrypt, "
             "or secret_ref=env:NAME / prefect-secret:BLOCK",
             details={"field": "secret", "platform": kind.value},
         )
-    ciphertext = Keyring.from_settings(settings).encrypt(
-        secret, what=f"the {kind.value} {SECRET_NAMES[kind]}"
-    )
+    ciphertext = Keyring.from_settings(settings).encrypt(secret, what=f"the {kind.value} {name}")
     return {"secret_ciphertext": ciphertext, "secret_ref": None, "secret_hint": hint(secret)}
 
 
@@ -309,7 +328,7 @@ async def add(
         )
     kind = parse_platform(platform)
     stored = validate_config(kind, config, settings)
-    secret_columns = _secret_fields(kind, settings, secret, secret_ref)
+    secret_columns = _secret_fields(kind, settings, secret, secret_ref, stored)
     row = PlatformConnection(
         name=name, platform=kind.value, config=stored, is_active=True, is_default=default,
         status=ConnectionStatus.UNTESTED.value, **secret_columns,
@@ -347,12 +366,13 @@ async def rotate(
     async with db.transaction() as session:
         row = await _by_name(session, name, lock=True)
         kind = PlatformKind(row.platform)
-        if kind is PlatformKind.LOCAL:
+        if secret_name(kind, row.config) is None:
             raise InvalidRequestError(
-                f"connection {name!r} is local and has no secret to rotate",
+                f"connection {name!r} has no secret to rotate "
+                f"({'local' if kind is PlatformKind.LOCAL else auth_method(kind, row.config)})",
                 details={"field": "name", "value": name},
             )
-        columns = _secret_fields(kind, settings, secret, secret_ref)
+        columns = _secret_fields(kind, settings, secret, secret_ref, row.config)
         for key, value in columns.items():
             setattr(row, key, value)
         row.rotated_at = utcnow()
@@ -518,6 +538,7 @@ async def probe(
         error=None if error is None else str(error),
         error_code=None if error is None else error.error_code,
         tested_at=utcnow(),
+        auth_method=auth_method(PlatformKind(row.platform), row.config),
     )
     logs.defer(db, [_test_log(row, source, error, outcome.latency_ms)])  # in the transaction
     async with db.transaction() as session:

@@ -110,6 +110,7 @@ async def test_add_prompts_hidden_and_never_prints_the_secret(
     tested = await cli("test", "dbx")
     assert tested.exit_code == 0, tested.output
     assert "dbx: OK (" in tested.output
+    assert "[auth: pat]" in tested.output  # which method the test used
     assert as_json(await cli("show", "dbx", "--format", "json"))["status"] == "OK"
     assert token not in cli.everything
     assert token not in await stored(db)
@@ -141,7 +142,7 @@ async def test_secret_from_env_now_or_by_reference_later(
     fabric = [
         "--platform", "fabric", "--tenant-id", fabric_server.tenant_id,
         "--client-id", fabric_server.client_id, "--workspace-id", fabric_server.workspace_id,
-        "--lakehouse-id", "lh-1", "--config", f"api_base={fabric_server.api_base}",
+        "--lakehouse-id", fabric_server.lakehouse_id, "--config", f"api_base={fabric_server.api_base}",
         "--config", f"authority_host={fabric_server.url}",
         "--config", f"ca_bundle={fabric_server.ca_bundle}",
     ]  # fmt: skip
@@ -170,7 +171,7 @@ BAD: list[tuple[str, list[str], str]] = [
     ("non-https", ["x", "--platform", "databricks", "--workspace-url",
                    "http://adb-1.azuredatabricks.net", "--catalog", "c", "--schema", "s"],
      "plain http"),
-    ("missing field", ["x", "--platform", "fabric", "--tenant-id", "t"], "client_id: Field required"),
+    ("missing field", ["x", "--platform", "fabric", "--tenant-id", "t"], "workspace_id: Field required"),
     ("bad pair", ["x", "--platform", "local", "--config", "novalue"], "KEY=VALUE"),
     ("two sources", ["x", "--platform", "databricks", "--workspace-url",
                      "https://adb-1.azuredatabricks.net", "--catalog", "c", "--schema", "s",

@@ -75,7 +75,7 @@ async def test_one_healthy_one_refused_one_disabled(
         db, settings, name="fabric-ok", platform="fabric", secret_ref="prefect-secret:aadap-test-fabric",
         config={
             "tenant_id": fabric_server.tenant_id, "client_id": fabric_server.client_id,
-            "workspace_id": fabric_server.workspace_id, "lakehouse_id": "lh-1",
+            "workspace_id": fabric_server.workspace_id, "lakehouse_id": fabric_server.lakehouse_id,
             "api_base": fabric_server.api_base, "authority_host": fabric_server.url,
             "ca_bundle": str(fabric_server.ca_bundle),
         },

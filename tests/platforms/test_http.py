@@ -15,7 +15,14 @@ from aadap.core.exceptions import (
     PlatformRateLimitError,
     PlatformTimeoutError,
 )
-from aadap.platforms._http import error_for_status, parse_retry_after, with_retries
+from aadap.platforms._http import (
+    ambiguous_write,
+    error_for_status,
+    error_for_transport,
+    parse_retry_after,
+    resend_is_safe,
+    with_retries,
+)
 from tests.platforms.conftest import FakeTime
 
 
@@ -87,3 +94,57 @@ async def test_with_retries_is_bounded_and_skips_permanent_errors(fake_time: Fak
     with pytest.raises(KeyError):
         await with_retries(unknown, sleep=fake_time.sleep, attempts=5)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "safe"),
+    [
+        (error_for_status(429, platform=PlatformKind.FABRIC, operation="o", message="m"), True),
+        (error_for_status(503, platform=PlatformKind.FABRIC, operation="o", message="m"), True),
+        (error_for_status(500, platform=PlatformKind.FABRIC, operation="o", message="m"), False),
+        (error_for_status(504, platform=PlatformKind.FABRIC, operation="o", message="m"), False),
+        (error_for_status(400, platform=PlatformKind.FABRIC, operation="o", message="m"), False),
+        (
+            error_for_transport(
+                OSError(), platform=PlatformKind.FABRIC, operation="o", timed_out=False, sent=False
+            ),
+            True,
+        ),
+        (
+            error_for_transport(
+                OSError(), platform=PlatformKind.FABRIC, operation="o", timed_out=True, sent=True
+            ),
+            False,
+        ),
+    ],
+)
+def test_a_write_is_resent_only_when_it_certainly_did_not_take_effect(
+    error: AADAPError, safe: bool
+) -> None:
+    assert resend_is_safe(error) is safe
+
+
+async def test_retry_after_is_waited_in_full_up_to_max_wait(fake_time: FakeTime) -> None:
+    calls: list[int] = []
+
+    async def throttled() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise PlatformRateLimitError("slow down", details={"retry_after": 240.0})
+        return "ok"
+
+    assert await with_retries(throttled, sleep=fake_time.sleep, max_wait=300) == "ok"
+    assert fake_time.sleeps == [240.0]
+
+    calls.clear()
+    with pytest.raises(PlatformRateLimitError):
+        await with_retries(throttled, sleep=fake_time.sleep, max_wait=60)
+    assert len(calls) == 1  # longer than allowed: raised at once, not shortened
+
+
+async def test_an_ambiguous_write_becomes_a_non_retryable_error() -> None:
+    cause = PlatformTimeoutError("read timed out", details={"request_sent": True})
+    error = ambiguous_write(cause, what="the statement")
+    assert isinstance(error, DeploymentFailedError) and not error.retryable
+    assert error.details == {"request_sent": True, "ambiguous": True, "cause": "PLATFORM_TIMEOUT"}
+    assert "may or may not have taken effect" in error.message

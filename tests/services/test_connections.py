@@ -36,7 +36,7 @@ from aadap.services.runtime import Runtime
 from tests import builders
 from tests.conftest import settings_for
 from tests.fakes.databricks_server import FakeDatabricks, Script
-from tests.fakes.fabric_server import FakeFabric, Lakehouse
+from tests.fakes.fabric_server import FakeAppServiceIdentity, FakeFabric, Lakehouse
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
@@ -44,7 +44,7 @@ KEY_B = Fernet.generate_key().decode()
 
 @pytest.fixture
 def fabric_server(fabric_server: FakeFabric) -> FakeFabric:
-    fabric_server.lakehouses["lh-1"] = Lakehouse(tables=["orders"])
+    fabric_server.lakehouses[fabric_server.lakehouse_id] = Lakehouse(tables=["orders"])
     return fabric_server
 
 
@@ -84,9 +84,10 @@ def fabric_config(server: FakeFabric) -> dict[str, Any]:
         "tenant_id": server.tenant_id,
         "client_id": server.client_id,
         "workspace_id": server.workspace_id,
-        "lakehouse_id": "lh-1",
+        "lakehouse_id": server.lakehouse_id,
         "api_base": server.api_base,
         "authority_host": server.url,
+        "onelake_base": server.url,
         "ca_bundle": str(server.ca_bundle),
     }
 
@@ -322,6 +323,7 @@ async def test_a_healthy_connection_records_status_latency_and_a_log_row(
     assert [r.path for r in calls] == [
         "/api/2.0/preview/scim/v2/Me",
         "/api/2.0/sql/warehouses/wh-1",
+        "/api/2.1/clusters/get",
     ]
     assert calls[0].headers["authorization"] == f"Bearer {databricks_server.token}"
     log = await last_log(db)
@@ -388,7 +390,7 @@ async def test_fabric_by_env_reference_and_a_missing_variable(
     assert outcome.ok, outcome.error
     assert [r.path for r in fabric_server.api_requests()] == [
         f"/v1/workspaces/{fabric_server.workspace_id}",
-        f"/v1/workspaces/{fabric_server.workspace_id}/lakehouses/lh-1",
+        f"/v1/workspaces/{fabric_server.workspace_id}/lakehouses/{fabric_server.lakehouse_id}",
     ]
     row = await row_of(db, "fab")
     assert (row.status, row.last_error) == ("OK", None)
@@ -688,3 +690,66 @@ async def test_deploying_to_databricks_links_the_connection_and_records_compute_
         count = (await session.execute(select(func.count(models.Execution.id)))).scalar_one()
     assert count == 1
     await assert_never_stored(db, caplog, databricks_server.token)
+
+
+# --- the auth methods teams use (issue 23.4) ------------------------------------------------
+
+
+async def test_databricks_oauth_m2m_connection_reports_its_method(
+    db: Database,
+    settings: Settings,
+    databricks_server: FakeDatabricks,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = dbx_config(
+        databricks_server, auth_method="oauth-m2m", client_id=databricks_server.client_id
+    )
+    info = await connections.add(
+        db, settings, name="dbx-sp", platform="databricks", config=config,
+        secret=SecretStr(databricks_server.client_secret),
+    )  # fmt: skip
+    assert info.secret_source == "encrypted"
+    outcome = await connections.probe(db, settings, name="dbx-sp")
+    assert outcome.ok, outcome.error
+    assert outcome.auth_method == "oauth-m2m"
+    assert len(databricks_server.oauth_tokens) == 1
+    await assert_never_stored(db, caplog, databricks_server.client_secret)
+
+
+async def test_an_auth_method_missing_its_ids_is_refused_naming_the_field(
+    db: Database, settings: Settings, databricks_server: FakeDatabricks, fabric_server: FakeFabric
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"oauth-m2m.*needs client_id"):
+        await connections.add(
+            db, settings, name="x", platform="databricks",
+            config=dbx_config(databricks_server, auth_method="oauth-m2m"), secret=SecretStr("s"),
+        )  # fmt: skip
+    bad_ws = {**fabric_config(fabric_server), "workspace_id": "ws-0001"}
+    with pytest.raises(InvalidRequestError, match="workspace_id='ws-0001'"):
+        await connections.add(
+            db, settings, name="y", platform="fabric", config=bad_ws, secret=SecretStr("s")
+        )
+
+
+async def test_fabric_managed_identity_takes_no_secret_and_reports_its_method(
+    db: Database,
+    settings: Settings,
+    fabric_server: FakeFabric,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {**fabric_config(fabric_server), "auth_method": "managed-identity"}
+    del config["tenant_id"]
+    with pytest.raises(InvalidRequestError, match=r"managed-identity'? takes no secret"):
+        await connections.add(
+            db, settings, name="fab-mi", platform="fabric", config=config, secret=SecretStr("s")
+        )
+    info = await connections.add(db, settings, name="fab-mi", platform="fabric", config=config)
+    assert info.secret_source == "none"
+    with FakeAppServiceIdentity(fabric_server, client_id=fabric_server.client_id) as identity:
+        monkeypatch.setenv("IDENTITY_ENDPOINT", identity.endpoint)
+        monkeypatch.setenv("IDENTITY_HEADER", identity.header)
+        outcome = await connections.probe(db, settings, name="fab-mi")
+    assert outcome.ok, outcome.error
+    assert outcome.auth_method == "managed-identity"
+    assert len(identity.requests) == 1
