@@ -18,7 +18,8 @@ from typing import Any
 
 import duckdb
 
-from aadap.core.exceptions import PlatformConnectionError
+from aadap.core.exceptions import InvalidDataError, PlatformConnectionError
+from aadap.platforms._inputs import check_csv_inputs
 from aadap.platforms.base import PREVIEW_ROWS
 
 # Statement types whose result is a single "Count" column of affected rows.
@@ -78,8 +79,12 @@ def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) 
     """Run every statement of ``sql``; report the affected rows and the last query's preview.
 
     A DuckDB error stops the script and is reported in ``error`` (statements
-    before it stay applied, as they would on any SQL engine in autocommit).
+    before it stay applied, as they would on any SQL engine in autocommit). A CSV file
+    the script names that would not be read correctly is refused before anything runs,
+    and a CSV row DuckDB's strict reader rejects while running is reported the same way:
+    ``InvalidDataError``.
     """
+    check_csv_inputs(sql)
     outcome = SqlOutcome()
     params = dict(parameters or {})
     con = _connect(database)
@@ -96,6 +101,15 @@ def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) 
             try:
                 cursor = con.execute(statement, needed) if needed else con.execute(statement)
                 _collect(cursor, kind, outcome)
+            except duckdb.InvalidInputException as exc:
+                if "CSV Error" in str(exc):
+                    raise InvalidDataError(
+                        f"statement {len(outcome.statements)} ({kind}) stopped on a bad CSV "
+                        f"row: {exc}",
+                        details={"field": "data_file", "statements": outcome.statements},
+                    ) from exc
+                outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+                return outcome
             except duckdb.Error as exc:
                 outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
                 return outcome
