@@ -137,6 +137,10 @@ class PlatformSettings(_Group):
     run_timeout_seconds: float = Field(default=1800.0, gt=0)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     local_python_timeout_seconds: float = Field(default=120.0, gt=0)
+    # --- the local engine: waiting for the DuckDB file, and its sandbox ---
+    local_lock_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="wait for another run holding the local DuckDB file"
+    )
     compute_usd_per_hour: dict[str, Decimal] = Field(
         default_factory=lambda: {
             "local": Decimal("0"),

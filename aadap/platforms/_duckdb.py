@@ -10,7 +10,8 @@ import base64
 import datetime as dt
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from aadap.core.exceptions import InvalidDataError, PlatformConnectionError
+from aadap.core import locks
+from aadap.core.exceptions import InvalidDataError, PlatformBusyError, PlatformConnectionError
 from aadap.platforms._inputs import check_csv_inputs
 from aadap.platforms.base import PREVIEW_ROWS
 
@@ -37,15 +39,46 @@ class SqlOutcome:
     error: str | None = None
 
 
-def _connect(database: Path) -> Any:
-    """A connection, or ``PlatformConnectionError`` (a lock held by another process, a bad file)."""
-    try:
-        return duckdb.connect(str(database))
-    except duckdb.Error as exc:
-        raise PlatformConnectionError(
-            f"cannot open the local DuckDB database {database}: {exc}",
-            details={"platform": "local", "database": str(database)},
-        ) from exc
+@contextmanager
+def connection(database: Path, *, lock_timeout: float) -> Iterator[Any]:
+    """A connection to ``database`` that no other process or thread holds meanwhile.
+
+    DuckDB admits one process with the file open for writing; the others fail at once
+    ("Could not set lock on file"). Every AADAP process sharing the file waits its turn
+    on a lock beside it instead (:mod:`aadap.core.locks`), up to ``lock_timeout``
+    seconds: then, or when a process outside AADAP holds DuckDB's own lock, the error
+    is ``PlatformBusyError`` (retryable: nothing ran). A bad file is
+    ``PlatformConnectionError``.
+    """
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(locks.hold(database, wait=lock_timeout))
+        except TimeoutError as exc:
+            raise PlatformBusyError(
+                f"the local DuckDB database {database} stayed busy with another run for "
+                f"{lock_timeout:g}s (AADAP_PLATFORMS_LOCAL_LOCK_TIMEOUT_SECONDS)",
+                details={"platform": "local", "database": str(database)},
+            ) from exc
+        try:
+            con = duckdb.connect(str(database))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise _unusable(database, exc) from exc
+            raise PlatformBusyError(
+                f"the local DuckDB database {database} is held by another program: {exc}",
+                details={"platform": "local", "database": str(database)},
+            ) from exc
+        except duckdb.Error as exc:
+            raise _unusable(database, exc) from exc
+        stack.callback(con.close)
+        yield con
+
+
+def _unusable(database: Path, exc: Exception) -> PlatformConnectionError:
+    return PlatformConnectionError(
+        f"cannot open the local DuckDB database {database}: {exc}",
+        details={"platform": "local", "database": str(database)},
+    )
 
 
 def json_safe(value: Any) -> Any:
@@ -75,7 +108,9 @@ def _statement_type(statement: Any) -> str:
     return str(getattr(statement.type, "name", statement.type))
 
 
-def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) -> SqlOutcome:
+def execute_sql(
+    database: Path, sql: str, parameters: Mapping[str, str] | None, *, lock_timeout: float
+) -> SqlOutcome:
     """Run every statement of ``sql``; report the affected rows and the last query's preview.
 
     A DuckDB error stops the script and is reported in ``error`` (statements
@@ -87,8 +122,7 @@ def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) 
     check_csv_inputs(sql)
     outcome = SqlOutcome()
     params = dict(parameters or {})
-    con = _connect(database)
-    try:
+    with connection(database, lock_timeout=lock_timeout) as con:
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as exc:
@@ -114,8 +148,6 @@ def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) 
                 outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
                 return outcome
         return outcome
-    finally:
-        con.close()
 
 
 def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
@@ -140,32 +172,35 @@ def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
     outcome.row_count = total
 
 
-def list_tables(database: Path) -> list[str]:
+def _rows(
+    database: Path, query: str, *, lock_timeout: float, parameters: dict[str, str] | None = None
+) -> list[tuple[Any, ...]]:
+    with connection(database, lock_timeout=lock_timeout) as con:
+        return list(con.execute(query, parameters).fetchall())
+
+
+def list_tables(database: Path, *, lock_timeout: float) -> list[str]:
     """``schema.table`` for every user table and view (``table`` alone in ``main``)."""
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
-            "ORDER BY table_schema, table_name"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+        "ORDER BY table_schema, table_name",
+        lock_timeout=lock_timeout,
+    )
     return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
-def schema(database: Path) -> dict[str, list[str]]:
+def schema(database: Path, *, lock_timeout: float) -> dict[str, list[str]]:
     """Column names of every user table and view, keyed as :func:`list_tables` names
     them: one connection and one query (opening DuckDB is the expensive part)."""
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
-            "ORDER BY table_schema, table_name, ordinal_position"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+        "ORDER BY table_schema, table_name, ordinal_position",
+        lock_timeout=lock_timeout,
+    )
     tables: dict[str, list[str]] = {}
     for schema_name, name, column in rows:
         key = name if schema_name == "main" else f"{schema_name}.{name}"
@@ -173,19 +208,20 @@ def schema(database: Path) -> dict[str, list[str]]:
     return tables
 
 
-def table_columns(database: Path, table: str) -> list[dict[str, str]]:
+def table_columns(database: Path, table: str, *, lock_timeout: float) -> list[dict[str, str]]:
     """``[{"name", "type"}]`` for ``table`` (``schema.table`` or ``table``); empty if unknown."""
     schema, _, name = table.rpartition(".")
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
-            {"schema": schema or "main", "name": name},
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
+        lock_timeout=lock_timeout,
+        parameters={"schema": schema or "main", "name": name},
+    )
     return [{"name": str(column), "type": str(kind)} for column, kind in rows]
 
 
-__all__ = ["SqlOutcome", "execute_sql", "json_safe", "list_tables", "table_columns"]
+__all__ = [
+    "SqlOutcome", "connection", "execute_sql", "json_safe", "list_tables", "schema",
+    "table_columns",
+]  # fmt: skip

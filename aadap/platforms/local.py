@@ -110,8 +110,9 @@ class LocalPlatform(BasePlatform):
         self.database_path.parent.mkdir(parents=True, exist_ok=True)
         async with self._sql_lock:
             outcome = await asyncio.to_thread(
-                _duckdb.execute_sql, self.database_path, code, parameters
-            )
+                _duckdb.execute_sql, self.database_path, code, parameters,
+                lock_timeout=self.settings.local_lock_timeout_seconds,
+            )  # fmt: skip
         raw: dict[str, Any] = {
             "statements": outcome.statements,
             "database": str(self.database_path),
@@ -238,21 +239,34 @@ class LocalPlatform(BasePlatform):
         if not self.database_path.exists():
             return []
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.list_tables, self.database_path)
+            return await asyncio.to_thread(
+                _duckdb.list_tables,
+                self.database_path,
+                lock_timeout=self.settings.local_lock_timeout_seconds,
+            )
 
     async def schema(self) -> dict[str, list[str]]:
         """Column names of every table and view (the agents' schema hints)."""
         if not self.database_path.exists():
             return {}
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.schema, self.database_path)
+            return await asyncio.to_thread(
+                _duckdb.schema,
+                self.database_path,
+                lock_timeout=self.settings.local_lock_timeout_seconds,
+            )
 
     async def table_columns(self, table: str) -> list[dict[str, str]]:
         """``[{"name", "type"}]`` of ``table``; empty when it does not exist."""
         if not self.database_path.exists():
             return []
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.table_columns, self.database_path, table)
+            return await asyncio.to_thread(
+                _duckdb.table_columns,
+                self.database_path,
+                table,
+                lock_timeout=self.settings.local_lock_timeout_seconds,
+            )
 
 
 async def _drain(stream: asyncio.StreamReader, sink: bytearray) -> None:
