@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,8 +21,14 @@ from typing import Any
 import duckdb
 
 from aadap.core import locks
-from aadap.core.exceptions import InvalidDataError, PlatformBusyError, PlatformConnectionError
+from aadap.core.exceptions import (
+    InvalidDataError,
+    PlatformBusyError,
+    PlatformConnectionError,
+    PlatformTimeoutError,
+)
 from aadap.platforms._inputs import check_csv_inputs
+from aadap.platforms._sandbox import SqlLimits, confine
 from aadap.platforms.base import PREVIEW_ROWS
 
 # Statement types whose result is a single "Count" column of affected rows.
@@ -40,23 +47,25 @@ class SqlOutcome:
 
 
 @contextmanager
-def connection(database: Path, *, lock_timeout: float) -> Iterator[Any]:
-    """A connection to ``database`` that no other process or thread holds meanwhile.
+def connection(database: Path, limits: SqlLimits, readable: Sequence[str] = ()) -> Iterator[Any]:
+    """A sandboxed connection to ``database`` (:func:`aadap.platforms._sandbox.confine`:
+    ``readable`` are the files it may read) that no other process or thread holds meanwhile.
 
     DuckDB admits one process with the file open for writing; the others fail at once
     ("Could not set lock on file"). Every AADAP process sharing the file waits its turn
-    on a lock beside it instead (:mod:`aadap.core.locks`), up to ``lock_timeout``
-    seconds: then, or when a process outside AADAP holds DuckDB's own lock, the error
+    on a lock beside it instead (:mod:`aadap.core.locks`), up to
+    ``limits.lock_timeout_seconds``: then, or when a process outside AADAP holds DuckDB's own lock, the error
     is ``PlatformBusyError`` (retryable: nothing ran). A bad file is
     ``PlatformConnectionError``.
     """
+    wait = limits.lock_timeout_seconds
     with ExitStack() as stack:
         try:
-            stack.enter_context(locks.hold(database, wait=lock_timeout))
+            stack.enter_context(locks.hold(database, wait=wait))
         except TimeoutError as exc:
             raise PlatformBusyError(
                 f"the local DuckDB database {database} stayed busy with another run for "
-                f"{lock_timeout:g}s (AADAP_PLATFORMS_LOCAL_LOCK_TIMEOUT_SECONDS)",
+                f"{wait:g}s (AADAP_PLATFORMS_LOCAL_LOCK_TIMEOUT_SECONDS)",
                 details={"platform": "local", "database": str(database)},
             ) from exc
         try:
@@ -71,6 +80,7 @@ def connection(database: Path, *, lock_timeout: float) -> Iterator[Any]:
         except duckdb.Error as exc:
             raise _unusable(database, exc) from exc
         stack.callback(con.close)
+        confine(con, limits, readable)
         yield con
 
 
@@ -109,7 +119,7 @@ def _statement_type(statement: Any) -> str:
 
 
 def execute_sql(
-    database: Path, sql: str, parameters: Mapping[str, str] | None, *, lock_timeout: float
+    database: Path, sql: str, parameters: Mapping[str, str] | None, limits: SqlLimits
 ) -> SqlOutcome:
     """Run every statement of ``sql``; report the affected rows and the last query's preview.
 
@@ -117,37 +127,59 @@ def execute_sql(
     before it stay applied, as they would on any SQL engine in autocommit). A CSV file
     the script names that would not be read correctly is refused before anything runs,
     and a CSV row DuckDB's strict reader rejects while running is reported the same way:
-    ``InvalidDataError``.
+    ``InvalidDataError``. A script still running after ``limits.timeout_seconds`` is
+    interrupted: ``PlatformTimeoutError``.
     """
-    check_csv_inputs(sql)
+    readable = limits.readable(sql)
+    check_csv_inputs(readable)
     outcome = SqlOutcome()
     params = dict(parameters or {})
-    with connection(database, lock_timeout=lock_timeout) as con:
+    with connection(database, limits, readable) as con:
+        timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+        timer.start()
         try:
-            statements = con.extract_statements(sql)
-        except duckdb.Error as exc:
-            outcome.error = str(exc)
-            return outcome
-        for statement in statements:
-            kind = _statement_type(statement)
-            outcome.statements.append(kind)
-            needed = {name: params[name] for name in statement.named_parameters if name in params}
-            try:
-                cursor = con.execute(statement, needed) if needed else con.execute(statement)
-                _collect(cursor, kind, outcome)
-            except duckdb.InvalidInputException as exc:
-                if "CSV Error" in str(exc):
-                    raise InvalidDataError(
-                        f"statement {len(outcome.statements)} ({kind}) stopped on a bad CSV "
-                        f"row: {exc}",
-                        details={"field": "data_file", "statements": outcome.statements},
-                    ) from exc
-                outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
-                return outcome
-            except duckdb.Error as exc:
-                outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
-                return outcome
+            return _execute(con, sql, params, outcome)
+        except duckdb.InterruptException as exc:
+            raise PlatformTimeoutError(
+                f"the local SQL script was interrupted after {limits.timeout_seconds:g}s "
+                "(AADAP_PLATFORMS_LOCAL_SQL_TIMEOUT_SECONDS)",
+                details={
+                    "platform": "local",
+                    "statements": outcome.statements,
+                    "timeout_seconds": limits.timeout_seconds,
+                },
+            ) from exc
+        finally:
+            timer.cancel()
+
+
+def _execute(con: Any, sql: str, params: dict[str, str], outcome: SqlOutcome) -> SqlOutcome:
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        outcome.error = str(exc)
         return outcome
+    for statement in statements:
+        kind = _statement_type(statement)
+        outcome.statements.append(kind)
+        needed = {name: params[name] for name in statement.named_parameters if name in params}
+        try:
+            cursor = con.execute(statement, needed) if needed else con.execute(statement)
+            _collect(cursor, kind, outcome)
+        except duckdb.InterruptException:
+            raise  # the timeout's: reported by the caller
+        except duckdb.InvalidInputException as exc:
+            if "CSV Error" in str(exc):
+                raise InvalidDataError(
+                    f"statement {len(outcome.statements)} ({kind}) stopped on a bad CSV row: {exc}",
+                    details={"field": "data_file", "statements": outcome.statements},
+                ) from exc
+            outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+            return outcome
+        except duckdb.Error as exc:
+            outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+            return outcome
+    return outcome
 
 
 def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
@@ -173,25 +205,25 @@ def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
 
 
 def _rows(
-    database: Path, query: str, *, lock_timeout: float, parameters: dict[str, str] | None = None
+    database: Path, query: str, limits: SqlLimits, parameters: dict[str, str] | None = None
 ) -> list[tuple[Any, ...]]:
-    with connection(database, lock_timeout=lock_timeout) as con:
+    with connection(database, limits) as con:
         return list(con.execute(query, parameters).fetchall())
 
 
-def list_tables(database: Path, *, lock_timeout: float) -> list[str]:
+def list_tables(database: Path, limits: SqlLimits) -> list[str]:
     """``schema.table`` for every user table and view (``table`` alone in ``main``)."""
     rows = _rows(
         database,
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
         "ORDER BY table_schema, table_name",
-        lock_timeout=lock_timeout,
+        limits,
     )
     return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
-def schema(database: Path, *, lock_timeout: float) -> dict[str, list[str]]:
+def schema(database: Path, limits: SqlLimits) -> dict[str, list[str]]:
     """Column names of every user table and view, keyed as :func:`list_tables` names
     them: one connection and one query (opening DuckDB is the expensive part)."""
     rows = _rows(
@@ -199,7 +231,7 @@ def schema(database: Path, *, lock_timeout: float) -> dict[str, list[str]]:
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
         "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
         "ORDER BY table_schema, table_name, ordinal_position",
-        lock_timeout=lock_timeout,
+        limits,
     )
     tables: dict[str, list[str]] = {}
     for schema_name, name, column in rows:
@@ -208,14 +240,14 @@ def schema(database: Path, *, lock_timeout: float) -> dict[str, list[str]]:
     return tables
 
 
-def table_columns(database: Path, table: str, *, lock_timeout: float) -> list[dict[str, str]]:
+def table_columns(database: Path, table: str, limits: SqlLimits) -> list[dict[str, str]]:
     """``[{"name", "type"}]`` for ``table`` (``schema.table`` or ``table``); empty if unknown."""
     schema, _, name = table.rpartition(".")
     rows = _rows(
         database,
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
-        lock_timeout=lock_timeout,
+        limits,
         parameters={"schema": schema or "main", "name": name},
     )
     return [{"name": str(column), "type": str(kind)} for column, kind in rows]

@@ -17,6 +17,7 @@ makes DuckDB's strict reader fail at run time, which the caller reports the same
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -101,10 +102,11 @@ def csv_problem(path: Path) -> str | None:
     return None
 
 
-def check_csv_inputs(sql: str) -> None:
-    """Raise :class:`InvalidDataError` for the first CSV file ``sql`` names that would
-    not be read correctly."""
-    for path in named_files(sql):
+def check_csv_inputs(files: Iterable[str | Path]) -> None:
+    """Raise :class:`InvalidDataError` for the first CSV file of ``files`` (those a
+    script names) that would not be read correctly."""
+    for name in files:
+        path = Path(name)
         if not path.name.lower().endswith(CSV_SUFFIXES):
             continue
         problem = csv_problem(path)
