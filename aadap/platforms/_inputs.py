@@ -16,6 +16,7 @@ makes DuckDB's strict reader fail at run time, which the caller reports the same
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,7 +51,8 @@ def string_literals(sql: str) -> list[str]:
 
 
 def named_files(sql: str) -> list[Path]:
-    """The existing files the script names literally, resolved (globs are expanded)."""
+    """The existing files the script names literally, as absolute paths (``..`` removed,
+    symbolic links kept: DuckDB checks a path as written; globs are expanded)."""
     found: dict[Path, None] = {}
     for value in string_literals(sql):
         if not value or "\n" in value or "://" in value:
@@ -64,7 +66,7 @@ def named_files(sql: str) -> list[Path]:
             candidates = [path]
         for candidate in candidates:
             if candidate.is_file():
-                found[candidate.resolve()] = None
+                found[Path(os.path.abspath(candidate))] = None
     return list(found)
 
 

@@ -87,7 +87,7 @@ class SqlLimits:
     @classmethod
     def of(cls, settings: PlatformSettings, workspace: Path, home: Path) -> SqlLimits:
         return cls(
-            workspace=workspace.resolve(),
+            workspace=workspace.absolute(),
             private=(home.resolve(),),
             threads=settings.local_threads,
             memory_limit_mb=settings.local_memory_limit_mb,
@@ -116,10 +116,17 @@ class SqlLimits:
                 read.update(dict.fromkeys(named))
             else:
                 other.update(named)
-        return [str(f) for f in read if f not in other and self._may_read(f)]
+        written = other | {f.resolve() for f in other}
+        allowed: dict[str, None] = {}
+        for path in read:
+            real = path.resolve()
+            if path not in written and real not in written and self._may_read(real):
+                allowed.update(dict.fromkeys((str(path), str(real))))
+        return list(allowed)
 
     def _may_read(self, path: Path) -> bool:
-        if path.is_relative_to(self.workspace):
+        """Whether ``path`` (resolved) may be read."""
+        if path.is_relative_to(self.workspace.resolve()):
             return True
         if any(path.is_relative_to(p) for p in (*_never_readable(), *self.private)):
             return False
@@ -138,8 +145,10 @@ def confine(con: Any, limits: SqlLimits, readable: Sequence[str] = ()) -> None:
     con.execute(f"SET memory_limit = '{int(limits.memory_limit_mb)}MB'")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    # the workspace with a trailing separator: DuckDB matches directory prefixes
-    con.execute("SET allowed_directories = $dirs", {"dirs": [f"{limits.workspace}{os.sep}"]})
+    # the workspace as written and resolved (DuckDB compares paths as the script writes
+    # them), each with a trailing separator: DuckDB matches directory prefixes
+    forms = dict.fromkeys((limits.workspace, limits.workspace.resolve()))
+    con.execute("SET allowed_directories = $dirs", {"dirs": [f"{d}{os.sep}" for d in forms]})
     con.execute("SET allowed_paths = $paths", {"paths": list(readable)})
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

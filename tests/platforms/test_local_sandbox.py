@@ -314,3 +314,16 @@ async def test_network_can_be_allowed_by_settings(tmp_path: Path, listener: List
             break
         await asyncio.sleep(0.05)
     assert len(listener.accepted) == 1
+
+
+async def test_a_file_named_through_a_symbolic_link_is_readable(
+    local: LocalPlatform, tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "x.csv").write_text("a\n7\n")
+    (tmp_path / "link").symlink_to(real)
+    result = await local.run(
+        f"SELECT a FROM '{tmp_path / 'link' / 'x.csv'}'", language=Language.SQL, name="link"
+    )
+    assert result.rows == [{"a": 7}]
