@@ -54,9 +54,9 @@ def connection(database: Path, limits: SqlLimits, readable: Sequence[str] = ()) 
     DuckDB admits one process with the file open for writing; the others fail at once
     ("Could not set lock on file"). Every AADAP process sharing the file waits its turn
     on a lock beside it instead (:mod:`aadap.core.locks`), up to
-    ``limits.lock_timeout_seconds``: then, or when a process outside AADAP holds DuckDB's own lock, the error
-    is ``PlatformBusyError`` (retryable: nothing ran). A bad file is
-    ``PlatformConnectionError``.
+    ``limits.lock_timeout_seconds``: then, or when a process outside AADAP holds DuckDB's
+    own lock, the error is ``PlatformBusyError`` (retryable: nothing ran). A bad file, or
+    a DuckDB that refuses the sandbox's settings, is ``PlatformConnectionError``.
     """
     wait = limits.lock_timeout_seconds
     with ExitStack() as stack:
@@ -80,7 +80,10 @@ def connection(database: Path, limits: SqlLimits, readable: Sequence[str] = ()) 
         except duckdb.Error as exc:
             raise _unusable(database, exc) from exc
         stack.callback(con.close)
-        confine(con, limits, readable)
+        try:
+            confine(con, limits, readable)
+        except duckdb.Error as exc:
+            raise _unusable(database, exc) from exc
         yield con
 
 
