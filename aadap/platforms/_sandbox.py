@@ -35,7 +35,9 @@ built at run time, an evasive call) meets these limits when the code runs.
   library through ``ctypes`` (which could call the C library directly).
 
 Limits of the Python sandbox: an audit hook is not a kernel boundary. Code that gets hold
-of native code another way (a compiled extension module of its own) can bypass it;
+of native code another way (a compiled extension module of its own), or starts a process
+through a path with no audit event (``multiprocessing`` with the ``spawn`` start method),
+can bypass it;
 the analysis, the approval and these limits together are the defence, not any one alone.
 """
 

@@ -23,7 +23,7 @@ _PATH_EVENTS = {
     "os.link": (0, 1), "os.symlink": (1,), "os.truncate": (0,), "os.chmod": (0,),
     "os.chown": (0,), "os.utime": (0,), "shutil.rmtree": (0,), "shutil.copyfile": (1,),
     "shutil.copymode": (1,), "shutil.copystat": (1,), "shutil.chown": (0,),
-    "shutil.make_archive": (0,), "shutil.unpack_archive": (1,),
+    "shutil.make_archive": (0,), "shutil.unpack_archive": (1,), "sqlite3.connect": (0,),
 }  # fmt: skip
 _PROCESS_EVENTS = {
     "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",

@@ -220,6 +220,7 @@ async def test_python_cannot_write_outside_the_workspace(
         f"import os; os.remove({str(victim)!r})",
         f"import os; os.mkdir({str(outside / 'dir')!r})",
         f"import os; os.symlink('/etc/passwd', {str(outside / 'link')!r})",
+        f"import sqlite3; sqlite3.connect({str(outside / 'new.db')!r})",
         "import os; os.chdir('../..'); open('escaped.txt', 'w').write('x')",
         f"p = {str(outside)!r}[:3] + {str(outside)!r}[3:]; open(p + '/y.txt', 'a').write('x')",
     ]
