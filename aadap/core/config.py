@@ -210,6 +210,25 @@ class PlatformSettings(_Group):
     run_timeout_seconds: float = Field(default=1800.0, gt=0)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     local_python_timeout_seconds: float = Field(default=120.0, gt=0)
+    # --- the local engine: waiting for the DuckDB file, and its sandbox ---
+    local_lock_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="wait for another run holding the local DuckDB file"
+    )
+    local_memory_limit_mb: int = Field(
+        default=4096, ge=64, description="DuckDB memory_limit; address space of a python run"
+    )
+    local_threads: int = Field(default=2, ge=1, le=256, description="DuckDB threads")
+    local_sql_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="a local SQL script is interrupted after this"
+    )
+    local_data_roots: list[Path] = Field(
+        default_factory=list,
+        description="folders local SQL may read the files it names from; empty: any file "
+        "the approved SQL names literally",
+    )
+    local_python_network: bool = Field(
+        default=False, description="let local python runs open sockets and start processes"
+    )
     compute_usd_per_hour: dict[str, Decimal] = Field(
         default_factory=lambda: {
             "local": Decimal("0"),

@@ -45,11 +45,13 @@ IntegrationError                    INTEGRATION_ERROR             MEDIUM    yes
     PlatformRateLimitError          PLATFORM_RATE_LIMIT           MEDIUM    yes
     PlatformTimeoutError            PLATFORM_TIMEOUT              MEDIUM    yes
     PlatformAuthenticationError     PLATFORM_AUTH_FAILED          HIGH      no
+    PlatformBusyError               PLATFORM_BUSY                 MEDIUM    yes
   DatabaseUnavailableError          DATABASE_UNAVAILABLE          HIGH      yes
 ExecutionError                      EXECUTION_ERROR               HIGH      no
   DeploymentFailedError             DEPLOYMENT_FAILED             HIGH      no
   ValidationFailedError             VALIDATION_FAILED             HIGH      no
   SafetyViolationError              SAFETY_VIOLATION              CRITICAL  no
+  InvalidDataError                  DATA_INVALID                  HIGH      no
 ConfigurationError                  CONFIG_ERROR                  HIGH      no
   MissingConfigurationError         CONFIG_MISSING                HIGH      no
   InvalidConfigurationError         CONFIG_INVALID                HIGH      no
@@ -318,6 +320,13 @@ class PlatformAuthenticationError(PlatformError):
     retryable = False
 
 
+class PlatformBusyError(PlatformError):
+    """The target is held by another writer (the local DuckDB file's lock) and the bounded
+    wait ran out; nothing was run, so trying again can succeed."""
+
+    error_code = "PLATFORM_BUSY"
+
+
 class DatabaseUnavailableError(IntegrationError):
     error_code = "DATABASE_UNAVAILABLE"
     severity = ErrorSeverity.HIGH
@@ -339,6 +348,13 @@ class ValidationFailedError(ExecutionError):
 class SafetyViolationError(ExecutionError):
     error_code = "SAFETY_VIOLATION"
     severity = ErrorSeverity.CRITICAL
+
+
+class InvalidDataError(ExecutionError):
+    """Input data that cannot be read correctly (a ragged or badly quoted CSV, an empty
+    file); refused before anything runs. ``details`` names the file and the problem."""
+
+    error_code = "DATA_INVALID"
 
 
 # --- configuration ------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -11,7 +13,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aadap.core.exceptions import MissingConfigurationError
+from aadap.core import locks
+from aadap.core.exceptions import DatabaseUnavailableError, MissingConfigurationError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -89,9 +92,37 @@ _MIGRATION_LOCK = 715_417  # any constant shared by every AADAP process
 _AT_HEAD: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
+#: how long a process waits for another one's migration of the same SQLite file
+SQLITE_LOCK_TIMEOUT_SECONDS = 300.0
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Several processes may start on a fresh SQLite file at once (two commands on a new
+    ``AADAP_HOME``): one migrates, the others wait. SQLite has no advisory lock, and its
+    deferred transactions let two migrations both find no table and both create it, so
+    the lock is a file beside the database (:mod:`aadap.core.locks`)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database.startswith(":memory:"):
+        yield
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(
+                locks.hold_async(Path(database), wait=SQLITE_LOCK_TIMEOUT_SECONDS)
+            )
+        except TimeoutError as exc:
+            raise DatabaseUnavailableError(
+                f"another process has been migrating {database} for over "
+                f"{SQLITE_LOCK_TIMEOUT_SECONDS:g}s; try again when it has finished",
+                details={"database": database},
+            ) from exc
+        yield
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     _AT_HEAD.discard(engine.sync_engine)
-    async with engine.begin() as conn:
+    async with _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # several workers may start on a fresh database at once: one migrates, the others wait
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
@@ -100,7 +131,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     _AT_HEAD.discard(engine.sync_engine)
-    async with engine.begin() as conn:
+    async with _sqlite_file_lock(engine), engine.begin() as conn:
         await conn.run_sync(_run, "downgrade", revision)
 
 

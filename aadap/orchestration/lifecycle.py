@@ -94,7 +94,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
                 break
             round_no += 1
         code = await _run(steps.optimiser, s, task_id, plan, code)
-        outcome = await _run(steps.approval, s, task_id, code, retries=0)
+        outcome = await _run(steps.approval, s, task_id, code)
         if outcome.approved:
             break
         decision = await approval.wait_for_decision(lc, outcome.request, code)
@@ -109,7 +109,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
                 task_id=str(task_id),
                 details={"approval_id": str(row.id), "rejections": rejections},
             )
-    await _run(steps.deployer, s, task_id, code.code, code.language, retries=0)
+    await _run(steps.deployer, s, task_id, code.code, code.language)
     await gate.complete(lc)
 
 

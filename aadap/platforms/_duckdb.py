@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +20,15 @@ from typing import Any
 
 import duckdb
 
-from aadap.core.exceptions import PlatformConnectionError
+from aadap.core import locks
+from aadap.core.exceptions import (
+    InvalidDataError,
+    PlatformBusyError,
+    PlatformConnectionError,
+    PlatformTimeoutError,
+)
+from aadap.platforms._inputs import check_csv_inputs
+from aadap.platforms._sandbox import SqlLimits, confine
 from aadap.platforms.base import PREVIEW_ROWS
 
 # Statement types whose result is a single "Count" column of affected rows.
@@ -36,15 +46,52 @@ class SqlOutcome:
     error: str | None = None
 
 
-def _connect(database: Path) -> Any:
-    """A connection, or ``PlatformConnectionError`` (a lock held by another process, a bad file)."""
-    try:
-        return duckdb.connect(str(database))
-    except duckdb.Error as exc:
-        raise PlatformConnectionError(
-            f"cannot open the local DuckDB database {database}: {exc}",
-            details={"platform": "local", "database": str(database)},
-        ) from exc
+@contextmanager
+def connection(database: Path, limits: SqlLimits, readable: Sequence[str] = ()) -> Iterator[Any]:
+    """A sandboxed connection to ``database`` (:func:`aadap.platforms._sandbox.confine`:
+    ``readable`` are the files it may read) that no other process or thread holds meanwhile.
+
+    DuckDB admits one process with the file open for writing; the others fail at once
+    ("Could not set lock on file"). Every AADAP process sharing the file waits its turn
+    on a lock beside it instead (:mod:`aadap.core.locks`), up to
+    ``limits.lock_timeout_seconds``: then, or when a process outside AADAP holds DuckDB's
+    own lock, the error is ``PlatformBusyError`` (retryable: nothing ran). A bad file, or
+    a DuckDB that refuses the sandbox's settings, is ``PlatformConnectionError``.
+    """
+    wait = limits.lock_timeout_seconds
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(locks.hold(database, wait=wait))
+        except TimeoutError as exc:
+            raise PlatformBusyError(
+                f"the local DuckDB database {database} stayed busy with another run for "
+                f"{wait:g}s (AADAP_PLATFORMS_LOCAL_LOCK_TIMEOUT_SECONDS)",
+                details={"platform": "local", "database": str(database)},
+            ) from exc
+        try:
+            con = duckdb.connect(str(database))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise _unusable(database, exc) from exc
+            raise PlatformBusyError(
+                f"the local DuckDB database {database} is held by another program: {exc}",
+                details={"platform": "local", "database": str(database)},
+            ) from exc
+        except duckdb.Error as exc:
+            raise _unusable(database, exc) from exc
+        stack.callback(con.close)
+        try:
+            confine(con, limits, readable)
+        except duckdb.Error as exc:
+            raise _unusable(database, exc) from exc
+        yield con
+
+
+def _unusable(database: Path, exc: Exception) -> PlatformConnectionError:
+    return PlatformConnectionError(
+        f"cannot open the local DuckDB database {database}: {exc}",
+        details={"platform": "local", "database": str(database)},
+    )
 
 
 def json_safe(value: Any) -> Any:
@@ -74,34 +121,68 @@ def _statement_type(statement: Any) -> str:
     return str(getattr(statement.type, "name", statement.type))
 
 
-def execute_sql(database: Path, sql: str, parameters: Mapping[str, str] | None) -> SqlOutcome:
+def execute_sql(
+    database: Path, sql: str, parameters: Mapping[str, str] | None, limits: SqlLimits
+) -> SqlOutcome:
     """Run every statement of ``sql``; report the affected rows and the last query's preview.
 
     A DuckDB error stops the script and is reported in ``error`` (statements
-    before it stay applied, as they would on any SQL engine in autocommit).
+    before it stay applied, as they would on any SQL engine in autocommit). A CSV file
+    the script names that would not be read correctly is refused before anything runs,
+    and a CSV row DuckDB's strict reader rejects while running is reported the same way:
+    ``InvalidDataError``. A script still running after ``limits.timeout_seconds`` is
+    interrupted: ``PlatformTimeoutError``.
     """
+    readable = limits.readable(sql)
+    check_csv_inputs(readable)
     outcome = SqlOutcome()
     params = dict(parameters or {})
-    con = _connect(database)
-    try:
+    with connection(database, limits, readable) as con:
+        timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+        timer.start()
         try:
-            statements = con.extract_statements(sql)
-        except duckdb.Error as exc:
-            outcome.error = str(exc)
-            return outcome
-        for statement in statements:
-            kind = _statement_type(statement)
-            outcome.statements.append(kind)
-            needed = {name: params[name] for name in statement.named_parameters if name in params}
-            try:
-                cursor = con.execute(statement, needed) if needed else con.execute(statement)
-                _collect(cursor, kind, outcome)
-            except duckdb.Error as exc:
-                outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
-                return outcome
+            return _execute(con, sql, params, outcome)
+        except duckdb.InterruptException as exc:
+            raise PlatformTimeoutError(
+                f"the local SQL script was interrupted after {limits.timeout_seconds:g}s "
+                "(AADAP_PLATFORMS_LOCAL_SQL_TIMEOUT_SECONDS)",
+                details={
+                    "platform": "local",
+                    "statements": outcome.statements,
+                    "timeout_seconds": limits.timeout_seconds,
+                },
+            ) from exc
+        finally:
+            timer.cancel()
+
+
+def _execute(con: Any, sql: str, params: dict[str, str], outcome: SqlOutcome) -> SqlOutcome:
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        outcome.error = str(exc)
         return outcome
-    finally:
-        con.close()
+    for statement in statements:
+        kind = _statement_type(statement)
+        outcome.statements.append(kind)
+        needed = {name: params[name] for name in statement.named_parameters if name in params}
+        try:
+            cursor = con.execute(statement, needed) if needed else con.execute(statement)
+            _collect(cursor, kind, outcome)
+        except duckdb.InterruptException:
+            raise  # the timeout's: reported by the caller
+        except duckdb.InvalidInputException as exc:
+            if "CSV Error" in str(exc):
+                raise InvalidDataError(
+                    f"statement {len(outcome.statements)} ({kind}) stopped on a bad CSV row: {exc}",
+                    details={"field": "data_file", "statements": outcome.statements},
+                ) from exc
+            outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+            return outcome
+        except duckdb.Error as exc:
+            outcome.error = f"statement {len(outcome.statements)} ({kind}): {exc}"
+            return outcome
+    return outcome
 
 
 def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
@@ -126,32 +207,35 @@ def _collect(cursor: Any, kind: str, outcome: SqlOutcome) -> None:
     outcome.row_count = total
 
 
-def list_tables(database: Path) -> list[str]:
+def _rows(
+    database: Path, query: str, limits: SqlLimits, parameters: dict[str, str] | None = None
+) -> list[tuple[Any, ...]]:
+    with connection(database, limits) as con:
+        return list(con.execute(query, parameters).fetchall())
+
+
+def list_tables(database: Path, limits: SqlLimits) -> list[str]:
     """``schema.table`` for every user table and view (``table`` alone in ``main``)."""
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
-            "ORDER BY table_schema, table_name"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+        "ORDER BY table_schema, table_name",
+        limits,
+    )
     return [name if schema == "main" else f"{schema}.{name}" for schema, name in rows]
 
 
-def schema(database: Path) -> dict[str, list[str]]:
+def schema(database: Path, limits: SqlLimits) -> dict[str, list[str]]:
     """Column names of every user table and view, keyed as :func:`list_tables` names
     them: one connection and one query (opening DuckDB is the expensive part)."""
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
-            "ORDER BY table_schema, table_name, ordinal_position"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') "
+        "ORDER BY table_schema, table_name, ordinal_position",
+        limits,
+    )
     tables: dict[str, list[str]] = {}
     for schema_name, name, column in rows:
         key = name if schema_name == "main" else f"{schema_name}.{name}"
@@ -159,19 +243,20 @@ def schema(database: Path) -> dict[str, list[str]]:
     return tables
 
 
-def table_columns(database: Path, table: str) -> list[dict[str, str]]:
+def table_columns(database: Path, table: str, limits: SqlLimits) -> list[dict[str, str]]:
     """``[{"name", "type"}]`` for ``table`` (``schema.table`` or ``table``); empty if unknown."""
     schema, _, name = table.rpartition(".")
-    con = _connect(database)
-    try:
-        rows = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
-            {"schema": schema or "main", "name": name},
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _rows(
+        database,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position",
+        limits,
+        parameters={"schema": schema or "main", "name": name},
+    )
     return [{"name": str(column), "type": str(kind)} for column, kind in rows]
 
 
-__all__ = ["SqlOutcome", "execute_sql", "json_safe", "list_tables", "table_columns"]
+__all__ = [
+    "SqlOutcome", "connection", "execute_sql", "json_safe", "list_tables", "schema",
+    "table_columns",
+]  # fmt: skip

@@ -5,18 +5,20 @@ code to completion and keeps the result, so ``poll`` and ``fetch_output``
 answer from memory (for this platform instance) and ``cancel`` has nothing
 left to stop.
 
-* **SQL** runs on ``duckdb.connect(database_path)`` in a worker thread; DML and
+* **SQL** runs on ``duckdb.connect(database_path)`` in a worker thread, one process
+  at a time per file (a lock beside it, bounded wait: ``PlatformBusyError``); DML and
   CREATE TABLE AS report ``rows_affected`` (DuckDB's counts), a query reports a
   preview of its first rows and its ``row_count``. Parameters bind to DuckDB's
-  named parameters (``$name``).
-* **Python / PySpark** run as ``sys.executable main.py`` in a fresh directory
-  under ``workdir``, with ``local_python_timeout_seconds`` (the process group is
-  killed on timeout → ``PlatformTimeoutError``). Parameters arrive as JSON in
-  the ``AADAP_RUN_PARAMETERS`` environment variable; ``AADAP_*``,
-  ``DATABRICKS_*``, ``AZURE_*`` and ``ARM_*`` variables (where credentials
-  live) are removed from the child's environment. PySpark code
-  fails here unless ``pyspark`` is installed; the run is then FAILED with
-  Python's error.
+  named parameters (``$name``). CSV files the script names are checked first
+  (``_inputs``: ``InvalidDataError``).
+* **Python / PySpark** run in a subprocess in a fresh directory under ``workdir``,
+  with ``local_python_timeout_seconds`` (the process group is killed on timeout →
+  ``PlatformTimeoutError``). Parameters arrive as JSON in the ``AADAP_RUN_PARAMETERS``
+  environment variable, the only variable besides a short allow-list. PySpark code
+  fails here unless ``pyspark`` is installed (and network is allowed); the run is then
+  FAILED with Python's error.
+* Both run inside the runtime sandbox of ``_sandbox.py`` (files, network, settings,
+  memory, threads, time).
 * **Scala** cannot run locally: ``InvalidConfigurationError``.
 """
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -41,12 +42,11 @@ from aadap.core.exceptions import (
     PlatformConnectionError,
     PlatformTimeoutError,
 )
-from aadap.platforms import _duckdb
+from aadap.platforms import _duckdb, _sandbox
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
 
 OUTPUT_LIMIT_CHARS = 64_000
-_SECRET_ENV_PREFIXES = ("AADAP_", "DATABRICKS_", "AZURE_", "ARM_")
 ERROR_TAIL_CHARS = 4_000
 
 
@@ -71,6 +71,7 @@ class LocalPlatform(BasePlatform):
         self.workdir = Path(workdir)
         self._results: dict[str, RunResult] = {}
         self._sql_lock = asyncio.Lock()
+        self._limits = _sandbox.SqlLimits.of(settings, self.workdir, self.database_path.parent)
 
     def __repr__(self) -> str:
         return f"LocalPlatform(database_path={str(self.database_path)!r}, workdir={str(self.workdir)!r})"
@@ -110,7 +111,7 @@ class LocalPlatform(BasePlatform):
         self.database_path.parent.mkdir(parents=True, exist_ok=True)
         async with self._sql_lock:
             outcome = await asyncio.to_thread(
-                _duckdb.execute_sql, self.database_path, code, parameters
+                _duckdb.execute_sql, self.database_path, code, parameters, self._limits
             )
         raw: dict[str, Any] = {
             "statements": outcome.statements,
@@ -140,16 +141,12 @@ class LocalPlatform(BasePlatform):
         rundir.mkdir(parents=True, exist_ok=False)
         script = rundir / "main.py"
         script.write_text(code, encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_ENV_PREFIXES)}
-        env["AADAP_RUN_PARAMETERS"] = json.dumps(dict(parameters or {}))
-        env["PYTHONIOENCODING"] = "utf-8"
         timeout = self.settings.local_python_timeout_seconds
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(script),
+                *_sandbox.python_command(script, self.settings, self.workdir),
                 cwd=rundir,
-                env=env,
+                env=_sandbox.python_env(rundir, parameters),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -238,21 +235,23 @@ class LocalPlatform(BasePlatform):
         if not self.database_path.exists():
             return []
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.list_tables, self.database_path)
+            return await asyncio.to_thread(_duckdb.list_tables, self.database_path, self._limits)
 
     async def schema(self) -> dict[str, list[str]]:
         """Column names of every table and view (the agents' schema hints)."""
         if not self.database_path.exists():
             return {}
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.schema, self.database_path)
+            return await asyncio.to_thread(_duckdb.schema, self.database_path, self._limits)
 
     async def table_columns(self, table: str) -> list[dict[str, str]]:
         """``[{"name", "type"}]`` of ``table``; empty when it does not exist."""
         if not self.database_path.exists():
             return []
         async with self._sql_lock:
-            return await asyncio.to_thread(_duckdb.table_columns, self.database_path, table)
+            return await asyncio.to_thread(
+                _duckdb.table_columns, self.database_path, table, self._limits
+            )
 
 
 async def _drain(stream: asyncio.StreamReader, sink: bytearray) -> None:

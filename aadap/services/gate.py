@@ -37,6 +37,8 @@ from aadap.core.enums import (
 from aadap.core.exceptions import (
     ApprovalRequiredError,
     DeploymentFailedError,
+    InvalidDataError,
+    PlatformBusyError,
     SafetyViolationError,
     ValidationFailedError,
 )
@@ -468,7 +470,9 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
             result = dataclasses.replace(
                 result, duration_ms=int((time.monotonic() - started) * 1000)
             )
-    except DeploymentFailedError as exc:
+    except (DeploymentFailedError, InvalidDataError, PlatformBusyError) as exc:
+        # the run failed, or the platform refused before running anything (bad input data,
+        # a target held by another writer): the execution ends FAILED, so a retry may deploy
         await _finish_execution(lc, execution, None, error=exc.message)
         raise
     finally:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -167,3 +172,48 @@ async def test_0003_converts_costs_exactly_both_ways(fresh_url: str, session_hom
         assert await _drift(engine) == []
     finally:
         await engine.dispose()
+
+
+MIGRATE_IN_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from aadap.core.config import load_settings
+from aadap.db import migrate
+from aadap.db.session import create_engine
+
+async def main() -> None:
+    engine = create_engine(load_settings(home=Path(sys.argv[1])))
+    try:
+        await migrate.ensure_schema(engine)
+        print(await migrate.current_revision(engine))
+    finally:
+        await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_processes_starting_together_on_a_fresh_sqlite_file_all_migrate_it(
+    tmp_path: Path,
+) -> None:
+    """Two commands on a new AADAP_HOME used to race on creating the schema ("table ...
+    already exists"); one migrates under a file lock, the others wait and find it done."""
+    home = tmp_path / "aadap"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AADAP_")}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_IN_CHILD, str(home)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outcomes = [child.communicate(timeout=180) for child in children]
+    assert [child.returncode for child in children] == [0] * 6, [err for _, err in outcomes]
+    assert {out.strip() for out, _ in outcomes} == {migrate.head_revision()}
+    with closing(sqlite3.connect(home / "aadap.db")) as con:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (migrate.head_revision(),)
+        ]

@@ -202,17 +202,19 @@ async def test_unusable_database_is_a_connection_error(
 async def test_cancelling_the_caller_kills_the_process(
     local: LocalPlatform, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "pid"
-    code = f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(30)\n"
+    # the run writes its pid in its own folder (the sandbox allows nothing else)
+    code = "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(30)\n"
     task = asyncio.create_task(local.submit(code, language=Language.PYTHON, name="cancelled"))
-    for _ in range(200):
-        if marker.exists() and marker.read_text():
+    markers: list[Path] = []
+    for _ in range(500):
+        markers = list((tmp_path / "runs").glob("run-*/pid"))
+        if markers and markers[0].read_text():
             break
         await asyncio.sleep(0.02)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    pid = int(marker.read_text())
+    pid = int(markers[0].read_text())
     for _ in range(100):
         try:
             os.kill(pid, 0)

@@ -12,11 +12,14 @@ import pytest
 from sqlalchemy import literal_column, select
 
 from aadap.agents import GeneratedCode
+from aadap.core import locks
 from aadap.core.enums import ArtifactType, Language
 from aadap.core.exceptions import (
     ApprovalRequiredError,
+    PlatformBusyError,
     StateConflictError,
     ValidationFailedError,
+    is_retryable,
 )
 from aadap.core.states import TaskState
 from aadap.db import models
@@ -305,3 +308,32 @@ async def test_on_postgresql_the_gate_reads_once_and_writes_each_decision_in_one
     assert [s.split()[0] for s in asking] == ["SELECT", "WITH"], asking
     assert [s.split()[0] for s in deploying] == ["SELECT", "WITH", "WITH"], deploying
     assert (await lc.state()) is TaskState.COMPLETED
+
+
+async def test_a_busy_local_database_fails_the_attempt_cleanly_and_the_retry_deploys(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the local DuckDB file past the bounded wait: the attempt
+    fails with a retryable PLATFORM_BUSY and its execution ends FAILED (nothing ran), so
+    the retry the taxonomy asks for deploys instead of refusing an unfinished run."""
+    monkeypatch.setenv("AADAP_PLATFORMS_LOCAL_LOCK_TIMEOUT_SECONDS", "0.3")
+    done = await develop(db, tmp_path / "home", "orders_busy")
+    lc, code = done.lc, done.code
+    with context.bind(done.run_context()):
+        assert (await lc.validate(done.requirement, code)).passed
+        assert (await gate.request_approval(lc, code)).approved
+        with (
+            locks.hold(tmp_path / "home" / "local.duckdb", wait=1),
+            pytest.raises(PlatformBusyError) as busy,
+        ):
+            await gate.deploy(lc, code.code, code.language)
+        assert is_retryable(busy.value)
+        [failed] = await _executions(lc)
+        assert failed.status == "FAILED"
+        assert "busy" in (failed.error or "")
+
+        execution = await gate.deploy(lc, code.code, code.language)  # the retry
+
+    assert execution.status == "SUCCESS"
+    assert sorted(e.status for e in await _executions(lc)) == ["FAILED", "SUCCESS"]
+    assert (await lc.state()).value == "COMPLETED"
