@@ -165,22 +165,22 @@ async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[
         alive = process_alive(runner) if runner else None
         if alive is True:
             continue
+        if alive is False and not runner.get("deployment"):
+            # an in-process run (`aadap run`) cannot be suspended: a dead process means a
+            # crash, whatever Prefect still shows (a killed run stays Running or Paused
+            # there), so Prefect is not asked (in embedded mode that would start its API)
+            reason = f"its process (pid {runner.get('pid')}) is gone"
+            orphans.append(Orphan(task.id, task.current_state, task.flow_run_id, reason))
+            continue
         prefect_state = None
         if probe is not None and task.flow_run_id:
             prefect_state = await probe(task.flow_run_id)
+        # Prefect knows best: a suspended run has no process on purpose, and is not an orphan
         if prefect_state is not None and prefect_state not in _LIVE_PREFECT_STATES:
             reason = f"its flow run ended {prefect_state}"
             orphans.append(
                 Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
             )
-        elif alive is False and not runner.get("deployment"):
-            # an in-process run (`aadap run`) cannot be suspended: a dead process means a
-            # crash, whatever Prefect still shows (a killed run stays Running or Paused there)
-            reason = f"its process (pid {runner.get('pid')}) is gone"
-            orphans.append(
-                Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)
-            )
-        # else Prefect knows best: a suspended run has no process on purpose, and is not an orphan
     return orphans
 
 
