@@ -12,12 +12,21 @@ from prefect import flow
 
 from aadap.core.requests import TaskRequest
 from aadap.orchestration import hooks
-from aadap.orchestration.lifecycle import run_lifecycle
+from aadap.orchestration.lifecycle import run_lifecycle, run_name
 from aadap.services.summary import LifecycleSummary
+
+
+def _flow_run_name() -> str:
+    """The run's name from its parameters (``run_name``): the runs list reads like a work queue."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return run_name(params.get("request"), params.get("task_id"))
 
 
 @flow(
     name="task-lifecycle",
+    flow_run_name=_flow_run_name,
     validate_parameters=True,
     on_running=hooks.FLOW_ON_RUNNING,
     on_completion=hooks.FLOW_ON_COMPLETION,
