@@ -21,7 +21,7 @@ def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
     params = flow_run.parameters
-    return run_name(params.get("request"), params.get("task_id"))
+    return run_name(params.get("request"), None)
 
 
 @flow(
@@ -34,12 +34,12 @@ def _flow_run_name() -> str:
     on_crashed=hooks.FLOW_ON_CRASHED,
     on_cancellation=hooks.FLOW_ON_CANCELLATION,
 )
-async def task_lifecycle(
-    request: TaskRequest | None = None, task_id: str | None = None
-) -> LifecycleSummary:
+async def task_lifecycle(request: TaskRequest) -> LifecycleSummary:
     """Turn a plain-language data-engineering request into deployed code.
 
-    Pass ``request`` to start a new task, or ``task_id`` to resume an existing one
-    from the state recorded in AADAP's tables.
+    Resuming a recorded task is the separate ``task-resume`` flow (``flows/task_resume.py``).
+
+    Args:
+        request: what you ask for, in plain language (the text first; the rest optional)
     """
-    return await run_lifecycle(request, task_id)
+    return await run_lifecycle(request, None)

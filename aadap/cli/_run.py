@@ -256,13 +256,15 @@ async def _lifecycle(
     from aadap.services import progress
     from aadap.services.summary import summarise
     from flows.task_lifecycle import task_lifecycle
+    from flows.task_resume import task_resume
 
     announcer = asyncio.create_task(_announce_approvals(db, printer))
     try:
         with progress.listen(printer):
             if task_id is not None:
-                state: State[Any] = await task_lifecycle(task_id=task_id, return_state=True)
+                state: State[Any] = await task_resume(task_id=task_id, return_state=True)
             else:
+                assert payload is not None  # a new run has a request (``aadap run`` checks it)
                 state = await task_lifecycle(request=payload, return_state=True)
     finally:
         announcer.cancel()

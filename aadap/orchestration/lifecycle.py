@@ -28,7 +28,7 @@ from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.orchestration import approval, logmirror, reports, runtime, steps, story
 from aadap.orchestration.retry import step_options
-from aadap.services import budget, context, costs, gate, logs, outcome, tasks
+from aadap.services import approvals, budget, context, costs, gate, logs, outcome, tasks
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
@@ -291,7 +291,9 @@ async def _lifecycle(
                 await _settle(tagging)
                 summary = await summarise(rt.db, task.id)
                 if flow_run_id is not None:
-                    await reports.publish(summary)
+                    async with rt.db.sessions() as session:
+                        decided = await approvals.latest_of_task(session, task.id)
+                    await reports.publish(summary, decided)
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime
                     await logmirror.flush(rt.db, flow_run_id)

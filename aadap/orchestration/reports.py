@@ -6,6 +6,7 @@ import asyncio
 
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
+from aadap.db.models import ApprovalRequest
 from aadap.services.summary import LifecycleSummary
 
 
@@ -13,7 +14,25 @@ def _key(summary: LifecycleSummary, what: str) -> str:
     return f"aadap-{what}-{summary.task_id[:8]}"
 
 
-def markdown(summary: LifecycleSummary) -> str:
+def approval_lines(approval: ApprovalRequest | None) -> list[str]:
+    """The approval decision as the report records it: who decided, when, and why."""
+    if approval is None:
+        return []
+    when = "" if approval.decided_at is None else f" at {approval.decided_at:%Y-%m-%d %H:%M} UTC"
+    who = f" by {approval.decided_by}{when}" if approval.decided_by else ""
+    lines = [
+        "",
+        "## Approval",
+        "",
+        f"**Decision:** `{approval.status}`{who} · risk `{approval.risk_level}` · "
+        f"operation class `{approval.operation_class}`",
+    ]
+    if approval.reason:
+        lines.append(f"**Comment / reason:** {approval.reason}")
+    return lines
+
+
+def markdown(summary: LifecycleSummary, approval: ApprovalRequest | None = None) -> str:
     lines = [
         f"# {summary.title}",
         "",
@@ -23,6 +42,7 @@ def markdown(summary: LifecycleSummary) -> str:
     ]
     if summary.error:
         lines += ["", f"**Stopped:** {summary.error}"]
+    lines += approval_lines(approval)
     if summary.code:
         lines += ["", "## Code", "", f"```{summary.language or ''}", summary.code, "```"]
     result = summary.result or {}
@@ -47,7 +67,7 @@ def markdown(summary: LifecycleSummary) -> str:
     return "\n".join(lines)
 
 
-async def publish(summary: LifecycleSummary) -> None:
+async def publish(summary: LifecycleSummary, approval: ApprovalRequest | None = None) -> None:
     """Both artifacts, created concurrently (two independent API calls)."""
     rows = [
         {**entry, "cost_usd": f"{entry['cost_usd']:.8f}"} for entry in summary.cost_by_agent
@@ -55,7 +75,7 @@ async def publish(summary: LifecycleSummary) -> None:
     await asyncio.gather(
         acreate_markdown_artifact(
             key=_key(summary, "report"),
-            markdown=markdown(summary),
+            markdown=markdown(summary, approval),
             description=f"{summary.title}: {summary.state}",
         ),
         acreate_table_artifact(

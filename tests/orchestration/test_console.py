@@ -3,12 +3,15 @@ Prefect run log tells the story (read back through the Prefect API)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
     LogFilter,
     LogFilterFlowRunId,
     TaskRunFilter,
@@ -16,8 +19,11 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging.handlers import APILogHandler
 
+from aadap.agents import GeneratedCode
+from aadap.core.enums import Language
 from aadap.core.exceptions import LLMRateLimitError
 from aadap.db import models
+from aadap.orchestration import approval
 from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
 from tests.orchestration.conftest import DATA, HarnessFactory
@@ -126,3 +132,48 @@ def test_only_the_waiting_end_of_a_run_is_lowered_to_info() -> None:
     assert suspended.levelname == "INFO"
     failed = record("Finished in state Failed('boom')")
     assert waiting.filter(failed) and failed.levelno == logging.ERROR
+
+
+async def test_the_approval_form_shows_the_request_and_the_report_records_the_decision(
+    make_harness: HarnessFactory,
+) -> None:
+    from tests.orchestration.test_approval import DELETE, _harness, _paused_request
+
+    h = _harness(make_harness)
+    run = asyncio.create_task(h.run(DELETE, created_by="dana"))
+    request = await _paused_request(h)
+    task = await h.only_task()
+    long_line = "-- " + "x" * 150
+    code = GeneratedCode(
+        code=f"DELETE FROM orders_raw WHERE amount < 50\n{long_line}",
+        language=Language.SQL,
+        explanation="delete the small orders",
+        target_tables=["orders_raw"],
+        reads=["orders_raw"],
+    )
+    form = approval.describe(request, code, "0.000000", task)
+    assert "**Asked by:** dana" in form and f"> {DELETE}" in form
+    assert "### What the code touches" in form
+    assert "**writes** (as the developer declared): orders_raw" in form
+    assert long_line not in form and "↳" in form  # wrapped to fit the modal
+    assert all(
+        len(line) <= approval.WRAP + 4 for line in approval.wrap_code(long_line).splitlines()
+    )
+    comment = approval.input_schema()["properties"]["comment"]
+    assert (comment["type"], comment["default"]) == ("string", "")  # a plain text field
+    await approval.submit(
+        task.flow_run_id or "",
+        approval.ApprovalDecision(decision="approve", reviewer="alice", comment="expected"),
+    )
+    assert (await asyncio.wait_for(run, 60)).is_completed()
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(task.flow_run_id or "")])
+            )
+        )
+    report = str(next(a for a in found if a.type == "markdown").data)
+    assert "## Approval" in report and "`APPROVED` by alice" in report
+    assert "**Comment / reason:** expected" in report
+    log = [r.message for r in await _run_log(task.flow_run_id or "")]
+    assert any(m.endswith("APPROVED by alice; comment: expected") for m in log), log
