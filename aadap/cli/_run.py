@@ -91,8 +91,12 @@ class _Progress:
 def _print_summary(summary: Any, *, error_follows: bool) -> None:
     out.print(f"\ntask      {summary.task_id}", highlight=False)
     out.print(f"state     {summary.state}", highlight=False)
+    from aadap.services.reports import usd
+
+    compute = f"   compute runs {summary.compute_runs}" if summary.compute_runs else ""
     out.print(
-        f"tokens    {summary.tokens_used}   cost ${summary.cost_usd:.6f}   LLM calls {summary.llm_calls}",
+        f"tokens    {summary.tokens_used}   cost {usd(summary.cost_usd)}   "
+        f"LLM calls {summary.llm_calls}{compute}",
         highlight=False,
     )
     if summary.code:

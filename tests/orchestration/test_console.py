@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -23,9 +24,10 @@ from aadap.agents import GeneratedCode
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMRateLimitError
 from aadap.db import models
-from aadap.orchestration import approval
+from aadap.orchestration import approval, reports
 from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
+from aadap.services.summary import LifecycleSummary
 from tests.orchestration.conftest import DATA, HarnessFactory
 from tests.orchestration.test_resume import drive, new_task
 
@@ -177,3 +179,26 @@ async def test_the_approval_form_shows_the_request_and_the_report_records_the_de
     assert "**Comment / reason:** expected" in report
     log = [r.message for r in await _run_log(task.flow_run_id or "")]
     assert any(m.endswith("APPROVED by alice; comment: expected") for m in log), log
+
+
+def test_the_cost_table_fits_the_screen_and_agrees_with_the_summary() -> None:
+    entry = {"tokens_in": 300, "tokens_out": 100, "cost_usd": Decimal("0.0000012")}
+    summary = LifecycleSummary(
+        task_id=str(uuid.uuid4()), title="t", state="COMPLETED", environment="SANDBOX",
+        platform="local", tokens_used=1200, cost_usd=Decimal("0.0001036"), llm_calls=3,
+        compute_runs=1,
+        cost_by_agent=[
+            {"agent": "deploy", "kind": "compute", "calls": 1, "tokens_in": 0, "tokens_out": 0,
+             "cost_usd": Decimal("0.0001")},
+            {"agent": "developer", "kind": "llm", "calls": 3, **entry},
+        ],
+    )  # fmt: skip
+    table = reports.cost_table(summary)
+    assert table == [
+        {"agent": "deploy", "kind": "compute", "calls": 1, "tokens": 0, "cost": "$0.0001"},
+        {"agent": "developer", "kind": "llm", "calls": 3, "tokens": 400, "cost": "$0.0000012"},
+    ]
+    text = reports.markdown(summary)
+    assert "cost $0.0001036 · LLM calls 3 · compute runs 1" in text
+    assert "(3 LLM calls + 1 compute runs = the 4 of the table)" in text
+    assert "| developer | llm | 3 | 300 | 100 | $0.0000012 |" in text
