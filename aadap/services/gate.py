@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +48,11 @@ from aadap.db import json_sql
 from aadap.db.models import ApprovalRequest, Artifact, Execution, Task
 from aadap.db.types import utcnow
 from aadap.platforms.base import RunResult
-from aadap.safety import Analysis, analyze, decide
 from aadap.services import artifacts, context, costs, ledger, progress
 from aadap.services.lifecycle import Lifecycle, reached
+
+if TYPE_CHECKING:
+    from aadap.safety import Analysis
 
 S = TaskState
 POLICY_ACTOR = "system:policy"
@@ -233,6 +235,9 @@ async def _existing_tables(lc: Lifecycle, task: Task) -> list[str]:
 
 
 async def analyse(lc: Lifecycle, code: GeneratedCode, task: Task) -> Analysis:
+    # the analysers load sqlglot: on first use, not with every lifecycle process
+    from aadap.safety import analyze
+
     return analyze(
         code.code,
         language=code.language,
@@ -276,6 +281,8 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     revalidation = await revalidate(lc, code, validated)
     task = await lc.facts()
     analysis = await analyse(lc, code, task)
+    from aadap.safety import decide
+
     decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
     progress.tell(LogLevel.INFO, describe_analysis(analysis.to_dict()))
     status = {
