@@ -73,7 +73,9 @@ def run_name(request: TaskRequest | dict[str, Any] | None, task_id: str | None) 
     if request is None:
         return f"resume task {str(task_id)[:8]}" if task_id else "task-lifecycle"
     data = request.model_dump() if isinstance(request, TaskRequest) else dict(request)
-    title = " ".join(str(data.get("title") or data.get("text") or "").split())
+    # the task's title (``TaskRequest.effective_title``): the title, else the text's first line
+    lines = str(data.get("title") or data.get("text") or "").strip().splitlines()
+    title = " ".join(lines[0].split()) if lines else ""
     if len(title) > 60:
         title = title[:57].rstrip() + "…"
     env = str(data.get("environment") or "SANDBOX").lower()

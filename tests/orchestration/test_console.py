@@ -23,6 +23,7 @@ from prefect.logging.handlers import APILogHandler
 from aadap.agents import GeneratedCode
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMRateLimitError
+from aadap.core.requests import TaskRequest
 from aadap.db import models
 from aadap.orchestration import approval, reports
 from aadap.orchestration.lifecycle import run_name
@@ -116,8 +117,12 @@ async def test_a_resumed_run_says_which_steps_it_restored(make_harness: HarnessF
 
 def test_run_names_read_like_a_work_queue() -> None:
     assert run_name({"text": "load  a.csv\ninto b", "environment": "PRODUCTION"}, None) == (
-        "load a.csv into b · production"
+        "load a.csv · production"
     )
+    # the name from the parameters is the one the task's title gives (no rename later)
+    text = "y" * 90 + "\nmore"
+    title = TaskRequest.parse({"text": text}).effective_title
+    assert run_name({"text": text}, None) == run_name({"title": title}, None)
     long = run_name({"text": "x" * 200}, None)
     assert long.endswith("… · sandbox") and len(long) < 80
     assert run_name(None, "0123456789abcdef") == "resume task 01234567"
