@@ -18,6 +18,7 @@ from aadap.core.exceptions import InvalidConfigurationError
 
 DEPLOYMENT_NAMES = {
     "task-lifecycle": "task-lifecycle",
+    "task-resume": "task-resume",
     "cost-report": "daily",
     "budget-watch": "every-few-minutes",
     "connection-health": "every-15-minutes",
@@ -45,6 +46,7 @@ def build(settings: Settings) -> list[RunnerDeployment]:
     from flows.cost_report import cost_report
     from flows.reconcile import reconcile
     from flows.task_lifecycle import task_lifecycle
+    from flows.task_resume import task_resume
 
     check_schedules(settings)
     tz = settings.timezone
@@ -55,6 +57,14 @@ def build(settings: Settings) -> list[RunnerDeployment]:
             task_lifecycle.to_deployment(
                 name=DEPLOYMENT_NAMES["task-lifecycle"],
                 description="Turn a plain-language request into validated, approved, deployed code.",
+                **common,
+            )
+        ),
+        _sync(
+            task_resume.to_deployment(
+                name=DEPLOYMENT_NAMES["task-resume"],
+                description="Continue a recorded task that did not finish: recorded steps are "
+                "restored, not redone.",
                 **common,
             )
         ),

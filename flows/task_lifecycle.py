@@ -12,12 +12,21 @@ from prefect import flow
 
 from aadap.core.requests import TaskRequest
 from aadap.orchestration import hooks
-from aadap.orchestration.lifecycle import run_lifecycle
+from aadap.orchestration.lifecycle import run_lifecycle, run_name
 from aadap.services.summary import LifecycleSummary
+
+
+def _flow_run_name() -> str:
+    """The run's name from its parameters (``run_name``): the runs list reads like a work queue."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    return run_name(params.get("request"), None)
 
 
 @flow(
     name="task-lifecycle",
+    flow_run_name=_flow_run_name,
     validate_parameters=True,
     on_running=hooks.FLOW_ON_RUNNING,
     on_completion=hooks.FLOW_ON_COMPLETION,
@@ -25,12 +34,12 @@ from aadap.services.summary import LifecycleSummary
     on_crashed=hooks.FLOW_ON_CRASHED,
     on_cancellation=hooks.FLOW_ON_CANCELLATION,
 )
-async def task_lifecycle(
-    request: TaskRequest | None = None, task_id: str | None = None
-) -> LifecycleSummary:
+async def task_lifecycle(request: TaskRequest) -> LifecycleSummary:
     """Turn a plain-language data-engineering request into deployed code.
 
-    Pass ``request`` to start a new task, or ``task_id`` to resume an existing one
-    from the state recorded in AADAP's tables.
+    Resuming a recorded task is the separate ``task-resume`` flow (``flows/task_resume.py``).
+
+    Args:
+        request: what you ask for, in plain language (the text first; the rest optional)
     """
-    return await run_lifecycle(request, task_id)
+    return await run_lifecycle(request, None)

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
-
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
 from aadap.core.enums import Language, PlatformKind
 
@@ -25,15 +22,16 @@ SQL_DIALECTS: dict[PlatformKind, tuple[str, ...]] = {
     PlatformKind.FABRIC: ("spark",),  # executed as Spark SQL in a notebook (platforms/fabric.py)
 }
 
-# Top-level nodes sqlglot accepts leniently but that are expressions, not statements
-# ("FOO BAR" parses as an alias, "print('x')" as a function call).
-_NOT_STATEMENTS: tuple[type[Any], ...] = (
-    exp.Condition,
-    exp.Alias,
-    exp.Identifier,
-    exp.Star,
-    exp.Tuple,
-)
+
+@cache
+def _not_statements() -> tuple[type[Any], ...]:
+    """Top-level nodes sqlglot accepts leniently but that are expressions, not statements
+    ("FOO BAR" parses as an alias, "print('x')" as a function call). sqlglot loads here,
+    on the first SQL check, not with the module: it took a tenth of a second to import in
+    every lifecycle process."""
+    from sqlglot import exp
+
+    return (exp.Condition, exp.Alias, exp.Identifier, exp.Star, exp.Tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +87,10 @@ def check_sql(code: str, platform: PlatformKind) -> SyntaxReport:
 
 
 def _sql_issues(code: str, dialect: str) -> list[SyntaxIssue]:
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+
+    not_statements = _not_statements()
     try:
         statements = sqlglot.parse(code, read=dialect)
     except ParseError as exc:
@@ -107,7 +109,7 @@ def _sql_issues(code: str, dialect: str) -> list[SyntaxIssue]:
             _line(statement.meta.get("line")),
         )
         for statement in parsed
-        if isinstance(statement, _NOT_STATEMENTS)
+        if isinstance(statement, not_statements)
     ]
 
 

@@ -148,7 +148,9 @@ def register(app: typer.Typer) -> None:
             from aadap.services import approvals, outcome
 
             try:
-                form = approval.ApprovalDecision(decision=decision, reviewer=who, comment=comment)
+                form = approval.ApprovalDecision(
+                    decision=decision, reviewer=who, comment=comment or ""
+                )
             except ValidationError as exc:
                 raise request_error(exc) from exc
             async with open_database(settings) as db, db.sessions() as session:

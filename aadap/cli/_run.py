@@ -91,8 +91,12 @@ class _Progress:
 def _print_summary(summary: Any, *, error_follows: bool) -> None:
     out.print(f"\ntask      {summary.task_id}", highlight=False)
     out.print(f"state     {summary.state}", highlight=False)
+    from aadap.services.reports import usd
+
+    compute = f"   compute runs {summary.compute_runs}" if summary.compute_runs else ""
     out.print(
-        f"tokens    {summary.tokens_used}   cost ${summary.cost_usd:.6f}   LLM calls {summary.llm_calls}",
+        f"tokens    {summary.tokens_used}   cost {usd(summary.cost_usd)}   "
+        f"LLM calls {summary.llm_calls}{compute}",
         highlight=False,
     )
     if summary.code:
@@ -256,13 +260,15 @@ async def _lifecycle(
     from aadap.services import progress
     from aadap.services.summary import summarise
     from flows.task_lifecycle import task_lifecycle
+    from flows.task_resume import task_resume
 
     announcer = asyncio.create_task(_announce_approvals(db, printer))
     try:
         with progress.listen(printer):
             if task_id is not None:
-                state: State[Any] = await task_lifecycle(task_id=task_id, return_state=True)
+                state: State[Any] = await task_resume(task_id=task_id, return_state=True)
             else:
+                assert payload is not None  # a new run has a request (``aadap run`` checks it)
                 state = await task_lifecycle(request=payload, return_state=True)
     finally:
         announcer.cancel()

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+)
 
 from aadap.core.enums import Environment, PlatformKind
 from aadap.core.exceptions import InvalidRequestError
@@ -39,9 +47,14 @@ class TaskRequest(BaseModel):
     token_budget: int | None = Field(
         default=None, ge=0, le=100_000_000, description="tokens for this task"
     )
-    usd_budget: Decimal | None = Field(
-        default=None, ge=0, le=100_000, description="USD for this task"
-    )
+    # a number in the form and the API schema (pydantic's own schema for Decimal offers
+    # number or string); a Decimal inside, sent as a JSON number (``_budget_as_number``)
+    usd_budget: Annotated[
+        Decimal | None,
+        WithJsonSchema(
+            {"anyOf": [{"type": "number", "minimum": 0, "maximum": 100_000}, {"type": "null"}]}
+        ),
+    ] = Field(default=None, ge=0, le=100_000, description="USD for this task")
     priority: int = Field(default=0, ge=0, le=10)
     correlation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
@@ -57,6 +70,10 @@ class TaskRequest(BaseModel):
         if not stripped:
             raise ValueError("the request text is empty")
         return stripped
+
+    @field_serializer("usd_budget", when_used="json")
+    def _budget_as_number(self, value: Decimal | None) -> float | None:
+        return None if value is None else float(value)
 
     @property
     def effective_title(self) -> str:

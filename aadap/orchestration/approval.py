@@ -31,7 +31,7 @@ from prefect.input.run_input import keyset_from_base_key
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aadap.agents import GeneratedCode
 from aadap.core.exceptions import (
@@ -41,7 +41,7 @@ from aadap.core.exceptions import (
     InvalidRequestError,
     TaskCancelledError,
 )
-from aadap.db.models import ApprovalRequest
+from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration.flowruns import flow_run_state
 from aadap.services import gate
 from aadap.services.lifecycle import Lifecycle
@@ -63,35 +63,88 @@ class ApprovalDecision(RunInput):
         pattern=r"\S",  # not only whitespace; the server checks the form's schema too
         description="your name (recorded as given)",
     )
-    comment: str | None = Field(
-        default=None,
+    comment: str = Field(
+        default="",
         max_length=4000,
-        description="why; a rejection's comment goes to the developer",
+        description="optional: why; a rejection's comment goes to the developer",
     )
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _no_comment(cls, value: object) -> object:
+        """An input stored before the comment became plain text may hold ``null``."""
+        return "" if value is None else value
 
 
 def pause_key(request: ApprovalRequest) -> str:
     return f"approval-{request.id}"
 
 
-def describe(request: ApprovalRequest, code: GeneratedCode, cost_so_far: str) -> str:
-    """The markdown the reviewer sees above the form."""
+#: code lines longer than this are wrapped in the form (the modal cuts them off)
+WRAP = 100
+
+
+def wrap_code(code: str, width: int = WRAP) -> str:
+    """``code`` with lines over ``width`` characters broken, each continuation marked ``↳``."""
+    out: list[str] = []
+    for line in code.splitlines():
+        while len(line) > width:
+            out.append(line[:width])
+            line = "  ↳ " + line[width:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def describe(
+    request: ApprovalRequest, code: GeneratedCode, cost_so_far: str, task: Task | None = None
+) -> str:
+    """The markdown the reviewer sees above the form: what was asked and by whom, what the
+    code does (wrapped to fit), its findings, and what policy said."""
     analysis: dict[str, Any] = request.metadata_.get("analysis", {})
     findings = analysis.get("findings", [])
     expires = request.expires_at.isoformat(timespec="minutes") if request.expires_at else "never"
-    lines = [
-        f"## Approval needed: {request.operation_class} in {request.environment}",
-        "",
+    lines = [f"## Approval needed: {request.operation_class} in {request.environment}", ""]
+    if task is not None:
+        asked = "\n".join(f"> {line}" for line in task.request.splitlines()) or "> (empty)"
+        lines += [
+            f"**Asked by:** {task.created_by or 'not recorded'} · **task:** {task.title} (`{task.id}`)",
+            "",
+            asked,
+            "",
+        ]
+    lines += [
         f"**Why:** {request.reason}",
         f"**Risk:** `{request.risk_level}` · **operation class:** `{request.operation_class}` · "
         f"**cost so far:** ${cost_so_far}",
         f"**Expires:** {expires} UTC · **approval id:** `{request.id}` · **code sha256:** `{request.code_hash[:16]}…`",
+    ]
+    touches = [f for f in findings if f.get("operation")]
+    if touches or code.target_tables or code.reads:
+        lines += [
+            "",
+            "### What the code touches",
+            "",
+            f"- **writes** (as the developer declared): {', '.join(code.target_tables) or 'none declared'}",
+            f"- **reads** (as the developer declared): {', '.join(code.reads) or 'none declared'}",
+        ]
+        lines += [
+            f"- **{f['operation']}** (line {f.get('line') or '?'}): {_cell(f.get('message', ''))}"
+            for f in touches[:20]
+        ]
+    wrapped = wrap_code(code.code)
+    lines += [
         "",
         f"### Code ({code.language.value})",
         f"```{code.language.value}",
-        code.code,
+        wrapped,
         "```",
     ]
+    if wrapped != code.code:
+        lines.append(f"_Lines over {WRAP} characters are wrapped; `↳` continues the line above._")
     if findings:
         lines += [
             "",
@@ -101,11 +154,14 @@ def describe(request: ApprovalRequest, code: GeneratedCode, cost_so_far: str) ->
             "|---|---|---|---|",
         ]
         for item in findings[:40]:
-            message = str(item.get("message", "")).replace("|", "\\|")
             lines.append(
-                f"| {item.get('severity')} | `{item.get('rule')}` | {item.get('line') or ''} | {message} |"
+                f"| {item.get('severity')} | `{item.get('rule')}` | {item.get('line') or ''} | "
+                f"{_cell(item.get('message', ''))} |"
             )
-    lines += ["", "Choose **approve** or **reject**, type your name, and add a comment."]
+    lines += [
+        "",
+        "Choose **approve** or **reject**, type your name, and add a comment if you like.",
+    ]
     return "\n".join(lines)
 
 
@@ -115,7 +171,7 @@ async def wait_for_decision(
     """Pause (or suspend, under a deployment) until a reviewer decides or the request expires."""
     task = await lc.task()
     form = ApprovalDecision.with_initial_data(
-        description=describe(request, code, f"{task.cost_usd:.6f}")
+        description=describe(request, code, f"{task.cost_usd:.6f}", task)
     )
     now = dt.datetime.now(dt.UTC)
     remaining = int((request.expires_at - now).total_seconds()) if request.expires_at else None
@@ -221,7 +277,7 @@ async def record(
         request_id,
         approve=decision.decision == "approve",
         reviewer=decision.reviewer,
-        comment=decision.comment,
+        comment=decision.comment.strip() or None,
     )
 
 

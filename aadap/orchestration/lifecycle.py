@@ -26,18 +26,19 @@ from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.orchestration import approval, logmirror, reports, runtime, steps
+from aadap.orchestration import approval, logmirror, reports, runtime, steps, story
 from aadap.orchestration.retry import step_options
-from aadap.services import budget, context, costs, gate, logs, outcome, tasks
+from aadap.services import approvals, budget, context, costs, gate, logs, outcome, tasks
 from aadap.services.lifecycle import Lifecycle
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
 
 async def _run(
-    step: Any, settings: Settings, task_id: uuid.UUID, *inputs: Any, **options: Any
+    step: Any, rt: Runtime, task_id: uuid.UUID, *inputs: Any, resumed: bool = False, **options: Any
 ) -> Any:
-    """Run one step with its task-run options from settings.
+    """Run one step with its task-run options from settings, its task run named after
+    its agent (and round, where the caller names one).
 
     Its inputs are passed through ``quote()``: Prefect walks a task's parameters to find
     upstream futures and treats any pydantic model with a ``keys`` field (``DeduplicateOp``)
@@ -46,18 +47,61 @@ async def _run(
     before running it and caches "no limit" per set for 5 s, so a per-task tag would cost
     one API call (and a new client) per step, about 40 ms each measured. The task id tags
     the flow run instead (:func:`_tag_flow_run`), which holds exactly one task's steps.
+
+    ``resumed``: the run continues a recorded task; a step that moved the task nowhere
+    found its work done in the record, and the run log says it was restored, not redone.
     """
-    opts = {**step_options(settings), "tags": [f"agent:{step.name}"], **options}
-    return await step.with_options(**opts)(task_id, *(quote(value) for value in inputs))
+    opts = {
+        **step_options(rt.settings),
+        "tags": [f"agent:{step.name}"],
+        "task_run_name": step.name,
+        **options,
+    }
+    before = rt.states.get(task_id)
+    result = await step.with_options(**opts)(task_id, *(quote(value) for value in inputs))
+    if resumed and before is not None and rt.states.get(task_id) is before:
+        story.tell(
+            LogLevel.INFO,
+            f"{opts['task_run_name']}: restored from the record ({before.value}), not redone",
+        )
+    return result
 
 
-async def _tag_flow_run(flow_run: Any, task_id: uuid.UUID) -> None:
-    """Tag the lifecycle's flow run ``task:<id>`` so the UI filters a task's runs."""
-    tag = f"task:{task_id}"
-    if flow_run is None or tag in flow_run.tags:
+def run_name(request: TaskRequest | dict[str, Any] | None, task_id: str | None) -> str:
+    """A lifecycle flow run's name: the request's title (or the start of its text) and
+    its environment, so the runs list reads like a work queue; a resume names its task."""
+    if request is None:
+        return f"resume task {str(task_id)[:8]}" if task_id else "task-lifecycle"
+    data = request.model_dump() if isinstance(request, TaskRequest) else dict(request)
+    # the task's title (``TaskRequest.effective_title``): the title, else the text's first line
+    lines = str(data.get("title") or data.get("text") or "").strip().splitlines()
+    title = " ".join(lines[0].split()) if lines else ""
+    if len(title) > 60:
+        title = title[:57].rstrip() + "…"
+    env = str(data.get("environment") or "SANDBOX").lower()
+    return f"{title or 'request'} · {env}"
+
+
+def run_tags(task: Any) -> list[str]:
+    """The flow run's tags for a task: its id, environment, platform and requester."""
+    tags = [f"task:{task.id}", f"env:{task.environment.lower()}", f"platform:{task.platform}"]
+    if task.created_by:
+        tags.append(f"requester:{task.created_by}")
+    return tags
+
+
+async def _tag_flow_run(flow_run: Any, task: Any) -> None:
+    """Tag the lifecycle's flow run (:func:`run_tags`) so the UI filters a task's runs, and
+    name it after the task (a run started with only a ``task_id`` could not be named
+    from its parameters)."""
+    if flow_run is None:
+        return
+    wanted = [t for t in run_tags(task) if t not in flow_run.tags]
+    name = run_name({"title": task.title, "environment": task.environment}, None)
+    if not wanted and flow_run.name == name:
         return
     async with get_client() as client:
-        await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, tag])
+        await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, *wanted], name=name)
 
 
 async def _settle(tagging: asyncio.Future[None]) -> None:
@@ -71,10 +115,17 @@ async def _settle(tagging: asyncio.Future[None]) -> None:
 async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     s = rt.settings
     lc = Lifecycle(rt, task_id)
+    resumed = not created
+    if resumed:
+        story.tell(
+            LogLevel.INFO,
+            f"continuing task {task_id} from its record ({(await lc.state()).value}): "
+            "steps already recorded are restored, not redone",
+        )
 
-    requirement = await _run(steps.parser, s, task_id)
-    plan = await _run(steps.planner, s, task_id, requirement)
-    route = await _run(steps.router, s, task_id, requirement, plan)
+    requirement = await _run(steps.parser, rt, task_id, resumed=resumed)
+    plan = await _run(steps.planner, rt, task_id, requirement, resumed=resumed)
+    route = await _run(steps.router, rt, task_id, requirement, plan, resumed=resumed)
     # failed reviews so far (names the rounds' task runs): none for a task this run created
     round_no = 0 if created else await lc.failed_validations()
     while True:  # one pass per approval round; a rejection sends the work back to development
@@ -83,18 +134,24 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
         ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
             rnd = f"round-{round_no + 1}"
             code = await _run(
-                steps.developer, s, task_id, requirement, plan, route,
-                task_run_name=f"developer-{rnd}",
+                steps.developer, rt, task_id, requirement, plan, route,
+                task_run_name=f"developer-{rnd}", resumed=resumed,
             )  # fmt: skip
             review = await _run(
-                steps.reviewer, s, task_id, requirement, code, plan.optimise,
-                task_run_name=f"reviewer-{rnd}",
+                steps.reviewer, rt, task_id, requirement, code, plan.optimise,
+                task_run_name=f"reviewer-{rnd}", resumed=resumed,
             )  # fmt: skip
             if review.passed:
                 break
             round_no += 1
-        code = await _run(steps.optimiser, s, task_id, plan, code)
-        outcome = await _run(steps.approval, s, task_id, code)
+        code = await _run(
+            steps.optimiser, rt, task_id, plan, code,
+            task_run_name=f"optimiser-{rnd}", resumed=resumed and plan.optimise,
+        )  # fmt: skip
+        outcome = await _run(
+            steps.approval, rt, task_id, code,
+            task_run_name=f"approval-{rnd}", resumed=resumed,
+        )  # fmt: skip
         if outcome.approved:
             break
         decision = await approval.wait_for_decision(lc, outcome.request, code)
@@ -109,7 +166,8 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
                 task_id=str(task_id),
                 details={"approval_id": str(row.id), "rejections": rejections},
             )
-    await _run(steps.deployer, s, task_id, code.code, code.language)
+        resumed = False  # a new round: its steps do their work again
+    await _run(steps.deployer, rt, task_id, code.code, code.language, resumed=resumed)
     await gate.complete(lc)
 
 
@@ -118,6 +176,7 @@ async def run_lifecycle(
 ) -> LifecycleSummary:
     """The body of the ``task-lifecycle`` flow (``flows/task_lifecycle.py``)."""
     logmirror.install()
+    story.install()
     run_ctx = FlowRunContext.get()
     flow_run = None if run_ctx is None else run_ctx.flow_run
     flow_run_id = None if flow_run is None else str(flow_run.id)
@@ -206,7 +265,7 @@ async def _lifecycle(
             if not created:  # a new task was created with them
                 await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
             # one API call, made while the steps run; awaited before the run ends
-            tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task.id))
+            tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task))
             logs.defer(  # committed with the first step's first write
                 rt.db,
                 [
@@ -234,7 +293,9 @@ async def _lifecycle(
                 await _settle(tagging)
                 summary = await summarise(rt.db, task.id)
                 if flow_run_id is not None:
-                    await reports.publish(summary)
+                    async with rt.db.sessions() as session:
+                        decided = await approvals.latest_of_task(session, task.id)
+                    await reports.publish(summary, decided)
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime
                     await logmirror.flush(rt.db, flow_run_id)

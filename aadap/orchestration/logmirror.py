@@ -52,8 +52,8 @@ class MirrorHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         flow_run_id = getattr(record, "flow_run_id", None)
-        if not flow_run_id:
-            return
+        if not flow_run_id or getattr(record, "aadap_story", False):
+            return  # a story line (``story``) tells what task_logs or the ledger hold already
         task_run_id = getattr(record, "task_run_id", None)
         message = record.getMessage()
         if record.exc_info:  # the terminal shows no traceback (aadap run); task_logs keeps it

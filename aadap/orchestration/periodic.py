@@ -76,21 +76,51 @@ class CostReportSummary(BaseModel):
     artifact_keys: list[str]
 
 
+#: the longest ``item`` cell of the table artifact (a task's id and title are cut to fit)
+_ITEM_CHARS = 48
+
+
+def _item(line: CostLine) -> str:
+    """A row's key as the table shows it: a task by its short id and title, cut to fit."""
+    if line.grouping == "task" and line.label:
+        text = f"{line.key[:8]} {line.label}"
+    elif line.label:
+        text = f"{line.key} {line.label}"
+    else:
+        text = line.key
+    return text if len(text) <= _ITEM_CHARS else text[: _ITEM_CHARS - 1] + "…"
+
+
 def table_rows(report: CostReport) -> list[dict[str, Any]]:
-    """The table artifact: the CSV's lines, with exact decimal strings."""
+    """The table artifact: five narrow columns that fit a 1,440 px screen, one row per
+    line of the CSV, the exact cost; tokens in and out, unpriced calls and full task ids
+    are in the markdown artifact and the CSV."""
     return [
         {
-            "grouping": line.grouping,
-            "key": line.key,
-            "label": line.label or "",
+            "group": line.grouping,
+            "item": _item(line),
             "calls": line.calls,
-            "tokens_in": line.tokens_in,
-            "tokens_out": line.tokens_out,
+            "tokens": line.tokens_in + line.tokens_out,
             "cost_usd": format(line.cost_usd, "f"),
-            "unpriced_calls": line.unpriced_calls,
         }
         for line in report.lines
     ]
+
+
+def window_explained(report: CostReport) -> str:
+    """What the report's dates mean, in words a reader needs no source code for."""
+    tz = zoneinfo.ZoneInfo(report.timezone)
+    start = report.window_start.astimezone(tz)
+    local = report.generated_at.astimezone(tz)
+    months = (local.year - start.year) * 12 + local.month - start.month + 1
+    return (
+        f"The report covers {start:%Y-%m-%d} to {local:%Y-%m-%d %H:%M} ({report.timezone}): "
+        f"this month and the {months - 1} before it, from the first day of {start:%B %Y}, "
+        "so each month's figure is a whole month (the current one to date). Weeks are ISO "
+        "weeks (Monday to Sunday): the first one may begin before the window and count only "
+        "its days inside it. Days, weeks and months are local to the time zone above; "
+        '"today", "this week" and "this month" end now.'
+    )
 
 
 def _cell(text: str) -> str:
@@ -103,7 +133,8 @@ def _section(grouping: Grouping, lines: list[CostLine]) -> list[str]:
     shown = lines if limit is None else (lines[-limit:] if grouping == "day" else lines[:limit])
     heading = f"## By {grouping}"
     if len(shown) < len(lines):
-        heading += f" ({len(shown)} of {len(lines)}; all in the CSV)"
+        which = "the latest days" if grouping == "day" else "the costliest tasks"
+        heading += f" ({which}: {len(shown)} of {len(lines)}; all in the CSV)"
     out = [heading, "", "| key | calls | tokens in | tokens out | unpriced | cost |", "|---|--:|--:|--:|--:|--:|"]  # fmt: skip
     for line in shown:
         key = f"{line.key} · {line.label}" if line.label else line.key
@@ -127,6 +158,11 @@ def markdown(report: CostReport, csv_file: str) -> str:
         f"**Total {usd(total.cost_usd)}** from {start:%Y-%m-%d %H:%M} to {local:%Y-%m-%d %H:%M} "
         f"· {total.calls} calls · {total.tokens_in} tokens in · {total.tokens_out} tokens out"
         + (f" · **{total.unpriced_calls} unpriced calls**" if total.unpriced_calls else ""),
+        "",
+        window_explained(report),
+        "",
+        "Calls count every cost row: LLM calls and priced platform runs alike, as "
+        "`aadap costs` counts them.",
         "",
         "| period | key | spend so far |",
         "|---|---|--:|",

@@ -20,7 +20,7 @@ from aadap.agents import GeneratedCode, Plan, Requirement, Review, Route
 from aadap.core.enums import Language, LogLevel
 from aadap.core.exceptions import AADAPError, OrchestratorError, is_retryable
 from aadap.db.models import Execution
-from aadap.orchestration import hooks, runtime
+from aadap.orchestration import hooks, runtime, story
 from aadap.orchestration.hooks import level_for
 from aadap.services import context, gate, logs
 from aadap.services.gate import ApprovalOutcome
@@ -83,6 +83,11 @@ async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
                         details={"retryable": retry},
                     )
                 ],
+            )
+            story.tell(
+                LogLevel.WARNING if retry else level_for(exc),
+                f"{name}: attempt {attempt} failed, {'will retry' if retry else 'not retryable'}: "
+                + (str(exc) if isinstance(exc, AADAPError) else f"{type(exc).__name__}: {exc}"),
             )
             raise
 

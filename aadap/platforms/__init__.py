@@ -3,20 +3,25 @@
 Pure domain layer: no application database, no Prefect. Every platform follows
 :class:`~aadap.platforms.base.Platform` and raises only taxonomy errors.
 :func:`create_platform` builds one from a kind and its connection settings.
+
+The platforms' modules load on first use (:func:`__getattr__`, :func:`create_platform`):
+the Databricks SDK alone took about a second to import, azure-identity and DuckDB a
+tenth together, in every process that imported this package, most of which never run
+on Databricks or Fabric.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidConfigurationError
-from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
 from aadap.platforms._lifecycle import BasePlatform
 from aadap.platforms.base import (
     PREVIEW_ROWS,
@@ -26,10 +31,31 @@ from aadap.platforms.base import (
     RunResult,
     Sleep,
 )
-from aadap.platforms.databricks import DatabricksConfig, DatabricksPlatform
-from aadap.platforms.fabric import FabricConfig, FabricPlatform
 from aadap.platforms.hosts import validate_workspace_url
-from aadap.platforms.local import LocalPlatform
+
+if TYPE_CHECKING:
+    from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider
+    from aadap.platforms.databricks import DatabricksConfig, DatabricksPlatform
+    from aadap.platforms.fabric import FabricConfig, FabricPlatform
+    from aadap.platforms.local import LocalPlatform
+
+#: the names this package exports from modules it loads on first use
+_LAZY = {
+    "ClientSecretTokenProvider": "aadap.platforms._fabric_auth",
+    "TokenProvider": "aadap.platforms._fabric_auth",
+    "DatabricksConfig": "aadap.platforms.databricks",
+    "DatabricksPlatform": "aadap.platforms.databricks",
+    "FabricConfig": "aadap.platforms.fabric",
+    "FabricPlatform": "aadap.platforms.fabric",
+    "LocalPlatform": "aadap.platforms.local",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def create_platform(
@@ -64,6 +90,8 @@ def create_platform(
                 details={"field": "home", "value": None},
             )
         base = home or Path(".")
+        from aadap.platforms.local import LocalPlatform
+
         return LocalPlatform(
             Path(values.get("database_path") or base / "local.duckdb"),
             Path(values.get("workdir") or base / "runs"),
@@ -77,10 +105,14 @@ def create_platform(
             details={"field": "config", "value": None, "platform": platform_kind.value},
         )
     if platform_kind is PlatformKind.DATABRICKS:
+        from aadap.platforms.databricks import DatabricksConfig, DatabricksPlatform
+
         databricks = (
             config if isinstance(config, DatabricksConfig) else _parse(DatabricksConfig, config)
         )
         return DatabricksPlatform(databricks, settings, sleep=sleep, clock=clock)
+    from aadap.platforms.fabric import FabricConfig, FabricPlatform
+
     fabric = config if isinstance(config, FabricConfig) else _parse(FabricConfig, config)
     return FabricPlatform(fabric, settings, sleep=sleep, clock=clock)
 

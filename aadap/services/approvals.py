@@ -37,6 +37,17 @@ async def pending(session: AsyncSession) -> list[tuple[ApprovalRequest, Task]]:
     return [(a, t) for a, t in rows]
 
 
+async def latest_of_task(session: AsyncSession, task_id: uuid.UUID) -> ApprovalRequest | None:
+    """The task's newest approval request (with its decision, once made), if any."""
+    rows = await session.execute(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.task_id == task_id)
+        .order_by(ApprovalRequest.requested_at.desc(), ApprovalRequest.id.desc())
+        .limit(1)
+    )
+    return rows.scalars().first()
+
+
 async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task]:
     """An approval request by id or unique prefix (≥ 6 characters)."""
     key = ident.strip().lower()

@@ -16,10 +16,11 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from aadap.core.enums import (
     Environment,
     ExecutionStatus,
     Language,
+    LogLevel,
     PlatformKind,
 )
 from aadap.core.exceptions import (
@@ -48,9 +50,11 @@ from aadap.db import json_sql
 from aadap.db.models import ApprovalRequest, Artifact, Execution, Task
 from aadap.db.types import utcnow
 from aadap.platforms.base import RunResult
-from aadap.safety import Analysis, analyze, decide
-from aadap.services import artifacts, context, costs, ledger
+from aadap.services import artifacts, context, costs, ledger, progress
 from aadap.services.lifecycle import Lifecycle, reached
+
+if TYPE_CHECKING:
+    from aadap.safety import Analysis
 
 S = TaskState
 POLICY_ACTOR = "system:policy"
@@ -233,6 +237,9 @@ async def _existing_tables(lc: Lifecycle, task: Task) -> list[str]:
 
 
 async def analyse(lc: Lifecycle, code: GeneratedCode, task: Task) -> Analysis:
+    # the analysers load sqlglot: on first use, not with every lifecycle process
+    from aadap.safety import analyze
+
     return analyze(
         code.code,
         language=code.language,
@@ -276,7 +283,10 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     revalidation = await revalidate(lc, code, validated)
     task = await lc.facts()
     analysis = await analyse(lc, code, task)
+    from aadap.safety import decide
+
     decision = decide(analysis, Environment(task.environment), lc.rt.settings.safety)
+    progress.tell(LogLevel.INFO, describe_analysis(analysis.to_dict()))
     status = {
         "auto": ApprovalStatus.AUTO_APPROVED,
         "approval": ApprovalStatus.PENDING,
@@ -335,6 +345,15 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
     # from the top
     also = [explanation] if revalidation is None else [_revalidation(lc, revalidation), explanation]
     await lc.commit(hops, also=also, rows=[row])
+    progress.tell(
+        LogLevel.WARNING if status is ApprovalStatus.FORBIDDEN else LogLevel.INFO,
+        f"approval request {row.id}: {status.value} by policy ({decision.reason})"
+        + (
+            f"; waiting for a reviewer until {row.expires_at:%Y-%m-%d %H:%M} UTC"
+            if status is ApprovalStatus.PENDING and row.expires_at is not None
+            else ""
+        ),
+    )
     outcome = ApprovalOutcome(row, meta["analysis"], decision.decision, decision.reason)
     if status is ApprovalStatus.FORBIDDEN:
         raise SafetyViolationError(
@@ -347,6 +366,19 @@ async def request_approval(lc: Lifecycle, code: GeneratedCode) -> ApprovalOutcom
             },
         )
     return outcome
+
+
+def describe_analysis(analysis: dict[str, Any]) -> str:
+    """The safety analysis in one line: class, risk, findings counted by severity."""
+    findings = analysis.get("findings", [])
+    counts = Counter(str(f.get("severity", "?")) for f in findings)
+    by_severity = ", ".join(f"{n} {sev}" for sev, n in sorted(counts.items())) or "none"
+    rules = sorted({str(f.get("rule")) for f in findings})
+    return (
+        f"safety analysis: operation class {analysis.get('operation_class', '?')}, "
+        f"risk {analysis.get('risk', '?')}; findings: {by_severity}"
+        + (f" ({', '.join(rules[:8])})" if rules else "")
+    )
 
 
 async def _cost_so_far(lc: Lifecycle) -> Decimal:
@@ -398,6 +430,10 @@ async def record_decision(
             triggered_by=f"reviewer:{reviewer}", reason=comment, metadata={"approval_id": str(row.id)},
         )  # fmt: skip
     lc.moved_to(S.APPROVED if approve else S.REJECTED)
+    progress.tell(
+        LogLevel.INFO,
+        f"approval request {row.id}: {row.status} by {reviewer}; comment: {comment or 'none'}",
+    )
     return row
 
 
@@ -516,6 +552,12 @@ async def deploy(lc: Lifecycle, code: str, language: Language) -> Execution:
     )
     costs.note_compute(ctx, lc.task_id, committed.totals)
     _apply(execution, values)
+    progress.tell(
+        LogLevel.INFO,
+        f"deployed on {task.platform}: {result.rows_affected if result.rows_affected is not None else 'unknown'}"
+        f" rows affected in {result.duration_ms} ms"
+        + (f" ({result.run_url})" if result.run_url else ""),
+    )
     return execution
 
 

@@ -9,7 +9,7 @@ from aadap.core.exceptions import UnpricedModelError
 from aadap.db.session import Database
 from aadap.llm.pricing import unpriced_advice
 from aadap.llm.types import Completion, LLMClient, LLMRequest, RetryEvent, RetryHook
-from aadap.services import budget, context, costs, logs
+from aadap.services import budget, context, costs, logs, progress
 
 
 def estimate_prompt_tokens(request: LLMRequest) -> int:
@@ -39,6 +39,7 @@ class MeteredLLMClient:
             request = replace(request, on_retry=self._retry_logger(ctx, request.agent))
         completion = await self.inner.complete(request)
         await costs.record_llm_call(self.db, ctx=ctx, agent=request.agent, completion=completion)
+        progress.tell(LogLevel.INFO, describe_call(request.agent, completion))
         if ctx is not None:
             try:
                 await self._check(ctx, agent=request.agent)
@@ -67,6 +68,7 @@ class MeteredLLMClient:
                 details={"agent": agent, **event.as_dict()},
             )  # fmt: skip
             await logs.write(self.db, [row])
+            progress.tell(LogLevel.WARNING, message)
 
         return log_retry
 
@@ -83,6 +85,16 @@ class MeteredLLMClient:
             return
         async with self.db.sessions() as session:
             await budget.check(session, ctx.task_id, upcoming_tokens=upcoming_tokens, agent=agent)
+
+
+def describe_call(agent: str, completion: Completion) -> str:
+    """One LLM call as the run log tells it: agent, model, tokens, cost."""
+    usage = completion.usage
+    cost = "unpriced" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"
+    return (
+        f"LLM call by {agent}: {completion.model}, {usage.tokens_in} tokens in, "
+        f"{usage.tokens_out} out, {cost}, {completion.latency_ms} ms"
+    )
 
 
 def _unpriced(completion: Completion, ctx: context.RunContext, agent: str) -> UnpricedModelError:

@@ -13,7 +13,6 @@ from aadap.db.models import Task
 from aadap.db.session import Database
 from aadap.llm.types import LLMClient
 from aadap.platforms.base import Platform
-from aadap.platforms.local import LocalPlatform
 from aadap.services import connections
 from aadap.services.metering import MeteredLLMClient
 from aadap.services.secrets import BlockResolver
@@ -74,6 +73,8 @@ class Runtime:
         """
         row = await connections.for_task(self.db, self.settings, task)
         if row is None:
+            from aadap.platforms.local import LocalPlatform  # DuckDB, loaded on first use
+
             return LocalPlatform(
                 self.local_duckdb_path(), self.settings.home / "runs", self.settings.platforms
             )

@@ -32,6 +32,9 @@ class LifecycleSummary(BaseModel):
     tokens_used: int = 0
     cost_usd: Decimal = Decimal(0)
     llm_calls: int = 0
+    #: platform runs with a compute cost row (``AADAP_PLATFORMS_COMPUTE_USD_PER_HOUR``): with
+    #: ``llm_calls``, the number of rows in ``cost_by_agent``'s ``calls``
+    compute_runs: int = 0
     cost_by_agent: list[dict[str, Any]] = []
     error: str | None = None
 
@@ -94,6 +97,7 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
             agent,
             {
                 "agent": agent,
+                "kind": kind,
                 "calls": 0,
                 "tokens_in": 0,
                 "tokens_out": 0,
@@ -105,6 +109,8 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
         entry["tokens_out"] += tokens_out
         entry["cost_usd"] += usd_from_e10(cost_usd)
         llm_calls += kind == CostKind.LLM.value
+        if entry["kind"] != kind:  # one agent with both kinds of row (none does today)
+            entry["kind"] = "mixed"
     error = last_reason if task.current_state in ("FAILED", "CANCELLED") else None
     return LifecycleSummary(
         task_id=str(task.id),
@@ -119,6 +125,7 @@ async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
         tokens_used=task.tokens_used,
         cost_usd=task.cost_usd,
         llm_calls=llm_calls,
+        compute_runs=len(cost_rows or []) - llm_calls,
         cost_by_agent=sorted(by_agent.values(), key=lambda e: str(e["agent"])),
         error=error,
     )

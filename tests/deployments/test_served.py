@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ import duckdb
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.deployments import arun_deployment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -144,6 +146,35 @@ async def test_parameters_that_fail_the_schema_are_refused_before_a_run_starts(
     assert "platform" in cli.stderr and "snowflake" in cli.stderr
 
 
+async def test_the_run_form_needs_a_request_and_types_the_budget_and_resuming_is_its_own_form(
+    served: Served,
+) -> None:
+    async with get_client() as client:
+        lifecycle = await client.read_deployment_by_name(LIFECYCLE)
+        resume = await client.read_deployment_by_name("task-resume/task-resume")
+        before = len(await client.read_flow_runs())
+        for blank in ({}, {"request": {}}, {"request": None}, {"request": {"text": ""}}):
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                await client.create_flow_run_from_deployment(lifecycle.id, parameters=blank)
+            assert refused.value.response.status_code in (409, 422), blank
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            await client.create_flow_run_from_deployment(resume.id, parameters={})
+        assert refused.value.response.status_code in (409, 422)
+        assert len(await client.read_flow_runs()) == before  # no run exists for any of them
+    schema = lifecycle.parameter_openapi_schema
+    assert schema["required"] == ["request"]
+    assert list(schema["properties"]) == ["request"]  # no task_id here: resuming is task-resume
+    request = schema["definitions"]["TaskRequest"]
+    assert next(iter(request["properties"])) == "text" and request["required"] == ["text"]
+    assert request["properties"]["usd_budget"]["anyOf"][0]["type"] == "number"
+    assert all(
+        field.get("description")
+        for name, field in request["properties"].items()
+        if name in ("text", "environment", "platform", "usd_budget", "token_budget")
+    )
+    assert resume.parameter_openapi_schema["required"] == ["task_id"]
+
+
 async def test_a_suspended_approval_is_resumed_through_the_api_and_the_run_finishes(
     served: Served,
 ) -> None:
@@ -191,6 +222,19 @@ async def test_a_suspended_approval_is_resumed_through_the_api_and_the_run_finis
         a for a in await _rows(served, models.ApprovalRequest) if a["id"] == pending[0]["id"]
     )
     assert (decided["status"], decided["decided_by"]) == ("APPROVED", "erin")
+    # the run log: waiting was INFO, not ERROR; the decision, the restored steps and the deploy
+    await asyncio.sleep(3)  # the served process ships its last log batch
+    async with get_client() as client:
+        log = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+        )
+    lines = [(r.level, r.message) for r in log]
+    waiting = [lvl for lvl, m in lines if m.startswith("Finished in state Suspended")]
+    assert waiting and set(waiting) == {logging.INFO}, lines
+    messages = [m for _, m in lines]
+    assert any(f"{pending[0]['id']}: APPROVED by erin; comment: go" in m for m in messages)
+    assert any(m.startswith("approval-round-1: restored from the record") for m in messages)
+    assert any(m.startswith("deployed on local: ") for m in messages)
     # the flow re-ran from the top after the suspend, but no finished LLM call was repeated
     assert (
         len(await _rows(served, models.CostRecord)) == llm_calls_before + 1

@@ -37,6 +37,7 @@ def test_prefect_deploy_all_then_a_worker_runs_a_lifecycle(
         names = {d["name"] for d in deployments if d.get("work_pool_name") == "aadap-process"}
         assert {
             "task-lifecycle",
+            "task-resume",
             "daily",
             "every-few-minutes",
             "every-15-minutes",

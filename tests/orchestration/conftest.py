@@ -21,6 +21,7 @@ from aadap.llm.testing import FaultInjectingLLMClient, ScriptStep
 from aadap.orchestration.runtime import use_runtime
 from aadap.services.runtime import Runtime
 from flows.task_lifecycle import task_lifecycle
+from flows.task_resume import task_resume
 from tests.conftest import IN_CI, postgres_reachable, prefect_server_on_postgres, settings_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -56,9 +57,11 @@ class Harness:
             None if text is None else {"text": text, "working_dir": str(DATA.parent), **fields}
         )
         with use_runtime(self.runtime):
-            state: State[Any] = await task_lifecycle(
-                request=request, task_id=task_id, return_state=True
-            )
+            if request is None:
+                assert task_id is not None, "a run needs a request or a task id"
+                state: State[Any] = await task_resume(task_id=task_id, return_state=True)
+            else:
+                state = await task_lifecycle(request=request, return_state=True)
         return state
 
     def agents_called(self) -> list[str]:

@@ -128,17 +128,29 @@ async def test_cost_report_flow_writes_the_csv_and_publishes_artifacts(
     table = found[periodic.REPORT_TABLE_KEY]
     assert table.type == "table"
     published = json.loads(str(table.data))
-    assert {"grouping": "agent", "key": "developer", "label": "", "calls": 1, "tokens_in": 100,
-            "tokens_out": 50, "cost_usd": "0.25", "unpriced_calls": 0} in [
+    assert {"group": "agent", "item": "developer", "calls": 1, "tokens": 150, "cost_usd": "0.25"} in [
         {**row, "cost_usd": format(Decimal(row["cost_usd"]).normalize(), "f")} for row in published
     ]  # fmt: skip
     assert len(published) == len(lines) - 1  # the CSV without its header
+    # five narrow columns fit a 1,440 px screen: a task by its short id and title
+    assert all(list(row) == ["group", "item", "calls", "tokens", "cost_usd"] for row in published)
+    assert all(len(row["item"]) <= 48 for row in published)
+    assert {"group": "task", "item": f"{str(task.id)[:8]} load | orders"} in [
+        {"group": row["group"], "item": row["item"]} for row in published
+    ]
+    # the totals agree between the table, the CSV and the summary
+    total = next(row for row in published if row["group"] == "total")
+    assert (total["calls"], Decimal(total["cost_usd"])) == (summary.calls, summary.total_usd)
     report = found[periodic.REPORT_MARKDOWN_KEY]
     assert report.type == "markdown"
     text = str(report.data)
     assert "# AADAP cost report 2025-03-20 (Europe/Paris)" in text
     assert "| today | 2025-03-20 | $0.2500000001 |" in text
     assert "load \\| orders" in text  # a pipe in a title does not break the table
+    # every date range is explained: the window of whole months, ISO weeks, local days
+    assert "The report covers 2025-02-01 to 2025-03-20" in text
+    assert "this month and the 1 before it, from the first day of February 2025" in text
+    assert "ISO weeks" in text
     assert str(path) in text
 
 

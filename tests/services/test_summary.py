@@ -76,6 +76,10 @@ async def test_the_summary_counts_llm_calls_apart_from_compute_and_adds_cost_exa
     assert after.llm_calls == before.llm_calls > 0
     deploy = next(entry for entry in after.cost_by_agent if entry["agent"] == "deploy")
     assert (deploy["calls"], deploy["cost_usd"]) == (1, Decimal("0.0001"))
+    # the table's rows add up to the summary's count: LLM calls plus compute runs
+    assert deploy["kind"] == "compute" and after.compute_runs == 1
+    assert {e["kind"] for e in after.cost_by_agent if e["agent"] != "deploy"} == {"llm"}
+    assert sum(e["calls"] for e in after.cost_by_agent) == after.llm_calls + after.compute_runs
     assert after.cost_usd == before.cost_usd + Decimal("0.0001")
     assert after.cost_usd == sum((e["cost_usd"] for e in after.cost_by_agent), Decimal(0))
     assert after.tokens_used == sum(e["tokens_in"] + e["tokens_out"] for e in after.cost_by_agent)

@@ -1,0 +1,39 @@
+"""The ``task-resume`` flow: continue one recorded task from the state in AADAP's tables.
+
+A separate flow, so that resuming is an explicit choice with its own form (a task id),
+and the ``task-lifecycle`` form needs a request.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from aadap.orchestration import hooks
+from aadap.orchestration.lifecycle import run_lifecycle, run_name
+from aadap.services.summary import LifecycleSummary
+
+
+def _flow_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    return run_name(None, flow_run.parameters.get("task_id"))
+
+
+@flow(
+    name="task-resume",
+    flow_run_name=_flow_run_name,
+    validate_parameters=True,
+    on_running=hooks.FLOW_ON_RUNNING,
+    on_completion=hooks.FLOW_ON_COMPLETION,
+    on_failure=hooks.FLOW_ON_FAILURE,
+    on_crashed=hooks.FLOW_ON_CRASHED,
+    on_cancellation=hooks.FLOW_ON_CANCELLATION,
+)
+async def task_resume(task_id: str) -> LifecycleSummary:
+    """Continue a recorded task that did not finish, from the state recorded in AADAP's tables.
+
+    Args:
+        task_id: the id of a recorded task (``aadap status`` lists them); the steps
+            already recorded are restored, not redone
+    """
+    return await run_lifecycle(None, task_id)
