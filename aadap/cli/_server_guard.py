@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from aadap.cli._prefect_env import reachable_api
+from aadap.core import locks
+from aadap.core.exceptions import PrefectUnavailableError
 
 _WATCHDOG = r"""
 import os, signal, sys, time
@@ -87,7 +89,6 @@ def tie_to_this_process(pid: int) -> subprocess.Popen[bytes] | None:
 async def start_embedded_server() -> list[subprocess.Popen[bytes]]:
     """Start Prefect's embedded API now (when no ``PREFECT_API_URL`` is set) and guard it;
     or check that the configured one answers, before the flow starts."""
-    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
@@ -95,10 +96,38 @@ async def start_embedded_server() -> list[subprocess.Popen[bytes]]:
         return []
     if not os.path.exists("/proc/self/stat"):  # noqa: ASYNC240
         return []
-    async with get_client() as client:  # starts the embedded server
-        await client.api_healthcheck()
+    await _start_one_at_a_time()
     # reading /proc takes microseconds: not worth a thread
     return [w for w in map(tie_to_this_process, embedded_server_pids()) if w is not None]
+
+
+#: how long ``aadap run`` waits for other processes starting the embedded server on the
+#: same ``PREFECT_HOME`` (each start takes a few seconds)
+START_LOCK_TIMEOUT_SECONDS = 300.0
+
+
+async def _start_one_at_a_time() -> None:
+    """Start the embedded server while holding a lock on its database: on a fresh
+    ``PREFECT_HOME`` every embedded server migrates the same SQLite file, and twenty
+    ``aadap run`` started together raced on it (``table block_type already exists``, with
+    uvicorn's traceback on the terminal). Once one has migrated, the others start at once."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_HOME
+
+    database = Path(PREFECT_HOME.value()) / "prefect.db"
+    try:
+        async with (
+            locks.hold_async(database, wait=START_LOCK_TIMEOUT_SECONDS),
+            get_client() as client,  # starts the embedded server
+        ):
+            await client.api_healthcheck()
+    except TimeoutError as exc:
+        raise PrefectUnavailableError(
+            f"other processes have been starting Prefect's embedded server on {database} for "
+            f"over {START_LOCK_TIMEOUT_SECONDS:g}s; try again, or set PREFECT_API_URL to a "
+            "running Prefect server",
+            details={"prefect_home": str(database.parent)},
+        ) from exc
 
 
 __all__ = ["embedded_server_pids", "start_embedded_server", "tie_to_this_process"]

@@ -202,3 +202,33 @@ def test_an_unsupported_database_url_is_a_configuration_error(migrated_home: Pat
     assert "AADAP_DATABASE_URL" in done.stderr
     assert "postgresql://" in done.stderr  # what is allowed
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_simultaneous_runs_on_a_fresh_home_all_complete_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Every ``aadap run`` starts Prefect's embedded server on the same fresh
+    ``PREFECT_HOME``; unserialised, their migrations of one SQLite file raced and uvicorn's
+    traceback reached the terminal. The same goes for AADAP's own database and the DuckDB
+    file: every run completes, each with its table and its cost rows."""
+    orders = EXAMPLES / "data" / "orders.csv"
+    runs = 6
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        done = list(
+            pool.map(
+                lambda i: aadap(
+                    "run", f"load {orders} into raw_orders_{i}", home=tmp_path, timeout=600
+                ),
+                range(runs),
+            )
+        )
+    for result in done:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "Traceback" not in result.stdout + result.stderr
+    assert sqlite_rows(tmp_path, "SELECT current_state, count(*) FROM tasks GROUP BY 1") == [
+        ("COMPLETED", runs)
+    ]
+    assert sqlite_rows(
+        tmp_path, "SELECT count(*) FROM cost_records WHERE status != 'succeeded'"
+    ) == [(0,)]
