@@ -1,6 +1,6 @@
 """How much of the paraphrase corpus the offline provider understands, and gets right.
 
-    /work/venv/bin/python benchmarks/offline_coverage.py [--refusals] [--wrong]
+    python benchmarks/offline_coverage.py [--refusals] [--wrong]
 
 Every request of ``tests/llm_offline/paraphrases`` runs through all the agents with the
 offline provider; the SQL runs on DuckDB over the corpus's own CSV files and its result

@@ -1,6 +1,6 @@
 """Regenerate the example dataset under ``examples/data/`` (deterministic).
 
-    /work/venv/bin/python examples/generate_data.py
+    python examples/generate_data.py
 
 orders.csv has order_id duplicates (later versions of an order, with a newer
 ``updated_at``); products.parquet is written by DuckDB's ``COPY … (FORMAT parquet)``
