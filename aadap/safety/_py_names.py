@@ -373,28 +373,28 @@ class NameResolver:
 def all_nodes(tree: ast.AST) -> NodeGroups:
     """Every node grouped by type; within a type breadth first (parents before children).
 
-    Like ``ast.walk`` but faster; the groups let each rule visit only the node types it
-    judges (a call is still seen before the calls and names inside it).
+    Like ``ast.walk`` but faster (one pass that groups as it goes, no generators); the
+    groups let each rule visit only the node types it judges (a call is still seen
+    before the calls and names inside it).
     """
     out: list[ast.AST] = [tree]
-    index = 0
+    append = out.append
     node_type = ast.AST
-    while index < len(out):
-        node = out[index]
-        index += 1
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, list):
-                out.extend(item for item in value if isinstance(item, node_type))
-            elif isinstance(value, node_type):
-                out.append(value)
     groups: NodeGroups = {}
-    for node in out:
+    for node in out:  # the list grows while it is read: breadth first
         bucket = groups.get(type(node))
         if bucket is None:
             groups[type(node)] = [node]
         else:
             bucket.append(node)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        append(item)
+            elif isinstance(value, node_type):
+                append(value)
     return groups
 
 
