@@ -153,7 +153,7 @@ def _by_language(
             code, dialects=sql_dialects(platform), catalog=catalog, allowed_hosts=hosts
         )
     if lang is Language.SCALA:
-        return analyze_scala(code, platform=platform, catalog=catalog)
+        return analyze_scala(code, platform=platform, catalog=catalog, allowed_hosts=hosts)
     found, statements = analyze_python(
         code, language=lang, platform=platform, catalog=catalog, allowed_hosts=hosts
     )
@@ -200,7 +200,7 @@ def _cell(
         )
         return _shift(found, offset), count
     if magic == "scala":
-        found, count = analyze_scala(body, platform=platform, catalog=catalog)
+        found, count = analyze_scala(body, platform=platform, catalog=catalog, allowed_hosts=hosts)
         return _shift(found, offset), count
     words = body.split()
     destructive = OperationClass.DESTRUCTIVE
