@@ -20,7 +20,7 @@ from aadap.safety._py_egress import egress, environment_dump, sensitive_files
 from aadap.safety._py_names import NameResolver, all_nodes
 from aadap.safety._py_rules import lookup, worth_resolving
 from aadap.safety._py_secrets import folded_secrets
-from aadap.safety._py_sql import embedded_sql, sql_call
+from aadap.safety._py_sql import embedded_sql, sql_call, sql_runner_passed
 from aadap.safety._py_writes import WriteCheck
 from aadap.safety.findings import Finding
 
@@ -116,6 +116,10 @@ def _walk(
                     allowed_hosts=allowed_hosts,
                 )
             )
+        elif node.args or node.keywords:
+            passed = sql_runner_passed(node, names)
+            if passed is not None:
+                found.append(passed)
         written = writes.check(node)
         if written is not None:
             found.extend(written)
