@@ -278,15 +278,26 @@ def sql_runner_passed(node: ast.Call, names: NameResolver) -> Finding | None:
             if found is not None:
                 runner = found[0]
                 break
-    if runner is None and node.args and isinstance(func, ast.Attribute | ast.Name):
-        if _last(func) == "methodcaller" and "operator.methodcaller" in names.resolve(func):
-            method = names.text(node.args[0])
-            if method in _SQL_METHODS:
-                runner = f"<object>.{method}"
+    if (
+        runner is None
+        and node.args
+        and isinstance(func, ast.Attribute | ast.Name)
+        and _last(func) == "methodcaller"
+        and "operator.methodcaller" in names.resolve(func)
+        and names.text(node.args[0]) in _SQL_METHODS
+    ):
+        runner = f"<object>.{names.text(node.args[0])}"
     if runner is None:
         return None
     message = f"{runner} is passed on as a value; the SQL it runs cannot be checked before it runs"
     hint = "Call it directly with a constant statement: spark.sql('SELECT ...')."
     return Finding(
-        "python.dynamic_sql", RiskLevel.HIGH, node.lineno, message, hint, None, Language.PYTHON, True
+        "python.dynamic_sql",
+        RiskLevel.HIGH,
+        node.lineno,
+        message,
+        hint,
+        None,
+        Language.PYTHON,
+        True,
     )

@@ -73,6 +73,8 @@ def parse_language(language: Language | str) -> Language | None:
 def _binary(code: str) -> bool:
     if "\x00" in code:
         return True
+    if _CONTROL.search(code) is None:  # the usual case: no control character at all
+        return False
     limit = max(8, len(code) // 100)
     return sum(1 for _ in zip(range(limit + 1), _CONTROL.finditer(code), strict=False)) > limit
 
