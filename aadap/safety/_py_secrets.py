@@ -15,7 +15,7 @@ import ast
 from aadap.core.enums import Language
 from aadap.safety._py_names import NameResolver
 from aadap.safety.findings import Finding
-from aadap.safety.secrets import KEY_MARKER, find_secrets, may_hold_secret
+from aadap.safety.secrets import KEY_MARKERS, find_secrets, may_hold_secret
 
 _BUILDERS = frozenset({"join", "format", "decode", "replace", "b64decode", "fromhex", "unhexlify"})
 _STRINGISH = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
@@ -24,7 +24,8 @@ _STRINGISH = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
 def _credential(key: str | None) -> bool:
     if not key:
         return False
-    return KEY_MARKER.search(key) is not None
+    lowered = key.lower()
+    return any(marker in lowered for marker in KEY_MARKERS)
 
 
 def _key_text(node: ast.expr | None, names: NameResolver) -> str | None:

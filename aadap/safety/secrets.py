@@ -133,8 +133,6 @@ _FORMATS: tuple[_Format, ...] = (
 )
 _ANY_MARKER = re.compile("|".join(re.escape(m) for f in _FORMATS for m in f.markers))
 KEY_MARKERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
-# One C-level search instead of a Python loop over the markers (texts are scanned often).
-KEY_MARKER = re.compile("|".join(KEY_MARKERS), re.IGNORECASE)
 
 LineOf = Callable[[int], int]
 # Everything find_secrets looks for contains one of these (lowercased): text without them is clean.
@@ -147,12 +145,12 @@ _EVIDENCE = (
     "server",
     *(m.lower() for f in _FORMATS for m in f.markers),
 )
-_EVIDENCE_SEARCH = re.compile("|".join(re.escape(m) for m in _EVIDENCE), re.IGNORECASE).search
 
 
 def may_hold_secret(text: str) -> bool:
     """A cheap test: ``False`` means :func:`find_secrets` would find nothing in ``text``."""
-    return _EVIDENCE_SEARCH(text) is not None
+    lowered = text.lower()
+    return any(marker in lowered for marker in _EVIDENCE)
 
 
 def _placeholder(value: str) -> bool:
@@ -185,7 +183,7 @@ def _assigned(code: str, line_of: LineOf, language: Language | None) -> list[Fin
 def find_secrets(code: str, line_of: LineOf, language: Language | None) -> list[Finding]:
     """Every hard-coded credential in ``code``; ``line_of`` maps an offset to a 1-based line."""
     lowered = code.lower()
-    found = _assigned(code, line_of, language) if KEY_MARKER.search(code) else []
+    found = _assigned(code, line_of, language) if any(k in lowered for k in KEY_MARKERS) else []
     checks = (
         (
             _IDENTIFIED,
