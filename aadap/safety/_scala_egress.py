@@ -58,6 +58,17 @@ _NET_TOOLS = frozenset(
     {"curl", "wget", "nc", "ncat", "netcat", "socat", "telnet", "ftp", "sftp", "scp", "ssh"}
     | {"rsync", "azcopy", "gsutil", "aws", "az"}
 )
+# Words every match of the patterns above contains: Python's ``re`` scans an alternation of
+# ``\b``-anchored words slowly, so a pattern only runs when one of its words is present.
+_TARGETED_WORDS = ("URL", "Socket", "InetAddress", "requests", "Http")
+_CLIENT_WORDS = ("Http", "open", "Socket", "Request")
+_SHELL_WORDS = ("Process", "Runtime", "process", "!")
+
+
+def _has(code: str, words: tuple[str, ...]) -> bool:
+    return any(word in code for word in words)
+
+
 _EGRESS_HINT = (
     "Generated data code must not call the network; if the call is legitimate, "
     "list its host in AADAP_SAFETY_EGRESS_ALLOWED_HOSTS."
@@ -65,9 +76,9 @@ _EGRESS_HINT = (
 _FILE_HINT = "Read only data files in the workspace or the data roots; never credentials."
 
 
-def _bodies(m: Masked, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
-    """``(offset, contents)`` of every string literal between ``start`` and ``end``."""
-    for match in _LITERAL.finditer(m.code, start, len(m.code) if end is None else end):
+def _bodies(m: Masked) -> Iterator[tuple[int, str]]:
+    """``(offset, contents)`` of every string literal, in order."""
+    for match in _LITERAL.finditer(m.code):
         quote = 3 if match.group().startswith('"""') else 1
         yield match.start(), m.text[match.start() + quote : match.end() - quote]
 
@@ -86,7 +97,9 @@ def scala_egress(
 ) -> list[Finding]:
     """``scala.egress`` and ``scala.sensitive_file`` findings of masked Scala code ``m``."""
     found: list[Finding] = []
-    for match in _TARGETED.finditer(m.code):
+    code = m.code
+    targeted = list(_TARGETED.finditer(code)) if _has(code, _TARGETED_WORDS) else []
+    for match in targeted:
         host = _host(read_literal(m, match.end(), constants))
         if host_allowed(host, allowed_hosts):
             continue
@@ -94,15 +107,15 @@ def scala_egress(
         where = f"host {host}" if host else "a destination only known at run time"
         msg = f"{call}(...) reaches the network ({where})"
         found.append(_egress(line_of(match.start()), msg))
-    client = _CLIENTS.search(m.code)
+    client = _CLIENTS.search(code) if _has(code, _CLIENT_WORDS) else None
     if client is not None:
-        targets = [_host(read_literal(m, u.end(), constants)) for u in _URI.finditer(m.code)]
-        targets += [_host(read_literal(m, u.end(), constants)) for u in _TARGETED.finditer(m.code)]
+        targets = [_host(read_literal(m, u.end(), constants)) for u in _URI.finditer(code)]
+        targets += [_host(read_literal(m, u.end(), constants)) for u in targeted]
         if not targets or not all(host_allowed(host, allowed_hosts) for host in targets):
             what = re.sub(r"\s+", "", client.group()).strip(".(")
             msg = f"{what} sends a request over the network"
             found.append(_egress(line_of(client.start()), msg))
-    if _SHELL.search(m.code):
+    if _has(code, _SHELL_WORDS) and _SHELL.search(code):
         for offset, body in _bodies(m):
             words = body.split(None, 1)
             if words and words[0].rsplit("/", 1)[-1].lower() in _NET_TOOLS:
@@ -114,16 +127,22 @@ def scala_egress(
 
 
 def _sensitive(m: Masked, line_of: LineIndex, spans: Sequence[tuple[int, int]]) -> list[Finding]:
-    for start, end in spans:
-        bodies = list(_bodies(m, start, end))
-        texts = [body for _, body in bodies]
+    """The first literal, or the literals of one statement joined, naming a sensitive file."""
+    groups: dict[int, list[tuple[int, str]]] = {}
+    index = 0  # literals and statements both come in order
+    for offset, body in _bodies(m):
+        while index < len(spans) and spans[index][1] <= offset:
+            index += 1
+        groups.setdefault(index, []).append((offset, body))
+    for group in groups.values():
+        texts = [body for _, body in group]
         if len(texts) > 1:
             texts.append("".join(texts))  # "/et" + "c/passwd"
         for text in texts:
             if sensitive_path(text):
                 shown = text if len(text) <= 60 else text[:57] + "..."
                 msg = f"reads or touches {shown!r}, a secret-bearing or system file"
-                line = line_of(bodies[0][0])
+                line = line_of(group[0][0])
                 return [
                     Finding("scala.sensitive_file", RiskLevel.HIGH, line, msg, _FILE_HINT, None, _S)
                 ]
