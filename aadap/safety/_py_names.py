@@ -234,6 +234,10 @@ class NameResolver:
             if bound is None or type(bound[0]) is not ast.Call:
                 return None
             func = bound[0]
+        if type(func) is ast.Subscript:  # h = {"get": getattr}; h["get"](os, "system")
+            if len(node.args) >= 2 and "builtins.getattr" in self.resolve(func):
+                return node.args[0], node.args[1]
+            return None
         if type(func) is ast.Attribute:
             if func.attr != "__getattribute__" or not node.args:
                 return None

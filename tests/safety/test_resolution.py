@@ -211,6 +211,8 @@ def test_splatted_sql_arguments_are_dynamic(code: str) -> None:
             "python.dynamic_sql",
         ),
         ('list(map(spark.sql, ["DROP TABLE sales"]))', "python.dynamic_sql"),
+        ('import os\nh = {"get": getattr}\nh["get"](os, "system")("id")', "python.shell"),
+        ('import os\nh = {"get": getattr}\nh["get"](os, name)("id")', "python.unresolved_call"),
         (
             'import operator\noperator.methodcaller("sql", "DROP TABLE sales")(spark)',
             "python.dynamic_sql",
