@@ -381,6 +381,7 @@ class NameResolver:
 
 
 _CALLABLE_ITEMS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)
+_MAX_ITEMS = 64  # items of one literal bound as aliases; later ones are still checked in place
 
 
 def _items(assignments: list[tuple[list[str], ast.expr]]) -> list[tuple[list[str], ast.expr]]:
@@ -391,14 +392,16 @@ def _items(assignments: list[tuple[list[str], ast.expr]]) -> list[tuple[list[str
         if isinstance(value, ast.Dict):
             pairs = [
                 (key.value, item)
-                for key, item in zip(value.keys, value.values, strict=True)
+                for key, item in zip(
+                    value.keys[:_MAX_ITEMS], value.values[:_MAX_ITEMS], strict=True
+                )
                 if type(key) is ast.Constant and isinstance(key.value, str | int)
             ]
         elif isinstance(value, ast.List | ast.Tuple):
-            pairs = list(enumerate(value.elts))
+            pairs = list(enumerate(value.elts[:_MAX_ITEMS]))
         else:
             continue
-        for key, item in pairs[:64]:
+        for key, item in pairs:
             if isinstance(item, _CALLABLE_ITEMS):
                 out.append(([f"{name}.{key}" for name in names], item))
     return out

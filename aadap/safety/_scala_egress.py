@@ -7,7 +7,8 @@
   destination only known at run time, is. Clients that take it elsewhere
   (``HttpClient``, ``HttpURLConnection``, ``.openConnection()``, ``.openStream()``,
   sttp, OkHttp, Apache ``HttpClients``) are findings unless every URL and URI written
-  in the snippet is allow-listed. A program started with ``!``/``Process`` whose
+  in the snippet is allow-listed. A network API imported under another name
+  (``import scala.io.Source.{fromURL => grab}``) is a finding: the rename is not followed. A program started with ``!``/``Process`` whose
   command is a network tool (``curl``, ``wget``, ``nc``...) is egress as well.
 * **Secret-bearing or system files** (``scala.sensitive_file``, HIGH): a string
   literal, or the literals of one statement joined (``"/et" + "c/passwd"``), naming
@@ -48,6 +49,13 @@ _CLIENTS = re.compile(
     r"|\.\s*open(?:Connection|Stream)\s*\(|\bSocketChannel\s*\.\s*open\b"
     r"|\b(?:basicRequest|quickRequest)\b|\bOkHttpClient\b|\bHttpClients\s*\."
     r"|\bServerSocket\b"
+)
+# ``import scala.io.Source.{fromURL => grab}``: the patterns cannot follow the new name.
+_RENAMES = re.compile(r"\bimport\s+[\w.]+\s*\.\s*\{([^}]*=>[^}]*)\}")
+_NETWORK_NAMES = frozenset(
+    {"URL", "Socket", "DatagramSocket", "ServerSocket", "SocketChannel", "InetAddress", "URI"}
+    | {"HttpURLConnection", "HttpsURLConnection", "HttpClient", "HttpRequest", "fromURL"}
+    | {"OkHttpClient", "HttpClients", "Http", "requests", "basicRequest", "quickRequest"}
 )
 _SHELL = re.compile(
     r"\bProcess\s*\(|\bProcessBuilder\b|\bRuntime\s*\.\s*getRuntime\b|\bsys\s*\.\s*process\b"
@@ -115,6 +123,12 @@ def scala_egress(
             what = re.sub(r"\s+", "", client.group()).strip(".(")
             msg = f"{what} sends a request over the network"
             found.append(_egress(line_of(client.start()), msg))
+    for match in _RENAMES.finditer(code) if "=>" in code else ():
+        for part in match.group(1).split(","):
+            original, arrow, _ = part.partition("=>")
+            if arrow and original.strip() in _NETWORK_NAMES:
+                msg = f"{original.strip()} is imported under another name the checks cannot follow"
+                found.append(_egress(line_of(match.start()), msg))
     if _has(code, _SHELL_WORDS) and _SHELL.search(code):
         for offset, body in _bodies(m):
             words = body.split(None, 1)

