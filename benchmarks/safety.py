@@ -5,18 +5,21 @@ and per class (the snippet's ``class``, else its file: ``dynamic_dispatch``,
 ``egress``, ``side_doors``, ``sql``...), and throughput in lines analysed per second:
 the corpus is analysed repeatedly for at least ``--seconds`` per round, over
 ``--rounds`` rounds; the best round is the figure (as ``timeit`` does: other load on
-the machine only ever slows a round down). Throughput is given in wall-clock time and
-in CPU time of this process; on a shared machine the CPU figure is the comparable one.
+the machine only ever slows a round down). The target is wall-clock time on an idle
+machine, as a user waits for it; the CPU time of this process is printed too, with the
+load average, because on a busy shared machine only the CPU figure is comparable
+between runs (say so when you quote it).
 
     python benchmarks/safety.py [--seconds 2] [--rounds 3] [--files sql,python]
 
 Exit status 1 when a target is missed: recall 100 %, false alarms <= 5 %,
->= 50,000 lines/s (CPU time).
+>= 50,000 lines/s (wall time).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -108,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  false alarm: {snippet_id}")
     _per_class(corpus, settings)
 
+    load_before = os.getloadavg()[0]
     results = [_round(corpus, args.seconds) for _ in range(max(1, args.rounds))]
+    load_after = os.getloadavg()[0]
     rates = [rate for rate, _, _ in results]
     cpu_rates = [rate for _, rate, _ in results]
     best, best_cpu = max(rates), max(cpu_rates)
@@ -117,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         f"throughput: {best:,.0f} lines/s wall, {best_cpu:,.0f} lines/s CPU, best of "
         f"{len(rates)} rounds (median wall {statistics.median(rates):,.0f}; {lines_per_pass} "
         f"lines per pass, {sum(p for _, _, p in results)} passes) "
-        f"(target >= {TARGET_LINES_PER_SECOND:,} CPU)"
+        f"(target >= {TARGET_LINES_PER_SECOND:,} wall)"
+    )
+    cores = os.cpu_count() or 1
+    busy = max(load_before, load_after) > 0.5 * cores
+    print(
+        f"load average {load_before:.2f} before, {load_after:.2f} after, {cores} cores"
+        + ("; the machine is busy: compare the CPU figure, not the wall one" if busy else "")
     )
 
     failed = []
@@ -125,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         failed.append("recall")
     if false_alarms > TARGET_FALSE_ALARMS:
         failed.append("false alarms")
-    if best_cpu < TARGET_LINES_PER_SECOND:
+    if best < TARGET_LINES_PER_SECOND:
         failed.append("throughput")
     print("result: " + ("all targets met" if not failed else "MISSED " + ", ".join(failed)))
     return 1 if failed else 0

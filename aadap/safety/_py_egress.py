@@ -166,7 +166,11 @@ def egress(
     last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if last in _READERS and node.args:
         return _remote_read(node, last, names, allowed, language)
-    if last not in _LAST and last not in names.aliases and not isinstance(func, ast.Call):
+    if (
+        last not in _LAST
+        and last not in names.aliases
+        and not isinstance(func, ast.Call | ast.Subscript)  # clients["tcp"](...)
+    ):
         return _command(node, names, language) if last in _SHELL_LAST else []
     resolved = names.resolve(func)
     line = node.lineno

@@ -39,6 +39,7 @@ _TRACKED_CALLS = (
 )
 _ALIAS_CALLS = frozenset(
     {"forName", "forPath", "Path", "connect", "getattr", "__import__", "import_module"}
+    | {"__getattribute__"}
     | {name.rsplit(".", 1)[-1] for name in _TRACKED_CALLS}
 )
 _MODULE_LOADERS = frozenset({"builtins.__import__", "importlib.import_module"})
@@ -139,6 +140,7 @@ class NameResolver:
                     self.constants[name] = (value, getattr(value, "lineno", 0))
                 if isinstance(value, ast.Dict | ast.List | ast.Tuple | ast.Set):
                     self._containers.add(name)
+        assignments.extend(_items(assignments))
         for _ in range(2):  # twice, so aliases of aliases defined later resolve too
             before = dict(self.aliases), dict(self._attributes)
             for names, value in assignments:
@@ -183,7 +185,7 @@ class NameResolver:
             if (
                 last not in _ALIAS_CALLS
                 and last not in self.aliases
-                and not isinstance(func, ast.Call)
+                and not isinstance(func, ast.Call | ast.Subscript)
                 and not _namespace_get(value)
             ):
                 return _EMPTY  # cheap exit: not a call whose result is tracked
@@ -217,7 +219,8 @@ class NameResolver:
 
     def _getattr_parts(self, node: ast.Call) -> tuple[ast.expr, ast.expr] | None:
         """``(object, name)`` of a getattr-like call: ``getattr(o, n)``, ``o.__getattribute__(n)``,
-        ``object.__getattribute__(o, n)``, ``operator.attrgetter(n)(o)``, ``methodcaller(n)(o)``.
+        ``object.__getattribute__(o, n)`` (or ``type(o).__getattribute__(o, n)``),
+        ``operator.attrgetter(n)(o)``, ``methodcaller(n)(o)``.
         """
         func = node.func
         if type(func) is ast.Name:
@@ -231,10 +234,14 @@ class NameResolver:
             if bound is None or type(bound[0]) is not ast.Call:
                 return None
             func = bound[0]
+        if type(func) is ast.Subscript:  # h = {"get": getattr}; h["get"](os, "system")
+            if len(node.args) >= 2 and "builtins.getattr" in self.resolve(func):
+                return node.args[0], node.args[1]
+            return None
         if type(func) is ast.Attribute:
             if func.attr != "__getattribute__" or not node.args:
                 return None
-            if len(node.args) >= 2 and "builtins.object" in self.resolve(func.value):
+            if len(node.args) >= 2:  # unbound: object/type(o)/cls.__getattribute__(o, n)
                 return node.args[0], node.args[1]
             return func.value, node.args[0]
         if type(func) is ast.Call and func.args and node.args:
@@ -280,7 +287,10 @@ class NameResolver:
                 return frozenset(sorted(joined | member)[:_MAX_NAMES])
             return joined
         if isinstance(node, ast.Subscript):
-            return self._item(inner, self.text(node.slice))
+            index = node.slice
+            if type(index) is ast.Constant and type(index.value) is int:
+                return self._item(inner, str(index.value))  # ops[0]
+            return self._item(inner, self.text(index))
         if isinstance(node, ast.Call):
             parts = self._getattr_parts(node)
             if parts is not None:
@@ -370,31 +380,58 @@ class NameResolver:
         return False
 
 
+_CALLABLE_ITEMS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)
+_MAX_ITEMS = 64  # items of one literal bound as aliases; later ones are still checked in place
+
+
+def _items(assignments: list[tuple[list[str], ast.expr]]) -> list[tuple[list[str], ast.expr]]:
+    """``h = {"run": os.system}`` binds ``h.run`` (and ``ops = [os.system]`` ``ops.0``), so
+    ``h["run"](...)`` resolves to ``os.system``; only callables' items, nested once."""
+    out: list[tuple[list[str], ast.expr]] = []
+    for names, value in assignments:
+        if isinstance(value, ast.Dict):
+            pairs = [
+                (key.value, item)
+                for key, item in zip(
+                    value.keys[:_MAX_ITEMS], value.values[:_MAX_ITEMS], strict=True
+                )
+                if type(key) is ast.Constant and isinstance(key.value, str | int)
+            ]
+        elif isinstance(value, ast.List | ast.Tuple):
+            pairs = list(enumerate(value.elts[:_MAX_ITEMS]))
+        else:
+            continue
+        for key, item in pairs:
+            if isinstance(item, _CALLABLE_ITEMS):
+                out.append(([f"{name}.{key}" for name in names], item))
+    return out
+
+
 def all_nodes(tree: ast.AST) -> NodeGroups:
     """Every node grouped by type; within a type breadth first (parents before children).
 
-    Like ``ast.walk`` but faster; the groups let each rule visit only the node types it
-    judges (a call is still seen before the calls and names inside it).
+    Like ``ast.walk`` but faster (one pass that groups as it goes, no generators); the
+    groups let each rule visit only the node types it judges (a call is still seen
+    before the calls and names inside it).
     """
     out: list[ast.AST] = [tree]
-    index = 0
+    append = out.append
     node_type = ast.AST
-    while index < len(out):
-        node = out[index]
-        index += 1
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, list):
-                out.extend(item for item in value if isinstance(item, node_type))
-            elif isinstance(value, node_type):
-                out.append(value)
     groups: NodeGroups = {}
-    for node in out:
+    for node in out:  # the list grows while it is read: breadth first
         bucket = groups.get(type(node))
         if bucket is None:
             groups[type(node)] = [node]
         else:
             bucket.append(node)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        append(item)
+            elif isinstance(value, node_type):
+                append(value)
     return groups
 
 

@@ -280,7 +280,7 @@ _LAST_SEGMENTS = frozenset(
     | set(_CTYPES)
     | {"_jvm", "_gateway", "_jsparkSession"}
 )
-_BUILTIN_NAMES = frozenset(
+BUILTIN_NAMES = frozenset(
     {"exec", "eval", "compile", "__import__", "__builtins__", "open", "getattr"}
 )
 
@@ -290,5 +290,5 @@ def worth_resolving(node: object, aliases: dict[str, frozenset[str]], star_impor
     if isinstance(node, ast.Attribute):
         return node.attr in _LAST_SEGMENTS or node.attr.startswith(("exec", "spawn", "posix_spawn"))
     if isinstance(node, ast.Name):
-        return star_imports or node.id in aliases or node.id in _BUILTIN_NAMES
+        return star_imports or node.id in aliases or node.id in BUILTIN_NAMES
     return True

@@ -256,3 +256,48 @@ def embedded_sql(
     if len(checked) < len(found):
         checked.extend(scan_keywords(source.text, node.lineno, Language.SQL))
     return [dynamic, *checked]
+
+
+def sql_runner_passed(node: ast.Call, names: NameResolver) -> Finding | None:
+    """A SQL runner handed over instead of called: ``map(spark.sql, stmts)``,
+    ``functools.partial(spark.sql, "...")``, ``operator.methodcaller("sql", "...")``.
+
+    The statement it will run is not at a call site the analysis sees, so it cannot be
+    checked (HIGH, ``python.dynamic_sql``): the policy fails closed.
+    """
+    runner: str | None = None
+    func = node.func
+    if type(func) is ast.Name and func.id == "setattr":
+        return None  # setattr(ns, "go", spark.sql) binds an alias, resolved at ns.go(...)
+    for value in [*node.args, *(keyword.value for keyword in node.keywords)]:
+        kind = type(value)
+        if (kind is ast.Attribute and value.attr in _SQL_METHODS | _PANDAS_SQL) or (  # type: ignore[attr-defined]
+            kind is ast.Name and value.id in names.aliases  # type: ignore[attr-defined]
+        ):
+            found = sql_call(ast.Call(func=value, args=[], keywords=[]), names)
+            if found is not None:
+                runner = found[0]
+                break
+    if (
+        runner is None
+        and node.args
+        and isinstance(func, ast.Attribute | ast.Name)
+        and _last(func) == "methodcaller"
+        and "operator.methodcaller" in names.resolve(func)
+        and names.text(node.args[0]) in _SQL_METHODS
+    ):
+        runner = f"<object>.{names.text(node.args[0])}"
+    if runner is None:
+        return None
+    message = f"{runner} is passed on as a value; the SQL it runs cannot be checked before it runs"
+    hint = "Call it directly with a constant statement: spark.sql('SELECT ...')."
+    return Finding(
+        "python.dynamic_sql",
+        RiskLevel.HIGH,
+        node.lineno,
+        message,
+        hint,
+        None,
+        Language.PYTHON,
+        True,
+    )

@@ -8,7 +8,10 @@ sqlglot reads as a harmless ``Set``/``Pragma``/``Command`` is still seen:
   credential, class-path and retention-check keys; T-SQL ``sp_configure``/``RECONFIGURE``.
 * **Code loading**: DuckDB ``INSTALL``/``LOAD`` of extensions; Spark ``ADD JAR|FILE|ARCHIVE``
   and ``CREATE FUNCTION ... USING JAR`` (or ``LANGUAGE PYTHON``); T-SQL ``xp_cmdshell``,
-  ``sp_OACreate``, ``sp_execute_external_script``, ``CREATE ASSEMBLY``.
+  ``sp_OACreate``, ``sp_execute_external_script``, ``CREATE ASSEMBLY``; Hive-style
+  ``CREATE [TEMPORARY] FUNCTION f AS 'com.x.Udf'`` (a class loaded into the engine).
+* **Dynamic SQL and impersonation** (T-SQL): ``EXEC(...)``/``sp_executesql`` (HIGH, with
+  the keywords of its literals joined), ``EXECUTE AS LOGIN|USER`` anywhere in a batch.
 * **Leaving the workspace**: ``COPY ... TO``, ``EXPORT DATABASE``, ``ATTACH`` and
   ``BACKUP ... TO`` a path outside the workspace (absolute, ``~``, ``..``) or a remote
   URL; T-SQL ``OPENROWSET``/``OPENDATASOURCE``/``OPENQUERY``/``BULK INSERT``/linked
@@ -25,6 +28,7 @@ import re
 from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
+from aadap.safety._sql_keywords import scan_keywords
 from aadap.safety.egress import sensitive_path
 from aadap.safety.findings import Finding
 from aadap.safety.hosts import host_allowed, url_host
@@ -83,7 +87,10 @@ _EXTENSION = re.compile(
 _ADD_RESOURCE = re.compile(r"^\s*ADD\s+(?:JARS?|FILES?|ARCHIVES?)\b", re.IGNORECASE)
 _EXTERNAL_FUNCTION = re.compile(
     r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?FUNCTION\b"
-    r"[\s\S]*?\b(?:USING\s+(?:JAR|FILE|ARCHIVE)|LANGUAGE\s+(?:PYTHON|SCALA|JAVA|JAVASCRIPT))\b",
+    r"(?:[\s\S]*?\b(?:USING\s+(?:JAR|FILE|ARCHIVE)|LANGUAGE\s+(?:PYTHON|SCALA|JAVA|JAVASCRIPT))\b"
+    # Hive-style ``CREATE [TEMPORARY] FUNCTION f AS 'com.x.Udf'``: a class loaded into the
+    # engine, whether its jar comes with ``USING JAR`` or is already on the class path.
+    r"|\s+(?:IF\s+NOT\s+EXISTS\s+)?[\w.`]+\s+AS\s+')",
     re.IGNORECASE,
 )
 _OS_COMMAND = re.compile(
@@ -94,12 +101,15 @@ _OS_COMMAND = re.compile(
 _CONFIGURE = re.compile(r"\bsp_configure\b|^\s*RECONFIGURE\b", re.IGNORECASE)
 _EXTERNAL_DATA = re.compile(
     r"\b(?:OPENROWSET|OPENDATASOURCE|OPENQUERY|sp_addlinkedserver|sp_addlinkedsrvlogin)\b"
-    r"|^\s*BULK\s+INSERT\b|^\s*CREATE\s+EXTERNAL\s+(?:DATA\s+SOURCE|TABLE)\b",
+    r"|\bBULK\s+INSERT\b|^\s*CREATE\s+EXTERNAL\s+(?:DATA\s+SOURCE|TABLE)\b",
     re.IGNORECASE,
 )
+# T-SQL dynamic SQL: ``EXEC('DR' + 'OP ...')``, ``EXEC sp_executesql N'...'``, ``EXEC(@sql)``.
+_DYNAMIC = re.compile(r"\bEXEC(?:UTE)?\s*\(|\bsp_executesql\b", re.IGNORECASE)
 _MAIL = re.compile(r"\b(?:sp_send_dbmail|xp_sendmail|xp_startmail)\b", re.IGNORECASE)
 _CREDENTIAL = re.compile(
-    r"^\s*(?:CREATE|ALTER)\s+(?:DATABASE\s+SCOPED\s+)?CREDENTIAL\b|^\s*EXECUTE\s+AS\s+(?:LOGIN|USER)\b"
+    r"^\s*(?:CREATE|ALTER)\s+(?:DATABASE\s+SCOPED\s+)?CREDENTIAL\b"
+    r"|\bEXEC(?:UTE)?\s+AS\s+(?:LOGIN|USER)\b"
     r"|^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:PERSISTENT\s+|TEMPORARY\s+)?SECRET\b",
     re.IGNORECASE,
 )
@@ -146,7 +156,7 @@ _HEADS = frozenset(
     {"SET", "RESET", "PRAGMA", "INSTALL", "FORCE", "LOAD", "UPDATE", "ADD", "CREATE", "ALTER"}
     | {"COPY", "EXPORT", "ATTACH", "BACKUP", "RECONFIGURE", "BULK", "EXECUTE"}
 )
-_TSQL_MARKERS = ("xp_", "sp_", "open", "bulk", "reconfigure", "assembly")
+_TSQL_MARKERS = ("xp_", "sp_", "open", "bulk", "reconfigure", "assembly", "exec")
 
 
 def side_doors(
@@ -220,7 +230,13 @@ def _tsql(text: str, line: int, language: Language, allowed_hosts: Sequence[str]
     if _MAIL.search(text):
         msg = "the statement sends e-mail from the server"
         found.append(_f("sql.remote_access", RiskLevel.HIGH, line, language, msg, hint, None))
-    if _CREDENTIAL.match(text):
+    if _DYNAMIC.search(text):
+        msg = "the statement runs SQL text built at run time (EXEC(...)/sp_executesql)"
+        hint = "Write the statement itself; dynamic SQL cannot be checked before it runs."
+        found.append(_f("sql.dynamic_sql", RiskLevel.HIGH, line, language, msg, hint, None))
+        literals = "".join(value.replace("''", "'") for value in _LITERAL.findall(text))
+        found.extend(scan_keywords(literals, line, language))  # EXEC('DR' + 'OP TABLE t')
+    if _CREDENTIAL.search(text):
         msg = "the statement creates a credential or changes the security context"
         hint = "Credentials and impersonation are managed by the platform."
         found.append(_f("sql.credential", RiskLevel.HIGH, line, language, msg, hint, _P))

@@ -73,6 +73,8 @@ def parse_language(language: Language | str) -> Language | None:
 def _binary(code: str) -> bool:
     if "\x00" in code:
         return True
+    if _CONTROL.search(code) is None:  # the usual case: no control character at all
+        return False
     limit = max(8, len(code) // 100)
     return sum(1 for _ in zip(range(limit + 1), _CONTROL.finditer(code), strict=False)) > limit
 
@@ -153,7 +155,7 @@ def _by_language(
             code, dialects=sql_dialects(platform), catalog=catalog, allowed_hosts=hosts
         )
     if lang is Language.SCALA:
-        return analyze_scala(code, platform=platform, catalog=catalog)
+        return analyze_scala(code, platform=platform, catalog=catalog, allowed_hosts=hosts)
     found, statements = analyze_python(
         code, language=lang, platform=platform, catalog=catalog, allowed_hosts=hosts
     )
@@ -200,7 +202,7 @@ def _cell(
         )
         return _shift(found, offset), count
     if magic == "scala":
-        found, count = analyze_scala(body, platform=platform, catalog=catalog)
+        found, count = analyze_scala(body, platform=platform, catalog=catalog, allowed_hosts=hosts)
         return _shift(found, offset), count
     words = body.split()
     destructive = OperationClass.DESTRUCTIVE

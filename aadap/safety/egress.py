@@ -40,9 +40,10 @@ def sensitive_path(text: str) -> bool:
     return _SENSITIVE.search(text) is not None
 
 
-EGRESS_RULES = frozenset({"python.egress", "sql.remote_access"})
+EGRESS_RULES = frozenset({"python.egress", "sql.remote_access", "scala.egress"})
 SENSITIVE_RULES = frozenset(
-    {"python.sensitive_file", "sql.sensitive_file", "python.environment_dump"}
+    {"python.sensitive_file", "sql.sensitive_file", "scala.sensitive_file"}
+    | {"python.environment_dump"}
 )
 
 

@@ -18,9 +18,9 @@ from aadap.safety._py_calls import call_findings, unresolved_call
 from aadap.safety._py_doors import side_doors
 from aadap.safety._py_egress import egress, environment_dump, sensitive_files
 from aadap.safety._py_names import NameResolver, all_nodes
-from aadap.safety._py_rules import lookup, worth_resolving
+from aadap.safety._py_rules import BUILTIN_NAMES, lookup, worth_resolving
 from aadap.safety._py_secrets import folded_secrets
-from aadap.safety._py_sql import embedded_sql, sql_call
+from aadap.safety._py_sql import embedded_sql, sql_call, sql_runner_passed
 from aadap.safety._py_writes import WriteCheck
 from aadap.safety.findings import Finding
 
@@ -47,10 +47,9 @@ def _syntax_error(exc: SyntaxError, language: Language) -> Finding:
 
 def _parse(code: str, language: Language) -> ast.Module | Finding:
     try:
-        with warnings.catch_warnings():
-            # Warnings about the analysed code ("invalid escape sequence") are not ours to
-            # raise; under -W error they would even turn valid code into a SyntaxError.
-            warnings.simplefilter("ignore")
+        # Warnings about the analysed code ("invalid escape sequence") are not ours to
+        # raise; under -W error they would even turn valid code into a SyntaxError.
+        with warnings.catch_warnings(action="ignore"):
             return ast.parse(code)
     except SyntaxError as exc:
         return _syntax_error(exc, language)
@@ -116,6 +115,10 @@ def _walk(
                     allowed_hosts=allowed_hosts,
                 )
             )
+        elif node.args or node.keywords:
+            passed = sql_runner_passed(node, names)
+            if passed is not None:
+                found.append(passed)
         written = writes.check(node)
         if written is not None:
             found.extend(written)
@@ -133,7 +136,17 @@ def _walk(
         found.extend(sensitive_files(node, names, language))
         found.extend(environment_dump(node, names, language))
         found.extend(side_doors(node, names, language))
-    for kind in (ast.Name, ast.Attribute, ast.Subscript):
+    # Names are the most numerous nodes: the cheap test of worth_resolving, inlined.
+    aliases, star = names.aliases, bool(names.star_modules)
+    for node in nodes.get(ast.Name, ()):
+        name_id = node.id  # type: ignore[attr-defined]
+        if (
+            (star or name_id in aliases or name_id in BUILTIN_NAMES)
+            and type(node.ctx) is ast.Load  # type: ignore[attr-defined]
+            and id(node) not in handled
+        ):
+            found.extend(_references(node, names, language))  # type: ignore[arg-type]
+    for kind in (ast.Attribute, ast.Subscript):
         for node in nodes.get(kind, ()):
             if type(node.ctx) is ast.Load and id(node) not in handled:  # type: ignore[attr-defined]
                 found.extend(_references(node, names, language))  # type: ignore[arg-type]

