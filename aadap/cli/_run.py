@@ -70,6 +70,8 @@ class _Progress:
     def __call__(
         self, task_id: uuid.UUID, src: TaskState, dst: TaskState, reason: str | None
     ) -> None:
+        if self.task_id is None:
+            _print_run_address()
         self.task_id, self.state = str(task_id), dst
         elapsed = time.monotonic() - self.started
         mark = {"FAILED": "✗", "CANCELLED": "✗", "VALIDATION_FAILED": "↺", "REJECTED": "↺"}.get(
@@ -86,6 +88,16 @@ class _Progress:
             highlight=False,
             markup=False,
         )
+
+
+def _print_run_address() -> None:
+    """Where the run can be watched in the Prefect UI (none on Prefect's per-command API)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value()
+    if ui and flow_run.id:
+        err.print(f"  Prefect UI: {ui}/runs/flow-run/{flow_run.id}", highlight=False, markup=False)
 
 
 def _print_summary(summary: Any, *, error_follows: bool) -> None:
@@ -220,7 +232,7 @@ def register(app: typer.Typer) -> None:
             "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
             str(settings.safety.foreground_approval_timeout_seconds),
         )
-        prepare(settings, verbose=verbose)
+        prepare(settings, verbose=verbose, start_server=True)
         progress_printer = _Progress()
 
         async def go() -> tuple[Any, BaseException | None]:

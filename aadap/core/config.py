@@ -390,6 +390,12 @@ class Settings(BaseSettings):
         default=True,
         description="after a process's first lifecycle, exempt the objects alive then from garbage collection scans (gc.freeze)",
     )
+    prefect_server: Literal["background", "ephemeral"] = Field(
+        default="background",
+        description="without PREFECT_API_URL: background = `aadap run` starts a local Prefect "
+        "server on first use and later commands reuse it (`aadap server stop` ends it); "
+        "ephemeral = Prefect's per-command API, started and stopped with each command",
+    )
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
