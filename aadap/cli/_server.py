@@ -159,7 +159,9 @@ def _start(home: Path, say: Callable[[str], None]) -> Server:
             env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in the terminal does not reach it
         )  # fmt: skip
-    server = Server(pid=proc.pid, started=_start_time(proc.pid) or "", url=f"http://127.0.0.1:{port}/api")
+    server = Server(
+        pid=proc.pid, started=_start_time(proc.pid) or "", url=f"http://127.0.0.1:{port}/api"
+    )
     tmp = home / f"{RECORD}.tmp"
     tmp.write_text(json.dumps(asdict(server)))
     tmp.replace(home / RECORD)
@@ -259,4 +261,14 @@ def register(app: typer.Typer) -> None:
         out.print(message, highlight=False, markup=False)
 
 
-__all__ = ["Server", "alive", "answers", "ensure", "home_of", "recorded", "register", "running", "stop"]
+__all__ = [
+    "Server",
+    "alive",
+    "answers",
+    "ensure",
+    "home_of",
+    "recorded",
+    "register",
+    "running",
+    "stop",
+]
