@@ -113,10 +113,9 @@ def register(app: typer.Typer) -> None:
         """Serve every AADAP deployment from this process against the configured Prefect API."""
         settings = settings_or_exit()
         prepare(settings, verbose=True)
-        # the runner's own setting takes whole seconds; its query_seconds takes fractions
-        poll = {} if "PREFECT_RUNNER_POLL_FREQUENCY" in os.environ else {
-            "query_seconds": settings.schedules.runner_poll_seconds
-        }  # fmt: skip
+        # the runner's own setting (whole seconds) wins if set; its query_seconds takes fractions
+        poll = None if "PREFECT_RUNNER_POLL_FREQUENCY" in os.environ else (
+            settings.schedules.runner_poll_seconds)  # fmt: skip
         run_async(lambda: _ready_database(settings))
         from prefect import serve as prefect_serve
 
@@ -126,7 +125,7 @@ def register(app: typer.Typer) -> None:
             deployments = served.build(settings)
         except ConfigurationError as exc:
             fail(exc)
-        prefect_serve(*deployments, limit=limit, **poll)
+        prefect_serve(*deployments, limit=limit, query_seconds=poll)
 
     @app.command("submit")
     def submit(
