@@ -31,7 +31,7 @@ from aadap.cli._common import (
     task_request,
 )
 from aadap.cli._errors import VERBOSE, handle
-from aadap.cli._prefect_env import prepare
+from aadap.cli._prefect_env import prepare, start_local_server
 from aadap.core.exceptions import AADAPError, InvalidRequestError, TaskNotFoundError
 from aadap.core.states import TaskState
 
@@ -232,7 +232,7 @@ def register(app: typer.Typer) -> None:
             "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
             str(settings.safety.foreground_approval_timeout_seconds),
         )
-        prepare(settings, verbose=verbose, start_server=True)
+        prepare(settings, verbose=verbose)
         progress_printer = _Progress()
 
         async def go() -> tuple[Any, BaseException | None]:
@@ -244,6 +244,8 @@ def register(app: typer.Typer) -> None:
                     from aadap.services.summary import summarise
 
                     return await summarise(db, reused), None
+                # only now, when a lifecycle will run: a refused --resume starts no server
+                await asyncio.to_thread(start_local_server, settings)
                 from aadap.cli._server_guard import start_embedded_server
 
                 watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
