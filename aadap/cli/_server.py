@@ -149,7 +149,12 @@ def _start(home: Path, say: Callable[[str], None]) -> Server:
     if stale is not None and alive(stale):  # it runs but does not answer: replace it
         _terminate(stale)
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    # not the client's API URL, nor the terminal handlers `prepare` sets for a command
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "PREFECT_API_URL" and not k.startswith("PREFECT_LOGGING_HANDLERS_CONSOLE")
+    }
     env.update(_SERVER_ENV, PREFECT_HOME=str(home))
     home.mkdir(parents=True, exist_ok=True)
     with (home / LOG).open("ab") as log:
@@ -205,13 +210,14 @@ def _terminate(server: Server, wait: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-def stop(home: Path) -> Server | None:
-    """Stop the recorded server (if it still runs) and forget it."""
+def stop(home: Path) -> tuple[Server | None, bool]:
+    """Stop the recorded server and forget it; the server, and whether it was running."""
     server = recorded(home)
-    if server is not None:
+    was_running = server is not None and alive(server)
+    if server is not None and was_running:
         _terminate(server)
     (home / RECORD).unlink(missing_ok=True)
-    return server
+    return server, was_running
 
 
 def register(app: typer.Typer) -> None:
@@ -255,9 +261,13 @@ def register(app: typer.Typer) -> None:
     def stop_command() -> None:
         """Stop the local Prefect server (the next `aadap run` starts it again)."""
         settings = settings_or_exit()
-        server = stop(home_of(settings))
-        message = "no local Prefect server was recorded" if server is None else (
-            f"stopped the local Prefect server (pid {server.pid}, {server.ui})")  # fmt: skip
+        server, was_running = stop(home_of(settings))
+        if server is None:
+            message = "no local Prefect server was recorded"
+        elif was_running:
+            message = f"stopped the local Prefect server (pid {server.pid}, {server.ui})"
+        else:
+            message = f"the local Prefect server (pid {server.pid}) had already stopped"
         out.print(message, highlight=False, markup=False)
 
 
