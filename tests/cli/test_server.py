@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from aadap.cli import _server
-from tests.cli import aadap
+from tests.cli import AADAP, aadap, cli_env
 
-BACKGROUND = {"AADAP_PREFECT_SERVER": "background"}
 REQUEST = "what tables are there?"
 UI_LINE = re.compile(r"Prefect UI: (http://127\.0\.0\.1:\d+)/runs/flow-run/[0-9a-f-]{36}")
 
@@ -30,8 +29,14 @@ def home(tmp_path: Path) -> Iterator[Path]:
     _server.stop(tmp_path / "prefect")  # never leave a server behind, whatever failed
 
 
-def run(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return aadap("run", REQUEST, home=home, timeout=400, **(BACKGROUND | env))
+def run(home: Path, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"AADAP_PREFECT_SERVER": "background"} | (
+        {} if api_url is None else {"PREFECT_API_URL": api_url}
+    )
+    return subprocess.run(
+        [str(AADAP), "run", REQUEST], env=cli_env(home, **env), cwd=home,
+        capture_output=True, text=True, timeout=400, check=False,
+    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -65,23 +70,25 @@ def test_racing_runs_start_one_server_later_runs_reuse_it_and_stop_ends_it(home:
     assert "starting a local Prefect server" not in again.stderr
     assert _server.recorded(home / "prefect") == server
 
-    status = aadap("server", "status", "--format", "json", home=home, **BACKGROUND)
+    status = aadap(
+        "server", "status", "--format", "json", home=home, AADAP_PREFECT_SERVER="background"
+    )
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout) | {"log": None, "prefect_home": None} == {
         "state": "running", "ui": server.ui, "api": server.url, "pid": server.pid,
         "log": None, "prefect_home": None,
     }  # fmt: skip
 
-    stopped = aadap("server", "stop", home=home, **BACKGROUND)
+    stopped = aadap("server", "stop", home=home, AADAP_PREFECT_SERVER="background")
     assert stopped.returncode == 0, stopped.stderr
     assert f"pid {server.pid}" in stopped.stdout
     assert not _server.alive(server)
-    status = aadap("server", "status", home=home, **BACKGROUND)
+    status = aadap("server", "status", home=home, AADAP_PREFECT_SERVER="background")
     assert status.stdout.startswith("stopped")
 
 
 def test_the_users_prefect_api_url_wins_and_nothing_is_started(home: Path) -> None:
-    done = run(home, PREFECT_API_URL="http://127.0.0.1:9/api")
+    done = run(home, api_url="http://127.0.0.1:9/api")
 
     assert done.returncode != 0
     [line] = [ln for ln in done.stderr.splitlines() if ln.startswith("error [")]
