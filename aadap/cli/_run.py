@@ -66,11 +66,13 @@ class _Progress:
         self.started = time.monotonic()
         self.task_id: str | None = None
         self.state: TaskState | None = None
+        self.addressed = False  # the run's Prefect UI address was printed
 
     def __call__(
         self, task_id: uuid.UUID, src: TaskState, dst: TaskState, reason: str | None
     ) -> None:
-        if self.task_id is None:
+        if not self.addressed:
+            self.addressed = True
             _print_run_address()
         self.task_id, self.state = str(task_id), dst
         elapsed = time.monotonic() - self.started
