@@ -31,6 +31,9 @@ for _name in list(os.environ):
         "AADAP_TEST_LITELLM",
     }:
         del os.environ[_name]
+# an in-process `aadap run` (CliRunner) uses Prefect's per-command API and leaves no local
+# server behind; tests/cli/test_server.py covers the background server, the default
+os.environ["AADAP_PREFECT_SERVER"] = "ephemeral"
 
 from aadap.core.config import Settings, load_settings  # noqa: E402
 from aadap.db import migrate  # noqa: E402

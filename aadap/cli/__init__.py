@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import aadap.cli._connections as _connections
-from aadap.cli import _approvals, _check, _config, _db, _inspect, _run, _serve
+from aadap.cli import _approvals, _check, _config, _db, _inspect, _run, _serve, _server
 from aadap.cli._errors import BoundaryGroup
 
 app = typer.Typer(
@@ -17,7 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (_config, _db, _run, _serve, _inspect, _approvals, _check):
+for _module in (_config, _db, _run, _serve, _server, _inspect, _approvals, _check):
     _module.register(app)
 _connections.register(app)
 

@@ -27,6 +27,8 @@ def prepare(settings: Settings, *, verbose: bool = False) -> None:
 
     Nothing is overridden that the user set: a ``PREFECT_API_URL`` (a real
     server) keeps its own ``PREFECT_HOME``; explicit logging settings win.
+    Without one, the local server ``aadap run`` keeps in the background
+    (``aadap.cli._server``) is used if it runs (:func:`start_local_server` starts it).
     """
     settings.home.mkdir(parents=True, exist_ok=True)
     if "PREFECT_API_URL" not in os.environ:
@@ -40,6 +42,8 @@ def prepare(settings: Settings, *, verbose: bool = False) -> None:
         # and removes the collisions.
         for name, value in _EMBEDDED_SERVER.items():
             os.environ.setdefault(name, value)
+        if settings.prefect_server == "background":
+            _use_local_server(settings, start=False)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # the embedded server's first start (migrations) can exceed Prefect's 20 s on a busy or slow machine
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -50,6 +54,29 @@ def prepare(settings: Settings, *, verbose: bool = False) -> None:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")
+
+
+def start_local_server(settings: Settings) -> None:
+    """Start the local Prefect server (or find it) and point ``PREFECT_API_URL`` at it,
+    unless the user set ``PREFECT_API_URL`` or chose ``AADAP_PREFECT_SERVER=ephemeral``.
+    Call it before Prefect is first imported: Prefect reads its settings then."""
+    if "PREFECT_API_URL" not in os.environ and settings.prefect_server == "background":
+        _use_local_server(settings, start=True)
+
+
+def _use_local_server(settings: Settings, *, start: bool) -> None:
+    from aadap.cli import _server
+    from aadap.cli._common import err
+
+    home = _server.home_of(settings)
+    if start:
+        server: _server.Server | None = _server.ensure(
+            home, lambda line: err.print(line, highlight=False, markup=False)
+        )
+    else:
+        server = _server.running(home)
+    if server is not None:
+        os.environ["PREFECT_API_URL"] = server.url
 
 
 _HEALTH_TIMEOUT = 15.0

@@ -31,7 +31,7 @@ from aadap.cli._common import (
     task_request,
 )
 from aadap.cli._errors import VERBOSE, handle
-from aadap.cli._prefect_env import prepare
+from aadap.cli._prefect_env import prepare, start_local_server
 from aadap.core.exceptions import AADAPError, InvalidRequestError, TaskNotFoundError
 from aadap.core.states import TaskState
 
@@ -66,10 +66,14 @@ class _Progress:
         self.started = time.monotonic()
         self.task_id: str | None = None
         self.state: TaskState | None = None
+        self.addressed = False  # the run's Prefect UI address was printed
 
     def __call__(
         self, task_id: uuid.UUID, src: TaskState, dst: TaskState, reason: str | None
     ) -> None:
+        if not self.addressed:
+            self.addressed = True
+            _print_run_address()
         self.task_id, self.state = str(task_id), dst
         elapsed = time.monotonic() - self.started
         mark = {"FAILED": "✗", "CANCELLED": "✗", "VALIDATION_FAILED": "↺", "REJECTED": "↺"}.get(
@@ -86,6 +90,16 @@ class _Progress:
             highlight=False,
             markup=False,
         )
+
+
+def _print_run_address() -> None:
+    """Where the run can be watched in the Prefect UI (none on Prefect's per-command API)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value()
+    if ui and flow_run.id:
+        err.print(f"  Prefect UI: {ui}/runs/flow-run/{flow_run.id}", highlight=False, markup=False)
 
 
 def _print_summary(summary: Any, *, error_follows: bool) -> None:
@@ -232,6 +246,8 @@ def register(app: typer.Typer) -> None:
                     from aadap.services.summary import summarise
 
                     return await summarise(db, reused), None
+                # only now, when a lifecycle will run: a refused --resume starts no server
+                await asyncio.to_thread(start_local_server, settings)
                 from aadap.cli._server_guard import start_embedded_server
 
                 watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends

@@ -113,9 +113,9 @@ def register(app: typer.Typer) -> None:
         """Serve every AADAP deployment from this process against the configured Prefect API."""
         settings = settings_or_exit()
         prepare(settings, verbose=True)
-        os.environ.setdefault(
-            "PREFECT_RUNNER_POLL_FREQUENCY", str(settings.schedules.runner_poll_seconds)
-        )
+        # the runner's own setting (whole seconds) wins if set; its query_seconds takes fractions
+        poll = None if "PREFECT_RUNNER_POLL_FREQUENCY" in os.environ else (
+            settings.schedules.runner_poll_seconds)  # fmt: skip
         run_async(lambda: _ready_database(settings))
         from prefect import serve as prefect_serve
 
@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
             deployments = served.build(settings)
         except ConfigurationError as exc:
             fail(exc)
-        prefect_serve(*deployments, limit=limit)
+        prefect_serve(*deployments, limit=limit, query_seconds=poll)
 
     @app.command("submit")
     def submit(

@@ -335,7 +335,7 @@ class SafetySettings(_Group):
         "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS is set",
     )
     approval_poll_seconds: int = Field(
-        default=5, ge=1, le=300, description="how often a paused run checks for a decision"
+        default=1, ge=1, le=300, description="how often a paused run checks for a decision"
     )
     max_rejections: int = Field(
         default=3, ge=0, le=10, description="rejections sent back to development before CANCELLED"
@@ -363,8 +363,12 @@ class ScheduleSettings(_Group):
     )
     connection_health_seconds: int = Field(default=900, ge=30)
     reconcile_seconds: int = Field(default=3600, ge=60)
-    runner_poll_seconds: int = Field(
-        default=2, ge=1, le=60, description="how often `aadap serve` polls for runs"
+    runner_poll_seconds: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=60,
+        description="how often `aadap serve` polls for runs: half of it is the mean wait "
+        "before a triggered or resumed run is picked up",
     )
 
 
@@ -385,6 +389,12 @@ class Settings(BaseSettings):
     gc_freeze: bool = Field(
         default=True,
         description="after a process's first lifecycle, exempt the objects alive then from garbage collection scans (gc.freeze)",
+    )
+    prefect_server: Literal["background", "ephemeral"] = Field(
+        default="background",
+        description="without PREFECT_API_URL: background = `aadap run` starts a local Prefect "
+        "server on first use and later commands reuse it (`aadap server stop` ends it); "
+        "ephemeral = Prefect's per-command API, started and stopped with each command",
     )
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import genai_prices
-
 from aadap.core.config import PRICE_EXAMPLE, PriceOverride, PriceSetting
 
 _PER_MILLION = Decimal(1_000_000)
@@ -101,6 +99,8 @@ def price_usage(
 
 def known_price(model: str, provider: str, tokens_in: int, tokens_out: int) -> Decimal | None:
     """The ``genai-prices`` price of ``model`` (``provider/model`` accepted), or ``None``."""
+    import genai_prices  # its price snapshot loads in ~0.07 s: only when a paid model is priced
+
     prefix, slash, bare = model.partition("/")
     if slash and prefix.lower() in _GENAI_PROVIDER_IDS:
         provider, model = prefix, bare

@@ -21,9 +21,8 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
 from aadap.core.config import Settings, mask_secret
@@ -33,6 +32,9 @@ from aadap.core.exceptions import (
     MissingConfigurationError,
     SecretDecryptionError,
 )
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
 
 KEY_VARIABLE = "AADAP_SECRET_KEY"
 GENERATE_HINT = (
@@ -107,6 +109,11 @@ class Keyring:
 
     def __init__(self, keys: list[SecretStr]) -> None:
         self._count = len(keys)
+        self._multi: MultiFernet | None = None
+        if not keys:
+            return
+        from cryptography.fernet import Fernet, MultiFernet  # ~0.05 s: only when a key is set
+
         fernets: list[Fernet] = []
         for position, key in enumerate(keys, start=1):
             try:
@@ -117,7 +124,7 @@ class Keyring:
                     f"(32 url-safe base64-encoded bytes); {GENERATE_HINT}",
                     details={"field": KEY_VARIABLE, "position": position},
                 ) from exc
-        self._multi = MultiFernet(fernets) if fernets else None
+        self._multi = MultiFernet(fernets)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
@@ -149,6 +156,8 @@ class Keyring:
 
     def decrypt(self, ciphertext: str, *, what: str = "a secret") -> SecretStr:
         """The clear secret, in memory only; ``SecretDecryptionError`` if no key opens it."""
+        from cryptography.fernet import InvalidToken
+
         multi = self.require(f"{what} is stored encrypted")
         try:
             return SecretStr(multi.decrypt(ciphertext.encode("ascii")).decode("utf-8"))
@@ -157,6 +166,8 @@ class Keyring:
 
     def rotate(self, ciphertext: str, *, what: str = "a secret") -> str:
         """``ciphertext`` re-encrypted under the newest key (``SecretDecryptionError`` if unreadable)."""
+        from cryptography.fernet import InvalidToken
+
         multi = self.require(f"{what} must be re-encrypted")
         try:
             return multi.rotate(ciphertext.encode("ascii")).decode("ascii")

@@ -44,7 +44,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, func, literal_column, select, true
-from sqlalchemy.dialects.postgresql import JSONB
 
 from aadap.core.states import TaskState
 from aadap.db.base import Base, column_values, filled_values
@@ -60,6 +59,8 @@ _ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
 def _records(table: Table, param: str, *, many: bool = True) -> Any:
     """``jsonb_populate_record[set](NULL::table, :param)`` as a table of ``table``'s
     columns: the rows of one JSON parameter, typed as the table's."""
+    from sqlalchemy.dialects.postgresql import JSONB  # PostgreSQL only: a SQLite run never loads it
+
     populate = func.jsonb_populate_recordset if many else func.jsonb_populate_record
     return populate(
         literal_column(f"NULL::{table.name}"), bindparam(param, type_=JSONB)
@@ -182,6 +183,8 @@ def _statement(shape: _Shape) -> Any:
     if shape.output:
         stored = artifacts.store_after(moved)
         version = select(stored.c.version).scalar_subquery()
+        from sqlalchemy.dialects.postgresql import JSONB
+
         first_metadata = bindparam("metadata_0", type_=JSONB).op("||")(
             func.jsonb_build_object("version", version)
         )

@@ -22,6 +22,9 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
             "AADAP_HOME": str(home / "aadap"),
             "PREFECT_HOME": str(home / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # Prefect's per-command API: a test leaves no server behind (tests/cli/test_server.py
+            # covers the background server, the default)
+            "AADAP_PREFECT_SERVER": "ephemeral",
             "COLUMNS": "200",
         }
     )
