@@ -205,21 +205,15 @@ def touches_lines(
         ]
     unknown = tables if isinstance(tables, str) else ("" if tables else "not checked")
     info = {} if isinstance(tables, str) or tables is None else {t.name: t for t in tables}
-    lines = [
-        "",
-        "### What the code touches",
-        "",
-        "| | name | on the platform now |",
-        "|---|---|---|",
-    ]
+    # a list, not a table: the Prefect UI's resume modal is narrow and cuts table columns off
+    lines = ["", "### What the code touches", ""]
     for verb, names in (("writes", writes), ("reads", reads)):
-        lines += [
-            f"| {verb} | `{_cell(n)}` | {_on_platform(n, info, _cell(unknown))} |" for n in names
-        ]
-    lines.append(
+        lines += [f"- **{verb}** `{n}`: {_on_platform(n, info, unknown)}" for n in names]
+    lines += [
+        "",
         "_As the developer declared them and the SQL names them; the findings below are what "
-        "the safety analysis saw._"
-    )
+        "the safety analysis saw._",
+    ]
     return lines
 
 
@@ -264,17 +258,12 @@ def describe(
     if wrapped != code.code:
         lines.append(f"_Lines over {WRAP} characters are wrapped; `↳` continues the line above._")
     if findings:
-        lines += [
-            "",
-            "### Findings",
-            "",
-            "| severity | rule | line | message |",
-            "|---|---|---|---|",
-        ]
+        lines += ["", "### Findings", ""]
         for item in findings[:40]:
+            line = f" (line {item['line']})" if item.get("line") else ""
             lines.append(
-                f"| {item.get('severity')} | `{item.get('rule')}` | {item.get('line') or ''} | "
-                f"{_cell(wrap_text(str(item.get('message', ''))))} |"
+                f"- **{item.get('severity')}** `{item.get('rule')}`{line}: "
+                f"{_cell(wrap_text(str(item.get('message', ''))))}"
             )
     lines += [
         "",

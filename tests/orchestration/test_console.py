@@ -158,7 +158,7 @@ async def test_the_approval_form_shows_the_request_and_the_report_records_the_de
         f"paused-{approval.pause_key(request)}-description", flow_run_id=task.flow_run_id
     )
     assert "**Asked by:** dana" in shown and f"> {DELETE}" in shown, shown
-    assert "| writes | `orders_raw` | exists · **10 rows** |" in shown, shown
+    assert "- **writes** `orders_raw`: exists · **10 rows**" in shown, shown
     long_line = "-- " + "x" * 150
     code = GeneratedCode(
         code=f"DELETE FROM orders_raw WHERE amount < 50\n{long_line}",
@@ -170,15 +170,15 @@ async def test_the_approval_form_shows_the_request_and_the_report_records_the_de
     form = approval.describe(request, code, "0.000000", task)
     assert "**Asked by:** dana" in form and f"> {DELETE}" in form
     assert "### What the code touches" in form
-    assert "| writes | `orders_raw` | unknown: not checked |" in form
+    assert "- **writes** `orders_raw`: unknown: not checked" in form
     facts = [TableInfo("orders_raw", exists=False)]
-    assert "| writes | `orders_raw` | **does not exist yet** (will be created) |" in (
+    assert "- **writes** `orders_raw`: **does not exist yet** (will be created)" in (
         approval.describe(request, code, "0", task, facts)
     )
     cannot = approval.describe(request, code, "0", task, "databricks schema is not set")
-    assert "| writes | `orders_raw` | unknown: databricks schema is not set |" in cannot
+    assert "- **writes** `orders_raw`: unknown: databricks schema is not set" in cannot
     paths = code.model_copy(update={"reads": ["data/orders.csv"], "target_tables": []})
-    assert "| reads | `data/orders.csv` | a file path (not a table) |" in (
+    assert "- **reads** `data/orders.csv`: a file path (not a table)" in (
         approval.describe(request, paths, "0", task, [])
     )
     assert long_line not in form and "↳" in form  # wrapped to fit the modal
