@@ -95,11 +95,11 @@ def served(api: str, home: Path) -> Iterator[None]:
             stop(proc)
 
 
-def create_run(api: str, request: dict[str, Any]) -> str:
-    deployment = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", timeout=10).json()
+def create_run(api: str, request: dict[str, Any] | None, name: str = DEPLOYMENT) -> str:
+    deployment = httpx.get(f"{api}/deployments/name/{name}", timeout=10).json()
     response = httpx.post(
         f"{api}/deployments/{deployment['id']}/create_flow_run",
-        json={"parameters": {"request": request}},
+        json={"parameters": {} if request is None else {"request": request}},
         timeout=10,
     )
     response.raise_for_status()
@@ -156,7 +156,11 @@ def browse(api: str, out: Path, chromium: str) -> None:
             run_log(page, ui, out, first)
             run_form(page, api, ui, out)
             approval_form(page, ui, out, paused)
+            approve(api, paused)
             artifacts(page, api, ui, out, paused)
+            report = create_run(api, None, "cost-report/daily")
+            wait_state(api, report, {"Completed"})
+            artifacts(page, api, ui, out, report, prefix="cost-report-")
         except PlaywrightTimeout as exc:
             shot = out / "timed-out.png"
             page.screenshot(path=shot, full_page=True)
@@ -226,9 +230,9 @@ def approval_form(page: Any, ui: str, out: Path, flow_run_id: str) -> None:
     dialog.get_by_role("button", name="Close").click()
 
 
-def artifacts(page: Any, api: str, ui: str, out: Path, flow_run_id: str) -> None:
+def approve(api: str, flow_run_id: str) -> None:
     """Approve through the Prefect API, as ``aadap approvals approve`` does (Playwright's
-    loop runs in this thread: the call gets its own), then look at the run's artifacts."""
+    loop runs in this thread: the call gets its own)."""
     os.environ["PREFECT_API_URL"] = api
     from aadap.orchestration import approval
 
@@ -236,22 +240,29 @@ def artifacts(page: Any, api: str, ui: str, out: Path, flow_run_id: str) -> None
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, approval.submit(flow_run_id, decision)).result()
     wait_state(api, flow_run_id, {"Completed"})
+
+
+def artifacts(page: Any, api: str, ui: str, out: Path, flow_run_id: str, prefix: str = "") -> None:
+    """The run's newest artifact of each key, each fitting the screen's width."""
     found = httpx.post(
         f"{api}/artifacts/filter",
-        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "CREATED_DESC"},
         timeout=10,
     ).json()
-    for artifact in found:
-        name = "report" if artifact["type"] == "markdown" else "costs"
+    latest = {a["key"]: a for a in reversed(found)}  # a suspended run published one before
+    for artifact in latest.values():
+        name = prefix + ("report" if artifact["type"] == "markdown" else "costs")
         page.goto(f"{ui}/artifacts/artifact/{artifact['id']}")
         page.wait_for_load_state("networkidle")
         shot = out / f"{name}.png"
         page.screenshot(path=shot, full_page=True)
         wide = page.evaluate("document.documentElement.scrollWidth")
         check(wide <= WIDTH, f"the {name} artifact fits {WIDTH} px ({wide} px wide)", shot)
+        text = page.inner_text("body")
         if name == "report":
-            text = page.inner_text("body")
             check("APPROVED" in text and "frank" in text, "the report records the decision", shot)
+        if name == "cost-report-report":
+            check("The report covers" in text, "the cost report explains its date range", shot)
 
 
 def main(argv: list[str] | None = None) -> int:
