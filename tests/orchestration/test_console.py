@@ -226,3 +226,22 @@ def test_the_cost_table_fits_the_screen_and_agrees_with_the_summary() -> None:
     assert "cost $0.0001036 · LLM calls 3 · compute runs 1" in text
     assert "(3 LLM calls + 1 compute runs = the 4 of the table)" in text
     assert "| developer | llm | 3 | 300 | 100 | $0.0000012 |" in text
+
+
+def test_the_form_names_what_sql_writes_and_reads_beyond_what_was_declared() -> None:
+    def code(sql: str, **declared: list[str]) -> GeneratedCode:
+        return GeneratedCode(code=sql, language=Language.SQL, explanation="x", **declared)
+
+    assert approval.touched(code("DELETE FROM orders_raw WHERE amount < 50"), "local") == (
+        ["orders_raw"],
+        [],
+    )
+    merged = code(
+        "INSERT INTO s.t SELECT * FROM y JOIN read_csv('a.csv') USING (id)", reads=["a.csv"]
+    )
+    assert approval.touched(merged, "local") == (["s.t"], ["a.csv", "y"])
+    assert approval.table_names(merged, "local") == ["s.t", "y"]  # a file is no table
+    assert approval.touched(code("SELECT FROM WHERE ((("), "local") == ([], [])
+    long_word = "p" * 250
+    wrapped = approval.wrap_text(f"bad path {long_word}")
+    assert all(len(part) <= approval.WRAP for part in wrapped.replace("\u200b", " ").split())
