@@ -34,7 +34,7 @@ def postgres_database(prefix: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path) -> Iterator[str]:
+def prefect_server(home: Path, *, ui: bool = False) -> Iterator[str]:
     """``prefect server start`` on a throwaway PostgreSQL database; yields the API URL."""
-    with postgres_database("prefect_bench") as db_url, prefect_process(home, db_url) as api:
+    with postgres_database("prefect_bench") as db_url, prefect_process(home, db_url, ui=ui) as api:
         yield api

@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from prefect.exceptions import FlowPauseTimeout, NotPausedError
@@ -35,6 +36,7 @@ from pydantic import Field, field_validator
 
 from aadap.agents import GeneratedCode
 from aadap.core.exceptions import (
+    AADAPError,
     ApprovalExpiredError,
     ApprovalNotWaitingError,
     IntegrationError,
@@ -43,6 +45,7 @@ from aadap.core.exceptions import (
 )
 from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration.flowruns import flow_run_state
+from aadap.platforms.base import TableInfo
 from aadap.services import gate
 from aadap.services.lifecycle import Lifecycle
 
@@ -95,15 +98,135 @@ def wrap_code(code: str, width: int = WRAP) -> str:
     return "\n".join(out)
 
 
+def wrap_text(text: str, width: int = WRAP) -> str:
+    """Prose with words over ``width`` characters (paths, identifiers) broken so they wrap."""
+    return " ".join(
+        "\u200b".join(word[i : i + width] for i in range(0, len(word), width)) or word
+        for word in text.split(" ")
+    )
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+#: what a name ends with when it is a file, not a table
+_FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt", ".xlsx", ".avro", ".orc")
+
+
+def is_path(name: str) -> bool:
+    """Whether a declared target or source names a file (or folder) rather than a table."""
+    return "/" in name or "\\" in name or name.lower().endswith(_FILE_SUFFIXES)
+
+
+#: the sqlglot dialect of SQL run on each platform
+_DIALECTS = {"local": "duckdb", "databricks": "databricks", "fabric": "spark"}
+#: statements whose first table is the one they write
+_WRITES = (
+    "Insert",
+    "Delete",
+    "Update",
+    "Create",
+    "Merge",
+    "Drop",
+    "Alter",
+    "Copy",
+    "TruncateTable",
+)
+
+
+def sql_tables(code: GeneratedCode, platform: str) -> tuple[list[str], list[str]]:
+    """The tables SQL ``code`` writes and reads, as sqlglot parses it (the developer may
+    declare none: a statement given verbatim); nothing when it is not SQL or does not parse."""
+    if code.language.value != "sql":
+        return [], []
+    from sqlglot import exp, parse  # loaded when a form is shown, not with every process
+    from sqlglot.errors import SqlglotError
+
+    try:
+        statements = parse(code.code, read=_DIALECTS.get(platform, "duckdb"))
+    except SqlglotError:
+        return [], []
+    writes: list[str] = []
+    reads: list[str] = []
+    for statement in statements:
+        if statement is None:
+            continue
+        named = [
+            ".".join(part.name for part in t.parts)
+            for t in statement.find_all(exp.Table)
+            if isinstance(t.this, exp.Identifier)
+        ]
+        first = 1 if type(statement).__name__ in _WRITES and named else 0
+        writes += named[:first]
+        reads += named[first:]
+    return list(dict.fromkeys(writes)), [r for r in dict.fromkeys(reads) if r not in writes]
+
+
+def touched(code: GeneratedCode, platform: str) -> tuple[list[str], list[str]]:
+    """What the code writes and reads: the developer's declaration plus what its SQL names."""
+    writes, reads = sql_tables(code, platform)
+    writes = list(dict.fromkeys([*code.target_tables, *writes]))
+    reads = [r for r in dict.fromkeys([*code.reads, *reads]) if r not in writes]
+    return writes, reads
+
+
+def table_names(code: GeneratedCode, platform: str) -> list[str]:
+    """The targets and sources that name tables (the platform can say if they exist)."""
+    writes, reads = touched(code, platform)
+    return [n for n in [*writes, *reads] if not is_path(n)]
+
+
+def _on_platform(name: str, info: dict[str, TableInfo], unknown: str) -> str:
+    if is_path(name):
+        return "a file path (not a table)"
+    found = info.get(name)
+    if found is None or found.exists is None:
+        return f"unknown: {unknown}" if unknown else "unknown"
+    if not found.exists:
+        return "**does not exist yet** (will be created)"
+    where = f" as `{found.found_as}`" if found.found_as and found.found_as != name else ""
+    rows = "row count unknown" if found.rows is None else f"**{found.rows:,} rows**"
+    return f"exists{where} · {rows}"
+
+
+def touches_lines(
+    code: GeneratedCode, platform: str, tables: Sequence[TableInfo] | str | None
+) -> list[str]:
+    """The "what the code touches" table: each target and source, and what the platform
+    says of it (``tables``: its answer, or why it could not answer)."""
+    writes, reads = touched(code, platform)
+    if not (writes or reads):
+        return [
+            "",
+            "### What the code touches",
+            "",
+            "No table or file is declared or named in SQL.",
+        ]
+    unknown = tables if isinstance(tables, str) else ("" if tables else "not checked")
+    info = {} if isinstance(tables, str) or tables is None else {t.name: t for t in tables}
+    # a list, not a table: the Prefect UI's resume modal is narrow and cuts table columns off
+    lines = ["", "### What the code touches", ""]
+    for verb, names in (("writes", writes), ("reads", reads)):
+        lines += [f"- **{verb}** `{n}`: {_on_platform(n, info, unknown)}" for n in names]
+    lines += [
+        "",
+        "_As the developer declared them and the SQL names them; the findings below are what "
+        "the safety analysis saw._",
+    ]
+    return lines
+
+
 def describe(
-    request: ApprovalRequest, code: GeneratedCode, cost_so_far: str, task: Task | None = None
+    request: ApprovalRequest,
+    code: GeneratedCode,
+    cost_so_far: str,
+    task: Task | None = None,
+    tables: Sequence[TableInfo] | str | None = None,
 ) -> str:
     """The markdown the reviewer sees above the form: what was asked and by whom, what the
-    code does (wrapped to fit), its findings, and what policy said."""
+    code writes and reads (with whether each table exists and its rows: ``tables``, see
+    :func:`touches_lines`), the code (wrapped to fit), its findings, and what policy said."""
     analysis: dict[str, Any] = request.metadata_.get("analysis", {})
     findings = analysis.get("findings", [])
     expires = request.expires_at.isoformat(timespec="minutes") if request.expires_at else "never"
@@ -122,19 +245,8 @@ def describe(
         f"**cost so far:** ${cost_so_far}",
         f"**Expires:** {expires} UTC · **approval id:** `{request.id}` · **code sha256:** `{request.code_hash[:16]}…`",
     ]
-    touches = [f for f in findings if f.get("operation")]
-    if touches or code.target_tables or code.reads:
-        lines += [
-            "",
-            "### What the code touches",
-            "",
-            f"- **writes** (as the developer declared): {', '.join(code.target_tables) or 'none declared'}",
-            f"- **reads** (as the developer declared): {', '.join(code.reads) or 'none declared'}",
-        ]
-        lines += [
-            f"- **{f['operation']}** (line {f.get('line') or '?'}): {_cell(f.get('message', ''))}"
-            for f in touches[:20]
-        ]
+    platform = task.platform if task is not None else str(analysis.get("platform", "local"))
+    lines += touches_lines(code, platform, tables)
     wrapped = wrap_code(code.code)
     lines += [
         "",
@@ -146,17 +258,12 @@ def describe(
     if wrapped != code.code:
         lines.append(f"_Lines over {WRAP} characters are wrapped; `↳` continues the line above._")
     if findings:
-        lines += [
-            "",
-            "### Findings",
-            "",
-            "| severity | rule | line | message |",
-            "|---|---|---|---|",
-        ]
+        lines += ["", "### Findings", ""]
         for item in findings[:40]:
+            line = f" (line {item['line']})" if item.get("line") else ""
             lines.append(
-                f"| {item.get('severity')} | `{item.get('rule')}` | {item.get('line') or ''} | "
-                f"{_cell(item.get('message', ''))} |"
+                f"- **{item.get('severity')}** `{item.get('rule')}`{line}: "
+                f"{_cell(wrap_text(str(item.get('message', ''))))}"
             )
     lines += [
         "",
@@ -165,14 +272,37 @@ def describe(
     return "\n".join(lines)
 
 
+async def table_facts(lc: Lifecycle, task: Task, code: GeneratedCode) -> list[TableInfo] | str:
+    """What the task's platform says of the tables the code names, or why it could not say
+    (the form then shows "unknown" and the reason; the run log says it too)."""
+    names = table_names(code, task.platform)
+    if not names:
+        return []
+    try:
+        platform = await lc.rt.platform_for(task)
+        try:
+            return await platform.table_info(names)
+        finally:
+            await platform.aclose()
+    except AADAPError as exc:  # the form still shows; the reviewer reads why it cannot say
+        get_run_logger().warning(
+            "approval form: the platform could not say which tables exist: %s", exc.message
+        )
+        return exc.message
+
+
 async def wait_for_decision(
     lc: Lifecycle, request: ApprovalRequest, code: GeneratedCode
 ) -> ApprovalDecision:
     """Pause (or suspend, under a deployment) until a reviewer decides or the request expires."""
     task = await lc.task()
-    form = ApprovalDecision.with_initial_data(
-        description=describe(request, code, f"{task.cost_usd:.6f}", task)
-    )
+
+    async def form() -> type[ApprovalDecision]:
+        tables = await table_facts(lc, task, code)
+        return ApprovalDecision.with_initial_data(
+            description=describe(request, code, f"{task.cost_usd:.6f}", task, tables)
+        )
+
     now = dt.datetime.now(dt.UTC)
     remaining = int((request.expires_at - now).total_seconds()) if request.expires_at else None
     if remaining is not None and remaining <= 0:
@@ -190,7 +320,7 @@ async def wait_for_decision(
             if stored is not None:
                 return stored
             decision = await asuspend_flow_run(
-                wait_for_input=form,
+                wait_for_input=await form(),
                 timeout=None if remaining is None else remaining + _GRACE,
                 key=pause_key(request),
             )
@@ -198,8 +328,9 @@ async def wait_for_decision(
             # Our deadline, not the server's: Prefect's own pause timeout is set a little later so
             # that AADAP expires the request and the run fails with APPROVAL_EXPIRED.
             limit = remaining if remaining is not None else 3600
+            described = await form()
             async with asyncio.timeout(limit):
-                decision = await _pause_until_decided_or_cancelled(lc, request, form, limit)
+                decision = await _pause_until_decided_or_cancelled(lc, request, described, limit)
     except (FlowPauseTimeout, TimeoutError) as exc:
         await _expire(lc, request, cause=exc)
     assert decision is not None  # wait_for_input always yields an input when the run resumes

@@ -29,7 +29,11 @@ def approval_lines(approval: ApprovalRequest | None) -> list[str]:
         f"operation class `{approval.operation_class}`",
     ]
     if approval.reason:
-        lines.append(f"**Comment / reason:** {approval.reason}")
+        # a request still waiting holds policy's reason; a decided one, the reviewer's comment
+        label = (
+            "Why it waits for a reviewer" if approval.status == "PENDING" else "Comment / reason"
+        )
+        lines.append(f"**{label}:** {approval.reason}")
     return lines
 
 

@@ -29,7 +29,7 @@ from aadap.core.exceptions import (
 )
 from aadap.platforms._inputs import check_csv_inputs
 from aadap.platforms._sandbox import SqlLimits, confine
-from aadap.platforms.base import PREVIEW_ROWS
+from aadap.platforms.base import PREVIEW_ROWS, TableInfo, same_table
 
 # Statement types whose result is a single "Count" column of affected rows.
 _COUNTING = {"INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO", "COPY"}
@@ -256,7 +256,36 @@ def table_columns(database: Path, table: str, limits: SqlLimits) -> list[dict[st
     return [{"name": str(column), "type": str(kind)} for column, kind in rows]
 
 
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def table_info(database: Path, names: Sequence[str], limits: SqlLimits) -> list[TableInfo]:
+    """Existence of each of ``names`` and the exact row count of each base table (a view is
+    not counted: it may read a large file), on one connection."""
+    with connection(database, limits) as con:
+        listed = {
+            (name if schema_ == "main" else f"{schema_}.{name}"): (schema_, name, kind)
+            for schema_, name, kind in con.execute(
+                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
+            ).fetchall()
+        }
+        out = []
+        for wanted in names:
+            found = next((key for key in sorted(listed) if same_table(wanted, key)), None)
+            rows = None
+            if found is not None and listed[found][2] == "BASE TABLE":
+                schema_, name, _ = listed[found]
+                counted = con.execute(
+                    f"SELECT count(*) FROM {_quoted(schema_)}.{_quoted(name)}"
+                ).fetchone()
+                rows = int(counted[0]) if counted else None
+            out.append(TableInfo(name=wanted, exists=found is not None, rows=rows, found_as=found))
+        return out
+
+
 __all__ = [
     "SqlOutcome", "connection", "execute_sql", "json_safe", "list_tables", "schema",
-    "table_columns",
+    "table_columns", "table_info",
 ]  # fmt: skip

@@ -5,14 +5,21 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, NoReturn, Self
 
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
 from aadap.core.exceptions import AADAPError, DeploymentFailedError, PlatformTimeoutError
-from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep
+from aadap.platforms.base import (
+    Clock,
+    RunHandle,
+    RunResult,
+    Sleep,
+    TableInfo,
+    tables_from_listing,
+)
 
 
 class BasePlatform(abc.ABC):
@@ -62,6 +69,11 @@ class BasePlatform(abc.ABC):
 
     @abc.abstractmethod
     async def list_tables(self) -> list[str]: ...
+
+    async def table_info(self, names: Sequence[str]) -> list[TableInfo]:
+        """Existence from one table listing; row counts unknown (counting rows on a remote
+        platform starts compute: not cheap)."""
+        return tables_from_listing(names, await self.list_tables()) if names else []
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook: the local platform holds nothing)
         """Release resources; the default has none."""

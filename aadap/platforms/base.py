@@ -13,7 +13,7 @@ rejected the request, ``ConfigurationError`` for bad connection settings.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -107,6 +107,45 @@ class RunResult:
         return self.status is ExecutionStatus.SUCCESS
 
 
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """What a platform says cheaply about one table that code names (the approval form).
+
+    ``exists`` is ``None`` when the platform could not tell; ``rows`` is ``None`` when it
+    does not count rows cheaply (a remote platform, a view) or the table does not exist.
+    ``found_as`` is the platform's own full name of the table that matched ``name``.
+    """
+
+    name: str
+    exists: bool | None
+    rows: int | None = None
+    found_as: str | None = None
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    cleaned = name.strip().translate(str.maketrans("", "", '`"[]')).lower()
+    return tuple(part.strip() for part in cleaned.split(".") if part.strip())
+
+
+def same_table(name: str, listed: str) -> bool:
+    """Whether ``name`` (as code writes it) is the platform's ``listed`` table: case and
+    quotes ignored, qualifiers compared from the right (``orders`` is ``main.sales.orders``)."""
+    a, b = _parts(name), _parts(listed)
+    if not a or not b:
+        return False
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    return longer[len(longer) - len(shorter) :] == shorter
+
+
+def tables_from_listing(names: Sequence[str], listed: Sequence[str]) -> list[TableInfo]:
+    """:class:`TableInfo` for ``names`` from a table listing: existence, no row counts."""
+    out = []
+    for name in names:
+        match = next((t for t in listed if same_table(name, t)), None)
+        out.append(TableInfo(name=name, exists=match is not None, found_as=match))
+    return out
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -162,6 +201,11 @@ class Platform(Protocol):
         """Tables visible to runs (used for schema hints and "does it exist" checks)."""
         ...
 
+    async def table_info(self, names: Sequence[str]) -> list[TableInfo]:
+        """Whether each of ``names`` exists, and its row count where that is cheap to know
+        (the local engine counts; remote platforms answer from their table listing)."""
+        ...
+
     async def run(
         self,
         code: str,
@@ -187,5 +231,8 @@ __all__ = [
     "RunHandle",
     "RunResult",
     "Sleep",
+    "TableInfo",
+    "same_table",
+    "tables_from_listing",
     "utcnow",
 ]

@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from aadap.core.exceptions import (
 )
 from aadap.platforms import _duckdb, _sandbox
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, TableInfo, utcnow
 
 OUTPUT_LIMIT_CHARS = 64_000
 ERROR_TAIL_CHARS = 4_000
@@ -236,6 +236,17 @@ class LocalPlatform(BasePlatform):
             return []
         async with self._sql_lock:
             return await asyncio.to_thread(_duckdb.list_tables, self.database_path, self._limits)
+
+    async def table_info(self, names: Sequence[str]) -> list[TableInfo]:
+        """Existence and exact row counts of base tables, from the engine (one connection)."""
+        if not names:
+            return []
+        if not self.database_path.exists():
+            return [TableInfo(name=name, exists=False) for name in names]
+        async with self._sql_lock:
+            return await asyncio.to_thread(
+                _duckdb.table_info, self.database_path, names, self._limits
+            )
 
     async def schema(self) -> dict[str, list[str]]:
         """Column names of every table and view (the agents' schema hints)."""

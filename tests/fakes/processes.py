@@ -49,9 +49,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path, postgres_url: str) -> Iterator[str]:
+def prefect_server(home: Path, postgres_url: str, *, ui: bool = False) -> Iterator[str]:
     """``prefect server start`` on a free port, keeping its state in the PostgreSQL database
-    ``postgres_url`` (``postgresql://…``); yields the API URL once ``/health`` answers."""
+    ``postgres_url`` (``postgresql://…``); yields the API URL once ``/health`` answers.
+    ``ui``: serve the Prefect UI too (at the URL without ``/api``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -60,7 +61,9 @@ def prefect_server(home: Path, postgres_url: str) -> Iterator[str]:
             "postgresql://", "postgresql+asyncpg://"
         ),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true" if ui else "false",
+        # the UI's own calls go to this server (its default is port 4200)
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
     }
     env.pop("PREFECT_API_URL", None)
     with (home / "server.log").open("wb") as log:

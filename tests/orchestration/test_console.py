@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import (
     TaskRunFilter,
     TaskRunFilterFlowRunId,
 )
+from prefect.input.actions import aread_flow_run_input
 from prefect.logging.handlers import APILogHandler
 
 from aadap.agents import GeneratedCode
@@ -28,6 +29,7 @@ from aadap.db import models
 from aadap.orchestration import approval, reports
 from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
+from aadap.platforms.base import TableInfo
 from aadap.services.summary import LifecycleSummary
 from tests.orchestration.conftest import DATA, HarnessFactory
 from tests.orchestration.test_resume import drive, new_task
@@ -150,6 +152,13 @@ async def test_the_approval_form_shows_the_request_and_the_report_records_the_de
     run = asyncio.create_task(h.run(DELETE, created_by="dana"))
     request = await _paused_request(h)
     task = await h.only_task()
+    # the form the paused run registered: the request, who asked, and the table it
+    # writes, which exists with its 10 rows (counted by the local engine)
+    shown = await aread_flow_run_input(
+        f"paused-{approval.pause_key(request)}-description", flow_run_id=task.flow_run_id
+    )
+    assert "**Asked by:** dana" in shown and f"> {DELETE}" in shown, shown
+    assert "- **writes** `orders_raw`: exists · **10 rows**" in shown, shown
     long_line = "-- " + "x" * 150
     code = GeneratedCode(
         code=f"DELETE FROM orders_raw WHERE amount < 50\n{long_line}",
@@ -161,7 +170,17 @@ async def test_the_approval_form_shows_the_request_and_the_report_records_the_de
     form = approval.describe(request, code, "0.000000", task)
     assert "**Asked by:** dana" in form and f"> {DELETE}" in form
     assert "### What the code touches" in form
-    assert "**writes** (as the developer declared): orders_raw" in form
+    assert "- **writes** `orders_raw`: unknown: not checked" in form
+    facts = [TableInfo("orders_raw", exists=False)]
+    assert "- **writes** `orders_raw`: **does not exist yet** (will be created)" in (
+        approval.describe(request, code, "0", task, facts)
+    )
+    cannot = approval.describe(request, code, "0", task, "databricks schema is not set")
+    assert "- **writes** `orders_raw`: unknown: databricks schema is not set" in cannot
+    paths = code.model_copy(update={"reads": ["data/orders.csv"], "target_tables": []})
+    assert "- **reads** `data/orders.csv`: a file path (not a table)" in (
+        approval.describe(request, paths, "0", task, [])
+    )
     assert long_line not in form and "↳" in form  # wrapped to fit the modal
     assert all(
         len(line) <= approval.WRAP + 4 for line in approval.wrap_code(long_line).splitlines()
@@ -207,3 +226,22 @@ def test_the_cost_table_fits_the_screen_and_agrees_with_the_summary() -> None:
     assert "cost $0.0001036 · LLM calls 3 · compute runs 1" in text
     assert "(3 LLM calls + 1 compute runs = the 4 of the table)" in text
     assert "| developer | llm | 3 | 300 | 100 | $0.0000012 |" in text
+
+
+def test_the_form_names_what_sql_writes_and_reads_beyond_what_was_declared() -> None:
+    def code(sql: str, **declared: list[str]) -> GeneratedCode:
+        return GeneratedCode(code=sql, language=Language.SQL, explanation="x", **declared)
+
+    assert approval.touched(code("DELETE FROM orders_raw WHERE amount < 50"), "local") == (
+        ["orders_raw"],
+        [],
+    )
+    merged = code(
+        "INSERT INTO s.t SELECT * FROM y JOIN read_csv('a.csv') USING (id)", reads=["a.csv"]
+    )
+    assert approval.touched(merged, "local") == (["s.t"], ["a.csv", "y"])
+    assert approval.table_names(merged, "local") == ["s.t", "y"]  # a file is no table
+    assert approval.touched(code("SELECT FROM WHERE ((("), "local") == ([], [])
+    long_word = "p" * 250
+    wrapped = approval.wrap_text(f"bad path {long_word}")
+    assert all(len(part) <= approval.WRAP for part in wrapped.replace("\u200b", " ").split())

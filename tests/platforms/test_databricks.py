@@ -294,6 +294,15 @@ async def test_cancel_job_and_poll_reports_cancelled(
 async def test_list_tables(platform: DatabricksPlatform, databricks_server: FakeDatabricks) -> None:
     databricks_server.tables[("main", "sales")] = ["orders", "customers"]
     assert await platform.list_tables() == ["main.sales.customers", "main.sales.orders"]
+    # the approval form: existence from the listing, qualifiers compared from the right;
+    # rows unknown (counting would start a warehouse)
+    info = await platform.table_info(["orders", "`sales`.`Customers`", "hr.orders", "new_t"])
+    assert [(t.exists, t.rows, t.found_as) for t in info] == [
+        (True, None, "main.sales.orders"),
+        (True, None, "main.sales.customers"),
+        (False, None, None),
+        (False, None, None),
+    ]
 
 
 async def test_missing_warehouse_and_foreign_host(

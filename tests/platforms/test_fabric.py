@@ -253,6 +253,11 @@ async def test_test_connection_checks_the_lakehouse_and_lists_tables(
     async with FabricPlatform(_config(fabric_server, lakehouse_id=lakehouse_id), settings) as p:
         assert await p.test_connection() > 0
         assert await p.list_tables() == ["customers", "orders"]
+        info = await p.table_info(["ORDERS", "daily_revenue"])
+        assert [(t.name, t.exists, t.rows) for t in info] == [
+            ("ORDERS", True, None),
+            ("daily_revenue", False, None),
+        ]
     async with FabricPlatform(
         _config(fabric_server, lakehouse_id="00000000-0000-4000-8000-00000000dead"), settings
     ) as p:

@@ -59,6 +59,27 @@ async def test_ctas_reports_new_table_rows_and_dml_counts(local: LocalPlatform) 
     assert await local.table_columns("missing") == []
 
 
+async def test_table_info_counts_rows_of_tables_and_says_what_is_missing(
+    local: LocalPlatform,
+) -> None:
+    assert [t.exists for t in await local.table_info(["orders"])] == [False]  # no file yet
+    await local.run(
+        "CREATE TABLE orders AS SELECT range AS id FROM range(7); CREATE SCHEMA s; "
+        'CREATE TABLE s."Odd ""Name""" AS SELECT 1 AS x; '
+        "CREATE VIEW big AS SELECT * FROM orders, orders AS o2;",
+        language=Language.SQL,
+        name="seed",
+    )
+    info = await local.table_info(["main.orders", 's."odd ""name"""', "big", "nope"])
+    assert [(t.exists, t.rows, t.found_as) for t in info] == [
+        (True, 7, "orders"),
+        (True, 1, 's.Odd "Name"'),
+        (True, None, "big"),  # a view is not counted: it may read a large file
+        (False, None, None),
+    ]
+    assert await local.table_info([]) == []
+
+
 async def test_query_preview_is_json_safe_and_counts_all_rows(local: LocalPlatform) -> None:
     result = await local.run(
         "SELECT range AS n, 1.5::DECIMAL(4,1) AS d, DATE '2024-01-02' + range::INT AS day, "
