@@ -177,8 +177,6 @@ async def wait_for_decision(
     remaining = int((request.expires_at - now).total_seconds()) if request.expires_at else None
     if remaining is not None and remaining <= 0:
         await _expire(lc, request)
-    # a suspended run's process exits: commit the trail rows the step hooks queued
-    await lc.rt.db.flush_deferred()
     try:
         if current_deployment.id is not None:
             stored = await _stored_decision(request)

@@ -11,7 +11,6 @@ from the top) never repeats a finished LLM call or deployment.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import uuid
 from typing import Any
@@ -21,7 +20,6 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
-from aadap.core.config import Settings
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
@@ -184,31 +182,7 @@ async def run_lifecycle(
         deployment=flow_run is not None and flow_run.deployment_id is not None
     )
     async with runtime.open_runtime(hand_over_to=flow_run_id) as rt:
-        try:
-            return await _lifecycle(rt, request, task_id, flow_run, runner)
-        finally:
-            freeze_long_lived(rt.settings)
-
-
-_frozen = False
-
-
-def freeze_long_lived(settings: Settings) -> bool:
-    """Once per process, after its first lifecycle: ``gc.freeze()`` (``AADAP_GC_FREEZE``).
-
-    By then the process holds what lives as long as it does: the modules of Prefect,
-    SQLAlchemy, pydantic and the agents, their registries and schemas, the recycled
-    engine. A later lifecycle allocates enough to trigger collections of the older
-    generations, and each of those scanned all of it again: about 370,000 objects, a
-    quarter of a second for a full collection on the benchmark machine. Frozen objects
-    are never scanned (nor freed, if they were already garbage). Returns whether it froze.
-    """
-    global _frozen
-    if _frozen or not settings.gc_freeze:
-        return False
-    _frozen = True
-    gc.freeze()
-    return True
+        return await _lifecycle(rt, request, task_id, flow_run, runner)
 
 
 async def _lifecycle(
@@ -266,7 +240,7 @@ async def _lifecycle(
                 await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
             # one API call, made while the steps run; awaited before the run ends
             tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task))
-            logs.defer(  # committed with the first step's first write
+            await logs.write(
                 rt.db,
                 [
                     logs.entry(
@@ -299,8 +273,6 @@ async def _lifecycle(
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime
                     await logmirror.flush(rt.db, flow_run_id)
-                else:  # that hook commits them (``open_runtime(hand_over_to=...)``)
-                    logmirror.defer(rt.db, flow_run_id)
             tagging.result()  # the run succeeded: a failed tag call fails it, as any API error
             return summary
         return await summarise(rt.db, task.id)

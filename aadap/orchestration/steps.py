@@ -49,7 +49,7 @@ async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
     attempt = int(current_task_run.run_count or 1)
     task_run_id = None if current_task_run.id is None else str(current_task_run.id)
     with context.step(name, task_run_id=task_run_id, attempt=attempt):
-        logs.defer(  # committed with the attempt's first write
+        await logs.write(
             rt.db,
             [
                 logs.entry(

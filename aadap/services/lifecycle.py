@@ -14,6 +14,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +30,7 @@ from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
 from aadap.core.states import TaskState, check_transition
 from aadap.db.base import Base
 from aadap.db.models import Artifact, CostRecord, Task
-from aadap.services import artifacts, context, costs, ledger, step_commit
+from aadap.services import artifacts, context, costs, ledger
 from aadap.services.runtime import Runtime
 
 S = TaskState
@@ -86,6 +88,16 @@ def _naming(hop: ledger.Hop, stored: Artifact, *, version: bool = False) -> ledg
     if version:
         named["version"] = stored.version
     return dataclasses.replace(hop, metadata={**(hop.metadata or {}), **named})
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a commit stored: the output artifact (its version and parent set; the newest
+    version instead where that held the same content) and the task's new totals, where
+    a cost row was given."""
+
+    output: Artifact | None
+    totals: tuple[int, Decimal] | None
 
 
 class Lifecycle:
@@ -305,7 +317,7 @@ class Lifecycle:
         rows: Sequence[Base] = (),
         updates: Sequence[tuple[Table, uuid.UUID, Mapping[str, Any]]] = (),
         cost_row: CostRecord | None = None,
-    ) -> step_commit.Committed:
+    ) -> Committed:
         """Move through ``hops`` (skipping a target the task is already in, as
         :meth:`move`) and write, all or nothing:
 
@@ -318,28 +330,9 @@ class Lifecycle:
         * ``updates``: ``(table, id, values)``, that row's columns set;
         * ``cost_row``: a new cost row, added to the task's totals (returned).
 
-        On PostgreSQL, from the state this run knows, one statement with the queued trail
-        rows (``step_commit``); else, or if that moved nothing, one transaction, which
-        refuses a stale state (``StateConflictError``) as every move does."""
-        if output is not None:  # the PostgreSQL statement adds the version
-            hops = [_naming(hops[0], output), *hops[1:]]
+        One transaction, which refuses a stale state (``StateConflictError``) as every
+        move does."""
         settle = self._settlement()
-        now = self._known
-        if now is not None:
-            path: list[ledger.Hop] = []
-            for hop in hops:
-                if hop.to_state is not (path[-1].to_state if path else now):
-                    path.append(hop)
-            done = await step_commit.commit(
-                self.rt.db, task_id=self.task_id, expected_from=now, hops=path, output=output,
-                also=also, rows=rows, updates=updates, cost_row=cost_row,
-                settle=None if settle is None else settle[1],
-            )  # fmt: skip
-            if done is not None:
-                self._known = path[-1].to_state
-                if settle is not None:
-                    _settled()
-                return done
         totals = stored = None
         async with self.transaction() as session:
             if settle is not None:
@@ -367,7 +360,7 @@ class Lifecycle:
                 )  # fmt: skip
         if settle is not None:
             _settled()
-        return step_commit.Committed(stored, totals)
+        return Committed(stored, totals)
 
     def _settlement(self) -> tuple[Any, dict[str, Any]] | None:
         """The statement that settles this step attempt's LLM calls (``succeeded``, earlier

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
@@ -19,6 +19,7 @@ from aadap.db.types import utcnow
 from aadap.services import context
 
 _LEVELS = list(LogLevel)
+_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
 
 
 def entry(
@@ -37,8 +38,8 @@ def entry(
     created_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """A row's column values, filled from the current run context where the caller left
-    fields out: what :func:`defer` and :func:`write` insert. A plain dict, not an ORM
-    object: the lifecycle queues two dozen of these per run, and building each as a
+    fields out: what :func:`write` and :func:`add` insert. A plain dict, not an ORM
+    object: the lifecycle writes two dozen of these per run, and building each as a
     ``TaskLog`` (the ORM's instrumented constructor, then reading it back column by
     column) cost more CPU than inserting it."""
     ctx = context.current()
@@ -80,22 +81,18 @@ def build(**fields: Any) -> TaskLog:
 
 
 async def write(db: Database, rows: Iterable[dict[str, Any]]) -> int:
-    """Commit rows now, in one transaction with the statements and rows already queued
-    (``Database.defer``): the rows go in the same multi-row INSERT as the queued log
-    rows. Returns how many of ``rows`` were written."""
-    written = defer(db, rows)
-    if written:
-        await db.flush_deferred()
-    return written
+    """Commit rows (:func:`entry`) now, in a transaction of their own, as one multi-row
+    INSERT. Returns how many were written."""
+    async with db.transaction() as session:
+        return await add(session, rows)
 
 
-def defer(db: Database, rows: Iterable[dict[str, Any]]) -> int:
-    """Queue rows (:func:`entry`) for the database's next transaction
-    (``Database.defer``), as one multi-row INSERT; for trail rows whose loss on
-    ``kill -9`` reconcile covers."""
+async def add(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert rows (:func:`entry`) in the caller's transaction. Returns how many."""
     now = utcnow()
     values = [{**row, "created_at": row["created_at"] or now} for row in rows]
-    db.defer_rows(TaskLog.__table__, values)  # type: ignore[arg-type]
+    if values:
+        await session.execute(insert(_LOGS), values)
     return len(values)
 
 

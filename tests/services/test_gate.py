@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,10 +23,9 @@ from aadap.core.exceptions import (
 from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.services import artifacts, budget, context, gate, ledger
+from aadap.services import artifacts, context, gate, ledger
 from aadap.services.lifecycle import ENTERS_NEXT, Lifecycle
 from tests.services.developed import develop
-from tests.services.test_step_commit import statements
 
 
 @pytest.fixture
@@ -285,29 +283,6 @@ async def test_a_passed_review_enters_the_optimiser_with_its_own_commit(
     ]  # fmt: skip
     assert len({txid for _, _, txid in moves[-4:-1]}) == 1
     assert [to for to, _, _ in moves].count("OPTIMIZATION_PENDING") == 1
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])  # SQLite takes transactions
-async def test_on_postgresql_the_gate_reads_once_and_writes_each_decision_in_one_statement(
-    validated: tuple[Lifecycle, GeneratedCode],
-) -> None:
-    """Approval: one read of what it needs (earlier request, review reports, the code's
-    artifact), one statement for the request, its explanation and the moves. Deployment:
-    one read, the RUNNING execution with DEPLOYING, then the outcome with COMPLETED."""
-    lc, code = validated
-    # what a lifecycle run holds from its start: the task's row, and its spend so far
-    async with lc.rt.db.sessions() as session:
-        spend = await budget.load(session, lc.task_id)
-    await lc.facts()
-    run = dataclasses.replace(context.current() or context.RunContext(lc.task_id, ""), spend=spend)
-    with context.bind(run), statements(lc.rt.db) as asking:
-        assert (await gate.request_approval(lc, code)).approved
-    with context.bind(run), statements(lc.rt.db) as deploying:
-        await gate.deploy(lc, code.code, code.language)
-    assert [s.split()[0] for s in asking] == ["SELECT", "WITH"], asking
-    assert [s.split()[0] for s in deploying] == ["SELECT", "WITH", "WITH"], deploying
-    assert (await lc.state()) is TaskState.COMPLETED
 
 
 async def test_a_busy_local_database_fails_the_attempt_cleanly_and_the_retry_deploys(
