@@ -55,10 +55,10 @@ import sys
 import tempfile
 import time
 import uuid
-from types import SimpleNamespace
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -43,8 +43,8 @@ from aadap.core.exceptions import (
 )
 from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration.flowruns import flow_run_state
-from aadap.services import gate
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import approval_gate
+from aadap.services.cursor import TaskCursor
 
 _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
 #: the Prefect states of a run someone cancelled
@@ -166,7 +166,7 @@ def describe(
 
 
 async def wait_for_decision(
-    lc: Lifecycle, request: ApprovalRequest, code: GeneratedCode
+    lc: TaskCursor, request: ApprovalRequest, code: GeneratedCode
 ) -> ApprovalDecision:
     """Pause (or suspend, under a deployment) until a reviewer decides or the request expires."""
     task = await lc.task()
@@ -205,7 +205,7 @@ async def wait_for_decision(
 
 
 async def _pause_until_decided_or_cancelled(
-    lc: Lifecycle, request: ApprovalRequest, form: Any, limit: int
+    lc: TaskCursor, request: ApprovalRequest, form: Any, limit: int
 ) -> ApprovalDecision:
     """Pause in-process until a reviewer decides, watching the run meanwhile.
 
@@ -256,9 +256,9 @@ async def _stored_decision(request: ApprovalRequest) -> ApprovalDecision | None:
 
 
 async def _expire(
-    lc: Lifecycle, request: ApprovalRequest, cause: BaseException | None = None
+    lc: TaskCursor, request: ApprovalRequest, cause: BaseException | None = None
 ) -> None:
-    await gate.expire(lc, request.id)
+    await approval_gate.expire(lc, request.id)
     raise ApprovalExpiredError(
         f"nobody approved or rejected request {request.id} before it expired at {request.expires_at}; "
         "the code was not deployed",
@@ -268,9 +268,9 @@ async def _expire(
 
 
 async def record(
-    lc: Lifecycle, request_id: uuid.UUID, decision: ApprovalDecision
+    lc: TaskCursor, request_id: uuid.UUID, decision: ApprovalDecision
 ) -> ApprovalRequest:
-    return await gate.record_decision(
+    return await approval_gate.record_decision(
         lc,
         request_id,
         approve=decision.decision == "approve",

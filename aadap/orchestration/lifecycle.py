@@ -26,8 +26,19 @@ from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.orchestration import approval, logmirror, reports, runtime, steps, story
 from aadap.orchestration.retry import step_options
-from aadap.services import approvals, budget, context, costs, gate, logs, outcome, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import (
+    approval_gate,
+    approvals,
+    authoring,
+    budget,
+    context,
+    costs,
+    deployment,
+    logs,
+    outcome,
+    tasks,
+)  # fmt: skip
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
@@ -112,12 +123,12 @@ async def _settle(tagging: asyncio.Future[None]) -> None:
 
 async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     s = rt.settings
-    lc = Lifecycle(rt, task_id)
+    cur = TaskCursor(rt, task_id)
     resumed = not created
     if resumed:
         story.tell(
             LogLevel.INFO,
-            f"continuing task {task_id} from its record ({(await lc.state()).value}): "
+            f"continuing task {task_id} from its record ({(await cur.state()).value}): "
             "steps already recorded are restored, not redone",
         )
 
@@ -125,7 +136,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     plan = await _run(steps.planner, rt, task_id, requirement, resumed=resumed)
     route = await _run(steps.router, rt, task_id, requirement, plan, resumed=resumed)
     # failed reviews so far (names the rounds' task runs): none for a task this run created
-    round_no = 0 if created else await lc.failed_validations()
+    round_no = 0 if created else await authoring.failed_validations(cur)
     while True:  # one pass per approval round; a rejection sends the work back to development
         while (
             True
@@ -152,11 +163,12 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
         )  # fmt: skip
         if outcome.approved:
             break
-        decision = await approval.wait_for_decision(lc, outcome.request, code)
-        row = await approval.record(lc, outcome.request.id, decision)
+        asked = await approval_gate.request_row(cur, outcome.approval_id)
+        decision = await approval.wait_for_decision(cur, asked, code)
+        row = await approval.record(cur, outcome.approval_id, decision)
         if row.status == ApprovalStatus.APPROVED.value:
             break
-        rejections = await lc.rejections()
+        rejections = await authoring.rejections(cur)
         if rejections > s.safety.max_rejections:
             raise ApprovalRejectedError(
                 f"rejected {rejections} times (limit AADAP_SAFETY_MAX_REJECTIONS={s.safety.max_rejections}); "
@@ -166,7 +178,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
             )
         resumed = False  # a new round: its steps do their work again
     await _run(steps.deployer, rt, task_id, code.code, code.language, resumed=resumed)
-    await gate.complete(lc)
+    await deployment.complete(cur)
 
 
 async def run_lifecycle(

@@ -1,4 +1,4 @@
-"""A step's finish (``Lifecycle.finish_step``, ``Lifecycle.commit``) on both databases: its
+"""A step's finish (``TaskCursor.finish_step``, ``TaskCursor.commit``) on both databases: its
 output artifact, its moves, its own settlement and any other row it writes commit together,
 in one transaction, or not at all."""
 
@@ -22,14 +22,14 @@ from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.types import Completion, Usage
 from aadap.services import artifacts, context, costs, ledger, tasks
 from aadap.services.context import RunContext, Spend
-from aadap.services.lifecycle import Lifecycle
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
 
 S = TaskState
 
 
-async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
+async def started(db: Database, home: Path) -> tuple[TaskCursor, models.Task]:
     """A new task in PARSING (the parser's first move), known to a runtime as such."""
     settings = settings_for(db.engine.url.render_as_string(hide_password=False), home)
     rt = Runtime.build(settings, db, OfflineLLMClient())
@@ -37,7 +37,7 @@ async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
         db, settings, TaskRequest.parse({"text": "list tables"}), first_step=(S.PARSING, "parser")
     )
     rt.remember(task)
-    return Lifecycle(rt, task.id), task
+    return TaskCursor(rt, task.id), task
 
 
 async def cancelled_meanwhile(db: Database, task: models.Task) -> None:
@@ -156,11 +156,11 @@ async def test_a_new_version_chains_to_the_one_before(db: Database, tmp_path: Pa
     assert planned.metadata_["version"] == 2
 
 
-# --- Lifecycle.commit: any step's writes with its moves ----------------------------------
+# --- TaskCursor.commit: any step's writes with its moves ----------------------------------
 
 
 def _writes(task: models.Task) -> dict[str, Any]:
-    """One of each kind of write ``Lifecycle.commit`` takes, as the deployer makes them."""
+    """One of each kind of write ``TaskCursor.commit`` takes, as the deployer makes them."""
     execution = models.Execution(
         task_id=task.id, platform="local", status="RUNNING", code_hash="c0de"
     )  # status, metadata, created_at: left to their defaults

@@ -1,32 +1,27 @@
-"""The lifecycle's use cases, one method per step, each resumable from the ledger.
+"""The task cursor: where a task stands in the state machine, and the moves that take it on.
 
-Every step first looks at the task's recorded state: if the step already
-finished, it returns the persisted output (an artifact) without calling an LLM
-again; if it was interrupted mid-way, it carries on from its own state. A
-step's output artifact and its closing transition commit in one transaction,
-so "the state says done" and "the output exists" never disagree.
+A step's output artifact and its closing transition commit in one transaction, so "the
+state says done" and "the output exists" never disagree. The step use cases that drive
+the cursor live in :mod:`aadap.services.authoring`, :mod:`aadap.services.approval_gate`
+and :mod:`aadap.services.deployment`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aadap import agents
-from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
-from aadap.core.enums import ArtifactType, Environment, Language, PlatformKind
-from aadap.core.exceptions import TaskNotFoundError, ValidationFailedError
+from aadap.core.enums import ArtifactType
+from aadap.core.exceptions import TaskNotFoundError
 from aadap.core.states import TaskState, check_transition
 from aadap.db.base import Base
 from aadap.db.models import Artifact, CostRecord, Task
@@ -34,7 +29,6 @@ from aadap.services import artifacts, context, costs, ledger
 from aadap.services.runtime import Runtime
 
 S = TaskState
-M = TypeVar("M", bound=BaseModel)
 
 #: Position of each state on the happy path; rework states sit where they re-enter.
 RANK: dict[TaskState, int] = {
@@ -73,10 +67,6 @@ ENTERS_NEXT: dict[TaskState, tuple[TaskState, str]] = {
 }
 
 
-#: the optimiser's first moves
-_OPTIMISER_ENTRY = ((S.OPTIMIZATION_PENDING, "optimiser"), (S.IN_OPTIMIZATION, "optimiser"))
-
-
 def reached(state: TaskState, milestone: TaskState) -> bool:
     """Has a task in ``state`` already passed ``milestone`` (ignoring terminal states)?"""
     return state in RANK and RANK[state] >= RANK[milestone]
@@ -100,8 +90,11 @@ class Committed:
     totals: tuple[int, Decimal] | None
 
 
-class Lifecycle:
-    """The steps of one task. Stateless between calls: everything lives in the database."""
+class TaskCursor:
+    """Where one task stands and how it moves: the state this run last read or committed
+    (kept in the runtime, shared by the run's steps), and the transactions that move the
+    task on with what a step stores. Stateless between runs: everything lives in the
+    database."""
 
     def __init__(self, rt: Runtime, task_id: uuid.UUID) -> None:
         self.rt = rt
@@ -124,10 +117,8 @@ class Lifecycle:
         self.rt.states[self.task_id] = state
 
     def moved_to(self, state: TaskState) -> None:
-        """Note a move committed outside this object's own methods (``gate``)."""
+        """Note a move committed outside this object's own methods (``approval_gate``)."""
         self._known = state
-
-    # --- reading ------------------------------------------------------------------
 
     async def task(self) -> Task:
         """The task's row, read now."""
@@ -158,58 +149,6 @@ class Lifecycle:
         async with self.rt.db.sessions() as session:
             self._known = state = await ledger.current_state(session, self.task_id)
         return state
-
-    async def _latest(self, kind: ArtifactType, name: str) -> Artifact | None:
-        async with self.rt.db.sessions() as session:
-            return await artifacts.latest(
-                session, task_id=self.task_id, artifact_type=kind, name=name
-            )
-
-    async def _load(self, kind: ArtifactType, name: str, model: type[M]) -> M:
-        row = await self._latest(kind, name)
-        if row is None:
-            raise TaskNotFoundError(
-                f"task {self.task_id} is past the step that writes {kind.value}/{name}, but that artifact is missing",
-                task_id=str(self.task_id),
-            )
-        return model.model_validate_json(row.content)
-
-    async def agent_context(self, feedback: list[str] | None = None) -> AgentContext:
-        """What the agents see. The request's facts never change once the task exists,
-        and the local schema only changes when a run deploys, so both are read once per
-        run (``Runtime.agent_facts``), not once per step."""
-        base = self.rt.agent_facts.get(self.task_id)
-        if base is None:
-            task = await self.facts()
-            hints: dict[str, list[str]] = {}
-            if task.platform == PlatformKind.LOCAL.value and task.connection_id is None:
-                hints = await self._local_schema_hints()
-            base = AgentContext(
-                request_text=task.request,
-                environment=Environment(task.environment),
-                platform=PlatformKind(task.platform),
-                working_dir=Path(str(task.metadata_.get("working_dir") or Path.cwd())),
-                schema_hints=hints,
-                task_id=str(task.id),
-                correlation_id=task.correlation_id,
-            )
-            self.rt.agent_facts[self.task_id] = base
-        return dataclasses.replace(
-            base,
-            schema_hints={table: list(cols) for table, cols in base.schema_hints.items()},
-            feedback=list(feedback or []),
-        )
-
-    async def _local_schema_hints(self) -> dict[str, list[str]]:
-        from aadap.platforms.local import LocalPlatform
-
-        path = self.rt.local_duckdb_path()
-        if not path.exists():
-            return {}
-        platform = LocalPlatform(path, self.rt.settings.home / "runs", self.rt.settings.platforms)
-        return await platform.schema()
-
-    # --- writing ------------------------------------------------------------------
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -377,158 +316,6 @@ class Lifecycle:
             task_run_id=ctx.task_run_id, final_attempt=ctx.attempt, succeeded=True
         )
 
-    # --- steps --------------------------------------------------------------------
-
-    async def parse(self) -> Requirement:
-        if reached(await self.begin(S.PARSED, S.PARSING, by="parser"), S.PARSED):
-            return await self._load(ArtifactType.REQUIREMENT, "requirement", Requirement)
-        requirement = await agents.parse_request(self.rt.llm, await self.agent_context())
-        await self.finish_step(
-            S.PARSED,
-            by="parser",
-            output=requirement,
-            kind=ArtifactType.REQUIREMENT,
-            name="requirement",
-        )
-        return requirement
-
-    async def plan(self, requirement: Requirement) -> Plan:
-        if reached(await self.begin(S.PLANNED, S.PLANNING, by="planner"), S.PLANNED):
-            return await self._load(ArtifactType.PLAN, "plan", Plan)
-        plan = await agents.plan_work(self.rt.llm, await self.agent_context(), requirement)
-        await self.finish_step(
-            S.PLANNED, by="planner", output=plan, kind=ArtifactType.PLAN, name="plan"
-        )
-        return plan
-
-    async def route(self, requirement: Requirement, plan: Plan) -> Route:
-        if reached(
-            await self.begin(S.AGENT_ASSIGNED, S.AGENT_ASSIGNMENT, by="router"), S.AGENT_ASSIGNED
-        ):
-            return await self._load(ArtifactType.PLAN, "route", Route)
-        route = await agents.route_work(self.rt.llm, await self.agent_context(), requirement, plan)
-        await self.finish_step(
-            S.AGENT_ASSIGNED, by="router", output=route, kind=ArtifactType.PLAN, name="route",
-            reason=f"{route.developer} developer ({route.language.value}): {route.reason}",
-        )  # fmt: skip
-        return route
-
-    async def failed_validations(self) -> int:
-        async with self.rt.db.sessions() as session:
-            return await ledger.count_entries(session, self.task_id, S.VALIDATION_FAILED)
-
-    async def feedback(self) -> list[str]:
-        """Findings of the last failed review and the last rejection, for the next round."""
-        state = await self.state()
-        notes: list[str] = []
-        if state is S.VALIDATION_FAILED:
-            review = await self._latest(ArtifactType.REVIEW_REPORT, "review")
-            if review is not None:
-                notes.extend(json.loads(review.content).get("feedback", []))
-        if state is S.REJECTED:
-            decision = await self._latest(ArtifactType.DECISION_EXPLANATION, "approval")
-            if decision is not None:
-                comment = json.loads(decision.content).get("comment")
-                notes.append(
-                    f"A reviewer rejected the previous version: {comment or 'no comment given'}"
-                )
-        return notes
-
-    async def rejections(self) -> int:
-        async with self.rt.db.sessions() as session:
-            return await ledger.count_entries(session, self.task_id, S.REJECTED)
-
-    async def develop(self, requirement: Requirement, plan: Plan, route: Route) -> GeneratedCode:
-        state = await self.state()
-        if state is not S.REJECTED and (
-            state in (S.CODE_GENERATED, S.IN_VALIDATION) or reached(state, S.VALIDATION_PASSED)
-        ):
-            return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
-        feedback = await self.feedback()
-        await self.enter(
-            S.IN_DEVELOPMENT, by="developer", reason="; ".join(feedback)[:2000] or None
-        )
-        ctx = await self.agent_context(feedback)
-        code = await agents.develop_code(self.rt.llm, ctx, requirement, plan, route)
-        await self.finish_step(
-            S.CODE_GENERATED, by="developer", output=code, kind=ArtifactType.GENERATED_CODE, name="code",
-            metadata={"language": code.language.value, "code_sha256": artifacts.content_hash(code.code)},
-        )  # fmt: skip
-        return code
-
-    async def validate(
-        self, requirement: Requirement, code: GeneratedCode, *, optimise_next: bool = False
-    ) -> Review:
-        """Review the code; on failure record the findings as the next round's feedback.
-        ``optimise_next`` (the plan's optimise flag): a passed review also enters the
-        optimiser's step, in the same transaction.
-
-        Raises ``ValidationFailedError`` once the rework budget
-        (``AADAP_MAX_SELF_CORRECTIONS``) is spent.
-        """
-        state = await self.state()
-        if reached(state, S.VALIDATION_PASSED):
-            report = await self._latest(ArtifactType.REVIEW_REPORT, "review")
-            if report is not None:
-                return Review.model_validate(json.loads(report.content)["review"])
-        await self.enter(S.IN_VALIDATION, by="reviewer")
-        review = await agents.review_code(
-            self.rt.llm, await self.agent_context(), requirement, code
-        )
-        feedback = [
-            f"{f.severity} (line {f.line or '?'}): {f.message}"
-            for f in review.findings
-            if not review.passed
-        ]
-        outcome = {
-            "review": review.model_dump(mode="json"),
-            "code_sha256": artifacts.content_hash(code.code),
-            "feedback": feedback,
-        }
-        target = S.VALIDATION_PASSED if review.passed else S.VALIDATION_FAILED
-        enter_optimiser = review.passed and optimise_next
-        await self.finish_step(
-            target, by="reviewer", output=json.dumps(outcome, indent=2), kind=ArtifactType.REVIEW_REPORT,
-            name="review", reason=review.summary[:2000],
-            then=_OPTIMISER_ENTRY if enter_optimiser else (),
-        )  # fmt: skip
-        if not review.passed:
-            failures = await self.failed_validations()
-            if failures > self.rt.settings.max_self_corrections:
-                raise ValidationFailedError(
-                    f"validation failed {failures} times (limit AADAP_MAX_SELF_CORRECTIONS="
-                    f"{self.rt.settings.max_self_corrections}); last findings: "
-                    + "; ".join(feedback)[:1500],
-                    task_id=str(self.task_id),
-                    details={"findings": feedback, "rounds": failures},
-                )
-        return review
-
-    async def optimise(self, plan: Plan, code: GeneratedCode) -> GeneratedCode:
-        state = await self.state()
-        if reached(state, S.OPTIMIZED):
-            row = await self._latest(ArtifactType.OPTIMIZED_CODE, "code")
-            return code if row is None else GeneratedCode.model_validate_json(row.content)
-        if not plan.optimise:
-            return code
-        if state is not S.IN_OPTIMIZATION:  # else entered by the review, or resumed inside
-            await self.enter(*(entry for entry, _ in _OPTIMISER_ENTRY), by="optimiser")
-        result = await agents.optimise_code(self.rt.llm, await self.agent_context(), plan, code)
-        final = code.model_copy(update={"code": result.code}) if result.changed else code
-        await self.finish_step(
-            S.OPTIMIZED, by="optimiser", output=final, kind=ArtifactType.OPTIMIZED_CODE, name="code",
-            reason="; ".join(c.description for c in result.changes)[:2000] or "no change",
-            metadata={"changed": result.changed, "expected_improvement": result.expected_improvement},
-        )  # fmt: skip
-        return final
-
-    async def final_code(self) -> GeneratedCode:
-        """The code that approval and deployment are about: the optimised version if any."""
-        row = await self._latest(ArtifactType.OPTIMIZED_CODE, "code")
-        if row is not None:
-            return GeneratedCode.model_validate_json(row.content)
-        return await self._load(ArtifactType.GENERATED_CODE, "code", GeneratedCode)
-
 
 def _settled() -> None:
     """Note that the commit just made settled the current step attempt's calls (the
@@ -538,5 +325,4 @@ def _settled() -> None:
         ctx.spend.settled[ctx.task_run_id] = ctx.spend.calls_of(ctx.task_run_id)
 
 
-def language_of(code: GeneratedCode) -> Language:
-    return code.language
+__all__ = ["ENTERS_NEXT", "RANK", "Committed", "TaskCursor", "reached"]
