@@ -73,6 +73,7 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
         await costs.finalise_attempts(
             rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
         )
+    # the step's row and the run's mirrored log records, in one INSERT
     await logs.write(
         rt.db,
         [
@@ -80,10 +81,10 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
                 task, task_run, level=LogLevel.INFO, event="step.completed",
                 message=f"{task.name}: completed on attempt {task_run.run_count}",
                 details={} if calls is None else {"llm_calls": calls},
-            )
+            ),
+            *logmirror.drain(str(task_run.flow_run_id)),
         ],
     )  # fmt: skip
-    await logmirror.flush(rt.db, str(task_run.flow_run_id))
 
 
 async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:

@@ -129,8 +129,14 @@ def _rows(flow_run_id: str) -> list[Any]:
     ]
 
 
+def drain(flow_run_id: str | None) -> list[Any]:
+    """The run's buffered records as ``task_logs`` rows (:func:`logs.entry`), taken from
+    the buffer, for a caller that writes them with its own rows."""
+    if _handler is None or flow_run_id is None:
+        return []
+    return _rows(flow_run_id)
+
+
 async def flush(db: Database, flow_run_id: str | None) -> int:
     """Commit the run's buffered records now."""
-    if _handler is None or flow_run_id is None:
-        return 0
-    return await logs.write(db, _rows(flow_run_id))
+    return await logs.write(db, drain(flow_run_id))

@@ -7,10 +7,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from aadap.core.enums import LogLevel
 from aadap.db.models import TaskLog
 from aadap.db.session import Database
+from aadap.services import logs
 from tests.conftest import settings_for
 
 pytestmark = pytest.mark.postgres
@@ -61,6 +63,28 @@ async def _log_rows(db: Database) -> list[str]:
     async with db.sessions() as session:
         rows = await session.execute(select(TaskLog.message).order_by(TaskLog.message))
         return list(rows.scalars())
+
+
+async def test_log_rows_commit_when_written_and_a_refused_row_writes_none_of_its_batch(
+    db: Database,
+) -> None:
+    """``logs.write`` commits at once (another session sees the rows), in batches that
+    each go in one INSERT: a row the database refuses fails the write and leaves none of
+    its batch behind."""
+    rows = [
+        logs.entry(level=LogLevel.INFO, event="test", message=f"m{i:04}", source="test")
+        for i in range(2500)  # three batches
+    ]
+    assert await logs.write(db, rows) == 2500
+    assert len(await _log_rows(db)) == 2500
+    bad = {
+        **logs.entry(level=LogLevel.INFO, event="test", message="bad", source="test"),
+        "level": "LOUD",
+    }
+    good = logs.entry(level=LogLevel.INFO, event="test", message="good", source="test")
+    with pytest.raises(IntegrityError):
+        await logs.write(db, [good, bad])
+    assert len(await _log_rows(db)) == 2500
 
 
 # --- engines are recycled, connections are not ------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from aadap.core.exceptions import (
 )
 from aadap.core.states import TaskState
 from aadap.db import models
+from aadap.db.base import Base
 from aadap.db.session import Database
 from aadap.services import approval_gate, artifacts, authoring, context, deployment, ledger
 from aadap.services.cursor import ENTERS_NEXT, TaskCursor
@@ -75,8 +77,13 @@ async def test_approving_one_hash_does_not_let_another_deploy(
     execution = await deployment.deploy(lc, code.code, code.language)
     assert execution.status == "SUCCESS"
     again = await deployment.deploy(lc, code.code, code.language)  # resumed: never deployed twice
-    assert again.id == execution.id
-    assert len(await _executions(lc)) == 1
+    assert again == execution
+    [row] = await _executions(lc)
+    # what the steps hand across the Prefect task boundary: plain values, no ORM row
+    assert execution == deployment.Deployment.of(row)
+    assert not isinstance(execution, models.Execution)
+    for value in (*dataclasses.astuple(execution), *dataclasses.astuple(outcome)):
+        assert not isinstance(value, Base)
 
 
 async def test_code_edited_after_approval_is_neither_deployed_nor_approved_without_revalidation(
