@@ -30,7 +30,7 @@ from aadap.services.deployment import Deployment
 def step_task(name: str) -> Any:
     """``@task`` with the lifecycle's step hooks; retries come per call from settings.
 
-    No ``on_running`` hook: the step body queues each attempt's ``step.attempt`` row
+    No ``on_running`` hook: the step body writes each attempt's ``step.attempt`` row
     itself (:func:`_step`). Prefect wraps every hook call in two INFO log records and a
     state check; for a row that needs nothing the body does not have, that was pure
     overhead on each of the lifecycle's eight steps."""

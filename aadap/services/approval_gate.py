@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,19 +22,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aadap import agents
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ApprovalStatus, ArtifactType, Environment, LogLevel, PlatformKind
 from aadap.core.exceptions import (
     ApprovalRequiredError,
     SafetyViolationError,
-    ValidationFailedError,
 )
 from aadap.core.ids import new_id
 from aadap.core.states import TaskState
 from aadap.db.models import ApprovalRequest, Artifact, Task
 from aadap.db.types import utcnow
-from aadap.services import artifacts, context, ledger, progress
+from aadap.services import artifacts, context, ledger, progress, revalidation
 from aadap.services.cursor import TaskCursor, reached
 
 if TYPE_CHECKING:
@@ -109,31 +106,10 @@ async def approval_facts(session: AsyncSession, task_id: uuid.UUID, digest: str)
     )
     return ApprovalFacts(
         earlier=earlier,
-        validated=await validated_hashes(session, task_id),
+        validated=await revalidation.validated_hashes(session, task_id),
         optimised=code.get((ArtifactType.OPTIMIZED_CODE.value, "code")),
         generated=code.get((ArtifactType.GENERATED_CODE.value, "code")),
     )
-
-
-async def validated_hashes(session: AsyncSession, task_id: uuid.UUID) -> set[str]:
-    """Content hashes that passed validation (reviewer, or deterministic re-validation)."""
-    rows = await session.execute(
-        select(Artifact.content).where(
-            Artifact.task_id == task_id,
-            Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
-        )
-    )
-    return _passed(rows.scalars())
-
-
-def _passed(reports: Iterable[str]) -> set[str]:
-    """The code hashes that the review reports (artifact contents) say passed."""
-    hashes = set()
-    for content in reports:
-        report = json.loads(content)
-        if report.get("review", {}).get("passed"):
-            hashes.add(report["code_sha256"])
-    return hashes
 
 
 async def request_row(cur: TaskCursor, approval_id: uuid.UUID) -> ApprovalRequest:
@@ -145,57 +121,6 @@ async def request_row(cur: TaskCursor, approval_id: uuid.UUID) -> ApprovalReques
             f"approval request {approval_id} does not belong to task {cur.task_id}"
         )
     return row
-
-
-async def revalidate(
-    cur: TaskCursor, code: GeneratedCode, validated: set[str] | None = None
-) -> str | None:
-    """Validate changed code again (syntax, deterministically) or raise ``ValidationFailedError``.
-
-    ``validated``: the hashes that passed validation, if the caller has just read them.
-    Returns the report of a re-validation that passed, for the caller to store in the
-    transaction that records the approval request (one commit where there were two; the
-    deploy gate finds the report with the request it approves), or ``None`` if the code
-    had passed validation already. A failed report is committed here, before the error."""
-    digest = artifacts.content_hash(code.code)
-    if validated is None:
-        async with cur.rt.db.sessions() as session:
-            validated = await validated_hashes(session, cur.task_id)
-    if digest in validated:
-        return None
-    task = await cur.facts()
-    report = agents.check_syntax(code.code, code.language, PlatformKind(task.platform))
-    passed = report.ok
-    review = {
-        "passed": passed,
-        "findings": [
-            {"severity": "error", "message": i.message, "line": i.line, "source": "syntax"}
-            for i in report.issues
-        ],
-        "summary": "re-validated after the code changed"
-        if passed
-        else "the changed code does not parse",
-    }
-    content = json.dumps({"review": review, "code_sha256": digest, "feedback": []}, indent=2)
-    if passed:
-        return content
-    async with cur.rt.db.transaction() as session:
-        await artifacts.store(session, _revalidation(cur, content))
-    raise ValidationFailedError(
-        "the code changed after validation and the new version fails its syntax check: "
-        + "; ".join(i.message for i in report.issues)[:1500],
-        task_id=str(cur.task_id),
-    )
-
-
-def _revalidation(cur: TaskCursor, content: str) -> Artifact:
-    """The re-validation report's artifact row (:func:`revalidate`)."""
-    return artifacts.new_row(
-        task_id=cur.task_id,
-        artifact_type=ArtifactType.REVIEW_REPORT,
-        name="revalidation",
-        content=content,
-    )
 
 
 async def _existing_tables(cur: TaskCursor, task: Task) -> list[str]:
@@ -236,7 +161,7 @@ async def request_approval(cur: TaskCursor, code: GeneratedCode) -> ApprovalOutc
         reached(state, S.APPROVED) or existing.status == ApprovalStatus.PENDING.value
     ):
         return ApprovalOutcome.of(existing)
-    revalidation = await revalidate(cur, code, facts.validated)
+    revalidated = await revalidation.revalidate(cur, code, facts.validated)
     task = await cur.facts()
     analysis = await analyse(cur, code, task)
     from aadap.safety import decide
@@ -300,7 +225,9 @@ async def request_approval(cur: TaskCursor, code: GeneratedCode) -> ApprovalOutc
     # APPROVAL_PENDING commit together: a run that dies before this commit asks again
     # from the top
     also = (
-        [explanation] if revalidation is None else [_revalidation(cur, revalidation), explanation]
+        [explanation]
+        if revalidated is None
+        else [revalidation.report_row(cur, revalidated), explanation]
     )
     await cur.commit(hops, also=also, rows=[row])
     progress.tell(
@@ -408,5 +335,4 @@ async def expire(cur: TaskCursor, approval_id: uuid.UUID) -> None:
 __all__ = [
     "APPROVING", "POLICY_ACTOR", "ApprovalFacts", "ApprovalOutcome", "analyse", "approval_facts",
     "describe_analysis", "expire", "record_decision", "request_approval", "request_row",
-    "revalidate", "validated_hashes",
-]  # fmt: skip
+    ]  # fmt: skip

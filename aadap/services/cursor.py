@@ -304,9 +304,9 @@ class TaskCursor:
     def _settlement(self) -> tuple[Any, dict[str, Any]] | None:
         """The statement that settles this step attempt's LLM calls (``succeeded``, earlier
         attempts' ``failed``), for the commit that records the step's finish: a process
-        killed right after that commit leaves them settled, where a hook's settlement,
-        queued for the next commit, was lost and reconcile called them orphaned. None
-        outside a step, or when every call of the step is settled already."""
+        killed right after that commit leaves them settled, where the step's completion
+        hook would never run. None outside a step, or when every call of the step is
+        settled already."""
         ctx = context.current()
         if ctx is None or ctx.task_id != self.task_id or ctx.task_run_id is None:
             return None

@@ -31,8 +31,9 @@ from aadap.db.models import ApprovalRequest, Execution
 from aadap.db.types import utcnow
 from aadap.platforms.base import RunResult
 from aadap.services import artifacts, context, costs, ledger, progress
-from aadap.services.approval_gate import APPROVING, validated_hashes
+from aadap.services.approval_gate import APPROVING
 from aadap.services.cursor import TaskCursor
+from aadap.services.revalidation import validated_hashes
 
 S = TaskState
 COMPLETER = "lifecycle"  # who moves a deployed task to COMPLETED

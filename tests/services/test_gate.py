@@ -25,7 +25,15 @@ from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.base import Base
 from aadap.db.session import Database
-from aadap.services import approval_gate, artifacts, authoring, context, deployment, ledger
+from aadap.services import (
+    approval_gate,
+    artifacts,
+    authoring,
+    context,
+    deployment,
+    ledger,
+    revalidation,
+)
 from aadap.services.cursor import ENTERS_NEXT, TaskCursor
 from tests.services.developed import develop
 
@@ -97,7 +105,7 @@ async def test_code_edited_after_approval_is_neither_deployed_nor_approved_witho
     with pytest.raises(ApprovalRequiredError):
         await deployment.deploy(lc, edited.code, edited.language)
     with pytest.raises(ValidationFailedError, match="syntax"):
-        await approval_gate.revalidate(lc, edited)
+        await revalidation.revalidate(lc, edited)
     assert await _executions(lc) == []
     # the failed re-validation is on record, committed before the error
     assert await _revalidations(lc) == [(artifacts.content_hash(edited.code), False)]
