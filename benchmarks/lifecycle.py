@@ -58,6 +58,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,7 +320,7 @@ def build_baseline(settings: Any) -> Any:
             completion = await offline.complete(request)
             entry = usage.setdefault(
                 request.agent,
-                {"agent": request.agent, "calls": 0, "tokens_in": 0, "tokens_out": 0,
+                {"agent": request.agent, "kind": "llm", "calls": 0, "tokens_in": 0, "tokens_out": 0,
                  "cost_usd": Decimal(0)},
             )  # fmt: skip
             entry["calls"] += 1
@@ -422,7 +423,12 @@ def build_baseline(settings: Any) -> Any:
         if publish:  # the flow-run tag, set while the steps run, as the full flow does
             run_ctx = FlowRunContext.get()
             flow_run = None if run_ctx is None else run_ctx.flow_run
-            tagging = asyncio.ensure_future(tag_flow_run(flow_run, uuid.uuid4()))
+            task = SimpleNamespace(
+                id=uuid.uuid4(), title=request.effective_title,
+                environment=request.environment.value, platform=request.platform.value,
+                created_by=request.created_by,
+            )  # fmt: skip
+            tagging = asyncio.ensure_future(tag_flow_run(flow_run, task))
         requirement = await parser.with_options(**opts("parser"))(request)
         plan = await planner.with_options(**opts("planner"))(request, requirement)
         route = await router.with_options(**opts("router"))(request, requirement, plan)

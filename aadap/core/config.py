@@ -386,10 +386,6 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     retention_days: int = Field(default=90, ge=1)
-    gc_freeze: bool = Field(
-        default=True,
-        description="after a process's first lifecycle, exempt the objects alive then from garbage collection scans (gc.freeze)",
-    )
     prefect_server: Literal["background", "ephemeral"] = Field(
         default="background",
         description="without PREFECT_API_URL: background = `aadap run` starts a local Prefect "

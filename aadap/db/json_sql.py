@@ -1,8 +1,7 @@
 """JSON aggregates that read several rows in one scalar subquery, on both databases.
 
 A query that needs a handful of rows of another table besides its main row (the
-summary's cost rows, the gate's review reports) takes them as one JSON array instead of
-a second round trip. PostgreSQL spells the functions ``json_agg``/``json_build_array``,
+summary's cost rows) takes them as one JSON array instead of a second round trip. PostgreSQL spells the functions ``json_agg``/``json_build_array``,
 SQLite ``json_group_array``/``json_array``; the result is decoded on the way out.
 """
 

@@ -1,8 +1,7 @@
 """Async engine and session factory built from settings.
 
-SQLite (the embedded default) gets foreign keys on, WAL journaling and a busy
-timeout on every connection, and runs its calls on the event loop's thread
-(``sqlite_inline``); PostgreSQL goes through psycopg 3.
+SQLite (the embedded default) goes through aiosqlite, with foreign keys on, WAL
+journaling and a busy timeout on every connection; PostgreSQL goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable, Table, event, insert, text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,7 +24,6 @@ from sqlalchemy.ext.asyncio import (
 
 from aadap.core.config import Settings, mask_url
 from aadap.core.exceptions import DatabaseUnavailableError
-from aadap.db import sqlite_inline
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -48,28 +46,15 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     db = settings.database
     if url.startswith("sqlite"):
         _make_folder(url)
-        # Pooled: a new SQLite connection costs three PRAGMAs, and a lifecycle commits
-        # a few dozen times. WAL lets the pooled connections read while another writes;
-        # the busy timeout serialises writers.
-        # Each connection runs its calls on the event loop's thread, and waits for a
-        # locked database on a worker thread (``sqlite_inline``).
+        # Pooled: a new SQLite connection costs three PRAGMAs. WAL lets the pooled
+        # connections read while another writes; the busy timeout serialises writers
+        # (aiosqlite waits for a lock on its own thread, not on the event loop).
         engine = create_async_engine(
             url,
             echo=db.echo,
             pool_size=db.pool_size,
-            async_creator=sqlite_inline.creator(url, db.sqlite_busy_timeout_ms),
-            pool_reset_on_return=None,  # see _rollback_if_open
+            connect_args={"timeout": db.sqlite_busy_timeout_ms / 1000},
         )
-
-        @event.listens_for(engine.sync_engine, "reset")
-        def _rollback_if_open(dbapi_conn: Any, _record: Any, state: Any) -> None:
-            """Roll back a returned connection only if it is inside a transaction. The pool's
-            own reset rolls back every connection a session returns, even one whose
-            transaction was just committed: one call into SQLite per transaction and per
-            read, for nothing."""
-            driver = getattr(dbapi_conn, "driver_connection", None) or dbapi_conn
-            if state.asyncio_safe and getattr(driver, "in_transaction", True):
-                dbapi_conn.rollback()
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -185,29 +170,8 @@ def _give_back(settings: Settings, url: str, engine: AsyncEngine) -> None:
             idle.append(engine)
 
 
-_INSERTS: dict[Table, Executable] = {}
-
-
-def _insert_into(table: Table) -> Executable:
-    statement = _INSERTS.get(table)
-    if statement is None:
-        statement = _INSERTS[table] = insert(table)
-    return statement
-
-
 class Database:
-    """The engine and session factory a process uses; built once by the entrypoint.
-
-    Write-behind for trail rows: :meth:`defer` queues statements that need not commit
-    on their own (hook log rows, cost-row settlement, mirrored run logs); the next
-    :meth:`transaction` runs them first and commits them with its own work, and
-    :meth:`flush_deferred` commits them alone where nothing else will follow (before
-    a pause, at the end of a run). A lifecycle step then costs one transaction fewer
-    per hook. What a deferred row may lose is bounded: a process killed with
-    ``kill -9`` loses the statements queued since its last commit, which are only
-    ever trail rows that reconcile replaces (state transitions, artifacts and every
-    LLM call's cost row are committed at once, never deferred).
-    """
+    """The engine and session factory a process uses; built once by the entrypoint."""
 
     def __init__(self, settings: Settings, *, url: str | None = None) -> None:
         self.settings = settings
@@ -216,87 +180,14 @@ class Database:
         self._disposed = False
         self._writes = session_factory(self.engine)
         #: sessions for reading: in autocommit, so a read costs no BEGIN and ROLLBACK
-        #: round trips (about a third of a lifecycle's statements were those); every
-        #: write goes through :meth:`transaction`, except a write that is one statement,
-        #: atomic by itself, on PostgreSQL (``costs.record_llm_call``)
+        #: round trips; every write goes through :meth:`transaction`
         self.sessions = session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        self._deferred: list[tuple[Executable, dict[str, Any] | None]] = []
-        self._rows: dict[Table, list[dict[str, Any]]] = {}
-
-    def defer(self, statement: Executable, params: dict[str, Any] | None = None) -> None:
-        """Queue a statement (with its parameters) for the next transaction (see the class
-        docstring)."""
-        self._deferred.append((statement, params))
-
-    def defer_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Queue rows to insert into ``table`` with the next transaction; all rows queued
-        for one table go in one multi-row INSERT, after the queued statements."""
-        if rows:
-            self._rows.setdefault(table, []).extend(rows)
-
-    @property
-    def pending(self) -> int:
-        """How many deferred statements and rows wait for the next transaction."""
-        return len(self._deferred) + sum(len(rows) for rows in self._rows.values())
-
-    def take_deferred(self) -> list[tuple[Executable, Any, Table | None]]:
-        """The queue, emptied, for a caller that commits it (and gives it back with
-        :meth:`requeue` if it does not): ``(statement, params, None)`` for each queued
-        statement, then ``(INSERT, rows, table)`` for each table's rows, an executemany
-        of an INSERT built once per table (a multi-row ``VALUES`` would be compiled anew
-        for every batch, as its shape changes with the number of rows)."""
-        taken: list[tuple[Executable, Any, Table | None]] = [
-            (statement, params, None) for statement, params in self._deferred
-        ]
-        taken += [(_insert_into(t), rows, t) for t, rows in self._rows.items()]
-        self._deferred, self._rows = [], {}
-        return taken
-
-    def requeue(self, taken: list[tuple[Executable, Any, Table | None]]) -> None:
-        """Put what :meth:`take_deferred` returned back at the head of the queue."""
-        self._deferred[:0] = [(statement, params) for statement, params, t in taken if t is None]
-        for _, rows, table in taken:
-            if table is not None:
-                self._rows[table] = rows + self._rows.get(table, [])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error.
-
-        Deferred statements run first. If the caller's part fails they go back to the
-        queue for the next transaction; if one of them fails, the error propagates
-        (they are dropped: retrying a statement that cannot succeed would fail every
-        later transaction).
-        """
-        taken = self.take_deferred()
-        ran = False
-        try:
-            async with self._writes() as session, session.begin():
-                for statement, params, _ in taken:
-                    await session.execute(statement, params)
-                ran = True
-                yield session
-        except BaseException:
-            if ran:
-                self.requeue(taken)
-            raise
-
-    async def flush_deferred(self) -> None:
-        """Commit the deferred statements now, in a transaction of their own; on
-        PostgreSQL, rows of one table and nothing else go in one multi-row INSERT in
-        autocommit, atomic by itself: one round trip where BEGIN and COMMIT made three
-        (the end of every lifecycle run flushes its last log rows this way)."""
-        if not self.pending:
-            return
-        if not self._deferred and len(self._rows) == 1 and self.engine.dialect.name != "sqlite":
-            # as in :meth:`transaction`, a queued statement that fails is dropped
-            [(_, rows, table)] = self.take_deferred()
-            assert table is not None
-            async with self.sessions() as session:
-                await session.execute(insert(table).values(rows))
-            return
-        async with self.transaction():
-            pass
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self._writes() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         """Close every pooled connection; the engine goes back for the next ``Database``

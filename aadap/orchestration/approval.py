@@ -46,8 +46,8 @@ from aadap.core.exceptions import (
 from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration.flowruns import flow_run_state
 from aadap.platforms.base import TableInfo
-from aadap.services import gate
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import approval_gate
+from aadap.services.cursor import TaskCursor
 
 _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
 #: the Prefect states of a run someone cancelled
@@ -272,7 +272,7 @@ def describe(
     return "\n".join(lines)
 
 
-async def table_facts(lc: Lifecycle, task: Task, code: GeneratedCode) -> list[TableInfo] | str:
+async def table_facts(lc: TaskCursor, task: Task, code: GeneratedCode) -> list[TableInfo] | str:
     """What the task's platform says of the tables the code names, or why it could not say
     (the form then shows "unknown" and the reason; the run log says it too)."""
     names = table_names(code, task.platform)
@@ -292,7 +292,7 @@ async def table_facts(lc: Lifecycle, task: Task, code: GeneratedCode) -> list[Ta
 
 
 async def wait_for_decision(
-    lc: Lifecycle, request: ApprovalRequest, code: GeneratedCode
+    lc: TaskCursor, request: ApprovalRequest, code: GeneratedCode
 ) -> ApprovalDecision:
     """Pause (or suspend, under a deployment) until a reviewer decides or the request expires."""
     task = await lc.task()
@@ -307,8 +307,6 @@ async def wait_for_decision(
     remaining = int((request.expires_at - now).total_seconds()) if request.expires_at else None
     if remaining is not None and remaining <= 0:
         await _expire(lc, request)
-    # a suspended run's process exits: commit the trail rows the step hooks queued
-    await lc.rt.db.flush_deferred()
     try:
         if current_deployment.id is not None:
             stored = await _stored_decision(request)
@@ -338,7 +336,7 @@ async def wait_for_decision(
 
 
 async def _pause_until_decided_or_cancelled(
-    lc: Lifecycle, request: ApprovalRequest, form: Any, limit: int
+    lc: TaskCursor, request: ApprovalRequest, form: Any, limit: int
 ) -> ApprovalDecision:
     """Pause in-process until a reviewer decides, watching the run meanwhile.
 
@@ -389,9 +387,9 @@ async def _stored_decision(request: ApprovalRequest) -> ApprovalDecision | None:
 
 
 async def _expire(
-    lc: Lifecycle, request: ApprovalRequest, cause: BaseException | None = None
+    lc: TaskCursor, request: ApprovalRequest, cause: BaseException | None = None
 ) -> None:
-    await gate.expire(lc, request.id)
+    await approval_gate.expire(lc, request.id)
     raise ApprovalExpiredError(
         f"nobody approved or rejected request {request.id} before it expired at {request.expires_at}; "
         "the code was not deployed",
@@ -401,9 +399,9 @@ async def _expire(
 
 
 async def record(
-    lc: Lifecycle, request_id: uuid.UUID, decision: ApprovalDecision
+    lc: TaskCursor, request_id: uuid.UUID, decision: ApprovalDecision
 ) -> ApprovalRequest:
-    return await gate.record_decision(
+    return await approval_gate.record_decision(
         lc,
         request_id,
         approve=decision.decision == "approve",

@@ -45,12 +45,9 @@ async def _write(db: Database, **fields: Any) -> None:
 
 # --- task hooks ---------------------------------------------------------------------
 #
-# The step hooks queue their writes (``Database.defer``) rather than commit them: the
-# next step's first transaction, or the end of the run, commits them. The rows they
-# write are trail only (attempt and completion log rows, mirrored run logs, and the
-# settlement of cost rows no commit settled: the commit that records a step's finish
-# settles the calls it made, ``Lifecycle.commit``), so a ``kill -9`` between the hook
-# and the next commit loses nothing that reconcile does not account for.
+# The step hooks commit the trail rows they write (attempt and completion log rows,
+# mirrored run logs, and the settlement of cost rows no commit settled: the commit that
+# records a step's finish settles the calls it made, ``services.steps``).
 
 
 def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
@@ -73,22 +70,21 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
     # a step that made no LLM call (router, approval, deployer) has none to settle, and the
     # commit that recorded a step's finish settled the calls it had made
     if ctx is None or ctx.spend is None or ctx.spend.unsettled(str(task_run.id)):
-        rt.db.defer(
-            *costs.settle_attempts(
-                task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
-            )
+        await costs.finalise_attempts(
+            rt.db, task_run_id=str(task_run.id), final_attempt=task_run.run_count, succeeded=True
         )
-    logs.defer(
+    # the step's row and the run's mirrored log records, in one INSERT
+    await logs.write(
         rt.db,
         [
             _step_row(
                 task, task_run, level=LogLevel.INFO, event="step.completed",
                 message=f"{task.name}: completed on attempt {task_run.run_count}",
                 details={} if calls is None else {"llm_calls": calls},
-            )
+            ),
+            *logmirror.drain(str(task_run.flow_run_id)),
         ],
     )  # fmt: skip
-    logmirror.defer(rt.db, str(task_run.flow_run_id))
 
 
 async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:

@@ -11,7 +11,6 @@ from the top) never repeats a finished LLM call or deployment.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import uuid
 from typing import Any
@@ -21,15 +20,25 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
-from aadap.core.config import Settings
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
 from aadap.orchestration import approval, logmirror, reports, runtime, steps, story
 from aadap.orchestration.retry import step_options
-from aadap.services import approvals, budget, context, costs, gate, logs, outcome, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import (
+    approval_gate,
+    approvals,
+    authoring,
+    budget,
+    context,
+    costs,
+    deployment,
+    logs,
+    outcome,
+    tasks,
+)  # fmt: skip
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
@@ -114,12 +123,12 @@ async def _settle(tagging: asyncio.Future[None]) -> None:
 
 async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     s = rt.settings
-    lc = Lifecycle(rt, task_id)
+    cur = TaskCursor(rt, task_id)
     resumed = not created
     if resumed:
         story.tell(
             LogLevel.INFO,
-            f"continuing task {task_id} from its record ({(await lc.state()).value}): "
+            f"continuing task {task_id} from its record ({(await cur.state()).value}): "
             "steps already recorded are restored, not redone",
         )
 
@@ -127,7 +136,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     plan = await _run(steps.planner, rt, task_id, requirement, resumed=resumed)
     route = await _run(steps.router, rt, task_id, requirement, plan, resumed=resumed)
     # failed reviews so far (names the rounds' task runs): none for a task this run created
-    round_no = 0 if created else await lc.failed_validations()
+    round_no = 0 if created else await authoring.failed_validations(cur)
     while True:  # one pass per approval round; a rejection sends the work back to development
         while (
             True
@@ -154,11 +163,12 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
         )  # fmt: skip
         if outcome.approved:
             break
-        decision = await approval.wait_for_decision(lc, outcome.request, code)
-        row = await approval.record(lc, outcome.request.id, decision)
+        asked = await approval_gate.request_row(cur, outcome.approval_id)
+        decision = await approval.wait_for_decision(cur, asked, code)
+        row = await approval.record(cur, outcome.approval_id, decision)
         if row.status == ApprovalStatus.APPROVED.value:
             break
-        rejections = await lc.rejections()
+        rejections = await authoring.rejections(cur)
         if rejections > s.safety.max_rejections:
             raise ApprovalRejectedError(
                 f"rejected {rejections} times (limit AADAP_SAFETY_MAX_REJECTIONS={s.safety.max_rejections}); "
@@ -168,7 +178,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
             )
         resumed = False  # a new round: its steps do their work again
     await _run(steps.deployer, rt, task_id, code.code, code.language, resumed=resumed)
-    await gate.complete(lc)
+    await deployment.complete(cur)
 
 
 async def run_lifecycle(
@@ -184,31 +194,7 @@ async def run_lifecycle(
         deployment=flow_run is not None and flow_run.deployment_id is not None
     )
     async with runtime.open_runtime(hand_over_to=flow_run_id) as rt:
-        try:
-            return await _lifecycle(rt, request, task_id, flow_run, runner)
-        finally:
-            freeze_long_lived(rt.settings)
-
-
-_frozen = False
-
-
-def freeze_long_lived(settings: Settings) -> bool:
-    """Once per process, after its first lifecycle: ``gc.freeze()`` (``AADAP_GC_FREEZE``).
-
-    By then the process holds what lives as long as it does: the modules of Prefect,
-    SQLAlchemy, pydantic and the agents, their registries and schemas, the recycled
-    engine. A later lifecycle allocates enough to trigger collections of the older
-    generations, and each of those scanned all of it again: about 370,000 objects, a
-    quarter of a second for a full collection on the benchmark machine. Frozen objects
-    are never scanned (nor freed, if they were already garbage). Returns whether it froze.
-    """
-    global _frozen
-    if _frozen or not settings.gc_freeze:
-        return False
-    _frozen = True
-    gc.freeze()
-    return True
+        return await _lifecycle(rt, request, task_id, flow_run, runner)
 
 
 async def _lifecycle(
@@ -266,7 +252,7 @@ async def _lifecycle(
                 await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
             # one API call, made while the steps run; awaited before the run ends
             tagging = asyncio.ensure_future(_tag_flow_run(flow_run, task))
-            logs.defer(  # committed with the first step's first write
+            await logs.write(
                 rt.db,
                 [
                     logs.entry(
@@ -299,8 +285,6 @@ async def _lifecycle(
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime
                     await logmirror.flush(rt.db, flow_run_id)
-                else:  # that hook commits them (``open_runtime(hand_over_to=...)``)
-                    logmirror.defer(rt.db, flow_run_id)
             tagging.result()  # the run succeeded: a failed tag call fails it, as any API error
             return summary
         return await summarise(rt.db, task.id)

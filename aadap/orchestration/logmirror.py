@@ -1,9 +1,8 @@
 """Mirror Prefect run logs into ``task_logs``.
 
 A ``logging.Handler`` on ``prefect.flow_runs`` and ``prefect.task_runs`` buffers
-each record (``emit`` must not do IO on the event loop); the step hooks queue the
-buffer for the database's next transaction (``Database.defer``) and the flow's end
-commits it. A process
+each record (``emit`` must not do IO on the event loop); the step hooks and the
+flow's end commit the buffer. A process
 killed with ``kill -9`` loses at most the records since the last flush; the
 trail rows that matter (transitions, costs, hook events) are written directly.
 """
@@ -130,18 +129,14 @@ def _rows(flow_run_id: str) -> list[Any]:
     ]
 
 
+def drain(flow_run_id: str | None) -> list[Any]:
+    """The run's buffered records as ``task_logs`` rows (:func:`logs.entry`), taken from
+    the buffer, for a caller that writes them with its own rows."""
+    if _handler is None or flow_run_id is None:
+        return []
+    return _rows(flow_run_id)
+
+
 async def flush(db: Database, flow_run_id: str | None) -> int:
-    """Commit the run's buffered records now (and anything deferred on ``db``)."""
-    if _handler is None or flow_run_id is None:
-        await db.flush_deferred()
-        return 0
-    written = logs.defer(db, _rows(flow_run_id))
-    await db.flush_deferred()
-    return written
-
-
-def defer(db: Database, flow_run_id: str | None) -> int:
-    """Queue the run's buffered records for the database's next transaction."""
-    if _handler is None or flow_run_id is None:
-        return 0
-    return logs.defer(db, _rows(flow_run_id))
+    """Commit the run's buffered records now."""
+    return await logs.write(db, drain(flow_run_id))

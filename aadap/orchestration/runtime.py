@@ -8,7 +8,6 @@ database. Tests and embedders inject their own runtime or LLM client with
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -50,23 +49,6 @@ def current() -> Runtime | None:
     return _runtime.get()
 
 
-_settings_cache: dict[tuple[tuple[str, str], ...], Settings] = {}
-
-
-def settings_from_env() -> Settings:
-    """``load_settings()``, built once per distinct environment: every lifecycle run
-    needs settings, and validating them costs about 20 ms. Keyed by every ``AADAP_``
-    variable and ``HOME`` (the default ``AADAP_HOME`` sits under it), which is all
-    that settings are built from."""
-    key = tuple(
-        sorted((k, v) for k, v in os.environ.items() if k.startswith("AADAP_") or k == "HOME")
-    )
-    settings = _settings_cache.get(key)
-    if settings is None:
-        settings = _settings_cache[key] = load_settings()
-    return settings
-
-
 @asynccontextmanager
 async def open_runtime(
     settings: Settings | None = None, *, hand_over_to: str | None = None
@@ -83,7 +65,7 @@ async def open_runtime(
     if bound is not None:
         yield bound
         return
-    settings = settings or settings_from_env()
+    settings = settings or load_settings()
     db = Database(settings)
     try:
         # A worker may be the first process to touch this database: bring it to the newest schema.
@@ -127,7 +109,7 @@ async def database_for_hooks(flow_run_id: str | None = None) -> AsyncIterator[Da
         yield bound.db
         return
     handed = None if flow_run_id is None else _handed_over.pop(flow_run_id, None)
-    db = handed.db if handed is not None else Database(settings_from_env())
+    db = handed.db if handed is not None else Database(load_settings())
     try:
         yield db
     finally:

@@ -19,18 +19,18 @@ from prefect.runtime import task_run as current_task_run
 from aadap.agents import GeneratedCode, Plan, Requirement, Review, Route
 from aadap.core.enums import Language, LogLevel
 from aadap.core.exceptions import AADAPError, OrchestratorError, is_retryable
-from aadap.db.models import Execution
 from aadap.orchestration import hooks, runtime, story
 from aadap.orchestration.hooks import level_for
-from aadap.services import context, gate, logs
-from aadap.services.gate import ApprovalOutcome
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import approval_gate, authoring, context, deployment, logs
+from aadap.services.approval_gate import ApprovalOutcome
+from aadap.services.cursor import TaskCursor
+from aadap.services.deployment import Deployment
 
 
 def step_task(name: str) -> Any:
     """``@task`` with the lifecycle's step hooks; retries come per call from settings.
 
-    No ``on_running`` hook: the step body queues each attempt's ``step.attempt`` row
+    No ``on_running`` hook: the step body writes each attempt's ``step.attempt`` row
     itself (:func:`_step`). Prefect wraps every hook call in two INFO log records and a
     state check; for a row that needs nothing the body does not have, that was pure
     overhead on each of the lifecycle's eight steps."""
@@ -42,14 +42,14 @@ def step_task(name: str) -> Any:
 
 
 @asynccontextmanager
-async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
+async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[TaskCursor]:
     rt = runtime.current()
     if rt is None:
         raise OrchestratorError(f"step {name} ran outside a lifecycle flow run (no runtime bound)")
     attempt = int(current_task_run.run_count or 1)
     task_run_id = None if current_task_run.id is None else str(current_task_run.id)
     with context.step(name, task_run_id=task_run_id, attempt=attempt):
-        logs.defer(  # committed with the attempt's first write
+        await logs.write(
             rt.db,
             [
                 logs.entry(
@@ -60,7 +60,7 @@ async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
             ],
         )  # fmt: skip
         try:
-            yield Lifecycle(rt, task_id)
+            yield TaskCursor(rt, task_id)
         except Exception as exc:
             rt.states.pop(task_id, None)  # the retry (or the next run) reads the state afresh
             retry = is_retryable(exc)
@@ -94,54 +94,54 @@ async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[Lifecycle]:
 
 @step_task("parser")
 async def parser(task_id: uuid.UUID) -> Requirement:
-    async with _step("parser", task_id) as lc:
-        return await lc.parse()
+    async with _step("parser", task_id) as cur:
+        return await authoring.parse(cur)
 
 
 @step_task("planner")
 async def planner(task_id: uuid.UUID, requirement: Requirement) -> Plan:
-    async with _step("planner", task_id) as lc:
-        return await lc.plan(requirement)
+    async with _step("planner", task_id) as cur:
+        return await authoring.plan(cur, requirement)
 
 
 @step_task("router")
 async def router(task_id: uuid.UUID, requirement: Requirement, plan: Plan) -> Route:
-    async with _step("router", task_id) as lc:
-        return await lc.route(requirement, plan)
+    async with _step("router", task_id) as cur:
+        return await authoring.route(cur, requirement, plan)
 
 
 @step_task("developer")
 async def developer(
     task_id: uuid.UUID, requirement: Requirement, plan: Plan, route: Route
 ) -> GeneratedCode:
-    async with _step("developer", task_id) as lc:
-        return await lc.develop(requirement, plan, route)
+    async with _step("developer", task_id) as cur:
+        return await authoring.develop(cur, requirement, plan, route)
 
 
 @step_task("reviewer")
 async def reviewer(
     task_id: uuid.UUID, requirement: Requirement, code: GeneratedCode, optimise_next: bool = False
 ) -> Review:
-    async with _step("reviewer", task_id) as lc:
-        return await lc.validate(requirement, code, optimise_next=optimise_next)
+    async with _step("reviewer", task_id) as cur:
+        return await authoring.validate(cur, requirement, code, optimise_next=optimise_next)
 
 
 @step_task("optimiser")
 async def optimiser(task_id: uuid.UUID, plan: Plan, code: GeneratedCode) -> GeneratedCode:
-    async with _step("optimiser", task_id) as lc:
-        return await lc.optimise(plan, code)
+    async with _step("optimiser", task_id) as cur:
+        return await authoring.optimise(cur, plan, code)
 
 
 @step_task("approval")
 async def approval(task_id: uuid.UUID, code: GeneratedCode) -> ApprovalOutcome:
-    async with _step("approval", task_id) as lc:
-        return await gate.request_approval(lc, code)
+    async with _step("approval", task_id) as cur:
+        return await approval_gate.request_approval(cur, code)
 
 
 @step_task("deployer")
-async def deployer(task_id: uuid.UUID, code: str, language: Language) -> Execution:
-    async with _step("deployer", task_id) as lc:
-        return await gate.deploy(lc, code, language)
+async def deployer(task_id: uuid.UUID, code: str, language: Language) -> Deployment:
+    async with _step("deployer", task_id) as cur:
+        return await deployment.deploy(cur, code, language)
 
 
 ALL_STEPS = (parser, planner, router, developer, reviewer, optimiser, approval, deployer)

@@ -117,20 +117,8 @@ _STORE = (
 )
 
 
-def store_after(moved: Any) -> Any:
-    """:data:`_STORE` as a data-modifying CTE (PostgreSQL) that inserts only if the CTE
-    ``moved`` returned the task's id (a move's compare-and-set that succeeded, which
-    also checked :func:`differs_from_newest`); returns the version and parent."""
-    return (
-        _ARTIFACTS.insert()
-        .from_select(_STORED_COLUMNS, _stored_values(moved.c.id).select_from(moved))
-        .returning(_ARTIFACTS.c.version, _ARTIFACTS.c.parent_id)
-        .cte("stored_artifact")
-    )
-
-
 def params_for(row: Artifact) -> dict[str, Any]:
-    """The bound parameters of :data:`_STORE` (and :func:`store_after`) for ``row``."""
+    """The bound parameters of :data:`_STORE` for ``row``."""
     return {
         "id_": row.id, "task_id_": row.task_id, "type_": row.artifact_type, "name_": row.name,
         "content_": row.content, "hash_": row.content_hash, "edit_": row.edit_message,

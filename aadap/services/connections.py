@@ -540,8 +540,8 @@ async def probe(
         tested_at=utcnow(),
         auth_method=auth_method(PlatformKind(row.platform), row.config),
     )
-    logs.defer(db, [_test_log(row, source, error, outcome.latency_ms)])  # in the transaction
     async with db.transaction() as session:
+        await logs.add(session, [_test_log(row, source, error, outcome.latency_ms)])
         current = await session.get(PlatformConnection, row.id)
         if current is not None:
             current.status = outcome.status

@@ -29,7 +29,7 @@ class Runtime:
     # cleared when a run starts and after it deploys (the schema may have changed)
     agent_facts: dict[uuid.UUID, AgentContext] = field(default_factory=dict)
     # per task: the state this process last read or committed, the expected state of
-    # its next move (``Lifecycle.state``); the compare-and-set in ``ledger`` refuses a
+    # its next move (``TaskCursor.state``); the compare-and-set in ``ledger`` refuses a
     # move from a stale one, and a failed step drops it so its retry reads afresh
     states: dict[uuid.UUID, TaskState] = field(default_factory=dict)
     # per task: the row as the run read it, for the facts that never change once the

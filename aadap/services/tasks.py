@@ -23,7 +23,7 @@ from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
 from aadap.db.session import Database
-from aadap.services import budget_watch, ledger, step_commit
+from aadap.services import budget_watch, ledger
 
 
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
@@ -115,14 +115,6 @@ async def create(
             },
         )
         first = [] if first_step is None else [ledger.Hop(first_step[0], first_step[1])]
-        # a local task without a named connection has nothing to look up: on PostgreSQL
-        # the row and its first move are one statement
-        if (
-            request.connection is None
-            and request.platform is PlatformKind.LOCAL
-            and await step_commit.create(db, task, first)
-        ):
-            return task, True
         async with db.transaction() as session:
             task.connection_id = await _connection_id(session, request, settings)
             session.add(task)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aadap.core.enums import LogLevel
@@ -65,68 +65,26 @@ async def _log_rows(db: Database) -> list[str]:
         return list(rows.scalars())
 
 
-def _queue(db: Database, *messages: str) -> None:
-    logs.defer(
-        db,
-        [logs.entry(level=LogLevel.INFO, event="test", message=m, source="test") for m in messages],
-    )
-
-
-async def test_deferred_rows_commit_with_the_next_transaction_and_survive_its_failure(
+async def test_log_rows_commit_when_written_and_a_refused_row_writes_none_of_its_batch(
     db: Database,
 ) -> None:
-    _queue(db, "a", "b")
-    assert db.pending == 2 and await _log_rows(db) == []  # queued, not written
-    with pytest.raises(RuntimeError):
-        async with db.transaction():
-            raise RuntimeError("the caller's own work fails")
-    assert db.pending == 2  # rolled back with it, and queued again
-    _queue(db, "c")
-    async with db.transaction():
-        pass
-    assert db.pending == 0
-    assert await _log_rows(db) == ["a", "b", "c"]
-    _queue(db, "d")
-    await db.flush_deferred()
-    assert await _log_rows(db) == ["a", "b", "c", "d"]
-
-
-async def test_flushing_queued_rows_alone_is_one_statement_on_postgresql(
-    db: Database, backend: str
-) -> None:
-    """The end of a lifecycle run: its last log rows, committed without BEGIN and COMMIT
-    round trips on PostgreSQL, and all of them or none."""
-    seen: list[str] = []
-
-    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
-        seen.append(statement)
-
-    def committed(conn: object) -> None:
-        seen.append("COMMIT")
-
-    _queue(db, "a", "b", "c")
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    event.listen(db.engine.sync_engine, "commit", committed)
-    try:
-        await db.flush_deferred()
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-        event.remove(db.engine.sync_engine, "commit", committed)
-    assert db.pending == 0
-    assert await _log_rows(db) == ["a", "b", "c"]
-    if backend == "postgres":  # no transaction to begin and commit: the INSERT alone
-        assert len(seen) == 1 and seen[0].startswith("INSERT INTO task_logs"), seen
-    else:
-        assert seen[-1] == "COMMIT"
-    # a row the database refuses fails the flush and writes none of the batch, which is
-    # dropped, as a transaction drops queued statements that fail (else it would fail
-    # every later one)
-    _queue(db, "d")
-    logs.defer(db, [{**logs.entry(level=LogLevel.INFO, event="test", message="e", source="test"), "level": "LOUD"}])  # fmt: skip
+    """``logs.write`` commits at once (another session sees the rows), in batches that
+    each go in one INSERT: a row the database refuses fails the write and leaves none of
+    its batch behind."""
+    rows = [
+        logs.entry(level=LogLevel.INFO, event="test", message=f"m{i:04}", source="test")
+        for i in range(2500)  # three batches
+    ]
+    assert await logs.write(db, rows) == 2500
+    assert len(await _log_rows(db)) == 2500
+    bad = {
+        **logs.entry(level=LogLevel.INFO, event="test", message="bad", source="test"),
+        "level": "LOUD",
+    }
+    good = logs.entry(level=LogLevel.INFO, event="test", message="good", source="test")
     with pytest.raises(IntegrityError):
-        await db.flush_deferred()
-    assert await _log_rows(db) == ["a", "b", "c"]
-    assert db.pending == 0
+        await logs.write(db, [good, bad])
+    assert len(await _log_rows(db)) == 2500
 
 
 # --- engines are recycled, connections are not ------------------------------------------

@@ -3,7 +3,6 @@ through the scripted LLM (a FaultInjectingLLMClient over the offline provider)."
 
 from __future__ import annotations
 
-import gc
 import itertools
 
 import duckdb
@@ -24,7 +23,6 @@ from aadap.core.exceptions import (
     TokenBudgetExceededError,
 )
 from aadap.db import models
-from aadap.orchestration import lifecycle as orchestration
 from aadap.orchestration import steps
 from tests.orchestration.conftest import DATA, HarnessFactory
 
@@ -225,27 +223,6 @@ async def test_same_idempotency_key_twice_creates_one_task(make_harness: Harness
     assert len(await h.rows(models.Task)) == 1
     assert len(h.llm.requests) == calls  # nothing ran again
     assert (await first.result()).task_id == (await second.result()).task_id
-
-
-async def test_the_first_lifecycle_in_a_process_freezes_what_the_process_holds_once(
-    make_harness: HarnessFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``gc.freeze()`` after the first lifecycle (``AADAP_GC_FREEZE``, on by default): later
-    collections skip the modules, registries and engine the process holds for good."""
-    monkeypatch.setattr(orchestration, "_frozen", False)
-    try:
-        off = await make_harness(gc_freeze=False).run(f"load {DATA / 'orders.csv'} into gc_off")
-        assert off.is_completed() and orchestration._frozen is False
-        before = gc.get_freeze_count()
-        h = make_harness()
-        assert (await h.run(f"load {DATA / 'orders.csv'} into gc_first")).is_completed()
-        assert orchestration._frozen is True
-        frozen = gc.get_freeze_count()
-        assert frozen > before
-        assert (await h.run(f"load {DATA / 'orders.csv'} into gc_second")).is_completed()
-        assert gc.get_freeze_count() <= frozen  # not frozen again (freed ones leave it)
-    finally:
-        gc.unfreeze()
 
 
 async def test_bad_request_is_rejected_before_any_row_is_written(

@@ -19,10 +19,11 @@ from sqlalchemy import delete, update
 from aadap.core.enums import ArtifactType, ExecutionStatus
 from aadap.core.exceptions import LLMAuthenticationError
 from aadap.core.requests import TaskRequest
+from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.types import utcnow
-from aadap.services import artifacts, context, gate, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import approval_gate, artifacts, authoring, context, deployment, tasks
+from aadap.services.cursor import TaskCursor
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
@@ -59,30 +60,30 @@ async def new_task(h: Harness, text: str) -> models.Task:
 async def drive(h: Harness, task: models.Task, *, through: str) -> None:
     """Run the lifecycle's services directly, in order, up to and including step ``through``."""
     assert through in STEPS, through
-    lc = Lifecycle(h.runtime, task.id)
+    lc = TaskCursor(h.runtime, task.id)
     with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
-        requirement = await lc.parse()
+        requirement = await authoring.parse(lc)
         if through == "parser":
             return
-        plan = await lc.plan(requirement)
+        plan = await authoring.plan(lc, requirement)
         if through == "planner":
             return
-        route = await lc.route(requirement, plan)
+        route = await authoring.route(lc, requirement, plan)
         if through == "router":
             return
-        code = await lc.develop(requirement, plan, route)
+        code = await authoring.develop(lc, requirement, plan, route)
         if through == "developer":
             return
-        assert (await lc.validate(requirement, code)).passed
+        assert (await authoring.validate(lc, requirement, code)).passed
         if through == "reviewer":
             return
-        code = await lc.optimise(plan, code)
+        code = await authoring.optimise(lc, plan, code)
         if through == "optimiser":
             return
-        assert (await gate.request_approval(lc, code)).approved
+        assert (await approval_gate.request_approval(lc, code)).approved
         if through == "approval":
             return
-        await gate.deploy(lc, code.code, code.language)
+        await deployment.deploy(lc, code.code, code.language)
 
 
 async def trail_of(h: Harness, task_id: uuid.UUID) -> list[models.StateTransition]:
@@ -286,9 +287,9 @@ async def test_an_interrupted_deployment_is_never_run_blindly_again(
     h = make_harness()
     task = await new_task(h, LOAD)
     await drive(h, task, through="approval")
-    lc = Lifecycle(h.runtime, task.id)
-    await lc.enter(gate.S.DEPLOYING, by="deployer")
-    code = await lc.final_code()
+    lc = TaskCursor(h.runtime, task.id)
+    await lc.enter(TaskState.DEPLOYING, by="deployer")
+    code = await authoring.final_code(lc)
     async with h.db.transaction() as session:
         session.add(
             models.Execution(

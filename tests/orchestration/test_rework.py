@@ -12,8 +12,8 @@ import pytest
 from aadap.core.exceptions import ValidationFailedError
 from aadap.core.requests import TaskRequest
 from aadap.db import models
-from aadap.services import context, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import authoring, context, tasks
+from aadap.services.cursor import TaskCursor
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
@@ -118,13 +118,13 @@ async def test_the_rework_bound_counts_rounds_made_before_a_resume(
     task, _ = await tasks.create(
         h.db, h.settings, TaskRequest.parse({"text": LOAD, "working_dir": str(DATA.parent)})
     )
-    lc = Lifecycle(h.runtime, task.id)
+    lc = TaskCursor(h.runtime, task.id)
     with context.bind(context.RunContext(task_id=task.id, correlation_id=task.correlation_id)):
-        requirement = await lc.parse()
-        plan = await lc.plan(requirement)
-        route = await lc.route(requirement, plan)
-        code = await lc.develop(requirement, plan, route)
-        assert not (await lc.validate(requirement, code)).passed
+        requirement = await authoring.parse(lc)
+        plan = await authoring.plan(lc, requirement)
+        route = await authoring.route(lc, requirement, plan)
+        code = await authoring.develop(lc, requirement, plan, route)
+        assert not (await authoring.validate(lc, requirement, code)).passed
     assert (await h.only_task()).current_state == "VALIDATION_FAILED"
 
     state = await h.run(task_id=str(task.id))

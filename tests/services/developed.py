@@ -10,8 +10,8 @@ from aadap.core.requests import TaskRequest
 from aadap.db.models import Task
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
-from aadap.services import context, tasks
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import authoring, context, tasks
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
 
@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
 @dataclass(frozen=True)
 class Developed:
-    lc: Lifecycle
+    lc: TaskCursor
     task: Task
     requirement: Requirement
     plan: Plan
@@ -43,10 +43,10 @@ async def develop(db: Database, home: Path, table: str) -> Developed:
         {"text": f"load {DATA / 'orders.csv'} into {table}", "working_dir": str(DATA)}
     )
     task, _ = await tasks.create(db, settings, request)
-    lc = Lifecycle(rt, task.id)
+    lc = TaskCursor(rt, task.id)
     with context.bind(_run_context(task)):
-        requirement = await lc.parse()
-        plan = await lc.plan(requirement)
-        route = await lc.route(requirement, plan)
-        code = await lc.develop(requirement, plan, route)
+        requirement = await authoring.parse(lc)
+        plan = await authoring.plan(lc, requirement)
+        route = await authoring.route(lc, requirement, plan)
+        code = await authoring.develop(lc, requirement, plan, route)
     return Developed(lc, task, requirement, plan, code)

@@ -30,8 +30,8 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
 from aadap.platforms import DatabricksPlatform, FabricPlatform, LocalPlatform
-from aadap.services import artifacts, connections, gate
-from aadap.services.lifecycle import Lifecycle
+from aadap.services import artifacts, connections, deployment
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from tests import builders
 from tests.conftest import settings_for
@@ -668,9 +668,9 @@ async def test_deploying_to_databricks_links_the_connection_and_records_compute_
     code = "df = spark.range(10)\ndf.write.saveAsTable('main.sales.numbers')\n"
     task = await _approved_task(db, uuid.UUID(info.id), code)
     databricks_server.run_scripts.append(Script(polls=2, exit_value="10 rows"))
-    lc = Lifecycle(Runtime.build(settings, db, OfflineLLMClient()), task.id)
+    lc = TaskCursor(Runtime.build(settings, db, OfflineLLMClient()), task.id)
 
-    execution = await gate.deploy(lc, code, Language.PYSPARK)
+    execution = await deployment.deploy(lc, code, Language.PYSPARK)
 
     assert execution.status == "SUCCESS"
     (row,) = await rows(db, models.Execution)

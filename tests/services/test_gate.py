@@ -23,81 +23,96 @@ from aadap.core.exceptions import (
 )
 from aadap.core.states import TaskState
 from aadap.db import models
+from aadap.db.base import Base
 from aadap.db.session import Database
-from aadap.services import artifacts, budget, context, gate, ledger
-from aadap.services.lifecycle import ENTERS_NEXT, Lifecycle
+from aadap.services import (
+    approval_gate,
+    artifacts,
+    authoring,
+    context,
+    deployment,
+    ledger,
+    revalidation,
+)
+from aadap.services.cursor import ENTERS_NEXT, TaskCursor
 from tests.services.developed import develop
-from tests.services.test_step_commit import statements
 
 
 @pytest.fixture
-async def validated(db: Database, tmp_path: Path) -> AsyncIterator[tuple[Lifecycle, GeneratedCode]]:
+async def validated(
+    db: Database, tmp_path: Path
+) -> AsyncIterator[tuple[TaskCursor, GeneratedCode]]:
     """A task driven through the services up to VALIDATION_PASSED with the offline LLM."""
     done = await develop(db, tmp_path / "home", "orders_gate")
     with context.bind(done.run_context()):
-        review = await done.lc.validate(done.requirement, done.code)
+        review = await authoring.validate(done.lc, done.requirement, done.code)
         assert review.passed
         yield done.lc, done.code
 
 
-async def _executions(lc: Lifecycle) -> list[models.Execution]:
+async def _executions(lc: TaskCursor) -> list[models.Execution]:
     async with lc.rt.db.sessions() as session:
         return list((await session.execute(select(models.Execution))).scalars())
 
 
 async def test_deploy_refuses_code_without_an_approval(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     lc, code = validated
     with pytest.raises(ApprovalRequiredError, match="no APPROVED"):
-        await gate.deploy(lc, code.code, code.language)
+        await deployment.deploy(lc, code.code, code.language)
     with pytest.raises(ApprovalRequiredError):
-        await gate.deploy(lc, "DROP TABLE orders_gate", Language.SQL)
+        await deployment.deploy(lc, "DROP TABLE orders_gate", Language.SQL)
     assert await _executions(lc) == []
     assert (await lc.state()).value == "VALIDATION_PASSED"
 
 
 async def test_approving_one_hash_does_not_let_another_deploy(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     lc, code = validated
-    outcome = await gate.request_approval(lc, code)
+    outcome = await approval_gate.request_approval(lc, code)
     assert outcome.approved
-    assert outcome.request.code_hash == artifacts.content_hash(code.code)
+    assert outcome.code_hash == artifacts.content_hash(code.code)
     for other in (
         code.code + "\n-- harmless?",
         "DROP TABLE orders_gate",
         code.code.replace("orders_gate", "orders"),
     ):
         with pytest.raises(ApprovalRequiredError):
-            await gate.deploy(lc, other, Language.SQL)
+            await deployment.deploy(lc, other, Language.SQL)
     assert await _executions(lc) == []
-    execution = await gate.deploy(lc, code.code, code.language)
+    execution = await deployment.deploy(lc, code.code, code.language)
     assert execution.status == "SUCCESS"
-    again = await gate.deploy(lc, code.code, code.language)  # resumed: never deployed twice
-    assert again.id == execution.id
-    assert len(await _executions(lc)) == 1
+    again = await deployment.deploy(lc, code.code, code.language)  # resumed: never deployed twice
+    assert again == execution
+    [row] = await _executions(lc)
+    # what the steps hand across the Prefect task boundary: plain values, no ORM row
+    assert execution == deployment.Deployment.of(row)
+    assert not isinstance(execution, models.Execution)
+    for value in (*dataclasses.astuple(execution), *dataclasses.astuple(outcome)):
+        assert not isinstance(value, Base)
 
 
 async def test_code_edited_after_approval_is_neither_deployed_nor_approved_without_revalidation(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     lc, code = validated
-    assert (await gate.request_approval(lc, code)).approved
+    assert (await approval_gate.request_approval(lc, code)).approved
     edited = code.model_copy(update={"code": code.code + " WHERE"})  # no longer parses
     row = await _store_code(lc, ArtifactType.GENERATED_CODE, edited, edit_message="hand edit")
     assert row.version == 2
     with pytest.raises(ApprovalRequiredError):
-        await gate.deploy(lc, edited.code, edited.language)
+        await deployment.deploy(lc, edited.code, edited.language)
     with pytest.raises(ValidationFailedError, match="syntax"):
-        await gate.revalidate(lc, edited)
+        await revalidation.revalidate(lc, edited)
     assert await _executions(lc) == []
     # the failed re-validation is on record, committed before the error
     assert await _revalidations(lc) == [(artifacts.content_hash(edited.code), False)]
 
 
 async def _store_code(
-    lc: Lifecycle, kind: ArtifactType, code: GeneratedCode, edit_message: str | None = None
+    lc: TaskCursor, kind: ArtifactType, code: GeneratedCode, edit_message: str | None = None
 ) -> models.Artifact:
     """A new version of the task's code artifact, committed (a hand edit, an optimiser)."""
     row = artifacts.new_row(
@@ -108,7 +123,7 @@ async def _store_code(
         return await artifacts.store(session, row)
 
 
-async def _revalidations(lc: Lifecycle) -> list[tuple[str, bool]]:
+async def _revalidations(lc: TaskCursor) -> list[tuple[str, bool]]:
     async with lc.rt.db.sessions() as session:
         rows = await session.execute(
             select(models.Artifact.content).where(
@@ -120,7 +135,7 @@ async def _revalidations(lc: Lifecycle) -> list[tuple[str, bool]]:
 
 
 async def test_changed_code_that_parses_is_revalidated_with_its_approval_and_deploys(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     """The optimiser's version differs from the reviewed one: the approval request carries
     a passed re-validation of it, and points at the optimiser's artifact."""
@@ -128,17 +143,17 @@ async def test_changed_code_that_parses_is_revalidated_with_its_approval_and_dep
     optimised = code.model_copy(update={"code": code.code + "\n-- optimised"})
     stored = await _store_code(lc, ArtifactType.OPTIMIZED_CODE, optimised)
     assert await _revalidations(lc) == []
-    outcome = await gate.request_approval(lc, optimised)
+    outcome = await approval_gate.request_approval(lc, optimised)
     assert outcome.approved
-    assert outcome.request.code_artifact_id == stored.id
+    assert outcome.code_artifact_id == stored.id
     assert await _revalidations(lc) == [(artifacts.content_hash(optimised.code), True)]
-    execution = await gate.deploy(lc, optimised.code, optimised.language)
+    execution = await deployment.deploy(lc, optimised.code, optimised.language)
     assert execution.status == "SUCCESS"
 
 
 @pytest.mark.parametrize("status", ["PENDING", "REJECTED", "EXPIRED", "FORBIDDEN"])
 async def test_deploy_refuses_validated_code_whose_request_was_not_approved(
-    validated: tuple[Lifecycle, GeneratedCode], status: str
+    validated: tuple[TaskCursor, GeneratedCode], status: str
 ) -> None:
     lc, code = validated
     async with lc.rt.db.transaction() as session:
@@ -149,12 +164,12 @@ async def test_deploy_refuses_validated_code_whose_request_was_not_approved(
             )
         )  # fmt: skip
     with pytest.raises(ApprovalRequiredError, match="no APPROVED"):
-        await gate.deploy(lc, code.code, code.language)
+        await deployment.deploy(lc, code.code, code.language)
     assert await _executions(lc) == []
 
 
 async def test_deploy_refuses_approved_code_that_never_passed_validation(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     lc, _code = validated
     sneaky = "CREATE TABLE sneaky AS SELECT 1 AS x"
@@ -167,12 +182,12 @@ async def test_deploy_refuses_approved_code_that_never_passed_validation(
             )
         )  # fmt: skip
     with pytest.raises(ValidationFailedError, match="never passed validation"):
-        await gate.deploy(lc, sneaky, Language.SQL)
+        await deployment.deploy(lc, sneaky, Language.SQL)
     assert await _executions(lc) == []
 
 
 async def test_a_step_never_moves_the_task_from_a_state_it_only_remembers(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     """The run remembers the state between steps instead of reading it each time; a move
     by another writer in between makes the next move fail the compare-and-set, and
@@ -185,7 +200,7 @@ async def test_a_step_never_moves_the_task_from_a_state_it_only_remembers(
         )
     before = await _transitions(lc)
     with pytest.raises(StateConflictError, match="CANCELLED"):
-        await gate.request_approval(lc, code)
+        await approval_gate.request_approval(lc, code)
     assert await _transitions(lc) == before
     async with lc.rt.db.sessions() as session:
         assert (await session.execute(select(models.ApprovalRequest))).scalars().all() == []
@@ -193,7 +208,7 @@ async def test_a_step_never_moves_the_task_from_a_state_it_only_remembers(
     assert await lc.state() is TaskState.CANCELLED
 
 
-async def _transitions(lc: Lifecycle) -> list[str]:
+async def _transitions(lc: TaskCursor) -> list[str]:
     async with lc.rt.db.sessions() as session:
         rows = await session.execute(
             select(models.StateTransition.to_state)
@@ -211,15 +226,15 @@ def _xmin(model: type[models.Base]) -> Any:
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"])  # SQLite has no transaction id to compare
 async def test_fixed_successors_and_the_deployment_outcome_commit_with_what_precedes_them(
-    validated: tuple[Lifecycle, GeneratedCode],
+    validated: tuple[TaskCursor, GeneratedCode],
 ) -> None:
     """Each step whose successor is fixed enters it in the transaction that finishes it
     (``ENTERS_NEXT``), by the next agent; the execution's outcome, its compute cost, its
     result artifact, DEPLOYED and COMPLETED commit together. Same transaction = same
     ``xmin`` (PostgreSQL's id of the transaction that wrote the row)."""
     lc, code = validated
-    assert (await gate.request_approval(lc, code)).approved
-    execution = await gate.deploy(lc, code.code, code.language)
+    assert (await approval_gate.request_approval(lc, code)).approved
+    execution = await deployment.deploy(lc, code.code, code.language)
     async with lc.rt.db.sessions() as session:
         moves = (
             await session.execute(
@@ -263,10 +278,12 @@ async def test_a_passed_review_enters_the_optimiser_with_its_own_commit(
     optimiser then goes straight to its work and enters nothing twice."""
     done = await develop(db, tmp_path / "home", "orders_optimised")
     with context.bind(done.run_context()):
-        assert (await done.lc.validate(done.requirement, done.code, optimise_next=True)).passed
+        assert (
+            await authoring.validate(done.lc, done.requirement, done.code, optimise_next=True)
+        ).passed
         assert await done.lc.state() is TaskState.IN_OPTIMIZATION
         plan = done.plan.model_copy(update={"optimise": True})
-        await done.lc.optimise(plan, done.code)
+        await authoring.optimise(done.lc, plan, done.code)
     pg = backend == "postgres"
     async with db.sessions() as session:
         moves = (
@@ -287,29 +304,6 @@ async def test_a_passed_review_enters_the_optimiser_with_its_own_commit(
     assert [to for to, _, _ in moves].count("OPTIMIZATION_PENDING") == 1
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])  # SQLite takes transactions
-async def test_on_postgresql_the_gate_reads_once_and_writes_each_decision_in_one_statement(
-    validated: tuple[Lifecycle, GeneratedCode],
-) -> None:
-    """Approval: one read of what it needs (earlier request, review reports, the code's
-    artifact), one statement for the request, its explanation and the moves. Deployment:
-    one read, the RUNNING execution with DEPLOYING, then the outcome with COMPLETED."""
-    lc, code = validated
-    # what a lifecycle run holds from its start: the task's row, and its spend so far
-    async with lc.rt.db.sessions() as session:
-        spend = await budget.load(session, lc.task_id)
-    await lc.facts()
-    run = dataclasses.replace(context.current() or context.RunContext(lc.task_id, ""), spend=spend)
-    with context.bind(run), statements(lc.rt.db) as asking:
-        assert (await gate.request_approval(lc, code)).approved
-    with context.bind(run), statements(lc.rt.db) as deploying:
-        await gate.deploy(lc, code.code, code.language)
-    assert [s.split()[0] for s in asking] == ["SELECT", "WITH"], asking
-    assert [s.split()[0] for s in deploying] == ["SELECT", "WITH", "WITH"], deploying
-    assert (await lc.state()) is TaskState.COMPLETED
-
-
 async def test_a_busy_local_database_fails_the_attempt_cleanly_and_the_retry_deploys(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -320,19 +314,19 @@ async def test_a_busy_local_database_fails_the_attempt_cleanly_and_the_retry_dep
     done = await develop(db, tmp_path / "home", "orders_busy")
     lc, code = done.lc, done.code
     with context.bind(done.run_context()):
-        assert (await lc.validate(done.requirement, code)).passed
-        assert (await gate.request_approval(lc, code)).approved
+        assert (await authoring.validate(lc, done.requirement, code)).passed
+        assert (await approval_gate.request_approval(lc, code)).approved
         with (
             locks.hold(tmp_path / "home" / "local.duckdb", wait=1),
             pytest.raises(PlatformBusyError) as busy,
         ):
-            await gate.deploy(lc, code.code, code.language)
+            await deployment.deploy(lc, code.code, code.language)
         assert is_retryable(busy.value)
         [failed] = await _executions(lc)
         assert failed.status == "FAILED"
         assert "busy" in (failed.error or "")
 
-        execution = await gate.deploy(lc, code.code, code.language)  # the retry
+        execution = await deployment.deploy(lc, code.code, code.language)  # the retry
 
     assert execution.status == "SUCCESS"
     assert sorted(e.status for e in await _executions(lc)) == ["FAILED", "SUCCESS"]

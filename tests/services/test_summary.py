@@ -11,12 +11,12 @@ from aadap.core.enums import ArtifactType
 from aadap.core.exceptions import DeploymentFailedError
 from aadap.db.session import Database
 from aadap.services import artifacts, costs, outcome
-from aadap.services.lifecycle import Lifecycle
+from aadap.services.cursor import TaskCursor
 from aadap.services.summary import summarise
 from tests.services.developed import develop
 
 
-async def _save(lc: Lifecycle, kind: ArtifactType, name: str, content: str) -> None:
+async def _save(lc: TaskCursor, kind: ArtifactType, name: str, content: str) -> None:
     async with lc.rt.db.transaction() as session:
         await artifacts.store(
             session,

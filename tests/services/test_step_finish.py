@@ -1,21 +1,18 @@
-"""A step's finish (``Lifecycle.finish_step``) on both databases: its output artifact, its
-moves and the trail rows the hooks queued are written together. On PostgreSQL that is one
-statement (``aadap.services.step_commit``); these tests hold both paths to the same rows,
-and to the same refusals."""
+"""A step's finish (``TaskCursor.finish_step``, ``TaskCursor.commit``) on both databases: its
+output artifact, its moves, its own settlement and any other row it writes commit together,
+in one transaction, or not at all."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select
 
-from aadap.core.enums import ArtifactType, CostStatus, LogLevel
+from aadap.core.enums import ArtifactType, CostStatus
 from aadap.core.exceptions import StateConflictError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TaskState
@@ -23,16 +20,16 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.types import Completion, Usage
-from aadap.services import artifacts, context, costs, ledger, logs, tasks
+from aadap.services import artifacts, context, costs, ledger, tasks
 from aadap.services.context import RunContext, Spend
-from aadap.services.lifecycle import Lifecycle
+from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime
 from tests.conftest import settings_for
 
 S = TaskState
 
 
-async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
+async def started(db: Database, home: Path) -> tuple[TaskCursor, models.Task]:
     """A new task in PARSING (the parser's first move), known to a runtime as such."""
     settings = settings_for(db.engine.url.render_as_string(hide_password=False), home)
     rt = Runtime.build(settings, db, OfflineLLMClient())
@@ -40,7 +37,7 @@ async def started(db: Database, home: Path) -> tuple[Lifecycle, models.Task]:
         db, settings, TaskRequest.parse({"text": "list tables"}), first_step=(S.PARSING, "parser")
     )
     rt.remember(task)
-    return Lifecycle(rt, task.id), task
+    return TaskCursor(rt, task.id), task
 
 
 async def cancelled_meanwhile(db: Database, task: models.Task) -> None:
@@ -50,20 +47,6 @@ async def cancelled_meanwhile(db: Database, task: models.Task) -> None:
             session, task_id=task.id, to_state=S.CANCELLED, triggered_by="operator",
             expected_from=S.PARSING,
         )  # fmt: skip
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def pending_call(db: Database, task: models.Task, task_run_id: str) -> None:
@@ -80,23 +63,17 @@ async def rows(db: Database, model: Any, task_id: uuid.UUID) -> list[Any]:
         )
 
 
-async def test_a_finished_step_commits_its_output_moves_and_queued_trail_together(
-    db: Database, backend: str, tmp_path: Path
+async def test_a_finished_step_commits_its_output_and_moves_together(
+    db: Database, tmp_path: Path
 ) -> None:
     lc, task = await started(db, tmp_path)
     await pending_call(db, task, "task-run-1")
-    db.defer(*costs.settle_attempts(task_run_id="task-run-1", final_attempt=1, succeeded=True))
-    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="parser: attempt 1", source="step:parser", task_id=task.id)])  # fmt: skip
 
-    with statements(db) as seen:
-        row = await lc.finish_step(
-            S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
-            name="requirement", reason="parsed",
-        )  # fmt: skip
+    row = await lc.finish_step(
+        S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
+        name="requirement", reason="parsed",
+    )  # fmt: skip
 
-    if backend == "postgres":
-        assert len(seen) == 1, seen  # artifact, moves, log row and settlement: one statement
-    assert db.pending == 0
     assert (row.version, row.parent_id) == (1, None)
     [stored] = await rows(db, models.Artifact, task.id)
     assert (stored.id, stored.version, stored.content) == (row.id, 1, '{"goal": "tables"}')
@@ -114,19 +91,13 @@ async def test_a_finished_step_commits_its_output_moves_and_queued_trail_togethe
     }  # fmt: skip
     assert trail[1].reason == "parsed"
     assert state is S.PLANNING and await lc.state() is S.PLANNING
-    [logged] = await rows(db, models.TaskLog, task.id)
-    assert (logged.event, logged.source, logged.level) == ("step.attempt", "step:parser", "INFO")
-    assert logged.created_at is not None and logged.details == {}
     [cost] = await rows(db, models.CostRecord, task.id)
-    assert cost.status == CostStatus.SUCCEEDED.value
+    assert cost.status == CostStatus.PENDING.value  # outside a step: its hook settles it
 
 
-async def test_a_stale_state_stores_no_output_and_loses_no_trail_row(
-    db: Database, tmp_path: Path
-) -> None:
+async def test_a_stale_state_stores_no_output(db: Database, tmp_path: Path) -> None:
     lc, task = await started(db, tmp_path)
     await cancelled_meanwhile(db, task)
-    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="parser: attempt 1", source="step:parser", task_id=task.id)])  # fmt: skip
 
     with pytest.raises(StateConflictError) as raised:
         await lc.finish_step(
@@ -142,11 +113,6 @@ async def test_a_stale_state_stores_no_output_and_loses_no_trail_row(
             "PARSING",
             "CANCELLED",
         ]
-    # the queued row is written (one statement) or still queued (a rolled-back transaction)
-    written = len(await rows(db, models.TaskLog, task.id))
-    assert written + db.pending == 1
-    await db.flush_deferred()
-    assert len(await rows(db, models.TaskLog, task.id)) == 1
 
 
 async def test_an_unchanged_output_keeps_its_version_and_the_move_names_it(
@@ -190,28 +156,11 @@ async def test_a_new_version_chains_to_the_one_before(db: Database, tmp_path: Pa
     assert planned.metadata_["version"] == 2
 
 
-async def test_a_queued_statement_of_another_kind_commits_with_the_step(
-    db: Database, tmp_path: Path
-) -> None:
-    lc, task = await started(db, tmp_path)
-    db.defer(update(models.Task).where(models.Task.id == task.id).values(priority=7))
-
-    await lc.finish_step(
-        S.PARSED, by="parser", output="{}", kind=ArtifactType.REQUIREMENT, name="requirement"
-    )
-
-    assert db.pending == 0
-    async with db.sessions() as session:
-        row = await session.get(models.Task, task.id, populate_existing=True)
-    assert row is not None and (row.priority, row.current_state) == (7, "PLANNING")
-    assert len(await rows(db, models.Artifact, task.id)) == 1
-
-
-# --- Lifecycle.commit: any step's writes with its moves ----------------------------------
+# --- TaskCursor.commit: any step's writes with its moves ----------------------------------
 
 
 def _writes(task: models.Task) -> dict[str, Any]:
-    """One of each kind of write ``Lifecycle.commit`` takes, as the deployer makes them."""
+    """One of each kind of write ``TaskCursor.commit`` takes, as the deployer makes them."""
     execution = models.Execution(
         task_id=task.id, platform="local", status="RUNNING", code_hash="c0de"
     )  # status, metadata, created_at: left to their defaults
@@ -240,28 +189,23 @@ def _writes(task: models.Task) -> dict[str, Any]:
     }
 
 
-async def test_a_commit_writes_every_kind_of_row_with_its_moves_in_one_statement(
-    db: Database, backend: str, tmp_path: Path
+async def test_a_commit_writes_every_kind_of_row_with_its_moves(
+    db: Database, tmp_path: Path
 ) -> None:
     lc, task = await started(db, tmp_path)
     writes = _writes(task)
     [execution] = writes["rows"]
-    logs.defer(db, [logs.entry(level=LogLevel.INFO, event="step.attempt", message="deployer: attempt 1", source="step:deployer", task_id=task.id)])  # fmt: skip
     hops = [
         ledger.Hop(S.PARSED, "parser", "parsed"),
         ledger.Hop(S.PLANNING, "planner", None, {"note": "next"}),
     ]
 
-    with statements(db) as seen:
-        done = await lc.commit(hops, **writes)
-    with statements(db) as updating:
-        await lc.commit(
-            [ledger.Hop(S.PLANNED, "planner")],
-            updates=[(models.Execution.__table__, execution.id, {"status": "SUCCESS", "rows_affected": 3})],
-        )  # fmt: skip
+    done = await lc.commit(hops, **writes)
+    await lc.commit(
+        [ledger.Hop(S.PLANNED, "planner")],
+        updates=[(models.Execution.__table__, execution.id, {"status": "SUCCESS", "rows_affected": 3})],
+    )  # fmt: skip
 
-    if backend == "postgres":
-        assert (len(seen), len(updating)) == (1, 1), (seen, updating)
     output = writes["output"]
     assert done.output is output and (output.version, output.parent_id) == (1, None)
     assert done.totals == (0, Decimal("0.001"))  # 1.8 s at $2/h, added to zero
@@ -294,8 +238,6 @@ async def test_a_commit_writes_every_kind_of_row_with_its_moves_in_one_statement
     assert (cost.call_id, cost.cost_usd, cost.status) == (
         writes["cost_row"].call_id, Decimal("0.001"), CostStatus.SUCCEEDED.value,
     )  # fmt: skip
-    [logged] = await rows(db, models.TaskLog, task.id)
-    assert logged.event == "step.attempt" and db.pending == 0
 
 
 async def test_a_commit_from_a_stale_state_writes_none_of_its_rows(
@@ -335,22 +277,16 @@ async def test_an_artifact_written_alongside_chains_to_its_newest_version_unless
     assert (stored[0].id, stored[1].parent_id) == (first.id, first.id)
 
 
-async def test_a_new_task_and_its_first_move_are_one_statement(
-    db: Database, backend: str, tmp_path: Path
-) -> None:
+async def test_a_new_task_and_its_first_move_commit_together(db: Database, tmp_path: Path) -> None:
     settings = settings_for(db.engine.url.render_as_string(hide_password=False), tmp_path)
     request = TaskRequest.parse(
         {"text": "list tables", "idempotency_key": "k-1", "usd_budget": "0.5"}
     )
 
-    with statements(db) as seen:
-        task, created = await tasks.create(
-            db, settings, request, flow_run_id="flow-1", first_step=(S.PARSING, "parser")
-        )
+    task, created = await tasks.create(
+        db, settings, request, flow_run_id="flow-1", first_step=(S.PARSING, "parser")
+    )
 
-    if backend == "postgres":
-        # the idempotency key's lookup, then the row and its move
-        assert len(seen) == 2 and seen[1].startswith("WITH created AS"), seen
     assert created and task.current_state == "PARSING"
     async with db.sessions() as session:
         row = await session.get(models.Task, task.id)
@@ -372,8 +308,6 @@ async def test_a_new_task_and_its_first_move_are_one_statement(
 async def test_two_versions_of_one_artifact_in_one_commit_are_chained(
     db: Database, tmp_path: Path
 ) -> None:
-    """One statement sees one snapshot, so it could not number two versions of one
-    artifact: such a commit takes the transaction, which chains them."""
     lc, task = await started(db, tmp_path)
     first, second = (
         artifacts.new_row(
@@ -406,21 +340,18 @@ async def _two_attempts(db: Database, task: models.Task, task_run_id: str) -> Ru
 
 
 async def test_a_finished_step_settles_its_own_calls_in_the_commit_of_its_finish(
-    db: Database, backend: str, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     """A process killed right after the commit leaves the calls settled: no hook needed."""
     lc, task = await started(db, tmp_path)
     ctx = await _two_attempts(db, task, "task-run-7")
 
-    with context.bind(ctx), statements(db) as seen:
+    with context.bind(ctx):
         await lc.finish_step(
             S.PARSED, by="parser", output='{"goal": "tables"}', kind=ArtifactType.REQUIREMENT,
             name="requirement",
         )  # fmt: skip
 
-    if backend == "postgres":
-        assert len(seen) == 1, seen  # the settlement is part of the step's one statement
-    assert db.pending == 0
     settled = sorted((c.attempt, c.status) for c in await rows(db, models.CostRecord, task.id))
     assert settled == [(1, CostStatus.FAILED.value), (2, CostStatus.SUCCEEDED.value)]
     assert ctx.spend is not None and not ctx.spend.unsettled("task-run-7")  # the hook skips it
