@@ -334,7 +334,7 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_the_budget_check_reads_only_the_period_index(db: Database) -> None:
     """With a year of rows, the day-and-month query is an index-only scan of
-    ``ix_cost_records_created_at_cost`` and nothing else (EXPLAIN ANALYZE)."""
+    ``ix_cost_records_created_at_sums`` and nothing else (EXPLAIN ANALYZE)."""
     now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     async with db.engine.connect() as conn:
         await conn.execute(
@@ -360,7 +360,7 @@ async def test_the_budget_check_reads_only_the_period_index(db: Database) -> Non
     plan = plan if isinstance(plan, list) else json.loads(plan)
     scans = [n for n in _plan_nodes(plan[0]["Plan"]) if "Scan" in n["Node Type"]]
     assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
-        ("Index Only Scan", "ix_cost_records_created_at_cost")
+        ("Index Only Scan", "ix_cost_records_created_at_sums")
     ]
     assert scans[0]["Actual Rows"] == 60 * 24 * 14 + 12 * 60  # June 1-14 and the 15th to noon
 
