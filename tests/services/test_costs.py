@@ -21,7 +21,7 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.types import Completion, Usage
 from aadap.services import budget, costs, logs
-from aadap.services.context import RunContext
+from aadap.services.context import RunContext, Spend
 from tests import builders
 
 UTC = dt.UTC
@@ -114,6 +114,31 @@ async def test_concurrent_calls_add_up_exactly_on_the_task(db: Database) -> None
     assert sum(r.cost_usd or Decimal(0) for r in rows) == after.cost_usd
 
 
+async def test_runs_whose_known_totals_go_stale_lose_no_update(db: Database) -> None:
+    """Four runs of one task write at once, each from its own view of the totals
+    (``Spend``), which every other run's write makes stale: each stale compare-and-set
+    falls back to the locked read, so the task's totals are every call's exact sum and
+    each run's view ends at a total some write committed."""
+    task = await new_task(db)
+    spends = [Spend(0, Decimal(0), 10**9, None) for _ in range(4)]
+    prices = ["0.1", "0.0000000001", "1.2345678901", "0.3"]
+
+    async def run(n: int) -> None:
+        ctx = RunContext(task.id, task.correlation_id, spend=spends[n])
+        for i, p in enumerate(prices):
+            await costs.record_llm_call(
+                db, ctx=ctx, agent="parser", completion=completion(1, 2, p), call_id=f"r{n}-{i}"
+            )
+
+    await asyncio.gather(*(run(n) for n in range(4)))
+
+    after = await reload(db, task.id)
+    assert after.cost_usd == 4 * sum(Decimal(p) for p in prices) == Decimal("6.5382715608")
+    assert after.tokens_used == 16 * 3
+    assert max(s.cost_usd for s in spends) == after.cost_usd
+    assert all(s.cost_usd > 0 and s.tokens_used % 3 == 0 for s in spends)
+
+
 async def test_totals_stay_exact_at_any_magnitude_the_column_holds(db: Database) -> None:
     """NUMERIC(20, 10): 20 significant digits. SQLite has no decimal type, so adding in SQL
     there would be floating point (15-16 digits); the sum must still be exact."""
@@ -191,12 +216,11 @@ async def test_the_same_call_id_is_never_recorded_twice(db: Database) -> None:
 
 
 async def test_a_call_commits_at_once_and_queued_trail_rows_are_never_lost(
-    db: Database, backend: str
+    db: Database,
 ) -> None:
-    """The cost row is committed when ``record_llm_call`` returns (another session sees it).
-    On PostgreSQL it is one autocommitted statement, so the trail rows the hooks queued
-    (``Database.defer``) wait for the next transaction; on SQLite they commit with it.
-    A refused call (a duplicate ``call_id``) leaves them queued either way."""
+    """The cost row is committed when ``record_llm_call`` returns (another session sees it),
+    and the trail rows the hooks queued (``Database.defer``) commit with it, on both
+    dialects. A refused call (a duplicate ``call_id``) leaves them queued."""
     task = await new_task(db)
     ctx = RunContext(task.id, task.correlation_id, "flow-1", "tr-1", "parser", 1)
 
@@ -213,16 +237,16 @@ async def test_a_call_commits_at_once_and_queued_trail_rows_are_never_lost(
         db, ctx=ctx, agent="parser", completion=completion(10, 5, "0.01"), call_id="c1"
     )
     assert [r.call_id for r in await cost_rows(db)] == ["c1"]
-    queued = 1 if backend == "postgres" else 0
-    assert db.pending == queued
-    assert await logged() == ([] if queued else ["step.attempt"])
+    assert db.pending == 0
+    assert await logged() == ["step.attempt"]
 
     queue_log_row("step.retry")
     with pytest.raises(IntegrityError):
         await costs.record_llm_call(
             db, ctx=ctx, agent="parser", completion=completion(10, 5, "0.01"), call_id="c1"
         )
-    assert db.pending == queued + 1
+    assert db.pending == 1
+    assert await logged() == ["step.attempt"]
     await db.flush_deferred()
     assert sorted(await logged()) == ["step.attempt", "step.retry"]
     assert (await reload(db, task.id)).tokens_used == 15
