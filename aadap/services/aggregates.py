@@ -67,6 +67,15 @@ class Sums:
     cost_usd: Decimal = Decimal(0)
     unpriced_calls: int = 0
 
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(
+            self.calls + other.calls,
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            self.cost_usd + other.cost_usd,
+            self.unpriced_calls + other.unpriced_calls,
+        )
+
 
 @dataclass(frozen=True)
 class Group:
@@ -134,6 +143,31 @@ async def by_key(
         Group(_task_key(row.task_id), _sums(row), row.title)
         for row in await session.execute(with_titles)
     ]
+
+
+async def by_agent_and_model(
+    session: AsyncSession,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[list[Group], list[Group]]:
+    """:func:`by_key` ``agent`` and ``model`` from one scan of ``[start, end)``: the
+    database groups by agent and model together (a few dozen pairs however many rows)
+    and the pairs are added up here, exactly. The cost report needs both; a second
+    scan of its window was a third of its time on PostgreSQL (measured)."""
+    keys = [_COSTS.c.agent_type, _COSTS.c.provider, _COSTS.c.model]
+    grouped = select(*keys, *_sums_columns()).where(*_within(start, end)).group_by(*keys)
+    agents: dict[str, Sums] = {}
+    models: dict[str, Sums] = {}
+    for row in await session.execute(grouped):
+        sums = _sums(row)
+        agents[row.agent_type] = agents.get(row.agent_type, Sums()) + sums
+        model = f"{row.provider}/{row.model}"
+        models[model] = models.get(model, Sums()) + sums
+    return (
+        [Group(key, sums) for key, sums in agents.items()],
+        [Group(key, sums) for key, sums in models.items()],
+    )
 
 
 def _task_key(task_id: uuid.UUID | None) -> str:
@@ -266,6 +300,7 @@ __all__ = [
     "Group",
     "KeyGrouping",
     "Sums",
+    "by_agent_and_model",
     "by_key",
     "by_period",
     "by_period_statement",
