@@ -79,10 +79,9 @@ def append_statement(task_id: Any, hops: int, first_metadata: Any = None) -> Any
 
 
 def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
-    """The move's UPDATE as a data-modifying CTE ``moved`` returning the task's id.
-
-    PostgreSQL: a move and its ledger rows in one statement, one round trip instead of
-    two (a lifecycle makes about twenty moves). The INSERT selects from what the CTE
+    """The move's UPDATE as a data-modifying CTE ``moved`` returning the task's id, for
+    ``step_commit``'s one statement on PostgreSQL (:func:`record_path` itself runs the
+    UPDATE and the INSERT as two statements on both dialects). The INSERT selects from what the CTE
     returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
     takes the task row's lock first, as in the two-statement form: a concurrent mover
     waits, then finds the state changed and moves nothing.
@@ -105,19 +104,15 @@ def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
     )
 
 
-#: (PostgreSQL?, hops) -> the statement that appends them, built on first use
-_PATHS: dict[tuple[bool, int], Any] = {}
+#: hops -> the statement that appends them, built on first use
+_PATHS: dict[int, Any] = {}
 
 
-def _path_statement(postgres: bool, hops: int) -> Any:
-    statement = _PATHS.get((postgres, hops))
+def _path_statement(hops: int) -> Any:
+    statement = _PATHS.get(hops)
     if statement is None:
-        task_id = (
-            move_cte().c.id
-            if postgres
-            else bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
-        )
-        statement = _PATHS[(postgres, hops)] = append_statement(task_id, hops)
+        task_id = bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
+        statement = _PATHS[hops] = append_statement(task_id, hops)
     return statement
 
 
@@ -176,21 +171,17 @@ async def record_path(
 
     All or nothing, in one compare-and-set: ``tasks.current_state`` goes from
     ``expected_from`` (read here if not given) straight to the last hop's state, and the
-    rows are appended by one INSERT (on PostgreSQL, one statement for both). A step that
-    makes two or three moves in one transaction costs what one move costs.
+    rows are appended by one INSERT, the same two statements on both dialects. A step
+    that makes two or three moves in one transaction costs what one move costs.
     """
     if not hops:
         return []
     src = expected_from or await current_state(session, task_id)
     path = Path.of(task_id, src, hops)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _path_statement(postgres, len(hops))
-    seqs: list[int]
-    if postgres:
-        seqs = list((await session.execute(statement, path.params)).scalars())
-    else:
-        moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
-        seqs = [] if moved != 1 else list((await session.execute(statement, path.params)).scalars())
+    moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
+    seqs: list[int] = []
+    if moved == 1:
+        seqs = list((await session.execute(_path_statement(len(hops)), path.params)).scalars())
     if not seqs:
         raise await path.refused(session)
     return path.rows(seqs)
