@@ -335,6 +335,25 @@ async def test_too_many_time_buckets_are_refused_not_computed(
     assert [m["month"] for m in months] == ["1990-01", "2026-03"]
 
 
+async def test_the_most_time_buckets_one_query_makes_are_answered(
+    db: Database, task_ids: list[uuid.UUID]
+) -> None:
+    """27 years of days (9,862 periods, three bound values each) in one statement: within
+    SQLite's limit of bound values too, and only the two days with rows come back."""
+    first = dt.datetime(2000, 1, 1, 12, tzinfo=UTC)
+    rows = [
+        Row(0, "parser", MODELS[0], 1, 2, 5, "llm", first),
+        Row(None, "parser", MODELS[0], 3, 4, None, "llm", dt.datetime(2026, 12, 31, tzinfo=UTC)),
+    ]
+    await store(db, rows, task_ids)
+    async with db.sessions() as session:
+        days = await costs.summarise(session, by="day", tz=zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert [(d["day"], d["calls"], d["unpriced_calls"]) for d in days] == [
+        ("2000-01-01", 1, 0),
+        ("2026-12-31", 1, 1),
+    ]
+
+
 # --- PostgreSQL: the index the budget check relies on, and concurrent writers ------------------
 
 
