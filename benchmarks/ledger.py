@@ -310,6 +310,10 @@ def _measure(
         if best is None or seconds < best["seconds"]:
             best = {"what": label, "seconds": seconds, "wall": wall, "peak_mb": peak}
     assert best is not None
+    # as it goes, on stderr: a slow machine still shows what was measured
+    print(
+        f"{label}: {best['seconds']:.3f} s, {best['peak_mb']:.0f} MB", file=sys.stderr, flush=True
+    )
     return best
 
 
