@@ -310,6 +310,10 @@ def _measure(
         if best is None or seconds < best["seconds"]:
             best = {"what": label, "seconds": seconds, "wall": wall, "peak_mb": peak}
     assert best is not None
+    # as it goes, on stderr: a slow machine still shows what was measured
+    print(
+        f"{label}: {best['seconds']:.3f} s, {best['peak_mb']:.0f} MB", file=sys.stderr, flush=True
+    )
     return best
 
 
@@ -348,8 +352,12 @@ def _bench(url: str, home: Path, repeat: int, tree: Path) -> list[dict[str, Any]
     return results
 
 
-def _print(title: str, seeded: float, results: list[dict[str, Any]]) -> None:
-    print(f"\n## {title} (seeded in {seeded:.1f} s)\n")
+def _load() -> str:
+    return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _print(title: str, seeded: float, results: list[dict[str, Any]], load: str) -> None:
+    print(f"\n## {title} (seeded in {seeded:.1f} s; {load} before, {_load()} after)\n")
     print("| what | seconds | wall s | peak MB | ratio to baseline |")
     print("|---|---:|---:|---:|---:|")
     base = {r["what"].split()[1]: r["seconds"] for r in results if r["what"].startswith("baseline")}
@@ -407,14 +415,16 @@ def main() -> int:
                 url = f"sqlite+aiosqlite:///{home / 'ledger.db'}"
                 _migrate(url, home, args.tree)
                 seeded = _seed_sqlite(home / "ledger.db", rows)
+                load = _load()
                 results = _bench(url, home, args.repeat, args.tree)
             else:
                 with postgres_database("ledger_bench") as plain:
                     url = plain.replace("postgresql://", "postgresql+psycopg://")
                     _migrate(url, home, args.tree)
                     seeded = _seed_postgres(url, rows)
+                    load = _load()
                     results = _bench(url, home, args.repeat, args.tree)
-        _print(f"{backend}, {rows:,} rows", seeded, results)
+        _print(f"{backend}, {rows:,} rows", seeded, results, load)
         big = backend == "sqlite" or rows > 1_000_000
         missed += [
             f"{backend} {rows:,}: {m}"

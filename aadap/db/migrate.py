@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 #: the chain's single head; a new revision updates it (tests/db/test_migrations.py checks
 #: it against Alembic's own reading of the chain)
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -308,7 +308,8 @@ class CostRecord(Base):
 
     ``cost_usd`` is stored as ``cost_usd_e10``, an integer count of 10^-10 USD
     (:class:`~aadap.db.types.UsdE10`) so that both dialects ``SUM`` it exactly; spend
-    over a period is read from ``ix_cost_records_created_at_cost`` alone.
+    over a period is read from ``ix_cost_records_created_at_sums`` alone (it holds every
+    summed column).
     """
 
     __tablename__ = "cost_records"
@@ -318,7 +319,13 @@ class CostRecord(Base):
         CheckConstraint("tokens_in >= 0 AND tokens_out >= 0", name="tokens_non_negative"),
         CheckConstraint("cost_usd_e10 IS NULL OR cost_usd_e10 >= 0", name="cost_non_negative"),
         Index("ix_cost_records_task_id", "task_id"),
-        Index("ix_cost_records_created_at_cost", "created_at", "cost_usd_e10"),
+        Index(
+            "ix_cost_records_created_at_sums",
+            "created_at",
+            "cost_usd_e10",
+            "tokens_in",
+            "tokens_out",
+        ),
         Index("ix_cost_records_agent_type_created_at", "agent_type", "created_at"),
         Index("ix_cost_records_model", "model"),
         Index("ix_cost_records_status", "status"),

@@ -44,9 +44,18 @@ _TASKS: Table = Task.__table__  # type: ignore[assignment]
 # clause and the new values against every loaded object) and each row a unit-of-work
 # flush: 0.8 ms of CPU per UPDATE measured on PostgreSQL, for objects nothing reads.
 _STORE = _COSTS.insert()
-# SQLite: the exact sum is computed in Python (see ``store_and_add``) and written only if the
-# stored total is still the one it was computed from (compare-and-set)
-_CURRENT_COST = select(_TASKS.c.cost_usd).where(_TASKS.c.id == bindparam("task_id_"))
+# The task's totals: SQLite has no decimal type (``cost_usd + x`` on its text column is
+# floating point), so the exact sum is computed here and written only if the stored
+# total is still the one it was computed from (compare-and-set). One path for both
+# dialects: see ``store_and_add``.
+_CURRENT_COST = (
+    select(_TASKS.c.cost_usd)
+    .where(_TASKS.c.id == bindparam("task_id_"))
+    # PostgreSQL: FOR NO KEY UPDATE, the lock the UPDATE takes, which the foreign-key
+    # check of a concurrent writer's INSERT (FOR KEY SHARE) does not wait for; SQLite:
+    # nothing (the INSERT before it holds the database's write lock)
+    .with_for_update(key_share=True)
+)
 _TOTALS_IF_UNCHANGED = (
     _TASKS.update()
     .where(
@@ -58,27 +67,6 @@ _TOTALS_IF_UNCHANGED = (
         cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-)
-# PostgreSQL: a cost row and the task's totals in one statement, one round trip where
-# there were two for every LLM call. The INSERT runs as a data-modifying CTE, which
-# PostgreSQL runs exactly once and to completion whether or not the UPDATE reads it; a
-# duplicate call_id fails the whole statement, as it failed the INSERT alone. NUMERIC
-# adds exactly. (``updated_at`` is given: SQLAlchemy leaves a column's Python ``onupdate``
-# unset in a statement with a DML CTE.)
-_STORE_AND_ADD = (
-    _TASKS.update()
-    .where(_TASKS.c.id == bindparam("task_id_"))
-    .values(
-        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
-        cost_usd=_TASKS.c.cost_usd + bindparam("cost_", type_=_TASKS.c.cost_usd.type),
-        updated_at=bindparam("at_", type_=_TASKS.c.updated_at.type),
-    )
-    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-    .add_cte(
-        _COSTS.insert()
-        .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in _COSTS.columns})
-        .cte("stored")
-    )
 )
 #: settles one Prefect task run's pending rows (:func:`settle_attempts`)
 SETTLE = (
@@ -125,12 +113,7 @@ async def record_llm_call(
         id=new_id(),
         created_at=utcnow(),
     )
-    # On PostgreSQL the row and the totals are one statement (``store_and_add``), atomic
-    # by itself: it runs in autocommit, one round trip where a transaction costs three
-    # (BEGIN, the statement, COMMIT), and the statements ``Database.defer`` queued wait
-    # for the step's next transaction. SQLite's exact sum takes a transaction.
-    one_statement = db.engine.dialect.name != "sqlite"  # as ``store_and_add`` decides
-    async with db.sessions() if one_statement else db.transaction() as session:
+    async with db.transaction() as session:
         if ctx is None:
             await session.execute(_STORE, column_values(row))
         else:
@@ -163,30 +146,27 @@ async def store_and_add(
     cost: Decimal,
     known: Decimal | None = None,
 ) -> tuple[int, Decimal] | None:
-    """Insert ``row`` (every column set: a Core INSERT applies no ORM default) and add it to the task's running
-    totals, exactly, inside the caller's transaction; returns the new totals (``None`` if
-    the task is gone).
+    """Insert ``row`` (every column set: a Core INSERT applies no ORM default) and add it to
+    the task's running totals, exactly, inside the caller's transaction; returns the new
+    totals (``None`` if the task is gone).
 
-    PostgreSQL adds in NUMERIC, in one statement with the INSERT (:data:`_STORE_AND_ADD`).
-    SQLite has no decimal type: ``cost_usd + x`` on its text column is floating point,
-    rounded back to 15 significant digits. There the cost row is inserted first (its
-    INSERT takes SQLite's single write lock, so no other writer can commit until this
-    transaction ends), then the total is read and written back as an exact ``Decimal``
-    sum. ``known``: the total this run last wrote (``Spend.cost_usd``); the sum is then
-    written without the read if the stored total is still that one.
+    One path on both dialects. The row is inserted first: on SQLite its INSERT takes the
+    database's single write lock, so no other writer commits until this transaction
+    ends. The total is then written as an exact ``Decimal`` sum, compare-and-set:
+    ``known``, the total this run last wrote (``Spend.cost_usd``), is used without a read
+    if the stored total is still that one (the UPDATE's row lock on PostgreSQL keeps it
+    so until commit); otherwise the stored total is read with its row locked
+    (:data:`_CURRENT_COST`) and the sum written from it. Concurrent writers to one task
+    serialise on that row and lose no update (tested on PostgreSQL).
     """
     values = column_values(row)
     key = {"task_id_": task_id, "tokens_": tokens}
-    if session.get_bind().dialect.name != "sqlite":
-        params = {f"row_{name}": value for name, value in values.items()}
-        params.update(key, cost_=cost, at_=row.created_at)
-        return _totals((await session.execute(_STORE_AND_ADD, params)).one_or_none())
     await session.execute(_STORE, values)
     if known is not None:
         totals = await _total_from(session, key, known, cost)
         if totals is not None:
             return totals
-    # no figure, or a stale one: read the stored total (locked since the INSERT)
+    # no figure, or a stale one: read the stored total, its row locked until commit
     current = (await session.execute(_CURRENT_COST, key)).scalar_one_or_none()
     return None if current is None else await _total_from(session, key, current, cost)
 

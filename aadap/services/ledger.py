@@ -50,15 +50,12 @@ _COLUMNS = ("id", "from_state", "to_state", "triggered_by", "reason", "metadata"
 _PARAMS = ("id_", "from_", "to_", "by_", "reason_", "metadata_", "at_")
 
 
-def append_statement(task_id: Any, hops: int, first_metadata: Any = None) -> Any:
-    """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter, or
-    the id the CTE below returns), numbered from :data:`_NEXT_SEQ` on; returns the rows'
-    sequence numbers. Row ``i`` takes its values from the parameters suffixed ``i``;
-    ``first_metadata``, if given, is the first row's metadata expression instead."""
+def append_statement(task_id: Any, hops: int) -> Any:
+    """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter),
+    numbered from :data:`_NEXT_SEQ` on; returns the rows' sequence numbers. Row ``i`` takes
+    its values from the parameters suffixed ``i``."""
 
     def value(i: int, column: str, param: str) -> Any:
-        if column == "metadata" and i == 0 and first_metadata is not None:
-            return first_metadata
         return bindparam(f"{param}{i}", type_=_TRANSITIONS.c[column].type)
 
     rows = [
@@ -78,46 +75,15 @@ def append_statement(task_id: Any, hops: int, first_metadata: Any = None) -> Any
     )
 
 
-def move_cte(condition: Any | None = None, *, totals: bool = False) -> Any:
-    """The move's UPDATE as a data-modifying CTE ``moved`` returning the task's id.
-
-    PostgreSQL: a move and its ledger rows in one statement, one round trip instead of
-    two (a lifecycle makes about twenty moves). The INSERT selects from what the CTE
-    returned, so a refused compare-and-set inserts nothing and returns no row. The UPDATE
-    takes the task row's lock first, as in the two-statement form: a concurrent mover
-    waits, then finds the state changed and moves nothing.
-
-    For ``step_commit``: ``condition``, one more condition on the compare-and-set;
-    ``totals``, the move also adds ``tokens_`` and ``cost_`` to the task's totals and
-    returns them (PostgreSQL updates a row once per statement, so a cost row written with
-    the move adds to the totals here)."""
-    move = _MOVE if condition is None else _MOVE.where(condition)
-    if not totals:
-        return move.returning(_TASKS.c.id).cte("moved")
-    return (
-        move.values(
-            tokens_used=_TASKS.c.tokens_used
-            + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
-            cost_usd=_TASKS.c.cost_usd + bindparam("cost_", type_=_TASKS.c.cost_usd.type),
-        )
-        .returning(_TASKS.c.id, _TASKS.c.tokens_used, _TASKS.c.cost_usd)
-        .cte("moved")
-    )
+#: hops -> the statement that appends them, built on first use
+_PATHS: dict[int, Any] = {}
 
 
-#: (PostgreSQL?, hops) -> the statement that appends them, built on first use
-_PATHS: dict[tuple[bool, int], Any] = {}
-
-
-def _path_statement(postgres: bool, hops: int) -> Any:
-    statement = _PATHS.get((postgres, hops))
+def _path_statement(hops: int) -> Any:
+    statement = _PATHS.get(hops)
     if statement is None:
-        task_id = (
-            move_cte().c.id
-            if postgres
-            else bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
-        )
-        statement = _PATHS[(postgres, hops)] = append_statement(task_id, hops)
+        task_id = bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
+        statement = _PATHS[hops] = append_statement(task_id, hops)
     return statement
 
 
@@ -176,21 +142,17 @@ async def record_path(
 
     All or nothing, in one compare-and-set: ``tasks.current_state`` goes from
     ``expected_from`` (read here if not given) straight to the last hop's state, and the
-    rows are appended by one INSERT (on PostgreSQL, one statement for both). A step that
-    makes two or three moves in one transaction costs what one move costs.
+    rows are appended by one INSERT, the same two statements on both dialects. A step
+    that makes two or three moves in one transaction costs what one move costs.
     """
     if not hops:
         return []
     src = expected_from or await current_state(session, task_id)
     path = Path.of(task_id, src, hops)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _path_statement(postgres, len(hops))
-    seqs: list[int]
-    if postgres:
-        seqs = list((await session.execute(statement, path.params)).scalars())
-    else:
-        moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
-        seqs = [] if moved != 1 else list((await session.execute(statement, path.params)).scalars())
+    moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
+    seqs: list[int] = []
+    if moved == 1:
+        seqs = list((await session.execute(_path_statement(len(hops)), path.params)).scalars())
     if not seqs:
         raise await path.refused(session)
     return path.rows(seqs)
@@ -199,7 +161,7 @@ async def record_path(
 @dataclass
 class Path:
     """A path's moves checked against the whitelist, and the parameters of the statements
-    that append it (:func:`record_path`; ``step_commit`` on PostgreSQL)."""
+    that append it (:func:`record_path`)."""
 
     task_id: uuid.UUID
     hops: Sequence[Hop]

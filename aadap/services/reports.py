@@ -4,8 +4,9 @@ Time buckets are local to ``settings.timezone`` (a row at 23:30 UTC belongs to
 the next day in Europe/Paris). The window runs from the start of the local
 month ``months - 1`` months back up to ``now``, so month figures are whole
 months; the first week may be partial. The database sums and groups
-(:mod:`aadap.services.aggregates`): four grouped reads, by local day, agent, model
-and task; weeks, months and the total are exact sums of the days.
+(:mod:`aadap.services.aggregates`): three grouped reads, by local day, by agent and
+model together, and by task; weeks, months and the total are exact sums of the days,
+agents and models exact sums of the agent-model pairs.
 
 Also home to the clock rule every periodic service follows: time is injected
 (``now``), it must be timezone-aware, ``None`` means the wall clock. The local-period
@@ -44,7 +45,6 @@ CSV_COLUMNS = (
     "unpriced_calls",
 )
 MAX_MONTHS = 36
-_KEY_GROUPINGS: tuple[aggregates.KeyGrouping, ...] = ("agent", "model", "task")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -133,9 +133,11 @@ async def build(
     end = now + dt.timedelta(microseconds=1)  # up to ``now`` inclusive (µs timestamps)
     async with db.sessions() as session:
         days = await aggregates.by_period(session, "day", tz, start=start, end=end)
+        agents, models = await aggregates.by_agent_and_model(session, start=start, end=end)
         keyed: dict[aggregates.KeyGrouping, list[aggregates.Group]] = {
-            grouping: await aggregates.by_key(session, grouping, start=start, end=end)
-            for grouping in _KEY_GROUPINGS
+            "agent": agents,
+            "model": models,
+            "task": await aggregates.by_key(session, "task", start=start, end=end),
         }
     lines: dict[tuple[Grouping, str], CostLine] = {("total", "all"): _line("total", "all")}
     for day in days:

@@ -31,12 +31,24 @@ from aadap.core.exceptions import CostBudgetExceededError, InvalidRequestError
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.services import aggregates, budget_watch, costs, reports
-from aadap.services.periods import period_bounds
+from aadap.services.periods import covering, period_bounds
 from tests import builders
 from tests.conftest import settings_for
 
 UTC = dt.UTC
-ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
+#: whole-hour zones with and without daylight saving, and zones whose offset is not whole
+#: hours: Kolkata (+05:30), Eucla (+08:45), Kathmandu (+05:45), and Lord Howe, whose
+#: clocks move by 30 minutes (+10:30 / +11:00)
+ZONES = [
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "Australia/Eucla",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+]
 #: instants where some zone's clocks change, and a year's (and an ISO week's) last hour
 ANCHORS = [
     dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # Europe: 02:00 -> 03:00
@@ -44,6 +56,8 @@ ANCHORS = [
     dt.datetime(2026, 3, 8, 7, 0, tzinfo=UTC),  # New York: 02:00 -> 03:00
     dt.datetime(2026, 11, 1, 6, 0, tzinfo=UTC),  # New York: 02:00 -> 01:00
     dt.datetime(2026, 4, 4, 16, 0, tzinfo=UTC),  # Sydney: 03:00 -> 02:00 on the 5th
+    dt.datetime(2026, 10, 3, 15, 30, tzinfo=UTC),  # Lord Howe: 02:00 -> 02:30 on the 4th
+    dt.datetime(2026, 3, 31, 15, 15, tzinfo=UTC),  # Eucla (+08:45): local midnight, 1 April
     dt.datetime(2025, 12, 31, 23, 30, tzinfo=UTC),  # a new year, a new ISO week
 ]
 GROUPINGS = ["task", "agent", "model", "day", "week", "month"]
@@ -321,6 +335,25 @@ async def test_too_many_time_buckets_are_refused_not_computed(
     assert [m["month"] for m in months] == ["1990-01", "2026-03"]
 
 
+async def test_the_most_time_buckets_one_query_makes_are_answered(
+    db: Database, task_ids: list[uuid.UUID]
+) -> None:
+    """27 years of days (9,862 periods, three bound values each) in one statement: within
+    SQLite's limit of bound values too, and only the two days with rows come back."""
+    first = dt.datetime(2000, 1, 1, 12, tzinfo=UTC)
+    rows = [
+        Row(0, "parser", MODELS[0], 1, 2, 5, "llm", first),
+        Row(None, "parser", MODELS[0], 3, 4, None, "llm", dt.datetime(2026, 12, 31, tzinfo=UTC)),
+    ]
+    await store(db, rows, task_ids)
+    async with db.sessions() as session:
+        days = await costs.summarise(session, by="day", tz=zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert [(d["day"], d["calls"], d["unpriced_calls"]) for d in days] == [
+        ("2000-01-01", 1, 0),
+        ("2026-12-31", 1, 1),
+    ]
+
+
 # --- PostgreSQL: the index the budget check relies on, and concurrent writers ------------------
 
 
@@ -330,12 +363,9 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])
-async def test_the_budget_check_reads_only_the_period_index(db: Database) -> None:
-    """With a year of rows, the day-and-month query is an index-only scan of
-    ``ix_cost_records_created_at_cost`` and nothing else (EXPLAIN ANALYZE)."""
-    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+async def _explained(db: Database, now: dt.datetime, statement: Any) -> list[dict[str, Any]]:
+    """The scans of ``statement``'s plan (EXPLAIN ANALYZE) over 500,000 rows, one a minute
+    before ``now``, 10 % unpriced, vacuumed and analysed as autovacuum leaves them."""
     async with db.engine.connect() as conn:
         await conn.execute(
             text(
@@ -350,19 +380,47 @@ async def test_the_budget_check_reads_only_the_period_index(db: Database) -> Non
         await conn.commit()
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.exec_driver_sql("VACUUM ANALYZE cost_records")
-        bounds = [period_bounds("day", now, UTC), period_bounds("month", now, UTC)]
-        compiled = aggregates.in_periods_statement(bounds).compile(dialect=conn.dialect)
+        compiled = statement.compile(dialect=conn.dialect)
         plan = (
             await conn.exec_driver_sql(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, compiled.params
             )
         ).scalar_one()
     plan = plan if isinstance(plan, list) else json.loads(plan)
-    scans = [n for n in _plan_nodes(plan[0]["Plan"]) if "Scan" in n["Node Type"]]
+    return [n for n in _plan_nodes(plan[0]["Plan"]) if "Scan" in n["Node Type"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_the_budget_check_reads_only_the_period_index(db: Database) -> None:
+    """With a year of rows, the day-and-month query is an index-only scan of
+    ``ix_cost_records_created_at_sums`` and nothing else (EXPLAIN ANALYZE)."""
+    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    bounds = [period_bounds("day", now, UTC), period_bounds("month", now, UTC)]
+    scans = await _explained(db, now, aggregates.in_periods_statement(bounds))
     assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
-        ("Index Only Scan", "ix_cost_records_created_at_cost")
+        ("Index Only Scan", "ix_cost_records_created_at_sums")
     ]
     assert scans[0]["Actual Rows"] == 60 * 24 * 14 + 12 * 60  # June 1-14 and the 15th to noon
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_spend_by_local_day_reads_one_index_range_per_day(db: Database) -> None:
+    """Spend by local day over a year of rows: one index-only range scan of
+    ``ix_cost_records_created_at_sums`` per day (no heap, no scan of the table), every
+    row read once."""
+    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    start = now - dt.timedelta(minutes=500_000)
+    days = covering("day", start, now, zoneinfo.ZoneInfo("Europe/Paris"), limit=1000)
+    scans = await _explained(db, now, aggregates.by_period_statement(days, start, now))
+    index_scans = [n for n in scans if n["Node Type"] != "Values Scan"]
+    assert [(n["Node Type"], n.get("Index Name")) for n in index_scans] == [
+        ("Index Only Scan", "ix_cost_records_created_at_sums")
+    ]
+    assert index_scans[0]["Actual Loops"] == len(days) == 348
+    assert index_scans[0]["Actual Rows"] * len(days) == pytest.approx(500_000, rel=0.01)
+    assert index_scans[0]["Heap Fetches"] == 0
 
 
 @pytest.mark.postgres

@@ -21,7 +21,7 @@ from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.types import Completion, Usage
 from aadap.services import budget, costs
-from aadap.services.context import RunContext
+from aadap.services.context import RunContext, Spend
 from tests import builders
 
 UTC = dt.UTC
@@ -112,6 +112,31 @@ async def test_concurrent_calls_add_up_exactly_on_the_task(db: Database) -> None
     assert after.cost_usd == sum(Decimal(p) for p in prices) == Decimal("6.1382715644")
     assert str(after.cost_usd.normalize()) == "6.1382715644"  # no float arithmetic anywhere
     assert sum(r.cost_usd or Decimal(0) for r in rows) == after.cost_usd
+
+
+async def test_runs_whose_known_totals_go_stale_lose_no_update(db: Database) -> None:
+    """Four runs of one task write at once, each from its own view of the totals
+    (``Spend``), which every other run's write makes stale: each stale compare-and-set
+    falls back to the locked read, so the task's totals are every call's exact sum and
+    each run's view ends at a total some write committed."""
+    task = await new_task(db)
+    spends = [Spend(0, Decimal(0), 10**9, None) for _ in range(4)]
+    prices = ["0.1", "0.0000000001", "1.2345678901", "0.3"]
+
+    async def run(n: int) -> None:
+        ctx = RunContext(task.id, task.correlation_id, spend=spends[n])
+        for i, p in enumerate(prices):
+            await costs.record_llm_call(
+                db, ctx=ctx, agent="parser", completion=completion(1, 2, p), call_id=f"r{n}-{i}"
+            )
+
+    await asyncio.gather(*(run(n) for n in range(4)))
+
+    after = await reload(db, task.id)
+    assert after.cost_usd == 4 * sum(Decimal(p) for p in prices) == Decimal("6.5382715608")
+    assert after.tokens_used == 16 * 3
+    assert max(s.cost_usd for s in spends) == after.cost_usd
+    assert all(s.cost_usd > 0 and s.tokens_used % 3 == 0 for s in spends)
 
 
 async def test_totals_stay_exact_at_any_magnitude_the_column_holds(db: Database) -> None:
