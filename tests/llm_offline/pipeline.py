@@ -30,8 +30,8 @@ from aadap.agents import (
     review_code,
     route_work,
 )
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.enums import PlatformKind
-from aadap.llm.offline import OfflineLLMClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATA = EXAMPLES / "data"

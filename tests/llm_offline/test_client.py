@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from aadap.agents import AgentContext, GeneratedCode, parse_request, review_code
+from aadap.agents.offline import MODEL, OfflineLLMClient
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMResponseError, LLMUnsupportedRequestError
-from aadap.llm.offline import MODEL, OfflineLLMClient
 from aadap.llm.testing import ScriptedLLMClient
 from aadap.llm.types import LLMClient, LLMRequest, Message
 from tests.llm_offline.pipeline import EXAMPLES, execute, run_request

@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aadap.agents.schemas import AggregateOp, Aggregation, TimeGrain
-from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import (
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._schema import (
     Relation,
     is_column,
     is_date,
@@ -25,7 +23,9 @@ from aadap.llm.offline._schema import (
     pick_date,
     resolve_column,
 )
-from aadap.llm.offline._text import safe_name, singular, snake, split_list
+from aadap.agents.offline._text import safe_name, singular, snake, split_list
+from aadap.agents.schemas import AggregateOp, Aggregation, TimeGrain
+from aadap.core.exceptions import LLMUnsupportedRequestError
 
 GRAIN_ADJECTIVES: dict[str, TimeGrain] = {
     "hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._text import singular, snake
 from aadap.core.exceptions import DataFileIsDirectoryError, DataFileNotFoundError
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._text import singular, snake
 
 FORMATS = {
     "csv": "csv",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from aadap.agents.offline._responders import RESPONDERS
 from aadap.core.exceptions import LLMResponseError
-from aadap.llm.offline._responders import RESPONDERS
 from aadap.llm.types import Completion, LLMRequest, Usage
 
 MODEL = "offline-rules-v1"

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 
-from aadap.agents.schemas import Condition, Scalar
-from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import (
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._schema import (
     Relation,
     is_column,
     is_date,
@@ -22,7 +20,9 @@ from aadap.llm.offline._schema import (
     pick_date,
     resolve_column,
 )
-from aadap.llm.offline._text import snake
+from aadap.agents.offline._text import snake
+from aadap.agents.schemas import Condition, Scalar
+from aadap.core.exceptions import LLMUnsupportedRequestError
 
 _NUMERIC = re.compile(r"^(DECIMAL.*|DOUBLE|FLOAT|REAL|.*INT.*|NUMERIC.*)$", re.IGNORECASE)
 

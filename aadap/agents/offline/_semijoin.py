@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 
+from aadap.agents.offline._conditions import IMPLIED_OPS, implied_operator, parse_conditions
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._join import inferred_keys, projection
+from aadap.agents.offline._schema import Relation, is_column, resolve_column
+from aadap.agents.offline._text import IDENT, PATH, safe_name, singular
 from aadap.agents.schemas import AggregateOp, Aggregation, Condition, FilterOp, JoinKey, JoinOp
-from aadap.llm.offline._conditions import IMPLIED_OPS, implied_operator, parse_conditions
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._join import inferred_keys, projection
-from aadap.llm.offline._schema import Relation, is_column, resolve_column
-from aadap.llm.offline._text import IDENT, PATH, safe_name, singular
 
 _I = re.IGNORECASE
 _SUBJ = rf"(?:{PATH}|{IDENT})"

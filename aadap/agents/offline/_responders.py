@@ -10,6 +10,9 @@ from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._parse import parse_request_text
+from aadap.agents.offline._sql import render
 from aadap.agents.schemas import (
     AggregateOp,
     Change,
@@ -24,9 +27,6 @@ from aadap.agents.schemas import (
     Route,
 )
 from aadap.core.enums import Language
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._parse import parse_request_text
-from aadap.llm.offline._sql import render
 
 _DESTRUCTIVE = (exp.Drop, exp.Delete, exp.TruncateTable, exp.Alter, exp.Update)
 

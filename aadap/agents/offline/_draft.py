@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._schema import Relation, file_format, file_relation, resolve_path
+from aadap.agents.offline._text import FILE_EXTENSIONS, Masked, plurals, safe_name, singular
 from aadap.agents.schemas import JoinOp, Operation, Source
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import Relation, file_format, file_relation, resolve_path
-from aadap.llm.offline._text import FILE_EXTENSIONS, Masked, plurals, safe_name, singular
 
 GENERIC_NOUNS = frozenset(
     {

@@ -9,21 +9,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from aadap.agents.schemas import DeduplicateOp, FilterOp
-from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
-from aadap.llm.offline._draft import GENERIC_NOUNS, Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._join import parse_join
-from aadap.llm.offline._metrics import (
+from aadap.agents.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
+from aadap.agents.offline._draft import GENERIC_NOUNS, Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._join import parse_join
+from aadap.agents.offline._metrics import (
     aggregate_op,
     finish_grouping,
     parse_grouping,
     parse_metrics,
 )
-from aadap.llm.offline._schema import Relation, resolve_column
-from aadap.llm.offline._semijoin import parse_counted, parse_semijoin
-from aadap.llm.offline._text import IDENT, PATH, split_list
+from aadap.agents.offline._schema import Relation, resolve_column
+from aadap.agents.offline._semijoin import parse_counted, parse_semijoin
+from aadap.agents.offline._text import IDENT, PATH, split_list
+from aadap.agents.schemas import DeduplicateOp, FilterOp
+from aadap.core.exceptions import LLMUnsupportedRequestError
 
 _I = re.IGNORECASE
 _SUBJ = rf"(?:{PATH}|{IDENT})"

@@ -16,18 +16,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline._clauses import split_target
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import (
+from aadap.agents.offline._clauses import split_target
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._schema import (
     Relation,
     file_format,
     file_relation,
     measure_candidates,
     resolve_path,
 )
-from aadap.llm.offline._text import FILE_EXTENSIONS, PLACEHOLDER, safe_name, singular, snake
+from aadap.agents.offline._text import FILE_EXTENSIONS, PLACEHOLDER, safe_name, singular, snake
+from aadap.core.exceptions import LLMUnsupportedRequestError
 
 _WORD = re.compile(r"[^\s,;:!?()]+")
 _FILE = re.compile(r".+\.(?:" + "|".join(FILE_EXTENSIONS) + r")$", re.IGNORECASE)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+from aadap.agents.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._text import IDENT, PATH
 from aadap.agents.schemas import FilterOp, Requirement
-from aadap.llm.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._text import IDENT, PATH
 
 _I = re.IGNORECASE
 _SUBJ = rf"(?:{PATH}|{IDENT})"

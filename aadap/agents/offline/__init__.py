@@ -73,7 +73,7 @@ files and tables, "or" conditions and other platforms than local are refused.
 Relative paths resolve against the working directory (or its ``data/`` folder).
 """
 
-from aadap.llm.offline._client import MODEL, OfflineLLMClient
-from aadap.llm.offline._errors import CONFIGURE_HINT, SUPPORTED_FAMILY
+from aadap.agents.offline._client import MODEL, OfflineLLMClient
+from aadap.agents.offline._errors import CONFIGURE_HINT, SUPPORTED_FAMILY
 
 __all__ = ["CONFIGURE_HINT", "MODEL", "SUPPORTED_FAMILY", "OfflineLLMClient"]

@@ -12,6 +12,9 @@ import re
 
 import duckdb
 
+from aadap.agents.offline._join import projection
+from aadap.agents.offline._metrics import output_columns, time_alias
+from aadap.agents.offline._schema import READERS
 from aadap.agents.schemas import (
     AggregateOp,
     Aggregation,
@@ -24,9 +27,6 @@ from aadap.agents.schemas import (
     Scalar,
     Source,
 )
-from aadap.llm.offline._join import projection
-from aadap.llm.offline._metrics import output_columns, time_alias
-from aadap.llm.offline._schema import READERS
 
 LIST_TABLES_SQL = (
     "SELECT table_schema, table_name, table_type\n"

@@ -7,15 +7,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aadap.agents.offline import _commands
+from aadap.agents.offline._clauses import CLAUSE_PARSERS, split_target
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._phrasing import rephrase, tidy
+from aadap.agents.offline._suggest import explain
+from aadap.agents.offline._text import Masked, normalise, safe_name, split_clauses
 from aadap.agents.schemas import AggregateOp, DeduplicateOp, FilterOp, Intent, JoinOp, Requirement
 from aadap.core.exceptions import LLMUnsupportedRequestError
-from aadap.llm.offline import _commands
-from aadap.llm.offline._clauses import CLAUSE_PARSERS, split_target
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._phrasing import rephrase, tidy
-from aadap.llm.offline._suggest import explain
-from aadap.llm.offline._text import Masked, normalise, safe_name, split_clauses
 
 _STEP_INTENTS: dict[str, Intent] = {
     "load": "load_file",

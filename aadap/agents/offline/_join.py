@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 
+from aadap.agents.offline._draft import Draft
+from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._schema import Relation, resolve_column
+from aadap.agents.offline._text import IDENT, PATH, safe_name, singular, split_list
 from aadap.agents.schemas import JoinKey, JoinOp
-from aadap.llm.offline._draft import Draft
-from aadap.llm.offline._errors import unsupported
-from aadap.llm.offline._schema import Relation, resolve_column
-from aadap.llm.offline._text import IDENT, PATH, safe_name, singular, split_list
 
 _SUBJ = rf"(?:{PATH}|{IDENT})"
 _KEYS = (
