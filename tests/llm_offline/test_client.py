@@ -9,6 +9,8 @@ import duckdb
 import pytest
 
 from aadap.agents import AgentContext, GeneratedCode, parse_request, review_code
+from aadap.agents._inputs import common_values
+from aadap.agents._prompt import load_prompt
 from aadap.agents.offline import MODEL, OfflineLLMClient
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMResponseError, LLMUnsupportedRequestError
@@ -27,16 +29,17 @@ def test_implements_the_protocol() -> None:
 
 async def test_completion_usage_is_estimated_and_free() -> None:
     client = OfflineLLMClient()
+    task = load_prompt("parser").user(
+        common_values(AgentContext(request_text="list tables", working_dir=EXAMPLES))
+    )
     request = LLMRequest(
-        agent="parser",
-        messages=(Message("system", "s" * 400), Message("user", "u" * 400)),
-        context={"request_text": "list tables", "working_dir": str(EXAMPLES)},
+        agent="parser", messages=(Message("system", "s" * 400), Message("user", task))
     )
 
     completion = await client.complete(request)
 
     assert json.loads(completion.text)["intent"] == "list_tables"
-    assert completion.usage.tokens_in == 200
+    assert completion.usage.tokens_in == (400 + len(task)) // 4
     assert completion.usage.tokens_out == len(completion.text) // 4
     assert completion.usage.cost_usd == Decimal("0")
     assert (completion.provider, completion.model) == ("offline", MODEL)
@@ -50,8 +53,20 @@ async def test_unknown_agent_is_a_response_error() -> None:
         await OfflineLLMClient().complete(request)
 
 
-async def test_missing_requirement_in_context_is_refused() -> None:
-    request = LLMRequest(agent="developer", messages=(Message("user", "x"),), context={})
+async def test_a_prompt_that_is_not_the_agents_own_is_refused() -> None:
+    """The offline rules read the facts an agent puts in its TASK; prose is beyond them."""
+    request = LLMRequest(agent="developer", messages=(Message("user", "write me a join"),))
+
+    with pytest.raises(LLMUnsupportedRequestError, match="not the developer agent's TASK"):
+        await OfflineLLMClient().complete(request)
+
+
+async def test_a_task_without_a_valid_requirement_is_refused() -> None:
+    ctx = AgentContext(request_text="x", working_dir=EXAMPLES)
+    values = {**common_values(ctx), "requirement": "{}", "plan": "{}", "route": "{}"}
+    request = LLMRequest(
+        agent="developer", messages=(Message("user", load_prompt("developer").user(values)),)
+    )
 
     with pytest.raises(LLMUnsupportedRequestError, match="no valid requirement"):
         await OfflineLLMClient().complete(request)

@@ -1,7 +1,9 @@
 """The offline LLM provider: deterministic, rule-based, no network, zero cost.
 
-:class:`OfflineLLMClient` answers each agent from the structured ``request.context``
-(not from the prose prompt) and does real work: it reads file headers with DuckDB,
+:class:`OfflineLLMClient` is a rule-based implementation of the agents. It gets what an
+OpenAI-compatible endpoint gets, the agent's prompt, and reads the facts the agent put in
+its TASK section (``_reading.py``: the request, the requirement, the schema hints, the
+code…) instead of understanding prose; then it does real work: it reads file headers with DuckDB,
 resolves column names against the schema hints, and writes working DuckDB SQL for the
 local platform. Anything outside the grammar below raises
 :class:`~aadap.core.exceptions.LLMUnsupportedRequestError`, whose message says how to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from aadap.agents.offline._reading import read_facts
 from aadap.agents.offline._responders import RESPONDERS
 from aadap.core.exceptions import LLMResponseError
 from aadap.llm.types import Completion, LLMRequest, Usage
@@ -12,7 +13,7 @@ MODEL = "offline-rules-v1"
 
 
 class OfflineLLMClient:
-    """Answers every agent from ``request.context`` with deterministic rules; costs nothing.
+    """Answers every agent from its prompt with deterministic rules; costs nothing.
 
     It never calls the network and never invents code: a request outside its grammar
     raises :class:`~aadap.core.exceptions.LLMUnsupportedRequestError`.
@@ -33,7 +34,7 @@ class OfflineLLMClient:
                 agent_id=request.agent,
                 details={"provider": self.provider, "known_agents": sorted(RESPONDERS)},
             )
-        text = responder(dict(request.context)).model_dump_json(exclude_none=False)
+        text = responder(read_facts(request)).model_dump_json(exclude_none=False)
         prompt_chars = sum(len(message.content) for message in request.messages)
         return Completion(
             text=text,

@@ -28,17 +28,17 @@ MAX_REQUEST_CHARS = 2000
 _SUFFIX = {"filter": "filtered", "deduplicate": "dedup", "join": "enriched"}
 
 
-def parse_request_text(context: dict[str, Any]) -> Requirement:
-    raw = str(context.get("request_text", ""))
+def parse_request_text(facts: dict[str, Any]) -> Requirement:
+    raw = str(facts.get("request_text", ""))
     try:
-        return _parse(raw, context)
+        return _parse(raw, facts)
     except ValidationError as exc:  # our grammar built something the schema refuses
         raise unsupported(
             f"the request does not form a valid requirement ({exc.error_count()} errors)"
         ) from exc
 
 
-def _parse(raw: str, context: dict[str, Any]) -> Requirement:
+def _parse(raw: str, facts: dict[str, Any]) -> Requirement:
     given = _commands.run_sql(raw)
     if given is not None:
         return given
@@ -49,9 +49,9 @@ def _parse(raw: str, context: dict[str, Any]) -> Requirement:
         raise unsupported("the request is empty")
     draft = Draft(
         masked=masked,
-        working_dir=Path(str(context.get("working_dir") or Path.cwd())),
+        working_dir=Path(str(facts.get("working_dir") or Path.cwd())),
         schema_hints={
-            str(k): [str(c) for c in v] for k, v in dict(context.get("schema_hints") or {}).items()
+            str(k): [str(c) for c in v] for k, v in dict(facts.get("schema_hints") or {}).items()
         },
     )
     try:

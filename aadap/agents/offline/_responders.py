@@ -1,4 +1,4 @@
-"""One deterministic responder per agent: structured context in, the agent's JSON out."""
+"""One deterministic responder per agent: the facts read from its prompt in, its JSON out."""
 
 from __future__ import annotations
 
@@ -31,28 +31,28 @@ from aadap.core.enums import Language
 _DESTRUCTIVE = (exp.Drop, exp.Delete, exp.TruncateTable, exp.Alter, exp.Update)
 
 
-def _requirement(context: dict[str, Any], agent: str) -> Requirement:
+def _requirement(facts: dict[str, Any], agent: str) -> Requirement:
     try:
-        return Requirement.model_validate(context.get("requirement"))
+        return Requirement.model_validate(facts.get("requirement"))
     except ValidationError as exc:
-        raise unsupported("the request context carries no valid requirement", agent=agent) from exc
+        raise unsupported("the prompt carries no valid requirement", agent=agent) from exc
 
 
-def _local_only(context: dict[str, Any], agent: str) -> None:
-    if context.get("platform", "local") != "local":
+def _local_only(facts: dict[str, Any], agent: str) -> None:
+    if facts.get("platform", "local") != "local":
         raise unsupported(
-            f"it targets the {context.get('platform')} platform, and the offline provider writes"
+            f"it targets the {facts.get('platform')} platform, and the offline provider writes"
             " DuckDB SQL for the local platform only",
             agent=agent,
         )
 
 
-def parser(context: dict[str, Any]) -> BaseModel:
-    return parse_request_text(context)
+def parser(facts: dict[str, Any]) -> BaseModel:
+    return parse_request_text(facts)
 
 
-def planner(context: dict[str, Any]) -> BaseModel:
-    requirement = _requirement(context, "planner")
+def planner(facts: dict[str, Any]) -> BaseModel:
+    requirement = _requirement(facts, "planner")
     reads = [s.path or s.name for s in requirement.sources]
     steps = [
         f"Read {s.path} with DuckDB's {s.format} reader"
@@ -82,7 +82,7 @@ def planner(context: dict[str, Any]) -> BaseModel:
             )
     steps += _closing_steps(requirement)
     multi_step = len(requirement.operations) >= 2
-    local = context.get("platform", "local") == "local"
+    local = facts.get("platform", "local") == "local"
     optimise = multi_step or (
         not local and any(op.kind in ("join", "aggregate") for op in requirement.operations)
     )
@@ -114,18 +114,18 @@ def _closing_steps(requirement: Requirement) -> list[str]:
     return [f"{verb} the table {requirement.target_table} with the result"]
 
 
-def router(context: dict[str, Any]) -> BaseModel:
-    _requirement(context, "router")
+def router(facts: dict[str, Any]) -> BaseModel:
+    _requirement(facts, "router")
     return Route(
         developer="sql", language=Language.SQL, reason="The offline provider writes SQL only."
     )
 
 
-def developer(context: dict[str, Any]) -> BaseModel:
-    requirement = _requirement(context, "developer")
-    feedback = [str(item) for item in context.get("feedback") or []]
+def developer(facts: dict[str, Any]) -> BaseModel:
+    requirement = _requirement(facts, "developer")
+    feedback = [str(item) for item in facts.get("feedback") or []]
     if requirement.intent != "run_sql":
-        _local_only(context, "developer")
+        _local_only(facts, "developer")
     elif feedback:
         raise unsupported(
             "the given SQL statement was rejected (" + "; ".join(feedback)[:300] + ") and the"
@@ -147,13 +147,13 @@ def developer(context: dict[str, Any]) -> BaseModel:
     )
 
 
-def reviewer(context: dict[str, Any]) -> BaseModel:
-    requirement = _requirement(context, "reviewer")
-    code = str((context.get("code") or {}).get("code", ""))
+def reviewer(facts: dict[str, Any]) -> BaseModel:
+    requirement = _requirement(facts, "reviewer")
+    code = str(facts.get("code", ""))
     findings: list[DraftFinding] = []
-    syntax = [str(issue) for issue in context.get("syntax_issues") or []]
-    if context.get("language", "sql") == "sql" and not syntax:
-        findings += _sql_findings(code, requirement, context)
+    syntax = [str(issue) for issue in facts.get("syntax") or []]
+    if facts.get("language", "sql") == "sql" and not syntax:
+        findings += _sql_findings(code, requirement, facts)
     blocking = [f for f in findings if f.severity in ("error", "critical")]
     passed = not syntax and not blocking
     summary = (
@@ -163,9 +163,7 @@ def reviewer(context: dict[str, Any]) -> BaseModel:
     return ReviewDraft(passed=passed, findings=findings, summary=summary)
 
 
-def _sql_findings(
-    code: str, requirement: Requirement, context: dict[str, Any]
-) -> list[DraftFinding]:
+def _sql_findings(code: str, requirement: Requirement, facts: dict[str, Any]) -> list[DraftFinding]:
     findings: list[DraftFinding] = []
     try:
         statements = [s for s in sqlglot.parse(code, read="duckdb") if s is not None]
@@ -184,7 +182,7 @@ def _sql_findings(
                 severity="error", message=f"the code does not create the target table {target}"
             )
         )
-    hints = {str(k).lower() for k in context.get("schema_hints") or {}}
+    hints = {str(k).lower() for k in facts.get("schema_hints") or {}}
     if target and requirement.write_mode == "create" and target.lower() in hints:
         findings.append(
             DraftFinding(
@@ -224,9 +222,9 @@ def _sql_findings(
     return findings
 
 
-def optimiser(context: dict[str, Any]) -> BaseModel:
-    code = str((context.get("code") or {}).get("code", ""))
-    if context.get("language") != "sql" or context.get("platform", "local") != "local":
+def optimiser(facts: dict[str, Any]) -> BaseModel:
+    code = str(facts.get("code", ""))
+    if facts.get("language") != "sql" or facts.get("platform", "local") != "local":
         return OptimisationDraft(
             code=code, expected_improvement="none: the offline provider only formats local SQL"
         )
