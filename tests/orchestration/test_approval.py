@@ -23,6 +23,8 @@ from aadap.llm.types import LLMRequest
 from aadap.orchestration import approval
 from tests.orchestration.conftest import Harness, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 T = TypeVar("T")
 DELETE = "run: DELETE FROM orders_raw WHERE amount < 50"
 

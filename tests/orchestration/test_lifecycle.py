@@ -28,6 +28,8 @@ from aadap.orchestration import lifecycle as orchestration
 from aadap.orchestration import steps
 from tests.orchestration.conftest import DATA, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 
 HAPPY_PATH = [

@@ -25,6 +25,8 @@ from aadap.services import artifacts, context, gate, tasks
 from aadap.services.lifecycle import Lifecycle
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 # two operations: the offline planner asks for the optimiser, so every step runs
 PIPELINE = (

@@ -19,6 +19,8 @@ from aadap.services import context, tasks
 from aadap.services.lifecycle import Lifecycle
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 FINDING = "the table must be named orders_raw_v2 to match the warehouse convention"
 
