@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.llm_offline.paraphrases.reference import (
+from tests.agents.offline.paraphrases.reference import (
     Expect,
     Profiled,
     Refused,

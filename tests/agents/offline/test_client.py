@@ -16,7 +16,7 @@ from aadap.core.enums import Language
 from aadap.core.exceptions import LLMResponseError, LLMUnsupportedRequestError
 from aadap.llm.testing import ScriptedLLMClient
 from aadap.llm.types import LLMClient, LLMRequest, Message
-from tests.llm_offline.pipeline import EXAMPLES, execute, run_request
+from tests.agents.offline.pipeline import EXAMPLES, execute, run_request
 
 
 def test_implements_the_protocol() -> None:

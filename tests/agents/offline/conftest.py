@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.llm_offline.pipeline import DATA
+from tests.agents.offline.pipeline import DATA
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Each request runs through every agent with the offline provider; the SQL runs on DuckDB
 over the corpus's own data and is compared with values computed in plain Python
-(``tests/llm_offline/paraphrases/reference.py``), never with SQL text.
+(``tests/agents/offline/paraphrases/reference.py``), never with SQL text.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
-from tests.llm_offline.paraphrases.corpus import KINDS, Case, cases
-from tests.llm_offline.paraphrases.reference import Refused
-from tests.llm_offline.paraphrases.runner import judge
+from tests.agents.offline.paraphrases.corpus import KINDS, Case, cases
+from tests.agents.offline.paraphrases.reference import Refused
+from tests.agents.offline.paraphrases.runner import judge
 
 CASES = cases()
 

@@ -33,7 +33,7 @@ from aadap.agents import (
 from aadap.agents.offline import OfflineLLMClient
 from aadap.core.enums import PlatformKind
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 DATA = EXAMPLES / "data"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from aadap.agents import check_syntax
 from aadap.core.enums import Language, PlatformKind
-from tests.llm_offline.pipeline import (
+from tests.agents.offline.pipeline import (
     DATA,
     assert_close,
     execute,

@@ -10,8 +10,8 @@ from typing import Any
 import duckdb
 
 from aadap.core.exceptions import LLMUnsupportedRequestError
-from tests.llm_offline.paraphrases.corpus import TABLES, Case
-from tests.llm_offline.paraphrases.reference import (
+from tests.agents.offline.paraphrases.corpus import TABLES, Case
+from tests.agents.offline.paraphrases.reference import (
     DATA,
     HERE,
     Profiled,
@@ -23,7 +23,7 @@ from tests.llm_offline.paraphrases.reference import (
     norm,
     whole,
 )
-from tests.llm_offline.pipeline import execute, run_request
+from tests.agents.offline.pipeline import execute, run_request
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from aadap.core.exceptions import LLMUnsupportedRequestError
-from tests.llm_offline.paraphrases.reference import HERE, norm, rows, whole
-from tests.llm_offline.paraphrases.runner import seed
-from tests.llm_offline.pipeline import execute, run_request, table
+from tests.agents.offline.paraphrases.reference import HERE, norm, rows, whole
+from tests.agents.offline.paraphrases.runner import seed
+from tests.agents.offline.pipeline import execute, run_request, table
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import duckdb
 import pytest
 
-from tests.llm_offline.pipeline import (
+from tests.agents.offline.pipeline import (
     assert_close,
     execute,
     grouped,

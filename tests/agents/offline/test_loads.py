@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.llm_offline.pipeline import DATA, EXAMPLES, execute, read_csv, run_request, table
+from tests.agents.offline.pipeline import DATA, EXAMPLES, execute, read_csv, run_request, table
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from aadap.core.exceptions import (
     LLMUnsupportedRequestError,
     is_retryable,
 )
-from tests.llm_offline.pipeline import run_request
+from tests.agents.offline.pipeline import run_request
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from tests.llm_offline.paraphrases.reference import HERE, norm, rows
-from tests.llm_offline.pipeline import execute, run_request, table
+from tests.agents.offline.paraphrases.reference import HERE, norm, rows
+from tests.agents.offline.pipeline import execute, run_request, table
 
 SESSION = [
     "Load the staff file data/staff.csv as table staff_raw",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from aadap.agents import load_examples
-from tests.llm_offline.pipeline import (
+from tests.agents.offline.pipeline import (
     EXAMPLES,
     assert_close,
     execute,
