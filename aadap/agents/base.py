@@ -87,9 +87,9 @@ async def run_agent(
 ) -> M:
     """Ask ``client`` for an ``output`` until it validates, at most three times.
 
-    ``task_values`` fill the prompt's TASK placeholders (every fact the model gets goes
-    there, for a real model and the offline rules alike); ``check`` adds agent-specific errors (an empty
-    list means the answer is acceptable).
+    ``task_values`` fill the prompt's TASK placeholders: every fact the model gets goes
+    there, for a real model and the offline rules alike. ``check`` adds agent-specific
+    errors (an empty list means the answer is acceptable).
     """
     template = load_prompt(agent.value)
     system = Message("system", template.system(output))
