@@ -20,7 +20,7 @@ MAX_CLASS_METHODS = 12
 
 LONG_MODULES = {
     "core/config.py": "every settings group in one module; issue 19 point 5 makes it one per group",
-    "core/exceptions.py": "the whole taxonomy in one place (as Prefect's exceptions.py): declarations",
+    "core/exceptions.py": "the whole taxonomy in one place, as Prefect keeps it: declarations",
     "platforms/fabric.py": "the Fabric REST client: notebooks, jobs, polling and lakehouse files",
     "safety/_py_fold.py": "one AST visitor folding Python constants for the analysis",
     "safety/_py_names.py": "one AST visitor resolving Python names for the analysis",
@@ -39,7 +39,7 @@ LONG_FUNCTIONS = {
     "cli/_serve.py:register.submit": "checks the server and every option before sending a run",
     "orchestration/approval.py:describe": "builds the approval form's Markdown; linear",
     "orchestration/lifecycle.py:_lifecycle": "the flow's step sequence with resume points",
-    "platforms/local.py:LocalPlatform._run_python": "the sandboxed subprocess: limits, drain, kill, result",
+    "platforms/local.py:LocalPlatform._run_python": "the sandboxed process: limits, drain, kill",
     "safety/_py_names.py:NameResolver.__init__": "the table of names the resolver knows",
     "safety/_py_sql.py:embedded_sql": "every way Python code hands SQL to an engine",
     "safety/analyze.py:analyze": "the decision table of the safety analysis",
