@@ -73,7 +73,7 @@ def test_run_a_bundled_example_on_the_embedded_defaults(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.prefect  # `aadap run` starts Prefect's embedded server
-@pytest.mark.timeout(900)  # many full lifecycles: minutes on a loaded machine
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_every_bundled_example_runs_end_to_end_in_order(tmp_path: Path) -> None:
     """The examples build on each other's tables, so they run in order against one
     AADAP_HOME (SQLite, DuckDB); a Prefect server on PostgreSQL spares each run the
@@ -209,7 +209,7 @@ def test_an_unsupported_database_url_is_a_configuration_error(migrated_home: Pat
 
 @pytest.mark.slow
 @pytest.mark.prefect  # `aadap run` starts Prefect's embedded server
-@pytest.mark.timeout(900)  # many full lifecycles: minutes on a loaded machine
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_simultaneous_runs_on_a_fresh_home_all_complete_without_a_traceback(
     tmp_path: Path,
 ) -> None:

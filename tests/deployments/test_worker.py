@@ -21,7 +21,7 @@ PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # a Prefect server, a deploy of every flow, a worker, a lifecycle
+@pytest.mark.timeout(1800)  # a Prefect server, a deploy of every flow, a worker, a lifecycle
 def test_prefect_deploy_all_then_a_worker_runs_a_lifecycle(
     prefect_server: str, tmp_path: Path
 ) -> None:

@@ -34,7 +34,7 @@ LIFECYCLES = 20
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # many full lifecycles: minutes on a loaded machine
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_twenty_simultaneous_lifecycles_on_one_fresh_home_all_complete(
     prefect_api: None, tmp_path: Path
 ) -> None:
