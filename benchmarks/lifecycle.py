@@ -293,9 +293,9 @@ def build_baseline(settings: Any) -> Any:
 
     from aadap import agents
     from aadap.agents import AgentContext, GeneratedCode, Plan, Requirement, Review, Route
+    from aadap.agents.offline import OfflineLLMClient
     from aadap.core.enums import Environment, Language, PlatformKind
     from aadap.core.requests import TaskRequest
-    from aadap.llm.offline import OfflineLLMClient
     from aadap.llm.types import Completion, LLMRequest
     from aadap.orchestration import reports
     from aadap.orchestration.lifecycle import _tag_flow_run as tag_flow_run

@@ -2,7 +2,7 @@
 
     python benchmarks/offline_coverage.py [--refusals] [--wrong]
 
-Every request of ``tests/llm_offline/paraphrases`` runs through all the agents with the
+Every request of ``tests/agents/offline/paraphrases`` runs through all the agents with the
 offline provider; the SQL runs on DuckDB over the corpus's own CSV files and its result
 is compared with values computed in plain Python. Printed per operation kind: the share
 understood, the share correct among those understood, and the refusals. ``ambiguous``
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.llm_offline.paraphrases.corpus import KINDS, cases
-from tests.llm_offline.paraphrases.runner import Verdict, judge
+from tests.agents.offline.paraphrases.corpus import KINDS, cases
+from tests.agents.offline.paraphrases.runner import Verdict, judge
 
 
 async def _run() -> list[Verdict]:

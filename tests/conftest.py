@@ -1,5 +1,10 @@
 """Suite-wide fixtures: an isolated AADAP_HOME and PREFECT_HOME, and the two databases.
 
+A test that starts Prefect (a test harness, a ``prefect server``, a served deployment)
+carries ``@pytest.mark.prefect``, so ``-m "not prefect"`` is a quick run: a test using one
+of :data:`PREFECT_FIXTURES` without it is refused at collection, and
+:func:`prefect_server_on_postgres` fails a test that starts a server without it.
+
 PostgreSQL comes from ``AADAP_TEST_DATABASE_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``); a throwaway database is created
 per test session and dropped afterwards. Without a reachable server the
@@ -48,6 +53,36 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+PREFECT_FIXTURES = frozenset({"prefect_api", "prefect_server", "served"})
+"""The fixtures that start Prefect (tests/orchestration, tests/deployments)."""
+_running: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        f"{item.nodeid} (uses {', '.join(sorted(PREFECT_FIXTURES & set(fixtures)))})"
+        for item in items
+        if (fixtures := getattr(item, "fixturenames", ()))
+        and PREFECT_FIXTURES & set(fixtures)
+        and item.get_closest_marker("prefect") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests that start Prefect must be marked @pytest.mark.prefect:\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]  # before its fixtures: prefect_server_on_postgres checks the marker
+
+
+def _require_prefect_marker(what: str) -> None:
+    if _running and _running[0].get_closest_marker("prefect") is None:
+        pytest.fail(f"{_running[0].nodeid} starts {what} but is not marked @pytest.mark.prefect")
+
+
 def _pg_conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://").replace(
         "postgres://", "postgresql://"
@@ -90,6 +125,7 @@ def prefect_server_on_postgres(home: Path) -> Iterator[str]:
     PostgreSQL, not SQLite: Prefect's SQLite server stalls about two seconds whenever
     writers collide (shared/reference/prefect-notes.md §4), which would dominate the suite.
     """
+    _require_prefect_marker("a Prefect server")
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from tests.fakes.processes import drain_prefect_workers, prefect_server

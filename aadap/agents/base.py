@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,17 +43,6 @@ class AgentContext:
     feedback: list[str] = field(default_factory=list)
     task_id: str | None = None
     correlation_id: str | None = None
-
-    def base_context(self) -> dict[str, Any]:
-        """The structured inputs every request carries (the offline provider reads them)."""
-        return {
-            "request_text": self.request_text,
-            "platform": self.platform.value,
-            "environment": self.environment.value,
-            "working_dir": str(self.working_dir),
-            "schema_hints": {table: list(cols) for table, cols in self.schema_hints.items()},
-            "feedback": list(self.feedback),
-        }
 
 
 def strip_fences(text: str) -> str:
@@ -94,14 +83,13 @@ async def run_agent(
     agent: AgentType,
     output: type[M],
     task_values: Mapping[str, str],
-    context: Mapping[str, Any],
     check: Check[M] | None = None,
 ) -> M:
     """Ask ``client`` for an ``output`` until it validates, at most three times.
 
-    ``task_values`` fill the prompt's TASK placeholders; ``context`` is merged into
-    the request's structured context; ``check`` adds agent-specific errors (an empty
-    list means the answer is acceptable).
+    ``task_values`` fill the prompt's TASK placeholders: every fact the model gets goes
+    there, for a real model and the offline rules alike. ``check`` adds agent-specific
+    errors (an empty list means the answer is acceptable).
     """
     template = load_prompt(agent.value)
     system = Message("system", template.system(output))
@@ -113,7 +101,6 @@ async def run_agent(
         request = LLMRequest(
             agent=agent.value,
             messages=(system, Message("user", user)),
-            context={**ctx.base_context(), **context, "attempt": attempt},
             json_output=True,
         )
         completion = await client.complete(request)

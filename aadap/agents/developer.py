@@ -41,11 +41,5 @@ async def develop_code(
             "plan": render_model(plan),
             "route": render_model(route),
         },
-        context={
-            "requirement": requirement.model_dump(mode="json"),
-            "plan": plan.model_dump(mode="json"),
-            "route": route.model_dump(mode="json"),
-            "language": route.language.value,
-        },
         check=check,
     )

@@ -37,11 +37,6 @@ async def optimise_code(
             "code": code.code,
             "language": code.language.value,
         },
-        context={
-            "plan": plan.model_dump(mode="json"),
-            "code": code.model_dump(mode="json"),
-            "language": code.language.value,
-        },
     )
     report = check_syntax(draft.code, code.language, ctx.platform)
     if not report.ok:

@@ -29,5 +29,4 @@ async def parse_request(client: LLMClient, ctx: AgentContext) -> Requirement:
         agent=AgentType.PARSER,
         output=Requirement,
         task_values=common_values(ctx),
-        context={},
     )

@@ -17,5 +17,4 @@ async def plan_work(client: LLMClient, ctx: AgentContext, requirement: Requireme
         agent=AgentType.PLANNER,
         output=Plan,
         task_values={**common_values(ctx), "requirement": render_model(requirement)},
-        context={"requirement": requirement.model_dump(mode="json")},
     )

@@ -6,7 +6,7 @@ finding with ``source="syntax"``, and any error or critical finding fails the re
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model
+from aadap.agents._inputs import common_values, render_model, render_syntax
 from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import (
     BLOCKING_SEVERITIES,
@@ -67,12 +67,7 @@ async def review_code(
             "requirement": render_model(requirement),
             "code": code.code,
             "language": code.language.value,
-        },
-        context={
-            "requirement": requirement.model_dump(mode="json"),
-            "code": code.model_dump(mode="json"),
-            "language": code.language.value,
-            "syntax_issues": [issue.message for issue in report.issues],
+            "syntax": render_syntax(report),
         },
     )
     return merge_review(draft, report)

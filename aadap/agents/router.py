@@ -86,9 +86,5 @@ async def route_work(
             "requirement": render_model(requirement),
             "plan": render_model(plan),
         },
-        context={
-            "requirement": requirement.model_dump(mode="json"),
-            "plan": plan.model_dump(mode="json"),
-        },
         check=lambda route: route_problems(route, ctx.platform),
     )

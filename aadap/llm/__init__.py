@@ -1,13 +1,14 @@
 """The LLM layer: messages in, ``Completion`` with usage and cost out.
 
-``build_client(settings)`` returns the configured provider: the offline
-deterministic provider (no network, zero cost) or any OpenAI-compatible
-endpoint. Test doubles live in :mod:`aadap.llm.testing`.
+Transport, usage and pricing only: :class:`OpenAICompatibleClient` talks to any
+OpenAI-compatible endpoint. The offline rule-based model is an implementation of the
+agents and lives beside them (:mod:`aadap.agents.offline`); the agents' choice between
+the two is :func:`aadap.agents.client.build_client`. Test doubles live in
+:mod:`aadap.llm.testing`.
 """
 
 from __future__ import annotations
 
-from aadap.core.config import LLMSettings
 from aadap.llm._guard import allow_real_llm
 from aadap.llm.openai import OpenAICompatibleClient
 from aadap.llm.pricing import price_call, price_from_override, price_usage
@@ -21,21 +22,6 @@ from aadap.llm.types import (
     Usage,
 )
 
-
-def build_client(settings: LLMSettings) -> LLMClient:
-    """The client for ``settings.provider`` (``"openai"`` or ``"offline"``)."""
-    if settings.provider == "openai":
-        return OpenAICompatibleClient(settings)
-    # Lazy: the offline provider is only imported when configured. Drop the ignore
-    # once aadap.llm.offline exports OfflineLLMClient (it is written in parallel).
-    from aadap.llm.offline import (  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        OfflineLLMClient,
-    )
-
-    client: LLMClient = OfflineLLMClient()
-    return client
-
-
 __all__ = [
     "Completion",
     "LLMClient",
@@ -46,7 +32,6 @@ __all__ = [
     "RetryHook",
     "Usage",
     "allow_real_llm",
-    "build_client",
     "price_call",
     "price_from_override",
     "price_usage",

@@ -134,7 +134,7 @@ class FunctionLLMClient(_RecordingClient):
 
 
 class FaultInjectingLLMClient(_RecordingClient):
-    """Delegates to ``inner`` (e.g. the offline provider) except where a per-agent script says otherwise.
+    """Delegates to ``inner`` (e.g. ``aadap.agents.offline.OfflineLLMClient``) except where a per-agent script says otherwise.
 
     ``FaultInjectingLLMClient(OfflineLLMClient(), {"developer": [LLMRateLimitError, LLMRateLimitError]})``
     makes the developer's first two calls fail with a rate limit and lets every

@@ -51,15 +51,12 @@ class LLMRequest:
     """One chat completion request.
 
     ``agent`` names the calling agent (parser, planner, router, developer,
-    reviewer, optimiser); providers use it to pick the model. ``context`` carries
-    the structured inputs the prompt was rendered from (request text,
-    requirement, code, feedback…): real providers ignore it and read the
-    messages, the offline provider reads it instead of parsing prose.
+    reviewer, optimiser); providers use it to pick the model. Everything a model
+    learns is in ``messages``: there is no side channel.
     """
 
     agent: str
     messages: tuple[Message, ...]
-    context: dict[str, Any] = field(default_factory=dict)
     json_output: bool = True
     max_output_tokens: int | None = None
     temperature: float | None = None

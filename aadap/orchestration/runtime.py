@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
+from aadap.agents.client import build_client
 from aadap.core.config import Settings, load_settings
 from aadap.db import migrate
 from aadap.db.session import Database
-from aadap.llm import build_client
 from aadap.llm.types import LLMClient
 from aadap.orchestration import secret_blocks
 from aadap.services.runtime import Runtime

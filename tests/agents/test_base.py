@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 from aadap.agents import MAX_OUTPUT_ATTEMPTS, parse_request, plan_work
+from aadap.agents._inputs import read_feedback, read_hints, read_model
 from aadap.agents._prompt import load_prompt
 from aadap.agents.base import strip_fences, validate_output
 from aadap.agents.schemas import Requirement
@@ -35,7 +36,7 @@ async def test_valid_output_is_returned_after_one_call() -> None:
     assert client.remaining == 0
 
 
-async def test_request_carries_system_and_user_messages_and_structured_context() -> None:
+async def test_request_carries_system_and_user_messages_with_every_fact_in_the_task() -> None:
     client = ScriptedLLMClient([VALID])
     ctx = payloads.ctx(feedback=["fix the join"])
 
@@ -52,13 +53,14 @@ async def test_request_carries_system_and_user_messages_and_structured_context()
     assert user.startswith("TASK")
     assert ctx.request_text in user
     assert "fix the join" in user
-    assert request.context["request_text"] == ctx.request_text
-    assert request.context["working_dir"] == "/data"
-    assert request.context["schema_hints"] == {"customers": ["customer_id", "name"]}
-    assert request.context["platform"] == "local"
-    assert request.context["environment"] == "SANDBOX"
-    assert request.context["feedback"] == ["fix the join"]
-    assert request.context["attempt"] == 1
+    values = load_prompt("parser").read_user(user)  # what any model can read off the prompt
+    assert values is not None
+    assert values["request_text"] == ctx.request_text
+    assert values["working_dir"] == "/data"
+    assert read_hints(values["schema_hints"]) == {"customers": ["customer_id", "name"]}
+    assert values["platform"] == "local"
+    assert values["environment"] == "SANDBOX"
+    assert read_feedback(values["feedback"]) == ["fix the join"]
 
 
 async def test_invalid_twice_then_valid_makes_three_requests_with_corrections() -> None:
@@ -68,7 +70,10 @@ async def test_invalid_twice_then_valid_makes_three_requests_with_corrections() 
 
     assert requirement.intent == "load_file"
     assert len(client.requests) == 3
-    assert [r.context["attempt"] for r in client.requests] == [1, 2, 3]
+    template = load_prompt("parser")
+    tasks = [template.read_user(r.messages[1].content) for r in client.requests]
+    assert tasks[0] is not None
+    assert tasks == [tasks[0]] * 3  # the TASK reads the same under a CORRECTION section
     first_user = client.requests[0].messages[1].content
     assert "CORRECTION REQUIRED" not in first_user
     second_user = client.requests[1].messages[1].content
@@ -123,7 +128,7 @@ async def test_empty_request_is_refused_without_a_call() -> None:
     assert client.requests == []
 
 
-async def test_planner_receives_the_requirement_in_prompt_and_context() -> None:
+async def test_planner_receives_the_requirement_in_the_prompt() -> None:
     client = ScriptedLLMClient([json.dumps(payloads.plan_json())])
     requirement = payloads.requirement()
 
@@ -132,7 +137,9 @@ async def test_planner_receives_the_requirement_in_prompt_and_context() -> None:
     assert plan.optimise is True
     request = client.requests[0]
     assert request.agent == "planner"
-    assert request.context["requirement"] == requirement.model_dump(mode="json")
+    values = load_prompt("planner").read_user(request.messages[1].content)
+    assert values is not None
+    assert read_model(values["requirement"]) == requirement.model_dump(mode="json")
     assert "/data/orders.csv" in request.messages[1].content
 
 

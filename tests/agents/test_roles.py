@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from aadap.agents import develop_code, optimise_code, review_code, route_work
+from aadap.agents import check_syntax, develop_code, optimise_code, review_code, route_work
+from aadap.agents._inputs import read_feedback, read_model, read_syntax
+from aadap.agents._prompt import load_prompt
 from aadap.core.enums import Language, PlatformKind
 from aadap.core.exceptions import AgentOutputInvalidError, LLMServerError
 from aadap.llm.testing import ScriptedLLMClient
@@ -51,7 +53,9 @@ async def test_unclear_remote_work_asks_the_llm_and_checks_the_language() -> Non
 
     assert (route.developer, route.language) == ("pyspark", Language.PYSPARK)
     assert len(client.requests) == 2
-    assert client.requests[0].context["plan"] == payloads.plan().model_dump(mode="json")
+    values = load_prompt("router").read_user(client.requests[0].messages[1].content)
+    assert values is not None
+    assert read_model(values["plan"]) == payloads.plan().model_dump(mode="json")
     assert "the 'sql' developer writes sql, not pyspark" in client.requests[1].messages[1].content
 
 
@@ -69,9 +73,10 @@ async def test_developer_returns_code_and_sends_route_and_feedback() -> None:
     assert code.target_tables == ["orders"]
     request = client.requests[0]
     assert request.agent == "developer"
-    assert request.context["route"]["language"] == "sql"
-    assert request.context["language"] == "sql"
-    assert request.context["feedback"] == ["line 1: syntax error"]
+    values = load_prompt("developer").read_user(request.messages[1].content)
+    assert values is not None
+    assert read_model(values["route"])["language"] == "sql"
+    assert read_feedback(values["feedback"]) == ["line 1: syntax error"]
     assert "line 1: syntax error" in request.messages[1].content
 
 
@@ -113,7 +118,12 @@ async def test_llm_cannot_pass_code_with_a_syntax_error() -> None:
     assert syntax
     assert syntax[0].severity == "error"
     assert syntax[0].line == 1
-    assert client.requests[0].context["syntax_issues"]
+    values = load_prompt("reviewer").read_user(client.requests[0].messages[1].content)
+    assert values is not None
+    assert read_syntax(values["syntax"]) == [
+        issue.message for issue in check_syntax(BROKEN_SQL, Language.SQL, PlatformKind.LOCAL).issues
+    ]
+    assert read_syntax(values["syntax"])  # the model is told what the syntax check found
     assert review.summary.startswith("Syntax check failed")
 
 

@@ -30,7 +30,7 @@ from tests import builders
 from tests.cli import AADAP, aadap, cli_env
 from tests.conftest import prefect_server_on_postgres, settings_for, throwaway_postgres_database
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.prefect]  # the trail comes from `aadap run`
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AT_LEAST_WARNING = ["WARNING", "ERROR", "CRITICAL"]

@@ -28,6 +28,7 @@ def sqlite_rows(home: Path, query: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.slow
+@pytest.mark.prefect  # `aadap run` starts Prefect's embedded server
 def test_run_a_bundled_example_on_the_embedded_defaults(tmp_path: Path) -> None:
     """A fresh machine: no database, no Prefect server, no LLM account; any working directory."""
     cwd = tmp_path / "elsewhere"
@@ -71,6 +72,8 @@ def test_run_a_bundled_example_on_the_embedded_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.prefect  # `aadap run` starts Prefect's embedded server
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_every_bundled_example_runs_end_to_end_in_order(tmp_path: Path) -> None:
     """The examples build on each other's tables, so they run in order against one
     AADAP_HOME (SQLite, DuckDB); a Prefect server on PostgreSQL spares each run the
@@ -205,6 +208,8 @@ def test_an_unsupported_database_url_is_a_configuration_error(migrated_home: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.prefect  # `aadap run` starts Prefect's embedded server
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_simultaneous_runs_on_a_fresh_home_all_complete_without_a_traceback(
     tmp_path: Path,
 ) -> None:

@@ -24,7 +24,7 @@ from aadap.db import models
 from tests.deployments.conftest import Served, aadap_serve
 from tests.fakes.openai_server import FakeOpenAIServer, Fault
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.postgres]
 
 HELD_SECONDS = 300.0
 """How long the fake holds an answer unless released first (teardown releases it)."""

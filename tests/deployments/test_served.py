@@ -24,6 +24,8 @@ from aadap.db import models
 from aadap.orchestration import approval
 from tests.deployments.conftest import AADAP, Served, served_env
 
+pytestmark = pytest.mark.prefect
+
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 LIFECYCLE = "task-lifecycle/task-lifecycle"
 

@@ -14,11 +14,14 @@ from tests.conftest import throwaway_postgres_database
 from tests.deployments.conftest import served_env
 from tests.fakes.processes import stop
 
+pytestmark = pytest.mark.prefect
+
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a Prefect server, a deploy of every flow, a worker, a lifecycle
 def test_prefect_deploy_all_then_a_worker_runs_a_lifecycle(
     prefect_server: str, tmp_path: Path
 ) -> None:

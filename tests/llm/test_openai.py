@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from aadap.agents.client import build_client
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import LLMSettings, PriceOverride
 from aadap.core.exceptions import InvalidConfigurationError, MissingConfigurationError
-from aadap.llm import LLMClient, build_client
+from aadap.llm import LLMClient
 from aadap.llm.openai import OpenAICompatibleClient
 from aadap.llm.types import LLMRequest, Message
 from tests.fakes.openai_server import ChatReply, FakeOpenAIServer
@@ -183,9 +185,6 @@ async def test_build_client_returns_the_openai_client_for_provider_openai(
 
 
 def test_build_client_returns_the_offline_client_for_provider_offline() -> None:
-    offline = pytest.importorskip("aadap.llm.offline")
-    if not hasattr(offline, "OfflineLLMClient"):  # the offline package is written in parallel
-        pytest.skip("aadap.llm.offline does not export OfflineLLMClient yet")
     client = build_client(LLMSettings(provider="offline"))
-    assert isinstance(client, offline.OfflineLLMClient)
+    assert isinstance(client, OfflineLLMClient)
     assert isinstance(client, LLMClient)

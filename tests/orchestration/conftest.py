@@ -13,10 +13,10 @@ from prefect.states import State
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import PriceOverride, RetrySettings, Settings
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.testing import FaultInjectingLLMClient, ScriptStep
 from aadap.orchestration.runtime import use_runtime
 from aadap.services.runtime import Runtime

@@ -15,10 +15,15 @@ import duckdb
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from aadap.agents._inputs import read_feedback
+from aadap.agents._prompt import load_prompt
 from aadap.core.config import SafetySettings
 from aadap.db import models
+from aadap.llm.types import LLMRequest
 from aadap.orchestration import approval
 from tests.orchestration.conftest import Harness, HarnessFactory
+
+pytestmark = pytest.mark.prefect
 
 T = TypeVar("T")
 DELETE = "run: DELETE FROM orders_raw WHERE amount < 50"
@@ -169,9 +174,7 @@ async def test_rejection_goes_back_to_development_with_the_comment_then_cancels_
     await _eventually(second_pending)
     developer_calls = [r for r in h.llm.requests if r.agent == "developer"]
     assert len(developer_calls) == 2
-    assert any(
-        "keep rows under 50" in note for note in developer_calls[1].context.get("feedback", [])
-    )
+    assert any("keep rows under 50" in note for note in _feedback(developer_calls[1]))
     await approval.submit(
         task.flow_run_id or "", approval.ApprovalDecision(decision="reject", reviewer="carol")
     )
@@ -248,3 +251,10 @@ async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+def _feedback(request: LLMRequest) -> list[str]:
+    """The feedback the developer was given, read off its prompt (the only channel)."""
+    values = load_prompt("developer").read_user(request.messages[-1].content)
+    assert values is not None
+    return read_feedback(values["feedback"])

@@ -28,6 +28,8 @@ from aadap.orchestration import approval
 from tests.cli import AADAP, cli_env
 from tests.orchestration.conftest import HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 DELETE = "run: DELETE FROM orders_raw WHERE amount < 50"
 STARTUP_TIMEOUT = 120.0
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from aadap.db import models
 from tests.orchestration.conftest import HarnessFactory
+
+pytestmark = pytest.mark.prefect
 
 
 def tables(home: Path) -> list[str]:

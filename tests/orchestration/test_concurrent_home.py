@@ -26,12 +26,15 @@ from prefect.settings import PREFECT_API_URL
 
 from tests.orchestration.conftest import DATA
 
+pytestmark = pytest.mark.prefect
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).parent / "_scripts" / "one_lifecycle.py"
 LIFECYCLES = 20
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # many full lifecycles: minutes on a loaded machine
 def test_twenty_simultaneous_lifecycles_on_one_fresh_home_all_complete(
     prefect_api: None, tmp_path: Path
 ) -> None:

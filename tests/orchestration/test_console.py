@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -47,6 +48,7 @@ async def _run_log(flow_run_id: str) -> list[Any]:
         )
 
 
+@pytest.mark.prefect
 async def test_a_run_is_named_tagged_and_its_log_tells_the_story(
     make_harness: HarnessFactory,
 ) -> None:
@@ -88,6 +90,7 @@ async def test_a_run_is_named_tagged_and_its_log_tells_the_story(
     assert not any(m.startswith(("LLM call by ", "PARSING → ")) for m in mirrored)
 
 
+@pytest.mark.prefect
 async def test_a_retry_is_told_with_its_reason(make_harness: HarnessFactory) -> None:
     h = make_harness(faults={"planner": [LLMRateLimitError("429 slow down")]})
     state = await h.run(LOAD)
@@ -102,6 +105,7 @@ async def test_a_retry_is_told_with_its_reason(make_harness: HarnessFactory) -> 
     ), messages
 
 
+@pytest.mark.prefect
 async def test_a_resumed_run_says_which_steps_it_restored(make_harness: HarnessFactory) -> None:
     h = make_harness()
     task = await new_task(h, LOAD)
@@ -143,6 +147,7 @@ def test_only_the_waiting_end_of_a_run_is_lowered_to_info() -> None:
     assert waiting.filter(failed) and failed.levelno == logging.ERROR
 
 
+@pytest.mark.prefect
 async def test_the_approval_form_shows_the_request_and_the_report_records_the_decision(
     make_harness: HarnessFactory,
 ) -> None:

@@ -31,6 +31,8 @@ from aadap.db.session import Database
 from aadap.services import outcome
 from tests.orchestration.conftest import DATA, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).parent / "_scripts" / "blocked_lifecycle.py"
 AADAP = Path(sys.executable).parent / "aadap"

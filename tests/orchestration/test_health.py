@@ -13,11 +13,11 @@ from prefect.blocks.system import Secret
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import PlatformSettings, Settings
 from aadap.core.exceptions import InvalidRequestError
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.orchestration.health import HealthReport, check_connections
 from aadap.orchestration.runtime import use_runtime
 from aadap.orchestration.secret_blocks import load_secret

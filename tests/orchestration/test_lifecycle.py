@@ -26,6 +26,8 @@ from aadap.db import models
 from aadap.orchestration import steps
 from tests.orchestration.conftest import DATA, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 
 HAPPY_PATH = [

@@ -30,11 +30,11 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import BudgetSettings, LLMSettings, PriceOverride, RetrySettings, Settings
 from aadap.core.enums import CostStatus
 from aadap.db import migrate, models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.openai import OpenAICompatibleClient
 from aadap.llm.types import Completion, LLMClient, LLMRequest
 from aadap.orchestration.runtime import use_runtime

@@ -22,11 +22,11 @@ from prefect.events.schemas.events import ReceivedEvent
 from prefect.states import Scheduled, State
 from sqlalchemy import select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import BudgetSettings, Settings
 from aadap.core.exceptions import InvalidRequestError
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.orchestration import periodic
 from aadap.orchestration.runtime import use_runtime
 from aadap.services import reports

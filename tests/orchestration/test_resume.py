@@ -26,6 +26,8 @@ from aadap.services import approval_gate, artifacts, authoring, context, deploym
 from aadap.services.cursor import TaskCursor
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 
+pytestmark = pytest.mark.prefect
+
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 # two operations: the offline planner asks for the optimiser, so every step runs
 PIPELINE = (

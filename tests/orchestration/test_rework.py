@@ -9,12 +9,17 @@ import uuid
 
 import pytest
 
+from aadap.agents._inputs import read_feedback
+from aadap.agents._prompt import load_prompt
 from aadap.core.exceptions import ValidationFailedError
 from aadap.core.requests import TaskRequest
 from aadap.db import models
+from aadap.llm.types import LLMRequest
 from aadap.services import authoring, context, tasks
 from aadap.services.cursor import TaskCursor
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory
+
+pytestmark = pytest.mark.prefect
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 FINDING = "the table must be named orders_raw_v2 to match the warehouse convention"
@@ -49,8 +54,8 @@ async def test_a_failed_review_sends_the_findings_back_to_the_developer(
     assert task.current_state == "COMPLETED"
     developer = [r for r in h.llm.requests if r.agent == "developer"]
     assert len(developer) == 2
-    assert developer[0].context["feedback"] == []
-    assert developer[1].context["feedback"] == [f"error (line 1): {FINDING}"]
+    assert _feedback(developer[0]) == []
+    assert _feedback(developer[1]) == [f"error (line 1): {FINDING}"]
     assert h.agents_called().count("reviewer") == 2
 
     trail = await _trail(h, task.id)
@@ -97,7 +102,7 @@ async def test_rework_is_bounded_by_max_self_corrections(
     assert "VALIDATION_FAILED" in (trail[-1].reason or "")
     # the feedback of round n is the finding of review n
     developer = [r for r in h.llm.requests if r.agent == "developer"]
-    assert [r.context["feedback"] for r in developer] == [[]] + [
+    assert [_feedback(r) for r in developer] == [[]] + [
         [f"error (line 1): finding {n}"] for n in range(rounds - 1)
     ]
     assert await h.rows(models.Execution, task.id) == []
@@ -133,7 +138,14 @@ async def test_the_rework_bound_counts_rounds_made_before_a_resume(
     assert "VALIDATION_FAILED" in (state.message or "")
     assert h.agents_called().count("developer") == 2  # one before the resume, one after
     developer = [r for r in h.llm.requests if r.agent == "developer"]
-    assert developer[1].context["feedback"] == ["error (line 1): first"]
+    assert _feedback(developer[1]) == ["error (line 1): first"]
     trail = await _trail(h, task.id)
     assert [t.to_state for t in trail].count("VALIDATION_FAILED") == 2
     assert trail[-1].to_state == "FAILED"
+
+
+def _feedback(request: LLMRequest) -> list[str]:
+    """The feedback the developer was given, read off its prompt (the only channel)."""
+    values = load_prompt("developer").read_user(request.messages[-1].content)
+    assert values is not None
+    return read_feedback(values["feedback"])

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aadap.agents import GeneratedCode, Plan, Requirement
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.requests import TaskRequest
 from aadap.db.models import Task
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.services import authoring, context, tasks
 from aadap.services.cursor import TaskCursor
 from aadap.services.runtime import Runtime

@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import PlatformSettings, Settings
 from aadap.core.enums import ArtifactType, ConnectionStatus, Language, PlatformKind
 from aadap.core.exceptions import (
@@ -28,7 +29,6 @@ from aadap.core.exceptions import (
 )
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.platforms import DatabricksPlatform, FabricPlatform, LocalPlatform
 from aadap.services import artifacts, connections, deployment
 from aadap.services.cursor import TaskCursor

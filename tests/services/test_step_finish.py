@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from aadap.agents.offline import OfflineLLMClient
 from aadap.core.enums import ArtifactType, CostStatus
 from aadap.core.exceptions import StateConflictError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.offline import OfflineLLMClient
 from aadap.llm.types import Completion, Usage
 from aadap.services import artifacts, context, costs, ledger, tasks
 from aadap.services.context import RunContext, Spend

@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from aadap.llm.offline import OfflineLLMClient
+from aadap.agents.offline import OfflineLLMClient
 from aadap.llm.types import Completion, LLMRequest
 from aadap.orchestration.runtime import use_llm
 

@@ -1,0 +1,1 @@
+"""Models, sessions and the SQL the services run (the foundation layer)."""

@@ -1,0 +1,1 @@
+"""The only Prefect-aware package: task options, hooks, the approval gate, artifacts."""

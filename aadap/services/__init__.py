@@ -1,0 +1,1 @@
+"""Use cases: they open the transactions and record the state transitions."""
