@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -105,6 +104,10 @@ async def _follow(
         await db.dispose()
 
 
+def say(line: str) -> None:
+    err.print(line, highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -112,20 +115,33 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve every AADAP deployment from this process against the configured Prefect API."""
         settings = settings_or_exit()
+        # recorded for the runs it spawns, whatever started them (UI, API, schedule, submit)
+        os.environ["AADAP_DATA_ROOT"] = str(settings.resolved_data_root)
+        say(
+            f"data root: {settings.resolved_data_root} (relative data paths in requests "
+            "resolve here; AADAP_DATA_ROOT)"
+        )
         prepare(settings, verbose=True)
         os.environ.setdefault(
             "PREFECT_RUNNER_POLL_FREQUENCY", str(settings.schedules.runner_poll_seconds)
         )
-        run_async(lambda: _ready_database(settings))
-        from prefect import serve as prefect_serve
+        from prefect.settings import PREFECT_API_URL
 
-        from deployments import serve as served
+        from aadap.cli._serve_runner import only_server, serve_gracefully
 
+        api_url = str(PREFECT_API_URL.value() or "embedded")
         try:
-            deployments = served.build(settings)
+            # first, so a second ``aadap serve`` is refused before it does anything
+            with only_server(
+                api_url, handover_seconds=settings.schedules.serve_handover_seconds, say=say
+            ) as status:
+                run_async(lambda: _ready_database(settings))
+                from deployments import serve as served
+
+                deployments = served.build(settings)
+                serve_gracefully(deployments, status=status, api_url=api_url, limit=limit, say=say)
         except ConfigurationError as exc:
             fail(exc)
-        prefect_serve(*deployments, limit=limit)
 
     @app.command("submit")
     def submit(
@@ -147,8 +163,8 @@ def register(app: typer.Typer) -> None:
         payload = task_request(
             request, environment=environment, platform=platform, connection=connection,
             token_budget=token_budget, usd_budget=usd_budget,
-            idempotency_key=idempotency_key, working_dir=Path.cwd(),
-        )  # fmt: skip
+            idempotency_key=idempotency_key,
+        )  # fmt: skip  # no working_dir: the served run resolves paths against its data root
         prepare(settings)
 
         async def go() -> dict[str, Any]:
