@@ -230,9 +230,7 @@ def register(app: typer.Typer) -> None:
             async with open_database(settings) as db:
                 task_id = None if resume is None else await _resumable(db, resume, progress_printer)
                 await _reconcile_orphans(db)
-                reused = (
-                    None if payload is None else await _idempotent_task(db, payload, settings)
-                )
+                reused = None if payload is None else await _idempotent_task(db, payload, settings)
                 if reused is not None:
                     from aadap.services.summary import summarise
 
