@@ -218,6 +218,10 @@ def register(app: typer.Typer) -> None:
         settings = settings_or_exit()
         if payload is not None:
             refuse_paths_outside_root(payload, settings)
+        if example is not None and platform in (None, "local") and connection is None:
+            from aadap.cli._examples import refuse_unmet_needs
+
+            refuse_unmet_needs(EXAMPLES_DIR, example, settings)
         # a person at a terminal waits minutes for an approval, not hours
         os.environ.setdefault(
             "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",

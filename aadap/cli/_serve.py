@@ -130,16 +130,16 @@ def register(app: typer.Typer) -> None:
         from prefect.settings import PREFECT_API_URL
 
         from aadap.cli._serve_runner import only_server, serve_gracefully
+        from deployments import serve as served
 
         api_url = str(PREFECT_API_URL.value() or "embedded")
         try:
-            # first, so a second ``aadap serve`` is refused before it does anything
+            served.check_schedules(settings)
+            # before any work, so a second ``aadap serve`` is refused at once
             with only_server(
                 api_url, handover_seconds=settings.schedules.serve_handover_seconds, say=say
             ) as status:
                 run_async(lambda: _ready_database(settings))
-                from deployments import serve as served
-
                 deployments = served.build(settings)
                 serve_gracefully(deployments, status=status, api_url=api_url, limit=limit, say=say)
         except ConfigurationError as exc:

@@ -21,6 +21,7 @@ OrchestratorError                   ORCHESTRATOR_ERROR            HIGH      no
   StateConflictError                STATE_CONFLICT                MEDIUM    yes
   TaskNotFoundError                 TASK_NOT_FOUND                MEDIUM    no
   InvalidRequestError               INVALID_REQUEST               MEDIUM    no
+    ExampleNeedsTablesError         EXAMPLE_NEEDS_TABLES          MEDIUM    no
     IdempotencyConflictError        IDEMPOTENCY_CONFLICT          MEDIUM    no
     ApprovalNotWaitingError         APPROVAL_NOT_WAITING          MEDIUM    no
   BudgetExceededError               BUDGET_EXCEEDED               CRITICAL  no
@@ -202,6 +203,13 @@ class InvalidRequestError(OrchestratorError):
 
     error_code = "INVALID_REQUEST"
     severity = ErrorSeverity.MEDIUM
+
+
+class ExampleNeedsTablesError(InvalidRequestError):
+    """A bundled example reads tables that earlier examples create and the target lacks;
+    ``details`` names the tables and the examples to run first."""
+
+    error_code = "EXAMPLE_NEEDS_TABLES"
 
 
 class IdempotencyConflictError(InvalidRequestError):
