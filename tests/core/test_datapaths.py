@@ -17,7 +17,12 @@ def test_the_words_that_name_files_are_found_and_others_are_not() -> None:
         "load examples/data/orders.csv, then '/etc/passwd' and ~/notes and ../up.parquet. "
         "SELECT amount /2 FROM t -- see https://example.com/a.csv and/or data/orders"
     )
-    assert named_paths(text) == ["examples/data/orders.csv", "/etc/passwd", "~/notes", "../up.parquet"]
+    assert named_paths(text) == [
+        "examples/data/orders.csv",
+        "/etc/passwd",
+        "~/notes",
+        "../up.parquet",
+    ]
 
 
 @pytest.mark.parametrize(
