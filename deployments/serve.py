@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any, cast
 
 from prefect.client.schemas.schedules import CronSchedule
@@ -51,6 +53,7 @@ def build(settings: Settings) -> list[RunnerDeployment]:
     check_schedules(settings)
     tz = settings.timezone
     sched = settings.schedules
+    anchor = interval_anchor(tz)
     common: dict[str, Any] = {"tags": ["aadap"], "enforce_parameter_schema": True}
     return [
         _sync(
@@ -79,7 +82,7 @@ def build(settings: Settings) -> list[RunnerDeployment]:
         _sync(
             budget_watch.to_deployment(
                 name=DEPLOYMENT_NAMES["budget-watch"],
-                schedules=[Interval(sched.budget_watch_seconds, timezone=tz)],
+                schedules=[Interval(sched.budget_watch_seconds, anchor_date=anchor, timezone=tz)],
                 description="Daily and monthly spend against budgets; events at 50/80/100 %.",
                 concurrency_limit=1,  # two overlapping watches could both write a threshold row
                 **common,
@@ -88,7 +91,9 @@ def build(settings: Settings) -> list[RunnerDeployment]:
         _sync(
             connection_health.to_deployment(
                 name=DEPLOYMENT_NAMES["connection-health"],
-                schedules=[Interval(sched.connection_health_seconds, timezone=tz)],
+                schedules=[
+                    Interval(sched.connection_health_seconds, anchor_date=anchor, timezone=tz)
+                ],
                 description="Test every active platform connection.",
                 **common,
             )
@@ -96,12 +101,21 @@ def build(settings: Settings) -> list[RunnerDeployment]:
         _sync(
             reconcile.to_deployment(
                 name=DEPLOYMENT_NAMES["reconcile"],
-                schedules=[Interval(sched.reconcile_seconds, timezone=tz)],
+                schedules=[Interval(sched.reconcile_seconds, anchor_date=anchor, timezone=tz)],
                 description="Close orphaned lifecycles, expire approvals, apply log retention.",
                 **common,
             )
         ),
     ]
+
+
+def interval_anchor(tz: str) -> dt.datetime:
+    """The fixed start that interval schedules count from: midnight of 2026-01-01 in
+    ``AADAP_TIMEZONE``. Prefect anchors an interval at the moment the schedule is built
+    when none is given, so every restart of ``aadap serve`` moved the cadence (a restart
+    every four minutes, and a five-minute watch never ran); from a fixed anchor a
+    restart keeps the times (every 300 s: :00, :05, :10, …)."""
+    return dt.datetime(2026, 1, 1, tzinfo=zoneinfo.ZoneInfo(tz))
 
 
 def _sync(deployment: object) -> RunnerDeployment:

@@ -6,7 +6,13 @@ flow has no one-second heartbeat tail (see the closing note of the lifecycle
 issue and ``benchmarks/lifecycle.py``).
 """
 
+# ruff: noqa: E402 - one call must come before the heavy imports (below)
 from __future__ import annotations
+
+# first, before the heavy imports: a stop of `aadap serve` lets this run finish
+from aadap.orchestration.served import leave_serve_process_group
+
+leave_serve_process_group()
 
 from prefect import flow
 

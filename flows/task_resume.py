@@ -4,7 +4,13 @@ A separate flow, so that resuming is an explicit choice with its own form (a tas
 and the ``task-lifecycle`` form needs a request.
 """
 
+# ruff: noqa: E402 - one call must come before the heavy imports (below)
 from __future__ import annotations
+
+# first, before the heavy imports: a stop of `aadap serve` lets this run finish
+from aadap.orchestration.served import leave_serve_process_group
+
+leave_serve_process_group()
 
 from prefect import flow
 

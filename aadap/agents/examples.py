@@ -21,6 +21,10 @@ class Example:
     name: str
     request: str
     description: str
+    #: the table the example writes, if any
+    creates: str | None = None
+    #: the tables it reads, written by earlier examples
+    needs: tuple[str, ...] = ()
 
 
 def load_examples(examples_dir: Path) -> list[Example]:
@@ -48,7 +52,13 @@ def load_examples(examples_dir: Path) -> list[Example]:
                 details={"path": str(path), "index": index},
             )
         examples.append(
-            Example(str(entry["name"]), str(entry["request"]), str(entry["description"]))
+            Example(
+                str(entry["name"]),
+                str(entry["request"]),
+                str(entry["description"]),
+                creates=str(entry["creates"]) if entry.get("creates") else None,
+                needs=tuple(str(table) for table in entry.get("needs") or ()),
+            )
         )
     names = [example.name for example in examples]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -57,3 +67,19 @@ def load_examples(examples_dir: Path) -> list[Example]:
             f"{path}: duplicate example names {', '.join(duplicates)}", details={"path": str(path)}
         )
     return examples
+
+
+def to_run_first(examples: list[Example], example: Example, tables: set[str]) -> list[Example]:
+    """The examples that must run before ``example`` on a target holding ``tables``: those
+    that create a table it needs which is missing, and theirs in turn, in file order."""
+    creator = {e.creates: e for e in examples if e.creates}
+    wanted: dict[str, Example] = {}
+    pending = [t for t in example.needs if t not in tables]
+    while pending:
+        table = pending.pop()
+        maker = creator.get(table)
+        if maker is None or maker.name in wanted:
+            continue
+        wanted[maker.name] = maker
+        pending.extend(t for t in maker.needs if t not in tables)
+    return [e for e in examples if e.name in wanted]

@@ -185,9 +185,11 @@ def task_request(
     token_budget: int | None,
     usd_budget: str | None,
     idempotency_key: str | None,
-    working_dir: Path,
+    working_dir: Path | None = None,
 ) -> TaskRequest:
-    """The options of ``aadap run`` / ``aadap submit`` as a validated request, or exit 2."""
+    """The options of ``aadap run`` / ``aadap submit`` as a validated request, or exit 2.
+    ``working_dir``: where its relative paths resolve; None: the data root of the process
+    that runs it (``AADAP_DATA_ROOT``)."""
     from decimal import Decimal
 
     from aadap.core.requests import TaskRequest
@@ -206,8 +208,23 @@ def task_request(
                 "token_budget": token_budget,
                 "usd_budget": usd,
                 "idempotency_key": idempotency_key,
-                "working_dir": str(working_dir),
+                "working_dir": None if working_dir is None else str(working_dir),
             }
         )
     except InvalidRequestError as exc:
+        fail(exc)
+
+
+def refuse_paths_outside_root(request: TaskRequest, settings: Settings) -> None:
+    """Exit 2 (``DATA_PATH_OUTSIDE_ROOT``) before any run exists if ``request`` names a
+    file outside the data root (``aadap.core.datapaths``)."""
+    from aadap.core import datapaths
+    from aadap.core.exceptions import DataPathOutsideRootError
+
+    root = settings.resolved_data_root
+    try:
+        datapaths.check_request_paths(
+            request.text, working_dir=datapaths.working_dir(request.working_dir, root), root=root
+        )
+    except DataPathOutsideRootError as exc:
         fail(exc)

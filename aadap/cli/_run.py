@@ -26,6 +26,7 @@ from aadap.cli._common import (
     open_database,
     out,
     print_json,
+    refuse_paths_outside_root,
     run_async,
     settings_or_exit,
     task_request,
@@ -36,6 +37,7 @@ from aadap.core.exceptions import AADAPError, InvalidRequestError, TaskNotFoundE
 from aadap.core.states import TaskState
 
 if TYPE_CHECKING:
+    from aadap.core.config import Settings
     from aadap.core.requests import TaskRequest
     from aadap.db.session import Database
 
@@ -155,11 +157,11 @@ def _refuse_with(given: str, others: dict[str, object]) -> None:
 
 def _new_request(request: str | None, example: str | None, options: dict[str, Any]) -> TaskRequest:
     """The request of a new run, from its text or a bundled example (never both)."""
-    working_dir = Path.cwd()
     if example is not None:
         _refuse_with("--example", {"a request text": request})
         request = _example(example)
-        working_dir = EXAMPLES_DIR  # the examples' relative paths resolve against it
+        # the bundled examples read the bundled data: their data root is their folder
+        os.environ["AADAP_DATA_ROOT"] = str(EXAMPLES_DIR)
     if request is None:
         bad_input("request", None, "a request text argument, or --example NAME")
     return task_request(
@@ -170,7 +172,6 @@ def _new_request(request: str | None, example: str | None, options: dict[str, An
         token_budget=options["token_budget"],
         usd_budget=options["usd_budget"],
         idempotency_key=options["idempotency_key"],
-        working_dir=working_dir,
     )
 
 
@@ -229,6 +230,12 @@ def register(app: typer.Typer) -> None:
         else:
             payload = _new_request(request, example, options)
         settings = settings_or_exit()
+        if payload is not None:
+            refuse_paths_outside_root(payload, settings)
+        if example is not None and platform in (None, "local") and connection is None:
+            from aadap.cli._examples import refuse_unmet_needs
+
+            refuse_unmet_needs(EXAMPLES_DIR, example, settings)
         # a person at a terminal waits minutes for an approval, not hours
         os.environ.setdefault(
             "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
@@ -241,7 +248,7 @@ def register(app: typer.Typer) -> None:
             async with open_database(settings) as db:
                 task_id = None if resume is None else await _resumable(db, resume, progress_printer)
                 await _reconcile_orphans(db)
-                reused = None if payload is None else await _idempotent_task(db, payload)
+                reused = None if payload is None else await _idempotent_task(db, payload, settings)
                 if reused is not None:
                     from aadap.services.summary import summarise
 
@@ -342,12 +349,14 @@ def _expiry(expires_at: dt.datetime | None) -> str:
     )
 
 
-async def _idempotent_task(db: Database, payload: TaskRequest) -> uuid.UUID | None:
+async def _idempotent_task(
+    db: Database, payload: TaskRequest, settings: Settings
+) -> uuid.UUID | None:
     """The task the request's idempotency key already names (nothing runs again), or
     None; a key naming a task made from another request is refused before any run."""
     from aadap.services import tasks
 
-    task = await tasks.of_idempotency_key(db, payload)
+    task = await tasks.of_idempotency_key(db, payload, settings)
     if task is None:
         return None
     err.print(

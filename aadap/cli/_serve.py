@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -35,6 +34,7 @@ from aadap.core.exceptions import (
     InvalidRequestError,
 )
 from aadap.core.states import TERMINAL_STATES, TaskState
+from aadap.orchestration.served import SERVE_PID_ENV
 
 if TYPE_CHECKING:
     from aadap.core.config import Settings
@@ -105,6 +105,10 @@ async def _follow(
         await db.dispose()
 
 
+def say(line: str) -> None:
+    err.print(line, highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -112,20 +116,41 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve every AADAP deployment from this process against the configured Prefect API."""
         settings = settings_or_exit()
+        # recorded for the runs it spawns, whatever started them (UI, API, schedule, submit)
+        os.environ["AADAP_DATA_ROOT"] = str(settings.resolved_data_root)
+        os.environ[SERVE_PID_ENV] = str(os.getpid())  # its runs leave its process group
+        say(
+            f"data root: {settings.resolved_data_root} (relative data paths in requests "
+            "resolve here; AADAP_DATA_ROOT)"
+        )
         prepare(settings, verbose=True)
         # the runner's own setting (whole seconds) wins if set; its query_seconds takes fractions
         poll = None if "PREFECT_RUNNER_POLL_FREQUENCY" in os.environ else (
             settings.schedules.runner_poll_seconds)  # fmt: skip
-        run_async(lambda: _ready_database(settings))
-        from prefect import serve as prefect_serve
+        from prefect.settings import PREFECT_API_URL
 
+        from aadap.cli._serve_runner import only_server, serve_gracefully
         from deployments import serve as served
 
+        api_url = str(PREFECT_API_URL.value() or "embedded")
         try:
-            deployments = served.build(settings)
+            served.check_schedules(settings)
+            # before any work, so a second ``aadap serve`` is refused at once
+            with only_server(
+                api_url, handover_seconds=settings.schedules.serve_handover_seconds, say=say
+            ) as status:
+                run_async(lambda: _ready_database(settings))
+                deployments = served.build(settings)
+                serve_gracefully(
+                    deployments,
+                    status=status,
+                    api_url=api_url,
+                    limit=limit,
+                    query_seconds=poll,
+                    say=say,
+                )
         except ConfigurationError as exc:
             fail(exc)
-        prefect_serve(*deployments, limit=limit, query_seconds=poll)
 
     @app.command("submit")
     def submit(
@@ -147,8 +172,8 @@ def register(app: typer.Typer) -> None:
         payload = task_request(
             request, environment=environment, platform=platform, connection=connection,
             token_budget=token_budget, usd_budget=usd_budget,
-            idempotency_key=idempotency_key, working_dir=Path.cwd(),
-        )  # fmt: skip
+            idempotency_key=idempotency_key,
+        )  # fmt: skip  # no working_dir: the served run resolves paths against its data root
         prepare(settings)
 
         async def go() -> dict[str, Any]:

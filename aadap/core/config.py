@@ -370,6 +370,11 @@ class ScheduleSettings(_Group):
         description="how often `aadap serve` polls for runs: half of it is the mean wait "
         "before a triggered or resumed run is picked up",
     )
+    serve_handover_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="how long a new `aadap serve` waits for a stopping one to finish its runs",
+    )
 
 
 class Settings(BaseSettings):
@@ -378,6 +383,11 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default_factory=lambda: Path.home() / ".aadap")
+    data_root: Path | None = Field(
+        default=None,
+        description="the folder data paths in requests resolve against and may not leave; "
+        "default: the directory the command runs in (`aadap serve` records its own for its runs)",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key(s), comma-separated, newest first, for secrets at rest",
@@ -410,6 +420,22 @@ class Settings(BaseSettings):
             raise ValueError("the path is empty; give a directory, or unset it for ~/.aadap")
         return value
 
+    @field_validator("data_root", mode="before")
+    @classmethod
+    def _data_root_unset_when_blank(cls, value: Any) -> Any:
+        # an empty value means "not set" (as in .env.example): the current directory
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_root", mode="after")
+    @classmethod
+    def _data_root_is_a_directory(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a directory; give the folder your data files are in")
+        return path
+
     @field_validator("home", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -437,6 +463,11 @@ class Settings(BaseSettings):
         if self.database.url is not None:
             return self.database.url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.home / 'aadap.db'}"
+
+    @property
+    def resolved_data_root(self) -> Path:
+        """The data root: ``AADAP_DATA_ROOT``, else the directory the process runs in."""
+        return self.data_root if self.data_root is not None else Path.cwd().resolve()
 
     @property
     def is_sqlite(self) -> bool:

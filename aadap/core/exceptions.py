@@ -21,6 +21,7 @@ OrchestratorError                   ORCHESTRATOR_ERROR            HIGH      no
   StateConflictError                STATE_CONFLICT                MEDIUM    yes
   TaskNotFoundError                 TASK_NOT_FOUND                MEDIUM    no
   InvalidRequestError               INVALID_REQUEST               MEDIUM    no
+    ExampleNeedsTablesError         EXAMPLE_NEEDS_TABLES          MEDIUM    no
     IdempotencyConflictError        IDEMPOTENCY_CONFLICT          MEDIUM    no
     ApprovalNotWaitingError         APPROVAL_NOT_WAITING          MEDIUM    no
   BudgetExceededError               BUDGET_EXCEEDED               CRITICAL  no
@@ -57,9 +58,11 @@ ConfigurationError                  CONFIG_ERROR                  HIGH      no
   InvalidConfigurationError         CONFIG_INVALID                HIGH      no
   UnpricedModelError                MODEL_UNPRICED                HIGH      no
   SecretDecryptionError             SECRET_DECRYPTION_FAILED      CRITICAL  no
+  ServeAlreadyRunningError          SERVE_ALREADY_RUNNING         HIGH      no
 DataFileError                       DATA_FILE_ERROR               MEDIUM    no
   DataFileNotFoundError             DATA_FILE_NOT_FOUND           MEDIUM    no
   DataFileIsDirectoryError          DATA_FILE_IS_DIRECTORY        MEDIUM    no
+  DataPathOutsideRootError          DATA_PATH_OUTSIDE_ROOT        MEDIUM    no
 PrefectAPIError                     PREFECT_API_ERROR             HIGH      yes
   PrefectUnavailableError           PREFECT_UNAVAILABLE           HIGH      yes
 FileSystemError                     FILESYSTEM_ERROR              HIGH      no
@@ -200,6 +203,13 @@ class InvalidRequestError(OrchestratorError):
 
     error_code = "INVALID_REQUEST"
     severity = ErrorSeverity.MEDIUM
+
+
+class ExampleNeedsTablesError(InvalidRequestError):
+    """A bundled example reads tables that earlier examples create and the target lacks;
+    ``details`` names the tables and the examples to run first."""
+
+    error_code = "EXAMPLE_NEEDS_TABLES"
 
 
 class IdempotencyConflictError(InvalidRequestError):
@@ -368,6 +378,13 @@ class InvalidConfigurationError(ConfigurationError):
     error_code = "CONFIG_INVALID"
 
 
+class ServeAlreadyRunningError(ConfigurationError):
+    """Another ``aadap serve`` serves the deployments against the same Prefect API on this
+    machine (or is still finishing its runs after the handover wait)."""
+
+    error_code = "SERVE_ALREADY_RUNNING"
+
+
 class UnpricedModelError(ConfigurationError):
     """A USD budget is set but the model has no known price: fail closed."""
 
@@ -396,6 +413,13 @@ class DataFileNotFoundError(DataFileError):
 
 class DataFileIsDirectoryError(DataFileError):
     error_code = "DATA_FILE_IS_DIRECTORY"
+
+
+class DataPathOutsideRootError(DataFileError):
+    """A request names a file outside the data root (``AADAP_DATA_ROOT``); ``details``
+    names the path, where it resolves and the root."""
+
+    error_code = "DATA_PATH_OUTSIDE_ROOT"
 
 
 class PrefectAPIError(IntegrationError):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from aadap.core import datapaths
 from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import (
@@ -83,11 +84,11 @@ async def create(
     A new task is refused with ``CostBudgetExceededError`` while the daily or monthly
     spend is at its hard limit (``now``: the clock for that check; the wall clock if None).
     """
-    existing = await of_idempotency_key(db, request)
+    existing = await of_idempotency_key(db, request, settings)
     if existing is not None:
         return existing, False
+    working_dir = checked_working_dir(request, settings)
     await budget_watch.ensure_spend_allows_new_task(db, settings, now=now)
-    working_dir = _working_dir(request)
     try:
         task = Task(
             id=new_id(),
@@ -129,18 +130,30 @@ async def create(
     except IntegrityError as exc:
         if request.idempotency_key and "idempotency_key" in str(exc.orig):
             # a concurrent submit with the same key won the race: theirs is the task
-            winner = await of_idempotency_key(db, request)
+            winner = await of_idempotency_key(db, request, settings)
             assert winner is not None  # the unique key refused ours: theirs is committed
             return winner, False
         raise
     return task, True
 
 
-def _working_dir(request: TaskRequest) -> str:
-    return str(Path(request.working_dir or Path.cwd()).resolve())
+def _working_dir(request: TaskRequest, settings: Settings) -> str:
+    return str(datapaths.working_dir(request.working_dir, settings.resolved_data_root))
 
 
-def _differences(task: Task, request: TaskRequest) -> list[str]:
+def checked_working_dir(request: TaskRequest, settings: Settings) -> str:
+    """Where the request's relative paths resolve (its ``working_dir``, relative to the
+    data root, else the data root itself), once every path it names is found under the
+    data root (``DataPathOutsideRootError`` otherwise: before a task exists, before any
+    LLM call)."""
+    working_dir = _working_dir(request, settings)
+    datapaths.check_request_paths(
+        request.text, working_dir=Path(working_dir), root=settings.resolved_data_root
+    )
+    return working_dir
+
+
+def _differences(task: Task, request: TaskRequest, settings: Settings) -> list[str]:
     """The fields in which ``request`` differs from the one ``task`` was created from
     (budgets only where the request gives one: left out, the settings' default applies)."""
     stored: dict[str, tuple[object, object]] = {
@@ -148,7 +161,7 @@ def _differences(task: Task, request: TaskRequest) -> list[str]:
         "environment": (task.environment, request.environment.value),
         "platform": (task.platform, request.platform.value),
         "connection": (task.metadata_.get("connection"), request.connection),
-        "working_dir": (task.metadata_.get("working_dir"), _working_dir(request)),
+        "working_dir": (task.metadata_.get("working_dir"), _working_dir(request, settings)),
     }
     if request.token_budget is not None:
         stored["token_budget"] = (task.token_budget, request.token_budget)
@@ -157,7 +170,7 @@ def _differences(task: Task, request: TaskRequest) -> list[str]:
     return [name for name, (theirs, ours) in stored.items() if theirs != ours]
 
 
-async def of_idempotency_key(db: Database, request: TaskRequest) -> Task | None:
+async def of_idempotency_key(db: Database, request: TaskRequest, settings: Settings) -> Task | None:
     """The task ``request``'s idempotency key already names, if any (None without a key).
 
     The same key means the same request: a key that names a task created from a
@@ -172,7 +185,7 @@ async def of_idempotency_key(db: Database, request: TaskRequest) -> Task | None:
         ).scalar_one_or_none()
     if existing is None:
         return None
-    differ = _differences(existing, request)
+    differ = _differences(existing, request, settings)
     if differ:
         raise IdempotencyConflictError(
             f"idempotency key {request.idempotency_key!r} already names task {existing.id} "

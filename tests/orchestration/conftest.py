@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,6 +94,8 @@ def make_harness(prefect_api: None, db: Database, tmp_path: Path) -> HarnessFact
         overrides.setdefault(
             "retries", RetrySettings(task_retries=3, backoff_seconds=0, jitter_factor=0)
         )
+        # the runs read the bundled examples and files the tests write under tmp_path
+        overrides.setdefault("data_root", Path(os.path.commonpath([EXAMPLES, tmp_path])))
         url = db.engine.url.render_as_string(hide_password=False)
         settings = settings_for(url, tmp_path / "home", **overrides)
         llm = FaultInjectingLLMClient(OfflineLLMClient(), faults or {}, price=price)

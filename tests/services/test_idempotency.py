@@ -25,7 +25,7 @@ def request(**fields: Any) -> TaskRequest:
     values: dict[str, Any] = {
         "text": "load data/orders.csv into raw_orders",
         "idempotency_key": KEY,
-        "working_dir": "/srv/aadap",
+        "working_dir": "srv/aadap",  # under the data root (the directory tests run in)
     }
     values.update(fields)
     return TaskRequest.parse(values)
@@ -55,7 +55,7 @@ async def test_the_same_key_with_the_same_request_returns_the_existing_task(
     [
         ({"text": "load data/orders.csv into other_table"}, "text"),
         ({"environment": "PRODUCTION"}, "environment"),
-        ({"working_dir": "/elsewhere"}, "working_dir"),
+        ({"working_dir": "elsewhere"}, "working_dir"),
         ({"token_budget": 7}, "token_budget"),
     ],
 )

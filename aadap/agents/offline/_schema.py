@@ -75,7 +75,8 @@ def resolve_path(token: str, working_dir: Path) -> Path:
             )
     raise DataFileNotFoundError(
         f"the data file {token!r} does not exist (looked for {looked}); relative paths "
-        "resolve against the directory the command runs in",
+        f"resolve against {working_dir} (the data root: AADAP_DATA_ROOT, by default the "
+        "directory where `aadap run` or `aadap serve` was started)",
         details={"path": token, "looked": [str(c) for c in candidates]},
     )
 
