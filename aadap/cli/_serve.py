@@ -34,7 +34,6 @@ from aadap.core.exceptions import (
     InvalidRequestError,
 )
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.orchestration.served import SERVE_PID_ENV
 
 if TYPE_CHECKING:
     from aadap.core.config import Settings
@@ -118,6 +117,8 @@ def register(app: typer.Typer) -> None:
         settings = settings_or_exit()
         # recorded for the runs it spawns, whatever started them (UI, API, schedule, submit)
         os.environ["AADAP_DATA_ROOT"] = str(settings.resolved_data_root)
+        from aadap.orchestration.served import SERVE_PID_ENV
+
         os.environ[SERVE_PID_ENV] = str(os.getpid())  # its runs leave its process group
         say(
             f"data root: {settings.resolved_data_root} (relative data paths in requests "

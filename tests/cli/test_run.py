@@ -223,7 +223,11 @@ def test_simultaneous_runs_on_a_fresh_home_all_complete_without_a_traceback(
         done = list(
             pool.map(
                 lambda i: aadap(
-                    "run", f"load {orders} into raw_orders_{i}", home=tmp_path, timeout=600
+                    "run",
+                    f"load {orders} into raw_orders_{i}",
+                    home=tmp_path,
+                    timeout=600,
+                    AADAP_DATA_ROOT=str(EXAMPLES),  # the runs read the bundled data
                 ),
                 range(runs),
             )
