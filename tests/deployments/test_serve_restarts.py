@@ -27,7 +27,7 @@ from tests.conftest import throwaway_postgres_database
 from tests.deployments.conftest import AADAP, served_env
 from tests.fakes.processes import stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.prefect, pytest.mark.slow, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: a deploy step that computes for a few seconds, so a signal lands while it runs
