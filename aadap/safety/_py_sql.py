@@ -229,16 +229,7 @@ def embedded_sql(
         "Use a constant statement with parameter markers, e.g. "
         "spark.sql('SELECT * FROM t WHERE id = :id', args={'id': value})."
     )
-    dynamic = Finding(
-        "python.dynamic_sql",
-        RiskLevel.HIGH,
-        node.lineno,
-        message,
-        hint,
-        None,
-        Language.PYTHON,
-        True,
-    )
+    dynamic = _dynamic_sql(node.lineno, message, hint)
     if source.kind == "unknown":
         if flavour == "db" and isinstance(argument, ast.Call):
             return []  # session.execute(select(...)): an ORM statement object, not SQL text
@@ -291,13 +282,11 @@ def sql_runner_passed(node: ast.Call, names: NameResolver) -> Finding | None:
         return None
     message = f"{runner} is passed on as a value; the SQL it runs cannot be checked before it runs"
     hint = "Call it directly with a constant statement: spark.sql('SELECT ...')."
+    return _dynamic_sql(node.lineno, message, hint)
+
+
+def _dynamic_sql(line: int, message: str, hint: str) -> Finding:
+    """SQL the analysis cannot see before it runs: HIGH, so the policy fails closed."""
     return Finding(
-        "python.dynamic_sql",
-        RiskLevel.HIGH,
-        node.lineno,
-        message,
-        hint,
-        None,
-        Language.PYTHON,
-        True,
+        "python.dynamic_sql", RiskLevel.HIGH, line, message, hint, None, Language.PYTHON, True
     )
