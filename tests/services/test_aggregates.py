@@ -425,6 +425,25 @@ async def test_spend_by_local_day_reads_one_index_range_per_day(db: Database) ->
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"])
+async def test_the_reports_agent_and_model_read_is_one_range_of_the_groups_index(
+    db: Database,
+) -> None:
+    """The cost report's spend per agent and model over its window (three months of a
+    year of rows) reads ``ix_cost_records_created_at_groups`` alone: index only, no heap,
+    only the window's rows (the whole table was scanned before that index)."""
+    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    start = now - dt.timedelta(minutes=130_000)
+    scans = await _explained(db, now, aggregates.agent_model_statement(start, now))
+    assert {(n["Node Type"], n.get("Index Name")) for n in scans} == {
+        ("Index Only Scan", "ix_cost_records_created_at_groups")
+    }
+    # a parallel scan reports its rows per loop, rounded: the product is within a row a loop
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) == pytest.approx(130_000, abs=3)
+    assert all(n["Heap Fetches"] == 0 for n in scans)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
 async def test_concurrent_writers_and_new_task_checks_see_every_committed_cost(
     db: Database, tmp_path: Path
 ) -> None:
