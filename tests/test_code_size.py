@@ -39,7 +39,6 @@ LONG_FUNCTIONS = {
     "orchestration/lifecycle.py:_lifecycle": "the flow's step sequence with resume points",
     "platforms/local.py:LocalPlatform._run_python": "the sandboxed process: limits, drain, kill",
     "safety/_py_names.py:NameResolver.__init__": "the table of names the resolver knows",
-    "safety/_py_sql.py:embedded_sql": "every way Python code hands SQL to an engine",
     "safety/analyze.py:analyze": "the decision table of the safety analysis",
     "safety/scala.py:_Scala._delta": "the Delta Lake API calls, one rule each",
     "safety/python.py:_walk": "one pass dispatching every node kind to its rules; linear",
