@@ -34,11 +34,7 @@ def _flow_run_name() -> str:
     name="task-lifecycle",
     flow_run_name=_flow_run_name,
     validate_parameters=True,
-    on_running=hooks.FLOW_ON_RUNNING,
-    on_completion=hooks.FLOW_ON_COMPLETION,
-    on_failure=hooks.FLOW_ON_FAILURE,
-    on_crashed=hooks.FLOW_ON_CRASHED,
-    on_cancellation=hooks.FLOW_ON_CANCELLATION,
+    **hooks.FLOW_HOOKS,
 )
 async def task_lifecycle(request: TaskRequest) -> LifecycleSummary:
     """Turn a plain-language data-engineering request into deployed code.

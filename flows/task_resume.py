@@ -29,11 +29,7 @@ def _flow_run_name() -> str:
     name="task-resume",
     flow_run_name=_flow_run_name,
     validate_parameters=True,
-    on_running=hooks.FLOW_ON_RUNNING,
-    on_completion=hooks.FLOW_ON_COMPLETION,
-    on_failure=hooks.FLOW_ON_FAILURE,
-    on_crashed=hooks.FLOW_ON_CRASHED,
-    on_cancellation=hooks.FLOW_ON_CANCELLATION,
+    **hooks.FLOW_HOOKS,
 )
 async def task_resume(task_id: str) -> LifecycleSummary:
     """Continue a recorded task that did not finish, from the state recorded in AADAP's tables.

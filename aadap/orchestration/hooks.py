@@ -209,3 +209,11 @@ FLOW_ON_COMPLETION: list[Any] = [on_flow_completed]
 FLOW_ON_FAILURE: list[Any] = [on_flow_failed]
 FLOW_ON_CRASHED: list[Any] = [on_flow_crashed]
 FLOW_ON_CANCELLATION: list[Any] = [on_flow_cancelled]
+#: every lifecycle flow's state hooks, as ``@flow(..., **FLOW_HOOKS)`` takes them
+FLOW_HOOKS: dict[str, Any] = {
+    "on_running": FLOW_ON_RUNNING,
+    "on_completion": FLOW_ON_COMPLETION,
+    "on_failure": FLOW_ON_FAILURE,
+    "on_crashed": FLOW_ON_CRASHED,
+    "on_cancellation": FLOW_ON_CANCELLATION,
+}
