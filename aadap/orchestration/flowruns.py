@@ -7,17 +7,34 @@ import uuid
 
 import httpx
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
 
 from aadap.core.exceptions import IntegrationError
 
 
 async def flow_run_state(flow_run_id: str) -> str | None:
-    """The flow run's state name from the Prefect API (:data:`outcome.FlowRunProbe`).
+    """The flow run's state name from the Prefect API.
 
-    ``None`` means unknown (not a flow-run id, or no such run on this API), and
-    ``reconcile`` then leaves the task alone rather than fail a live lifecycle.
+    ``None`` means unknown (not a flow-run id, or no such run on this API).
     """
+    state = await _read_state(flow_run_id)
+    return None if state is None else state.name
+
+
+async def flow_run_ended(flow_run_id: str) -> str | None:
+    """The state name of a flow run that has *ended* (a final state: Completed, Failed,
+    Cancelled, Crashed), else ``None`` (:data:`outcome.FlowRunProbe`).
+
+    Decided on the state's type, never its name: a run being resumed passes through
+    Scheduled "Resuming" and Pending "Submitting", names no list can keep up with, and
+    ``reconcile`` must leave such a run alone. Unknown runs are ``None`` too.
+    """
+    state = await _read_state(flow_run_id)
+    return state.name if state is not None and state.is_final() else None
+
+
+async def _read_state(flow_run_id: str) -> State | None:
     try:
         run_id = uuid.UUID(flow_run_id)
     except ValueError:
@@ -32,7 +49,7 @@ async def flow_run_state(flow_run_id: str) -> str | None:
             f"cannot read flow run {flow_run_id} from the Prefect API: {type(exc).__name__}: {exc}",
             details={"flow_run_id": flow_run_id},
         ) from exc
-    return None if run.state is None else run.state.name
+    return run.state
 
 
-__all__ = ["flow_run_state"]
+__all__ = ["flow_run_ended", "flow_run_state"]

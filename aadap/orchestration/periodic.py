@@ -10,7 +10,7 @@ The services compute (``reports``, ``budget_watch``, ``maintenance``,
   ``aadap.budget.hard-limit``, about the resource ``aadap.budget.<period>``,
   with ``percent``/``spend``/``limit`` in the payload, for automations;
 * :func:`reconcile`, one pass for the ``reconcile`` flow and ``aadap reconcile`` alike,
-  with :func:`flow_run_state`, the probe ``outcome.reconcile`` uses to ask the
+  with :func:`flow_run_ended`, the probe ``outcome.reconcile`` uses to ask the
   Prefect API whether a lifecycle's flow run has ended.
 
 Each ``run_*`` function is the body of one flow in ``flows/`` and runs inside
@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from aadap.core.config import Settings
 from aadap.db.session import Database
 from aadap.orchestration import runtime
-from aadap.orchestration.flowruns import flow_run_state
+from aadap.orchestration.flowruns import flow_run_ended, flow_run_state
 from aadap.services import approvals, budget_watch, maintenance, outcome, reports
 from aadap.services.budget_watch import Alert, PeriodSpend
 from aadap.services.maintenance import ExpiredApproval
@@ -325,11 +325,11 @@ async def reconcile(
     """One reconcile pass, the same for the scheduled flow and ``aadap reconcile``:
     expired approvals first (their tasks fail as APPROVAL_EXPIRED, the precise reason),
     then orphaned lifecycles (asking the Prefect API about every run whose process is
-    not known to be alive here: :func:`flow_run_state`), then the PENDING requests of
+    not known to be alive here: :func:`flow_run_ended`), then the PENDING requests of
     tasks that ended anyway, then log retention."""
     checked_at = reports.resolve_now(now)
     expired = await maintenance.expire_approvals(db, now=checked_at)
-    orphans = await outcome.reconcile(db, flow_run_state)
+    orphans = await outcome.reconcile(db, flow_run_ended)
     closed = await approvals.close_for_finished_tasks(db, by=maintenance.ACTOR)
     retention = settings.retention_days
     deleted = await maintenance.purge_logs(db, retention_days=retention, now=checked_at)
@@ -381,6 +381,7 @@ __all__ = [
     "OrphanedRun",
     "ReconcileSummary",
     "emit_alert",
+    "flow_run_ended",
     "flow_run_state",
     "markdown",
     "publish_cost_report",

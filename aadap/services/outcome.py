@@ -128,24 +128,12 @@ class Orphan:
     @property
     def cancelled(self) -> bool:
         """Someone cancelled the run in Prefect (e.g. while it was suspended, with no process to run a hook)."""
-        return self.prefect_state in ("Cancelled", "Cancelling")
+        return self.prefect_state == "Cancelled"
 
 
-#: Asks the orchestrator whether a flow run is finished; returns its state name, or None if unknown.
+#: Asks the orchestrator whether a flow run has ended: its final state's name, or None
+#: while it lives (running, waiting, being resumed) or when the run is unknown.
 FlowRunProbe = Callable[[str], Awaitable[str | None]]
-
-_LIVE_PREFECT_STATES = {
-    "Running",
-    "Pending",
-    "Scheduled",
-    "Paused",
-    "Suspended",
-    "Cancelling",
-    "AwaitingRetry",
-    "Retrying",
-    "Late",
-}
-
 
 async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[Orphan]:
     """Live tasks whose runner is gone: its process died here, or Prefect says the run ended."""
@@ -176,7 +164,7 @@ async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[
         if probe is not None and task.flow_run_id:
             prefect_state = await probe(task.flow_run_id)
         # Prefect knows best: a suspended run has no process on purpose, and is not an orphan
-        if prefect_state is not None and prefect_state not in _LIVE_PREFECT_STATES:
+        if prefect_state is not None:
             reason = f"its flow run ended {prefect_state}"
             orphans.append(
                 Orphan(task.id, task.current_state, task.flow_run_id, reason, prefect_state)

@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import Artifact
 from prefect.events.filters import EventFilter, EventIDFilter
 from prefect.events.schemas.events import ReceivedEvent
-from prefect.states import Scheduled, State
+from prefect.states import Scheduled, State, Submitting
 from sqlalchemy import select
 
 from aadap.agents.offline import OfflineLLMClient
@@ -201,6 +201,11 @@ async def test_budget_watch_flow_writes_rows_and_emits_one_event_per_threshold(
     assert (again.alerts, again.events) == ([], [])  # nothing new: no row, no event
 
 
+def Resuming() -> State[Any]:
+    """The state Prefect's resume endpoint gives a suspended run an approval decided."""
+    return Scheduled(name="Resuming", scheduled_time=NOW)
+
+
 async def test_reconcile_flow_expires_approvals_closes_orphans_and_prunes_logs(
     prefect_api: None, db: Database, settings: Settings
 ) -> None:
@@ -214,8 +219,15 @@ async def test_reconcile_flow_expires_approvals_closes_orphans_and_prunes_logs(
                 )
             ).id
         )
+        # a run being resumed after an approval passes through these: it is not over
+        resuming_run = str((await client.create_flow_run(probe_target, state=Resuming())).id)
+        submitting_run = str((await client.create_flow_run(probe_target, state=Submitting())).id)
     orphan = builders.task(id=uuid.uuid4(), current_state="IN_DEVELOPMENT", flow_run_id=ended_run)
     live = builders.task(id=uuid.uuid4(), current_state="IN_DEVELOPMENT", flow_run_id=waiting_run)
+    resuming = builders.task(id=uuid.uuid4(), current_state="IN_REVIEW", flow_run_id=resuming_run)
+    submitting = builders.task(
+        id=uuid.uuid4(), current_state="IN_REVIEW", flow_run_id=submitting_run
+    )
     unknown = builders.task(
         id=uuid.uuid4(), current_state="PLANNING", flow_run_id=str(uuid.uuid4())
     )
@@ -228,7 +240,8 @@ async def test_reconcile_flow_expires_approvals_closes_orphans_and_prunes_logs(
     pending_cost = builders.cost(orphan.id, status="pending", created_at=NOW)
     old_log = builders.log(orphan.id, message="old", created_at=NOW - dt.timedelta(days=31))
     recent_log = builders.log(orphan.id, message="recent", created_at=NOW - dt.timedelta(days=29))
-    await add(db, orphan, live, unknown, paused, request, pending_cost, old_log, recent_log)
+    await add(db, orphan, live, resuming, submitting, unknown, paused, request, pending_cost,
+              old_log, recent_log)  # fmt: skip
 
     state = await run(db, settings, lambda: reconcile(now=NOW, return_state=True))
 
@@ -247,6 +260,8 @@ async def test_reconcile_flow_expires_approvals_closes_orphans_and_prunes_logs(
     assert states == {
         orphan.id: "FAILED",
         live.id: "IN_DEVELOPMENT",
+        resuming.id: "IN_REVIEW",
+        submitting.id: "IN_REVIEW",
         unknown.id: "PLANNING",
         paused.id: "FAILED",
     }
@@ -264,6 +279,13 @@ async def test_the_probe_reads_flow_run_states_through_the_api(prefect_api: None
     assert await periodic.flow_run_state(str(finished.state_details.flow_run_id)) == "Completed"
     assert await periodic.flow_run_state(str(uuid.uuid4())) is None  # no such run: unknown
     assert await periodic.flow_run_state("not-a-flow-run-id") is None
+    ended = str(finished.state_details.flow_run_id)
+    assert await periodic.flow_run_ended(ended) == "Completed"
+    async with get_client() as client:
+        resumed = str((await client.create_flow_run(probe_target, state=Resuming())).id)
+    assert await periodic.flow_run_state(resumed) == "Resuming"
+    assert await periodic.flow_run_ended(resumed) is None  # Scheduled: not over
+    assert await periodic.flow_run_ended(str(uuid.uuid4())) is None
 
 
 async def test_bad_parameters_fail_the_run_with_the_field_named(
