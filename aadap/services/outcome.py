@@ -135,6 +135,7 @@ class Orphan:
 #: while it lives (running, waiting, being resumed) or when the run is unknown.
 FlowRunProbe = Callable[[str], Awaitable[str | None]]
 
+
 async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[Orphan]:
     """Live tasks whose runner is gone: its process died here, or Prefect says the run ended."""
     async with db.sessions() as session:
