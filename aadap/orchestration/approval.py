@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from prefect.exceptions import FlowPauseTimeout, NotPausedError
 from prefect.flow_runs import apause_flow_run, aresume_flow_run, asuspend_flow_run
@@ -32,18 +32,17 @@ from prefect.input.run_input import keyset_from_base_key
 from prefect.logging import get_run_logger
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_flow_run
-from pydantic import Field, field_validator
 
 from aadap.agents import GeneratedCode
 from aadap.core.exceptions import (
     AADAPError,
     ApprovalExpiredError,
-    ApprovalNotWaitingError,
     IntegrationError,
-    InvalidRequestError,
     TaskCancelledError,
 )
 from aadap.db.models import ApprovalRequest, Task
+from aadap.orchestration import decision
+from aadap.orchestration.decision import DecisionFields
 from aadap.orchestration.flowruns import flow_run_state
 from aadap.platforms.base import TableInfo
 from aadap.services import approval_gate
@@ -54,29 +53,8 @@ _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
 CANCELLED_STATES = frozenset({"Cancelled", "Cancelling"})
 
 
-class ApprovalDecision(RunInput):
+class ApprovalDecision(RunInput, DecisionFields):  # the fields: decision.DecisionFields
     """What a reviewer submits to resume a paused lifecycle."""
-
-    decision: Literal["approve", "reject"] = Field(
-        description="approve to deploy, reject to send it back"
-    )
-    reviewer: str = Field(
-        min_length=1,
-        max_length=256,
-        pattern=r"\S",  # not only whitespace; the server checks the form's schema too
-        description="your name (recorded as given)",
-    )
-    comment: str = Field(
-        default="",
-        max_length=4000,
-        description="optional: why; a rejection's comment goes to the developer",
-    )
-
-    @field_validator("comment", mode="before")
-    @classmethod
-    def _no_comment(cls, value: object) -> object:
-        """An input stored before the comment became plain text may hold ``null``."""
-        return "" if value is None else value
 
 
 def pause_key(request: ApprovalRequest) -> str:
@@ -413,36 +391,22 @@ async def record(
 #: the Prefect states of a run that waits for a decision (in-process and under a deployment)
 WAITING_STATES = frozenset({"Paused", "Suspended"})
 
+#: how a decision reaches a waiting run (``decision.submit``; kept here for callers)
+submit = decision.submit
 
-async def submit(flow_run_id: str, decision: ApprovalDecision) -> None:
-    """Resume a paused (or suspended) lifecycle with a reviewer's decision, through the Prefect API.
 
-    A run that is not waiting (it ended, or the API does not know it) is refused with
-    ``ApprovalNotWaitingError`` before anything is sent, as is one that stopped waiting
-    meanwhile; Prefect checks the input against the form's schema, and a refusal
-    there is ``InvalidRequestError``. Either way nothing changed."""
+async def resume_in_process(flow_run_id: str, run_input: dict[str, Any]) -> None:
+    """``decision.submit`` through Prefect's client: for an API that runs inside this
+    process (no server address), which plain HTTP cannot reach."""
     state = await flow_run_state(flow_run_id)
     if state not in WAITING_STATES:
-        raise _not_waiting(flow_run_id, state or "unknown to the Prefect API")
+        raise decision.not_waiting(flow_run_id, state or "unknown to the Prefect API")
     try:
-        await aresume_flow_run(
-            uuid.UUID(flow_run_id), run_input=decision.model_dump(mode="json", exclude={"metadata"})
-        )
+        await aresume_flow_run(uuid.UUID(flow_run_id), run_input=run_input)
     except NotPausedError as exc:
-        raise _not_waiting(flow_run_id, "no longer paused") from exc
+        raise decision.not_waiting(flow_run_id, "no longer paused") from exc
     except RuntimeError as exc:
-        raise InvalidRequestError(
-            f"Prefect refused to resume flow run {flow_run_id}: {exc}",
-            details={"flow_run_id": flow_run_id},
-        ) from exc
-
-
-def _not_waiting(flow_run_id: str, state: str) -> ApprovalNotWaitingError:
-    return ApprovalNotWaitingError(
-        f"flow run {flow_run_id} is {state}, not waiting for a decision; nothing was changed "
-        "(`aadap reconcile` closes the request of a run that ended)",
-        details={"field": "id", "flow_run_id": flow_run_id, "flow_run_state": state},
-    )
+        raise decision.refused(flow_run_id, str(exc)) from exc
 
 
 def input_schema() -> dict[str, Any]:

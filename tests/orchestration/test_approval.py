@@ -142,6 +142,38 @@ async def test_the_server_rejects_an_untyped_or_incomplete_decision_and_the_run_
     assert (await asyncio.wait_for(run, 60)).is_completed()
 
 
+async def test_a_decision_over_the_rest_api_resumes_the_run_and_is_refused_as_through_the_client(
+    make_harness: HarnessFactory,
+) -> None:
+    """``aadap approvals`` sends the decision with plain HTTP when it knows the server's
+    address (no Prefect import): the same checks, the same errors, the same resumed run."""
+    import uuid
+
+    from aadap.core.exceptions import ApprovalNotWaitingError, InvalidRequestError
+    from aadap.orchestration.decision import DecisionFields, submit
+
+    api = str(PREFECT_API_URL.value())
+    h = _harness(make_harness)
+    run = asyncio.create_task(h.run(DELETE))
+    await _paused_request(h)
+    flow_run_id = (await h.rows(models.Task))[0].flow_run_id or ""
+    with pytest.raises(ApprovalNotWaitingError, match="unknown to the Prefect API"):
+        await submit(
+            str(uuid.uuid4()), DecisionFields(decision="approve", reviewer="x"), api_url=api
+        )
+    unchecked = DecisionFields.model_construct(decision="maybe", reviewer="bob", comment="")
+    with pytest.raises(InvalidRequestError, match=r"Prefect refused to resume .*(?i:validation)"):
+        await submit(flow_run_id, unchecked, api_url=api)  # the server checks the form's schema
+    assert await approval.flow_run_state(flow_run_id) == "Paused"
+    form = DecisionFields(decision="approve", reviewer="dave", comment="over http")
+    await submit(flow_run_id, form, api_url=api)
+    assert (await asyncio.wait_for(run, 60)).is_completed()
+    [request] = await h.rows(models.ApprovalRequest)
+    assert (request.status, request.decided_by, request.reason) == ("APPROVED", "dave", "over http")
+    with pytest.raises(ApprovalNotWaitingError, match="is Completed, not waiting"):
+        await submit(flow_run_id, form, api_url=api)
+
+
 async def test_rejection_goes_back_to_development_with_the_comment_then_cancels_when_bounded(
     make_harness: HarnessFactory,
 ) -> None:
