@@ -5,6 +5,11 @@ sqlglot, Python/PySpark via ``ast`` after folding constants and following aliase
 Scala via conservative patterns, secrets and production hosts in every language,
 network egress, secret-bearing files and engine side doors) and ``decide`` applies the
 autonomy policy.
+
+Layout: one subpackage per language (:mod:`.python`, :mod:`.sql`, :mod:`.scala`); the
+checks every language shares sit beside :mod:`.analyze` (:mod:`.secret_scan`,
+:mod:`.production_hosts`, :mod:`.exfiltration`), as do the operation class and risk
+(:mod:`.classify`) and the policy (:mod:`.policy`).
 """
 
 from __future__ import annotations

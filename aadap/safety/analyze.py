@@ -25,17 +25,17 @@ from aadap.core.config import SafetySettings
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.core.exceptions import InvalidRequestError
 from aadap.safety._catalog import TableCatalog
+from aadap.safety._line_index import LineIndex
 from aadap.safety._notebook import magic_cells
-from aadap.safety._sql_parse import sql_dialects
-from aadap.safety._text import LineIndex
 from aadap.safety.classify import build_analysis
-from aadap.safety.egress import exfiltration
+from aadap.safety.exfiltration import exfiltration
 from aadap.safety.findings import Analysis, Finding
-from aadap.safety.hosts import find_production_hosts
+from aadap.safety.production_hosts import find_production_hosts
 from aadap.safety.python import analyze_python
 from aadap.safety.scala import analyze_scala
-from aadap.safety.secrets import find_secrets
+from aadap.safety.secret_scan import find_secrets
 from aadap.safety.sql import analyze_sql
+from aadap.safety.sql.script import sql_dialects
 
 # Generated code is tens of kilobytes; a megabyte is twenty times more. Larger input is
 # refused (InvalidRequestError) instead of tying up a worker: the analysers run at

@@ -9,7 +9,7 @@ import pytest
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety import Analysis, analyze
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._sql_parse import MAX_STATEMENT_TOKENS, parse_script, quiet_parser, sql_dialects
+from aadap.safety.sql.script import MAX_STATEMENT_TOKENS, parse_script, quiet_parser, sql_dialects
 
 
 def sql(code: str, platform: str = "local", existing: list[str] | None = None) -> Analysis:

@@ -28,10 +28,10 @@ import re
 from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
-from aadap.safety._sql_keywords import scan_keywords
-from aadap.safety.egress import sensitive_path
+from aadap.safety.exfiltration import sensitive_path
 from aadap.safety.findings import Finding
-from aadap.safety.hosts import host_allowed, url_host
+from aadap.safety.production_hosts import host_allowed, url_host
+from aadap.safety.sql.keywords import scan_keywords
 
 _D = OperationClass.DESTRUCTIVE
 _P = OperationClass.PERMISSION_CHANGE

@@ -13,8 +13,8 @@ from sqlglot import exp
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._sql_keywords import classify_head
 from aadap.safety.findings import Finding
+from aadap.safety.sql.keywords import classify_head
 
 _W = OperationClass.WRITE
 _D = OperationClass.DESTRUCTIVE

@@ -1,6 +1,6 @@
 """SQL analysis over sqlglot syntax trees.
 
-Every statement is parsed (see :mod:`aadap.safety._sql_parse`) and its tree walked for
+Every statement is parsed (see :mod:`aadap.safety.sql.script`) and its tree walked for
 statement nodes, so statements nested in T-SQL ``IF`` blocks or CTEs are seen too.
 A statement sqlglot cannot parse is reported ``sql.unparseable`` (MEDIUM, unverified)
 plus whatever its keywords suggest; it is never read as safe.
@@ -14,11 +14,11 @@ from sqlglot import exp
 
 from aadap.core.enums import Language, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._sql_doors import side_doors
-from aadap.safety._sql_keywords import classify_head, scan_keywords
-from aadap.safety._sql_parse import Statement, parse_script
-from aadap.safety._sql_rules import HANDLERS, READ_ROOTS, Ctx, with_origin
 from aadap.safety.findings import Finding
+from aadap.safety.sql.handlers import HANDLERS, READ_ROOTS, Ctx, with_origin
+from aadap.safety.sql.keywords import classify_head, scan_keywords
+from aadap.safety.sql.script import Statement, parse_script
+from aadap.safety.sql.side_doors import side_doors
 
 
 def _statement(st: Statement, c: Ctx) -> list[Finding]:
@@ -65,7 +65,7 @@ def analyze_sql(
 
     ``line_offset`` is added to every line (SQL embedded in another file);
     ``origin`` is appended to messages (e.g. `` in spark.sql(...)``);
-    ``allowed_hosts`` may be read from without a finding (see :mod:`._sql_doors`).
+    ``allowed_hosts`` may be read from without a finding (see :mod:`aadap.safety.sql.side_doors`).
     """
     script = parse_script(sql, dialects)
     statements = [st for st in script.statements if not _is_go(st)]

@@ -3,7 +3,7 @@
 A reference is flagged wherever it appears (called, passed to ``map``, stored in a
 variable), not only when called. Entries whose danger depends on the arguments
 (``yaml.load``, ``subprocess.*`` with ``shell=True``, ``dbutils.fs.put``) are judged at
-the call by :mod:`aadap.safety._py_calls`. Platform utilities (``dbutils``,
+the call by :mod:`aadap.safety.python.calls`. Platform utilities (``dbutils``,
 ``mssparkutils``, ``notebookutils``) are notebook globals, matched by name suffix.
 """
 

@@ -19,11 +19,8 @@ import re
 from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
-from aadap.safety import _scala_rules as rules
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._scala_egress import scala_egress
-from aadap.safety._scala_lex import mask, statements
-from aadap.safety._scala_strings import read_literal, string_constants
+from aadap.safety._line_index import LineIndex
 from aadap.safety._spark import (
     HINT,
     TABLE_TERMINALS,
@@ -33,11 +30,14 @@ from aadap.safety._spark import (
     v1_write,
     v2_write,
 )
-from aadap.safety._sql_keywords import scan_keywords
-from aadap.safety._sql_parse import sql_dialects
-from aadap.safety._text import LineIndex
 from aadap.safety.findings import Finding
+from aadap.safety.scala import patterns as rules
+from aadap.safety.scala.egress_patterns import scala_egress
+from aadap.safety.scala.literals import read_literal, string_constants
+from aadap.safety.scala.masking import mask, statements
 from aadap.safety.sql import analyze_sql
+from aadap.safety.sql.keywords import scan_keywords
+from aadap.safety.sql.script import sql_dialects
 
 _S = Language.SCALA
 

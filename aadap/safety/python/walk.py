@@ -14,15 +14,15 @@ from collections.abc import Sequence
 
 from aadap.core.enums import Language, OperationClass, PlatformKind, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._py_calls import call_findings, unresolved_call
-from aadap.safety._py_doors import side_doors
-from aadap.safety._py_egress import egress, environment_dump, sensitive_files
-from aadap.safety._py_names import NameResolver, all_nodes
-from aadap.safety._py_rules import BUILTIN_NAMES, lookup, worth_resolving
-from aadap.safety._py_secrets import folded_secrets
-from aadap.safety._py_sql import embedded_sql, sql_call, sql_runner_passed
-from aadap.safety._py_writes import WriteCheck
 from aadap.safety.findings import Finding
+from aadap.safety.python.calls import call_findings, unresolved_call
+from aadap.safety.python.dangers import BUILTIN_NAMES, lookup, worth_resolving
+from aadap.safety.python.egress_calls import egress, environment_dump, sensitive_files
+from aadap.safety.python.embedded_sql import embedded_sql, sql_call, sql_runner_passed
+from aadap.safety.python.folded_secrets import folded_secrets
+from aadap.safety.python.names import NameResolver, all_nodes
+from aadap.safety.python.side_door_calls import side_doors
+from aadap.safety.python.writes import WriteCheck
 
 _JVM_ATTRS = frozenset({"_jvm", "_gateway", "_jsparkSession"})
 # Nodes whose strings may hide a secret once folded (calls are handled with the calls).

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
 from aadap.safety._catalog import TableCatalog
-from aadap.safety._py_names import NameResolver
-from aadap.safety._py_sql import evaluate
 from aadap.safety._spark import (
     HINT,
     TABLE_TERMINALS,
@@ -28,6 +26,8 @@ from aadap.safety._spark import (
     v2_write,
 )
 from aadap.safety.findings import Finding
+from aadap.safety.python.embedded_sql import evaluate
+from aadap.safety.python.names import NameResolver
 
 _MAX_CHAIN = 200
 _FILE_WRITERS = frozenset(

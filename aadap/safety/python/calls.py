@@ -12,9 +12,9 @@ from __future__ import annotations
 import ast
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
-from aadap.safety._py_names import NameResolver, string_value
-from aadap.safety._py_rules import DANGEROUS_MODULES, Danger, lookup, worth_resolving
 from aadap.safety.findings import Finding
+from aadap.safety.python.dangers import DANGEROUS_MODULES, Danger, lookup, worth_resolving
+from aadap.safety.python.names import NameResolver, string_value
 
 _SAFE_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 _D = OperationClass.DESTRUCTIVE

@@ -20,10 +20,10 @@ import re
 from collections.abc import Sequence
 
 from aadap.core.enums import Language, RiskLevel
-from aadap.safety._py_names import NameResolver
-from aadap.safety.egress import sensitive_path
+from aadap.safety.exfiltration import sensitive_path
 from aadap.safety.findings import Finding
-from aadap.safety.hosts import host_allowed, url_host
+from aadap.safety.production_hosts import host_allowed, url_host
+from aadap.safety.python.names import NameResolver
 
 _HTTP_VERBS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "send"}

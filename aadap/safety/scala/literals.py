@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
-from aadap.safety import _scala_rules as rules
 from aadap.safety._catalog import PLACEHOLDER
-from aadap.safety._scala_lex import Masked
+from aadap.safety.scala import patterns as rules
+from aadap.safety.scala.masking import Masked
 
 _INTERPOLATION = re.compile(r"\$\{[^}\n]*\}|\$[A-Za-z_]\w*")
 _PREFIXED = re.compile(r'(s|f|raw)("""|")')

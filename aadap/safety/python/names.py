@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 
-from aadap.safety._py_fold import Folder
+from aadap.safety.python.fold import Folder
 
 _MAX_NAMES = 8
 _MAX_LEN = 256
@@ -26,7 +26,7 @@ _TRACKED_CALLS = (
     "DeltaTable.forPath",
     "pathlib.Path",
     "duckdb.connect",
-    # network clients, judged at each request they make (see _py_egress)
+    # network clients, judged at each request they make (see egress_calls)
     "requests.Session",
     "requests.session",
     "httpx.Client",
@@ -173,7 +173,7 @@ class NameResolver:
         self.aliases[name] = frozenset(sorted(merged)[:_MAX_NAMES])
 
     def text(self, node: ast.expr | None) -> str | None:
-        """The string ``node`` folds to (see :mod:`aadap.safety._py_fold`), or ``None``."""
+        """The string ``node`` folds to (see :mod:`aadap.safety.python.fold`), or ``None``."""
         return self.folder.text(node)
 
     def _alias_value(self, value: ast.expr) -> Names:

@@ -12,7 +12,7 @@
   command is a network tool (``curl``, ``wget``, ``nc``...) is egress as well.
 * **Secret-bearing or system files** (``scala.sensitive_file``, HIGH): a string
   literal, or the literals of one statement joined (``"/et" + "c/passwd"``), naming
-  ``/etc/...``, ``~/.ssh``, a key file, a key on DBFS (see :mod:`aadap.safety.egress`).
+  ``/etc/...``, ``~/.ssh``, a key file, a key on DBFS (see :mod:`aadap.safety.exfiltration`).
 
 Both in one snippet is ``egress.exfiltration`` (CRITICAL), added by
 :mod:`aadap.safety.analyze`.
@@ -24,12 +24,12 @@ import re
 from collections.abc import Iterator, Sequence
 
 from aadap.core.enums import Language, RiskLevel
-from aadap.safety._scala_lex import Masked
-from aadap.safety._scala_strings import Literal, read_literal
-from aadap.safety._text import LineIndex
-from aadap.safety.egress import sensitive_path
+from aadap.safety._line_index import LineIndex
+from aadap.safety.exfiltration import sensitive_path
 from aadap.safety.findings import Finding
-from aadap.safety.hosts import host_allowed, url_host
+from aadap.safety.production_hosts import host_allowed, url_host
+from aadap.safety.scala.literals import Literal, read_literal
+from aadap.safety.scala.masking import Masked
 
 _S = Language.SCALA
 _NET = r"(?:java\s*\.\s*net\s*\.\s*)?"

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aadap.safety._py_names import NameResolver
+    from aadap.safety.python.names import NameResolver
 
 MAX_DEPTH = 64
 MAX_VALUE = 100_000

@@ -1,4 +1,4 @@
-"""Engine side doors reached from Python: the same doors as :mod:`._sql_doors`, via the API.
+"""Engine side doors reached from Python via the API: the same doors as :mod:`..sql.side_doors`.
 
 * ``spark.conf.set(key, ...)`` / ``SparkConf().set`` / ``builder.config`` of a security
   key (ACLs, credentials, class path, the Delta retention check...) and
@@ -14,9 +14,9 @@ from __future__ import annotations
 import ast
 
 from aadap.core.enums import Language, OperationClass, RiskLevel
-from aadap.safety._py_names import NameResolver
-from aadap.safety._sql_doors import security_setting
 from aadap.safety.findings import Finding
+from aadap.safety.python.names import NameResolver
+from aadap.safety.sql.side_doors import security_setting
 
 _SETTERS = frozenset({"set", "config", "setAll"})
 _LOADERS = frozenset(

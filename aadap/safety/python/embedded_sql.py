@@ -19,11 +19,11 @@ from typing import Literal
 
 from aadap.core.enums import Language, PlatformKind, RiskLevel
 from aadap.safety._catalog import PLACEHOLDER, TableCatalog
-from aadap.safety._py_names import NameResolver, string_value
-from aadap.safety._sql_keywords import scan_keywords
-from aadap.safety._sql_parse import sql_dialects
 from aadap.safety.findings import Finding
+from aadap.safety.python.names import NameResolver, string_value
 from aadap.safety.sql import analyze_sql
+from aadap.safety.sql.keywords import scan_keywords
+from aadap.safety.sql.script import sql_dialects
 
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
 _BRACES = re.compile(r"\{[^{}]*\}")

@@ -1,6 +1,6 @@
 """Hard-coded secrets in strings built from constants (secrets after folding).
 
-The source-text scan (:mod:`aadap.safety.secrets`) sees ``password = "hunter22"``; it
+The source-text scan (:mod:`aadap.safety.secret_scan`) sees ``password = "hunter22"``; it
 cannot see ``password = "hun" + "ter22"``, ``{"pass" + "word": "..."}``,
 ``.option("password", "".join([...]))`` or ``"dapi" + "0123..."``. Here each such
 expression is folded and the scan runs on the value, written back as the literal
@@ -13,9 +13,9 @@ from __future__ import annotations
 import ast
 
 from aadap.core.enums import Language
-from aadap.safety._py_names import NameResolver
 from aadap.safety.findings import Finding
-from aadap.safety.secrets import KEY_MARKERS, find_secrets, may_hold_secret
+from aadap.safety.python.names import NameResolver
+from aadap.safety.secret_scan import KEY_MARKERS, find_secrets, may_hold_secret
 
 _BUILDERS = frozenset({"join", "format", "decode", "replace", "b64decode", "fromhex", "unhexlify"})
 _STRINGISH = (ast.BinOp, ast.JoinedStr, ast.Call, ast.Name, ast.Subscript)
