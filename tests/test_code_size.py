@@ -49,7 +49,7 @@ LONG_FUNCTIONS = {
 }
 BIG_CLASSES = {
     "agents/offline/_draft.py:Draft": "the offline parser's state and its lookups",
-    "llm/openai.py:OpenAICompatibleClient": "auth, per-agent models, retries and usage",
+    "llm/openai/chat_client.py:OpenAICompatibleClient": "auth, per-agent models, retries and usage",
     "platforms/_lifecycle.py:BasePlatform": "the platform protocol's shared steps",
     "platforms/databricks.py:DatabricksPlatform": "the platform protocol on Databricks",
     "platforms/fabric.py:FabricPlatform": "the platform protocol on Fabric",

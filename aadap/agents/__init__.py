@@ -1,6 +1,6 @@
 """The agents: prompts in, validated pydantic models out.
 
-Each agent is one async function taking an :class:`~aadap.llm.types.LLMClient` and an
+Each agent is one async function taking an :class:`~aadap.llm.messages.LLMClient` and an
 :class:`AgentContext`; all share the bounded self-correction loop in :mod:`.base`.
 """
 

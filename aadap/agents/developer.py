@@ -6,7 +6,7 @@ from aadap.agents._inputs import common_values, render_model
 from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import GeneratedCode, Plan, Requirement, Route
 from aadap.core.enums import AgentType, Language
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 _FAMILIES: tuple[frozenset[Language], ...] = (
     frozenset({Language.SQL}),

@@ -12,7 +12,7 @@ from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import GeneratedCode, Optimisation, OptimisationDraft, Plan
 from aadap.agents.syntax import check_syntax
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def optimise_code(

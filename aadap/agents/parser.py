@@ -7,7 +7,7 @@ from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import Requirement
 from aadap.core.enums import AgentType
 from aadap.core.exceptions import InvalidRequestError
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def parse_request(client: LLMClient, ctx: AgentContext) -> Requirement:

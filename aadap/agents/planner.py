@@ -6,7 +6,7 @@ from aadap.agents._inputs import common_values, render_model
 from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import Plan, Requirement
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def plan_work(client: LLMClient, ctx: AgentContext, requirement: Requirement) -> Plan:

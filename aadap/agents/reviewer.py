@@ -18,7 +18,7 @@ from aadap.agents.schemas import (
 )
 from aadap.agents.syntax import SyntaxReport, check_syntax
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 def syntax_findings(report: SyntaxReport) -> list[Finding]:

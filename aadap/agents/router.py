@@ -13,7 +13,7 @@ from aadap.agents._inputs import common_values, render_model
 from aadap.agents.base import AgentContext, run_agent
 from aadap.agents.schemas import Plan, Requirement, Route
 from aadap.core.enums import AgentType, Language, PlatformKind
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 PLATFORM_LANGUAGES: dict[PlatformKind, frozenset[Language]] = {
     PlatformKind.LOCAL: frozenset({Language.SQL, Language.PYTHON}),

@@ -11,7 +11,7 @@ from aadap.core.config import Settings
 from aadap.core.states import TaskState
 from aadap.db.models import Task
 from aadap.db.session import Database
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 from aadap.platforms.base import Platform
 from aadap.services import connections
 from aadap.services.metering import MeteredLLMClient

@@ -12,7 +12,7 @@ from typing import Any
 from aadap.agents._inputs import read_feedback, read_hints, read_model, read_syntax
 from aadap.agents._prompt import load_prompt
 from aadap.agents.offline._errors import unsupported
-from aadap.llm.types import LLMRequest
+from aadap.llm.messages import LLMRequest
 
 _READERS = {
     "schema_hints": read_hints,
