@@ -19,7 +19,6 @@ MAX_FUNCTION_LINES = 60
 MAX_CLASS_METHODS = 12
 
 LONG_MODULES = {
-    "core/config.py": "every settings group in one module; issue 19 point 5 makes it one per group",
     "core/exceptions.py": "the whole taxonomy in one place, as Prefect keeps it: declarations",
     "platforms/fabric.py": "the Fabric REST client: notebooks, jobs, polling and lakehouse files",
     "safety/_py_fold.py": "one AST visitor folding Python constants for the analysis",
