@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from aadap.agents._inputs import read_feedback
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import read_feedback
 from aadap.core.exceptions import ValidationFailedError
 from aadap.core.requests import TaskRequest
 from aadap.db import models

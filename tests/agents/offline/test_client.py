@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from aadap.agents import AgentContext, GeneratedCode, parse_request, review_code
-from aadap.agents._inputs import common_values
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import common_values
 from aadap.agents.offline import MODEL, OfflineLLMClient
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMResponseError, LLMUnsupportedRequestError
