@@ -296,7 +296,7 @@ def build_baseline(settings: Any) -> Any:
     from aadap.agents.offline import OfflineLLMClient
     from aadap.core.enums import Environment, Language, PlatformKind
     from aadap.core.requests import TaskRequest
-    from aadap.llm.types import Completion, LLMRequest
+    from aadap.llm.messages import Completion, LLMRequest
     from aadap.orchestration import reports
     from aadap.orchestration.lifecycle import _tag_flow_run as tag_flow_run
     from aadap.orchestration.retry import step_options
@@ -470,7 +470,7 @@ async def write_costs(url: str, home: Path, count: int) -> dict[str, list[float]
     from aadap.db import migrate
     from aadap.db.models import Task
     from aadap.db.session import Database
-    from aadap.llm.types import Completion, Usage
+    from aadap.llm.messages import Completion, Usage
     from aadap.services import costs, logs
     from aadap.services.context import RunContext
 

@@ -19,7 +19,6 @@ MAX_FUNCTION_LINES = 60
 MAX_CLASS_METHODS = 12
 
 LONG_MODULES = {
-    "core/config.py": "every settings group in one module; issue 19 point 5 makes it one per group",
     "core/exceptions.py": "the whole taxonomy in one place, as Prefect keeps it: declarations",
     "platforms/fabric.py": "the Fabric REST client: notebooks, jobs, polling and lakehouse files",
     "safety/python/fold.py": "one AST visitor folding Python constants for the analysis",
@@ -49,7 +48,7 @@ LONG_FUNCTIONS = {
 }
 BIG_CLASSES = {
     "agents/offline/_draft.py:Draft": "the offline parser's state and its lookups",
-    "llm/openai.py:OpenAICompatibleClient": "auth, per-agent models, retries and usage",
+    "llm/openai/chat_client.py:OpenAICompatibleClient": "auth, per-agent models, retries and usage",
     "platforms/_lifecycle.py:BasePlatform": "the platform protocol's shared steps",
     "platforms/databricks.py:DatabricksPlatform": "the platform protocol on Databricks",
     "platforms/fabric.py:FabricPlatform": "the platform protocol on Fabric",
@@ -116,7 +115,7 @@ def test_nothing_new_is_over_the_size_limits(
 
 def test_the_measure_sees_what_it_should() -> None:
     """The walk must reach methods and nested functions, or the limits check nothing."""
-    assert FUNCTIONS["agents/base.py:run_agent"] > 10
+    assert FUNCTIONS["agents/self_correction.py:run_agent"] > 10
     assert any(name.startswith("agents/offline/_draft.py:Draft.") for name in FUNCTIONS)
-    assert MODULES["agents/base.py"] > 50
+    assert MODULES["agents/self_correction.py"] > 50
     assert CLASSES["agents/offline/_draft.py:Draft"] > MAX_CLASS_METHODS

@@ -1,10 +1,9 @@
 """The agents: prompts in, validated pydantic models out.
 
-Each agent is one async function taking an :class:`~aadap.llm.types.LLMClient` and an
+Each agent is one async function taking an :class:`~aadap.llm.messages.LLMClient` and an
 :class:`AgentContext`; all share the bounded self-correction loop in :mod:`.base`.
 """
 
-from aadap.agents.base import MAX_OUTPUT_ATTEMPTS, AgentContext
 from aadap.agents.developer import develop_code
 from aadap.agents.examples import Example, load_examples
 from aadap.agents.optimiser import optimise_code
@@ -31,6 +30,7 @@ from aadap.agents.schemas import (
     Route,
     Source,
 )
+from aadap.agents.self_correction import MAX_OUTPUT_ATTEMPTS, AgentContext
 from aadap.agents.syntax import SyntaxIssue, SyntaxReport, check_syntax
 
 __all__ = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values, render_model
 from aadap.agents.schemas import GeneratedCode, Plan, Requirement, Route
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.core.enums import AgentType, Language
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 _FAMILIES: tuple[frozenset[Language], ...] = (
     frozenset({Language.SQL}),

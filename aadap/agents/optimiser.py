@@ -7,12 +7,12 @@ kept and ``reverted_reason`` says why.
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values, render_model
 from aadap.agents.schemas import GeneratedCode, Optimisation, OptimisationDraft, Plan
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.agents.syntax import check_syntax
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def optimise_code(

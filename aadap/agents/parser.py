@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values
 from aadap.agents.schemas import Requirement
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.core.enums import AgentType
 from aadap.core.exceptions import InvalidRequestError
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def parse_request(client: LLMClient, ctx: AgentContext) -> Requirement:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values, render_model
 from aadap.agents.schemas import Plan, Requirement
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 async def plan_work(client: LLMClient, ctx: AgentContext, requirement: Requirement) -> Plan:

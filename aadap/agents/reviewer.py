@@ -6,8 +6,7 @@ finding with ``source="syntax"``, and any error or critical finding fails the re
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model, render_syntax
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values, render_model, render_syntax
 from aadap.agents.schemas import (
     BLOCKING_SEVERITIES,
     Finding,
@@ -16,9 +15,10 @@ from aadap.agents.schemas import (
     Review,
     ReviewDraft,
 )
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.agents.syntax import SyntaxReport, check_syntax
 from aadap.core.enums import AgentType
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 
 def syntax_findings(report: SyntaxReport) -> list[Finding]:

@@ -9,11 +9,11 @@ a language the platform runs and that fits the developer kind.
 
 from __future__ import annotations
 
-from aadap.agents._inputs import common_values, render_model
-from aadap.agents.base import AgentContext, run_agent
+from aadap.agents._prompt_inputs import common_values, render_model
 from aadap.agents.schemas import Plan, Requirement, Route
+from aadap.agents.self_correction import AgentContext, run_agent
 from aadap.core.enums import AgentType, Language, PlatformKind
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 
 PLATFORM_LANGUAGES: dict[PlatformKind, frozenset[Language]] = {
     PlatformKind.LOCAL: frozenset({Language.SQL, Language.PYTHON}),

@@ -10,9 +10,7 @@ the two is :func:`aadap.agents.client.build_client`. Test doubles live in
 from __future__ import annotations
 
 from aadap.llm._guard import allow_real_llm
-from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.pricing import price_call, price_from_override, price_usage
-from aadap.llm.types import (
+from aadap.llm.messages import (
     Completion,
     LLMClient,
     LLMRequest,
@@ -21,6 +19,8 @@ from aadap.llm.types import (
     RetryHook,
     Usage,
 )
+from aadap.llm.openai import OpenAICompatibleClient
+from aadap.llm.pricing import price_call, price_from_override, price_usage
 
 __all__ = [
     "Completion",

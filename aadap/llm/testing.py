@@ -18,8 +18,8 @@ from decimal import Decimal
 from aadap.core.config import PriceOverride
 from aadap.core.exceptions import LLMResponseError
 from aadap.llm._guard import allow_real_llm
+from aadap.llm.messages import Completion, LLMClient, LLMRequest, Usage
 from aadap.llm.pricing import price_from_override
-from aadap.llm.types import Completion, LLMClient, LLMRequest, Usage
 
 Responder = Callable[[LLMRequest], str]
 

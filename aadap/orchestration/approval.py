@@ -44,7 +44,7 @@ from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration import decision
 from aadap.orchestration.decision import DecisionFields
 from aadap.orchestration.flowruns import flow_run_state
-from aadap.platforms.base import TableInfo
+from aadap.platforms.protocol import TableInfo
 from aadap.services import approval_gate
 from aadap.services.cursor import TaskCursor
 

@@ -17,7 +17,7 @@ from aadap.agents.client import build_client
 from aadap.core.config import Settings, load_settings
 from aadap.db import migrate
 from aadap.db.session import Database
-from aadap.llm.types import LLMClient
+from aadap.llm.messages import LLMClient
 from aadap.orchestration import secret_blocks
 from aadap.services.runtime import Runtime
 

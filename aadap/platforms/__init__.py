@@ -1,7 +1,7 @@
 """Run code on a data platform: local (DuckDB + subprocess), Databricks, Microsoft Fabric.
 
 Pure domain layer: no application database, no Prefect. Every platform follows
-:class:`~aadap.platforms.base.Platform` and raises only taxonomy errors.
+:class:`~aadap.platforms.protocol.Platform` and raises only taxonomy errors.
 :func:`create_platform` builds one from a kind and its connection settings.
 
 The platforms' modules load on first use (:func:`__getattr__`, :func:`create_platform`):
@@ -23,7 +23,7 @@ from aadap.core.config import PlatformSettings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidConfigurationError
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import (
+from aadap.platforms.protocol import (
     PREVIEW_ROWS,
     Clock,
     Platform,
@@ -31,7 +31,7 @@ from aadap.platforms.base import (
     RunResult,
     Sleep,
 )
-from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.workspace_urls import validate_workspace_url
 
 if TYPE_CHECKING:
     from aadap.platforms._fabric_auth import ClientSecretTokenProvider, TokenProvider

@@ -1,11 +1,11 @@
-"""Databricks answers (statement responses, job runs) as :class:`~aadap.platforms.base.RunResult`."""
+"""Databricks answers (statement responses, job runs) as :class:`~aadap.platforms.protocol.RunResult`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aadap.core.enums import ExecutionStatus
-from aadap.platforms.base import PREVIEW_ROWS, RunResult
+from aadap.platforms.protocol import PREVIEW_ROWS, RunResult
 
 _STATEMENT_STATUS = {
     "PENDING": ExecutionStatus.PENDING,

@@ -63,7 +63,7 @@ from aadap.core.exceptions import (
     PlatformConnectionError,
 )
 from aadap.platforms._http import error_for_status, error_for_transport, with_retries
-from aadap.platforms.base import Sleep
+from aadap.platforms.protocol import Sleep
 
 T = TypeVar("T")
 

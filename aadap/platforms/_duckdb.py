@@ -27,9 +27,9 @@ from aadap.core.exceptions import (
     PlatformConnectionError,
     PlatformTimeoutError,
 )
-from aadap.platforms._inputs import check_csv_inputs
+from aadap.platforms._csv_inputs import check_csv_inputs
 from aadap.platforms._sandbox import SqlLimits, confine
-from aadap.platforms.base import PREVIEW_ROWS, TableInfo, same_table
+from aadap.platforms.protocol import PREVIEW_ROWS, TableInfo, same_table
 
 # Statement types whose result is a single "Count" column of affected rows.
 _COUNTING = {"INSERT", "UPDATE", "DELETE", "CREATE", "MERGE_INTO", "COPY"}

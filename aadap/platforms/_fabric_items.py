@@ -18,7 +18,7 @@ from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import DeploymentFailedError
 from aadap.platforms._fabric_rest import FabricRest, error_code, error_for
 from aadap.platforms._http import parse_retry_after
-from aadap.platforms.base import Sleep
+from aadap.platforms.protocol import Sleep
 
 _NAME_CHARS = {ch: ch for ch in string.ascii_letters + string.digits + "-_ "}
 

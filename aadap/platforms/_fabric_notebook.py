@@ -28,7 +28,7 @@ from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import TokenType
 
 from aadap.core.enums import Language
-from aadap.platforms.base import PREVIEW_ROWS, RunResult
+from aadap.platforms.protocol import PREVIEW_ROWS, RunResult
 
 NOTEBOOK_PART = "notebook-content.py"
 _BAR = "********************"

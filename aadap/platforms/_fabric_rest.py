@@ -25,7 +25,7 @@ from aadap.platforms._http import (
     parse_retry_after,
     with_retries,
 )
-from aadap.platforms.base import Clock, Sleep
+from aadap.platforms.protocol import Clock, Sleep
 
 _KIND = PlatformKind.FABRIC
 

@@ -40,7 +40,7 @@ from aadap.core.exceptions import (
     PlatformTimeoutError,
     is_retryable,
 )
-from aadap.platforms.base import Sleep
+from aadap.platforms.protocol import Sleep
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any, NoReturn, Self
 from aadap.core.config import PlatformSettings
 from aadap.core.enums import ExecutionStatus, Language, PlatformKind
 from aadap.core.exceptions import AADAPError, DeploymentFailedError, PlatformTimeoutError
-from aadap.platforms.base import (
+from aadap.platforms.protocol import (
     Clock,
     RunHandle,
     RunResult,

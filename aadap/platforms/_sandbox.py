@@ -55,7 +55,7 @@ from typing import Any
 import duckdb
 
 from aadap.core.config import PlatformSettings
-from aadap.platforms._inputs import named_files
+from aadap.platforms._csv_inputs import named_files
 
 CHILD = Path(__file__).with_name("_sandbox_child.py")
 #: statement kinds that only read the files they name

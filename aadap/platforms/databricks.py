@@ -5,7 +5,7 @@
   timeout is under 15 s) and
   ``on_wait_timeout=CONTINUE``, then ``get_statement`` until SUCCEEDED, FAILED,
   CANCELED or CLOSED). Parameters bind to named markers (``:name``). The result
-  is inline JSON limited to :data:`~aadap.platforms.base.PREVIEW_ROWS` rows;
+  is inline JSON limited to :data:`~aadap.platforms.protocol.PREVIEW_ROWS` rows;
   DML reports ``num_affected_rows``; CLOSED (succeeded, result expired) is a
   success with an unknown row count. The API has no idempotency key, so a
   statement is resent only when the failure proves it was not received; a
@@ -54,8 +54,8 @@ from aadap.platforms._databricks_results import job_result, statement_result
 from aadap.platforms._databricks_sdk import AuthMethod, DatabricksAuth, SdkCaller
 from aadap.platforms._http import DEFAULT_ATTEMPTS, ambiguous_write, resend_is_safe
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
-from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.protocol import PREVIEW_ROWS, Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.workspace_urls import validate_workspace_url
 
 log = logging.getLogger(__name__)
 

@@ -69,8 +69,8 @@ from aadap.platforms._http import (
     resend_is_safe,
 )
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, utcnow
-from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.protocol import Clock, RunHandle, RunResult, Sleep, utcnow
+from aadap.platforms.workspace_urls import validate_workspace_url
 
 _JOB_STATUS = {
     "NotStarted": ExecutionStatus.PENDING,

@@ -44,7 +44,7 @@ from aadap.core.exceptions import (
 )
 from aadap.platforms import _duckdb, _sandbox
 from aadap.platforms._lifecycle import BasePlatform
-from aadap.platforms.base import Clock, RunHandle, RunResult, Sleep, TableInfo, utcnow
+from aadap.platforms.protocol import Clock, RunHandle, RunResult, Sleep, TableInfo, utcnow
 
 OUTPUT_LIMIT_CHARS = 64_000
 ERROR_TAIL_CHARS = 4_000

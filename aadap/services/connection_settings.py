@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aadap.core.config import Settings
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidRequestError
-from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.workspace_urls import validate_workspace_url
 
 _GUID = r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 

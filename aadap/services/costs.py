@@ -33,7 +33,7 @@ from aadap.services import aggregates
 from aadap.services.context import RunContext, Spend
 
 if TYPE_CHECKING:  # importing aadap.llm loads the HTTP client and the price tables
-    from aadap.llm.types import Completion
+    from aadap.llm.messages import Completion
 
 _COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
 _TASKS: Table = Task.__table__  # type: ignore[assignment]

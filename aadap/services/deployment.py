@@ -29,7 +29,7 @@ from aadap.core.exceptions import (
 from aadap.core.states import TaskState
 from aadap.db.models import ApprovalRequest, Execution
 from aadap.db.types import utcnow
-from aadap.platforms.base import RunResult
+from aadap.platforms.protocol import RunResult
 from aadap.services import artifacts, context, costs, ledger, progress
 from aadap.services.approval_gate import APPROVING
 from aadap.services.cursor import TaskCursor

@@ -7,8 +7,8 @@ from dataclasses import replace
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import UnpricedModelError
 from aadap.db.session import Database
+from aadap.llm.messages import Completion, LLMClient, LLMRequest, RetryEvent, RetryHook
 from aadap.llm.pricing import unpriced_advice
-from aadap.llm.types import Completion, LLMClient, LLMRequest, RetryEvent, RetryHook
 from aadap.services import budget, context, costs, logs, progress
 
 

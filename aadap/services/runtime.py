@@ -11,8 +11,8 @@ from aadap.core.config import Settings
 from aadap.core.states import TaskState
 from aadap.db.models import Task
 from aadap.db.session import Database
-from aadap.llm.types import LLMClient
-from aadap.platforms.base import Platform
+from aadap.llm.messages import LLMClient
+from aadap.platforms.protocol import Platform
 from aadap.services import connections
 from aadap.services.metering import MeteredLLMClient
 from aadap.services.secrets import BlockResolver

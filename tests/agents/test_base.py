@@ -8,10 +8,10 @@ import pickle
 import pytest
 
 from aadap.agents import MAX_OUTPUT_ATTEMPTS, parse_request, plan_work
-from aadap.agents._inputs import read_feedback, read_hints, read_model
 from aadap.agents._prompt import load_prompt
-from aadap.agents.base import strip_fences, validate_output
+from aadap.agents._prompt_inputs import read_feedback, read_hints, read_model
 from aadap.agents.schemas import Requirement
+from aadap.agents.self_correction import strip_fences, validate_output
 from aadap.core.enums import AgentType
 from aadap.core.exceptions import (
     AgentOutputInvalidError,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from aadap.agents import AgentContext, check_syntax
-from aadap.agents._inputs import (
+from aadap.agents._prompt import correction_section, load_prompt
+from aadap.agents._prompt_inputs import (
     read_feedback,
     read_hints,
     read_syntax,
@@ -17,7 +18,6 @@ from aadap.agents._inputs import (
     render_hints,
     render_syntax,
 )
-from aadap.agents._prompt import correction_section, load_prompt
 from aadap.core.enums import Language, PlatformKind
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from aadap.agents import check_syntax, develop_code, optimise_code, review_code, route_work
-from aadap.agents._inputs import read_feedback, read_model, read_syntax
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import read_feedback, read_model, read_syntax
 from aadap.core.enums import Language, PlatformKind
 from aadap.core.exceptions import AgentOutputInvalidError, LLMServerError
 from aadap.llm.testing import ScriptedLLMClient

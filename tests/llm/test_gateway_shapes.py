@@ -19,9 +19,9 @@ from aadap.core.exceptions import (
     LLMServerError,
     is_retryable,
 )
-from aadap.llm._hints import parse_duration
+from aadap.llm.messages import LLMRequest, Message, RetryEvent
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.types import LLMRequest, Message, RetryEvent
+from aadap.llm.openai._retry_hints import parse_duration
 from tests.fakes.openai_server import ChatReply, FakeOpenAIServer, Fault
 from tests.llm.conftest import RecordingSleep, SettingsFactory
 

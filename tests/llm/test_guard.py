@@ -10,8 +10,8 @@ import pytest
 from aadap.core.exceptions import ConfigurationError, InvalidConfigurationError, is_retryable
 from aadap.llm import allow_real_llm as exported_allow_real_llm
 from aadap.llm._guard import REAL_LLM_IN_TESTS, ensure_real_llm_allowed, running_under_pytest
+from aadap.llm.messages import LLMRequest, Message
 from aadap.llm.testing import allow_real_llm
-from aadap.llm.types import LLMRequest, Message
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.llm.conftest import SettingsFactory
 

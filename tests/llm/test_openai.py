@@ -12,8 +12,8 @@ from aadap.agents.offline import OfflineLLMClient
 from aadap.core.config import LLMSettings, PriceOverride
 from aadap.core.exceptions import InvalidConfigurationError, MissingConfigurationError
 from aadap.llm import LLMClient
+from aadap.llm.messages import LLMRequest, Message
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.types import LLMRequest, Message
 from tests.fakes.openai_server import ChatReply, FakeOpenAIServer
 from tests.llm.conftest import RecordingSleep, SettingsFactory
 

@@ -20,8 +20,8 @@ from aadap.core.exceptions import (
     LLMTimeoutError,
     is_retryable,
 )
+from aadap.llm.messages import LLMRequest, Message
 from aadap.llm.openai import OpenAICompatibleClient, parse_retry_after
-from aadap.llm.types import LLMRequest, Message
 from tests.fakes.openai_server import FakeOpenAIServer, Fault
 from tests.llm.conftest import RecordingSleep, SettingsFactory
 

@@ -8,8 +8,8 @@ import pytest
 
 from aadap.core.config import PriceOverride
 from aadap.core.exceptions import LLMRateLimitError, LLMResponseError, is_retryable
+from aadap.llm.messages import LLMClient, LLMRequest, Message, Usage
 from aadap.llm.testing import FunctionLLMClient, Reply, ScriptedLLMClient, estimate_usage
-from aadap.llm.types import LLMClient, LLMRequest, Message, Usage
 
 
 def make_request(agent: str = "planner", text: str = "plan the job please") -> LLMRequest:

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 from prefect.settings import PREFECT_API_URL
 
-from aadap.agents._inputs import read_feedback
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import read_feedback
 from aadap.core.config import SafetySettings
 from aadap.db import models
-from aadap.llm.types import LLMRequest
+from aadap.llm.messages import LLMRequest
 from aadap.orchestration import approval
 from tests.orchestration.conftest import Harness, HarnessFactory
 

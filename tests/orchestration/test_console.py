@@ -30,7 +30,7 @@ from aadap.db import models
 from aadap.orchestration import approval, reports
 from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
-from aadap.platforms.base import TableInfo
+from aadap.platforms.protocol import TableInfo
 from aadap.services.summary import LifecycleSummary
 from tests.orchestration.conftest import DATA, HarnessFactory
 from tests.orchestration.test_resume import drive, new_task

@@ -35,8 +35,8 @@ from aadap.core.config import BudgetSettings, LLMSettings, PriceOverride, RetryS
 from aadap.core.enums import CostStatus
 from aadap.db import migrate, models
 from aadap.db.session import Database
+from aadap.llm.messages import Completion, LLMClient, LLMRequest
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.types import Completion, LLMClient, LLMRequest
 from aadap.orchestration.runtime import use_runtime
 from aadap.services.runtime import Runtime
 from flows.task_lifecycle import task_lifecycle
@@ -340,7 +340,7 @@ async def test_a_wrong_upstream_key_in_the_gateway_is_reported_as_the_gateways(
     gateway: str, upstream: FakeOpenAIServer
 ) -> None:
     from aadap.core.exceptions import LLMAuthenticationError
-    from aadap.llm.types import Message
+    from aadap.llm.messages import Message
 
     settings = LLMSettings(
         provider="openai",

@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from aadap.agents._inputs import read_feedback
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import read_feedback
 from aadap.core.exceptions import ValidationFailedError
 from aadap.core.requests import TaskRequest
 from aadap.db import models
-from aadap.llm.types import LLMRequest
+from aadap.llm.messages import LLMRequest
 from aadap.services import authoring, context, tasks
 from aadap.services.cursor import TaskCursor
 from tests.orchestration.conftest import DATA, Harness, HarnessFactory

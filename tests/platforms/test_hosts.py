@@ -6,7 +6,7 @@ import pytest
 
 from aadap.core.enums import PlatformKind
 from aadap.core.exceptions import InvalidConfigurationError
-from aadap.platforms.hosts import validate_workspace_url
+from aadap.platforms.workspace_urls import validate_workspace_url
 
 DBX = PlatformKind.DATABRICKS
 FABRIC = PlatformKind.FABRIC

@@ -14,7 +14,7 @@ from aadap.core.config import PlatformSettings
 from aadap.core.enums import Language
 from aadap.core.exceptions import InvalidDataError, is_retryable
 from aadap.platforms import LocalPlatform
-from aadap.platforms._inputs import named_files, string_literals
+from aadap.platforms._csv_inputs import named_files, string_literals
 
 
 @pytest.fixture

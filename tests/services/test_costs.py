@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from aadap.core.enums import CostStatus
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.types import Completion, Usage
+from aadap.llm.messages import Completion, Usage
 from aadap.services import budget, costs
 from aadap.services.context import RunContext, Spend
 from tests import builders

@@ -17,8 +17,8 @@ from aadap.core.config import LLMSettings
 from aadap.core.exceptions import UnpricedModelError
 from aadap.db import models
 from aadap.db.session import Database
+from aadap.llm.messages import LLMRequest, Message
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.llm.types import LLMRequest, Message
 from aadap.services import context
 from aadap.services.metering import MeteredLLMClient
 from tests import builders

@@ -19,7 +19,7 @@ from aadap.core.requests import TaskRequest
 from aadap.core.states import TaskState
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.llm.types import Completion, Usage
+from aadap.llm.messages import Completion, Usage
 from aadap.services import artifacts, context, costs, ledger, tasks
 from aadap.services.context import RunContext, Spend
 from aadap.services.cursor import TaskCursor

@@ -76,6 +76,6 @@ Relative paths resolve against the working directory (or its ``data/`` folder).
 """
 
 from aadap.agents.offline._client import MODEL, OfflineLLMClient
-from aadap.agents.offline._errors import CONFIGURE_HINT, SUPPORTED_FAMILY
+from aadap.agents.offline._unsupported import CONFIGURE_HINT, SUPPORTED_FAMILY
 
 __all__ = ["CONFIGURE_HINT", "MODEL", "SUPPORTED_FAMILY", "OfflineLLMClient"]

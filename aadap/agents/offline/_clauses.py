@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from aadap.agents.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
 from aadap.agents.offline._draft import GENERIC_NOUNS, Draft
-from aadap.agents.offline._errors import unsupported
 from aadap.agents.offline._join import parse_join
 from aadap.agents.offline._metrics import (
     aggregate_op,
@@ -19,9 +18,10 @@ from aadap.agents.offline._metrics import (
     parse_grouping,
     parse_metrics,
 )
+from aadap.agents.offline._request_text import IDENT, PATH, split_list
 from aadap.agents.offline._schema import Relation, resolve_column
 from aadap.agents.offline._semijoin import parse_counted, parse_semijoin
-from aadap.agents.offline._text import IDENT, PATH, split_list
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import DeduplicateOp, FilterOp
 from aadap.core.exceptions import LLMUnsupportedRequestError
 

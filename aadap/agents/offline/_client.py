@@ -1,4 +1,4 @@
-"""The offline client: the :class:`~aadap.llm.types.LLMClient` protocol, rule-based."""
+"""The offline client: the :class:`~aadap.llm.messages.LLMClient` protocol, rule-based."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from aadap.agents.offline._reading import read_facts
 from aadap.agents.offline._responders import RESPONDERS
 from aadap.core.exceptions import LLMResponseError
-from aadap.llm.types import Completion, LLMRequest, Usage
+from aadap.llm.messages import Completion, LLMRequest, Usage
 
 MODEL = "offline-rules-v1"
 

@@ -6,8 +6,8 @@ import re
 
 from aadap.agents.offline._conditions import IMPLIED_LEAD, IMPLIED_OPS, parse_conditions
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
-from aadap.agents.offline._text import IDENT, PATH
+from aadap.agents.offline._request_text import IDENT, PATH
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import FilterOp, Requirement
 
 _I = re.IGNORECASE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._request_text import snake
 from aadap.agents.offline._schema import (
     Relation,
     is_column,
@@ -20,7 +20,7 @@ from aadap.agents.offline._schema import (
     pick_date,
     resolve_column,
 )
-from aadap.agents.offline._text import snake
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import Condition, Scalar
 from aadap.core.exceptions import LLMUnsupportedRequestError
 

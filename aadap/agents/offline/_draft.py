@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._request_text import FILE_EXTENSIONS, Masked, plurals, safe_name, singular
 from aadap.agents.offline._schema import Relation, file_format, file_relation, resolve_path
-from aadap.agents.offline._text import FILE_EXTENSIONS, Masked, plurals, safe_name, singular
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import JoinOp, Operation, Source
 
 GENERIC_NOUNS = frozenset(

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._request_text import IDENT, PATH, safe_name, singular, split_list
 from aadap.agents.offline._schema import Relation, resolve_column
-from aadap.agents.offline._text import IDENT, PATH, safe_name, singular, split_list
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import JoinKey, JoinOp
 
 _SUBJ = rf"(?:{PATH}|{IDENT})"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._request_text import safe_name, singular, snake, split_list
 from aadap.agents.offline._schema import (
     Relation,
     is_column,
@@ -23,7 +23,7 @@ from aadap.agents.offline._schema import (
     pick_date,
     resolve_column,
 )
-from aadap.agents.offline._text import safe_name, singular, snake, split_list
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import AggregateOp, Aggregation, TimeGrain
 from aadap.core.exceptions import LLMUnsupportedRequestError
 

@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from aadap.agents.offline import _commands
 from aadap.agents.offline._clauses import CLAUSE_PARSERS, split_target
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
 from aadap.agents.offline._phrasing import rephrase, tidy
+from aadap.agents.offline._request_text import Masked, normalise, safe_name, split_clauses
 from aadap.agents.offline._suggest import explain
-from aadap.agents.offline._text import Masked, normalise, safe_name, split_clauses
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import AggregateOp, DeduplicateOp, FilterOp, Intent, JoinOp, Requirement
 from aadap.core.exceptions import LLMUnsupportedRequestError
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-from aadap.agents.offline._text import IDENT, PATH
+from aadap.agents.offline._request_text import IDENT, PATH
 
 _I = re.IGNORECASE
 _SUBJ = rf"(?:{PATH}|{IDENT})"

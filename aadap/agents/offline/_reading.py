@@ -1,7 +1,7 @@
 """The offline rules' inputs, read from the prompt: what any model is given, nothing more.
 
 Each agent renders its facts into the TASK section of its prompt template
-(``aadap/agents/prompts/<agent>.md``, rendered by :mod:`aadap.agents._inputs`); this
+(``aadap/agents/prompts/<agent>.md``, rendered by :mod:`aadap.agents._prompt_inputs`); this
 module reads them back with the template and the renderers' inverses.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aadap.agents._inputs import read_feedback, read_hints, read_model, read_syntax
 from aadap.agents._prompt import load_prompt
-from aadap.agents.offline._errors import unsupported
-from aadap.llm.types import LLMRequest
+from aadap.agents._prompt_inputs import read_feedback, read_hints, read_model, read_syntax
+from aadap.agents.offline._unsupported import unsupported
+from aadap.llm.messages import LLMRequest
 
 _READERS = {
     "schema_hints": read_hints,

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from aadap.agents.offline._errors import unsupported
 from aadap.agents.offline._parse import parse_request_text
 from aadap.agents.offline._sql import render
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import (
     AggregateOp,
     Change,

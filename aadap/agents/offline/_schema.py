@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from aadap.agents.offline._errors import unsupported
-from aadap.agents.offline._text import singular, snake
+from aadap.agents.offline._request_text import singular, snake
+from aadap.agents.offline._unsupported import unsupported
 from aadap.core.exceptions import DataFileIsDirectoryError, DataFileNotFoundError
 
 FORMATS = {

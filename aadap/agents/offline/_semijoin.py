@@ -17,10 +17,10 @@ import re
 
 from aadap.agents.offline._conditions import IMPLIED_OPS, implied_operator, parse_conditions
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
 from aadap.agents.offline._join import inferred_keys, projection
+from aadap.agents.offline._request_text import IDENT, PATH, safe_name, singular
 from aadap.agents.offline._schema import Relation, is_column, resolve_column
-from aadap.agents.offline._text import IDENT, PATH, safe_name, singular
+from aadap.agents.offline._unsupported import unsupported
 from aadap.agents.schemas import AggregateOp, Aggregation, Condition, FilterOp, JoinKey, JoinOp
 
 _I = re.IGNORECASE

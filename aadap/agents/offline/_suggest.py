@@ -18,7 +18,13 @@ from pathlib import Path
 
 from aadap.agents.offline._clauses import split_target
 from aadap.agents.offline._draft import Draft
-from aadap.agents.offline._errors import unsupported
+from aadap.agents.offline._request_text import (
+    FILE_EXTENSIONS,
+    PLACEHOLDER,
+    safe_name,
+    singular,
+    snake,
+)
 from aadap.agents.offline._schema import (
     Relation,
     file_format,
@@ -26,7 +32,7 @@ from aadap.agents.offline._schema import (
     measure_candidates,
     resolve_path,
 )
-from aadap.agents.offline._text import FILE_EXTENSIONS, PLACEHOLDER, safe_name, singular, snake
+from aadap.agents.offline._unsupported import unsupported
 from aadap.core.exceptions import LLMUnsupportedRequestError
 
 _WORD = re.compile(r"[^\s,;:!?()]+")

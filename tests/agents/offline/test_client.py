@@ -9,13 +9,13 @@ import duckdb
 import pytest
 
 from aadap.agents import AgentContext, GeneratedCode, parse_request, review_code
-from aadap.agents._inputs import common_values
 from aadap.agents._prompt import load_prompt
+from aadap.agents._prompt_inputs import common_values
 from aadap.agents.offline import MODEL, OfflineLLMClient
 from aadap.core.enums import Language
 from aadap.core.exceptions import LLMResponseError, LLMUnsupportedRequestError
+from aadap.llm.messages import LLMClient, LLMRequest, Message
 from aadap.llm.testing import ScriptedLLMClient
-from aadap.llm.types import LLMClient, LLMRequest, Message
 from tests.agents.offline.pipeline import EXAMPLES, execute, run_request
 
 

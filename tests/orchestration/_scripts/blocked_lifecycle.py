@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from aadap.agents.offline import OfflineLLMClient
-from aadap.llm.types import Completion, LLMRequest
+from aadap.llm.messages import Completion, LLMRequest
 from aadap.orchestration.runtime import use_llm
 
 BLOCK_ON = "developer"

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from aadap.agents._prompt import correction_section, load_prompt
 from aadap.core.enums import AgentType, Environment, PlatformKind
 from aadap.core.exceptions import AgentOutputInvalidError
-from aadap.llm.types import LLMClient, LLMRequest, Message
+from aadap.llm.messages import LLMClient, LLMRequest, Message
 
 MAX_OUTPUT_ATTEMPTS = 3
 

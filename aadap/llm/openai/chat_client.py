@@ -2,14 +2,14 @@
 
 OpenAI, Azure OpenAI (``api_style="azure"``: deployment in the path, ``api-key``
 header), a LiteLLM gateway, vLLM, Ollama. Transport failures (here) and HTTP status
-codes and bodies (:mod:`aadap.llm._openai`) are translated *once* into the taxonomy's
-``LLMError`` family; tenacity then retries exactly what
+codes and bodies (:mod:`aadap.llm.openai._responses`) are translated *once* into the
+taxonomy's ``LLMError`` family; tenacity then retries exactly what
 :func:`aadap.core.exceptions.is_retryable` says is retryable, after the wait the
-endpoint asked for (:mod:`aadap.llm._hints`, capped) or an exponential backoff, and
-tells the request's ``on_retry`` hook before each wait. A call is priced as the
-configured name or the model the endpoint reports (:mod:`aadap.llm.pricing`).
-Nobody above this module sees an ``httpx`` error, and the API key never appears
-in a message, a ``repr`` or a log line.
+endpoint asked for (:mod:`aadap.llm.openai._retry_hints`, capped) or an exponential
+backoff (:mod:`aadap.llm.openai._retrying`), and tells the request's ``on_retry`` hook
+before each wait. A call is priced as the configured name or the model the endpoint
+reports (:mod:`aadap.llm.pricing`). Nobody above this module sees an ``httpx`` error,
+and the API key never appears in a message, a ``repr`` or a log line.
 """
 
 from __future__ import annotations
@@ -26,12 +26,10 @@ from urllib.parse import quote
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential
 
 from aadap.core.config import LLMSettings, PriceSetting, mask_url
 from aadap.core.exceptions import (
     InvalidConfigurationError,
-    LLMError,
     LLMResponseError,
     LLMServerError,
     LLMTimeoutError,
@@ -39,65 +37,22 @@ from aadap.core.exceptions import (
     is_retryable,
 )
 from aadap.llm._guard import ensure_real_llm_allowed
-from aadap.llm._hints import parse_retry_after
-from aadap.llm._openai import (
+from aadap.llm.messages import Completion, LLMRequest, Usage
+from aadap.llm.openai._responses import (
     CallSite,
     content_text,
     error_for_status,
     json_body,
+    reported_models,
     reported_tokens,
 )
+from aadap.llm.openai._retrying import RetryAfterOrBackoff, retry_event
 from aadap.llm.pricing import PRICE_EXAMPLE, known_price, price_call
-from aadap.llm.types import Completion, LLMRequest, RetryEvent, Usage
 
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 """How the client waits between attempts; tests inject one that records instead of sleeping."""
-
-_BACKOFF_MULTIPLIER_SECONDS = 0.5
-
-
-class _RetryAfterOrBackoff(wait_base):
-    """Honour the wait the endpoint asked for; otherwise back off exponentially. Both capped."""
-
-    def __init__(self, cap_seconds: float) -> None:
-        self._cap = cap_seconds
-        self._backoff = wait_exponential(multiplier=_BACKOFF_MULTIPLIER_SECONDS, max=cap_seconds)
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        hint = _hint(retry_state)
-        if hint is not None:
-            return min(hint, self._cap)
-        return min(float(self._backoff(retry_state)), self._cap)
-
-
-def _failure(retry_state: RetryCallState) -> BaseException | None:
-    outcome = retry_state.outcome
-    return outcome.exception() if outcome is not None else None
-
-
-def _hint(retry_state: RetryCallState) -> float | None:
-    exc = _failure(retry_state)
-    hint = exc.details.get("retry_after") if isinstance(exc, LLMError) else None
-    return float(hint) if isinstance(hint, int | float) else None
-
-
-def _retry_event(retry_state: RetryCallState, max_attempts: int) -> RetryEvent:
-    exc = _failure(retry_state)
-    details = exc.details if isinstance(exc, LLMError) else {}
-    status = details.get("status")
-    header = details.get("retry_after_header")
-    return RetryEvent(
-        attempt=retry_state.attempt_number,
-        max_attempts=max_attempts,
-        error_code=exc.error_code if isinstance(exc, LLMError) else type(exc).__name__,
-        status=status if isinstance(status, int) else None,
-        wait_seconds=retry_state.next_action.sleep if retry_state.next_action else 0.0,
-        hint_seconds=_hint(retry_state),
-        hint_header=header if isinstance(header, str) else None,
-        message=str(exc)[:500],
-    )
 
 
 class OpenAICompatibleClient:
@@ -177,7 +132,7 @@ class OpenAICompatibleClient:
         retrying = AsyncRetrying(
             sleep=self._sleep,
             stop=stop_after_attempt(attempts),
-            wait=_RetryAfterOrBackoff(self._settings.max_retry_wait_seconds),
+            wait=RetryAfterOrBackoff(self._settings.max_retry_wait_seconds),
             retry=retry_if_exception(is_retryable),
             before_sleep=self._before_sleep(request, attempts),
             reraise=True,
@@ -195,7 +150,7 @@ class OpenAICompatibleClient:
         request: LLMRequest, attempts: int
     ) -> Callable[[RetryCallState], Awaitable[None]]:
         async def before_sleep(retry_state: RetryCallState) -> None:
-            event = _retry_event(retry_state, attempts)
+            event = retry_event(retry_state, attempts)
             logger.warning(
                 "LLM call attempt %d of %d failed (%s, HTTP %s); retrying in %.2fs",
                 event.attempt, attempts, event.error_code, event.status, event.wait_seconds,
@@ -303,19 +258,6 @@ class _Reply:
     latency_ms: int
 
 
-_UPSTREAM_MODEL_HEADERS = ("x-litellm-model-name",)
-"""Response headers in which a gateway names the upstream model it routed to (LiteLLM:
-``openai/gpt-4o-mini``; its body's ``model`` repeats the alias it was asked for)."""
-
-
-def reported_models(body: dict[str, Any], headers: httpx.Headers) -> tuple[str, ...]:
-    """The models the endpoint says it used: a gateway's upstream model, then the body's."""
-    names = [headers.get(name, "").strip() for name in _UPSTREAM_MODEL_HEADERS]
-    model = body.get("model")
-    names.append(model.strip() if isinstance(model, str) else "")
-    return tuple(dict.fromkeys(name for name in names if name))
-
-
 def check_price_aliases(prices: Mapping[str, PriceSetting], provider: str) -> None:
     """Refuse ``AADAP_LLM_PRICES`` entries that alias a model no price list knows."""
     for name, setting in prices.items():
@@ -327,10 +269,4 @@ def check_price_aliases(prices: Mapping[str, PriceSetting], provider: str) -> No
             )
 
 
-__all__ = [
-    "OpenAICompatibleClient",
-    "Sleep",
-    "error_for_status",
-    "parse_retry_after",
-    "reported_models",
-]
+__all__ = ["OpenAICompatibleClient", "Sleep", "check_price_aliases"]

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from aadap.agents._prompt import as_json
-from aadap.agents.base import AgentContext
+from aadap.agents.self_correction import AgentContext
 from aadap.agents.syntax import SyntaxReport
 
 _NO_HINTS = "(none known)"

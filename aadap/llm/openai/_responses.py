@@ -27,7 +27,7 @@ from aadap.core.exceptions import (
     LLMServerError,
     LLMTimeoutError,
 )
-from aadap.llm._hints import GATEWAY_PREFIX, retry_hint
+from aadap.llm.openai._retry_hints import GATEWAY_PREFIX, retry_hint
 
 _EXCERPT_CHARS = 200
 
@@ -245,6 +245,19 @@ def reported_tokens(body: dict[str, Any], secret: str | None) -> tuple[int, int]
             details={"body_excerpt": _excerpt(str(usage), secret)},
         )
     return tokens_in, tokens_out
+
+
+_UPSTREAM_MODEL_HEADERS = ("x-litellm-model-name",)
+"""Response headers in which a gateway names the upstream model it routed to (LiteLLM:
+``openai/gpt-4o-mini``; its body's ``model`` repeats the alias it was asked for)."""
+
+
+def reported_models(body: dict[str, Any], headers: httpx.Headers) -> tuple[str, ...]:
+    """The models the endpoint says it used: a gateway's upstream model, then the body's."""
+    names = [headers.get(name, "").strip() for name in _UPSTREAM_MODEL_HEADERS]
+    model = body.get("model")
+    names.append(model.strip() if isinstance(model, str) else "")
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _is_count(value: object) -> TypeGuard[int]:
