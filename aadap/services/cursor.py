@@ -25,6 +25,7 @@ from aadap.core.exceptions import TaskNotFoundError
 from aadap.core.states import TaskState, check_transition
 from aadap.db.base import Base
 from aadap.db.models import Artifact, CostRecord, Task
+from aadap.db.repos import task_repo
 from aadap.services import artifacts, context, costs, ledger
 from aadap.services.runtime import Runtime
 
@@ -123,7 +124,7 @@ class TaskCursor:
     async def task(self) -> Task:
         """The task's row, read now."""
         async with self.rt.db.sessions() as session:
-            task = await session.get(Task, self.task_id)
+            task = await task_repo.get_task(session, task_id=self.task_id)
         if task is None:
             raise TaskNotFoundError(
                 f"task {self.task_id} does not exist", task_id=str(self.task_id)

@@ -16,75 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.exceptions import StateConflictError, TaskNotFoundError
 from aadap.core.ids import new_id
 from aadap.core.states import TaskState, check_transition
-from aadap.db.models import StateTransition, Task
+from aadap.db.models import StateTransition
+from aadap.db.repos import task_repo
 from aadap.db.types import utcnow
 from aadap.services import progress
-
-_TASKS: Table = Task.__table__  # type: ignore[assignment]
-_TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
-
-# A move's two statements, built once with bound parameters: every step makes two or
-# three moves, and building, coercing and keying a statement anew each time cost about as
-# much CPU as running it (measured on PostgreSQL: 4.4 ms of CPU per move, 3.0 ms with these).
-_MOVE = (
-    _TASKS.update()
-    .where(_TASKS.c.id == bindparam("task_id_"), _TASKS.c.current_state == bindparam("from_"))
-    .values(current_state=bindparam("to_"), updated_at=bindparam("at_"))
-)
-# the next sequence number is computed by the INSERT itself: one round trip, and the row
-# lock the UPDATE above holds keeps concurrent writers of this task apart
-_NEXT_SEQ = (
-    select(func.coalesce(func.max(_TRANSITIONS.c.sequence_num), 0) + 1)
-    .where(_TRANSITIONS.c.task_id == bindparam("task_id_"))
-    .scalar_subquery()
-)
-
-
-_COLUMNS = ("id", "from_state", "to_state", "triggered_by", "reason", "metadata", "created_at")
-_PARAMS = ("id_", "from_", "to_", "by_", "reason_", "metadata_", "at_")
-
-
-def append_statement(task_id: Any, hops: int) -> Any:
-    """The ledger INSERT of ``hops`` consecutive rows for ``task_id`` (a bound parameter),
-    numbered from :data:`_NEXT_SEQ` on; returns the rows' sequence numbers. Row ``i`` takes
-    its values from the parameters suffixed ``i``."""
-
-    def value(i: int, column: str, param: str) -> Any:
-        return bindparam(f"{param}{i}", type_=_TRANSITIONS.c[column].type)
-
-    rows = [
-        select(
-            *(value(i, c, p) for c, p in zip(_COLUMNS, _PARAMS, strict=True)),
-            task_id,
-            _NEXT_SEQ + i,
-        )
-        for i in range(hops)
-    ]
-    return (
-        _TRANSITIONS.insert()
-        .from_select(
-            [*_COLUMNS, "task_id", "sequence_num"], rows[0] if hops == 1 else union_all(*rows)
-        )
-        .returning(_TRANSITIONS.c.sequence_num)
-    )
-
-
-#: hops -> the statement that appends them, built on first use
-_PATHS: dict[int, Any] = {}
-
-
-def _path_statement(hops: int) -> Any:
-    statement = _PATHS.get(hops)
-    if statement is None:
-        task_id = bindparam("task_id_", type_=_TRANSITIONS.c.task_id.type)
-        statement = _PATHS[hops] = append_statement(task_id, hops)
-    return statement
 
 
 @dataclass(frozen=True)
@@ -101,10 +41,7 @@ async def current_state(
     session: AsyncSession, task_id: uuid.UUID, *, for_update: bool = False
 ) -> TaskState:
     """The task's state; ``for_update`` locks its row until commit (PostgreSQL)."""
-    query = select(_TASKS.c.current_state).where(_TASKS.c.id == task_id)
-    if for_update:
-        query = query.with_for_update()
-    state = (await session.execute(query)).scalar_one_or_none()
+    state = await task_repo.get_current_state(session, task_id=task_id, for_update=for_update)
     if state is None:
         raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
     return TaskState(state)
@@ -149,10 +86,13 @@ async def record_path(
         return []
     src = expected_from or await current_state(session, task_id)
     path = Path.of(task_id, src, hops)
-    moved = (await session.execute(_MOVE, path.params)).rowcount  # type: ignore[attr-defined]
     seqs: list[int] = []
-    if moved == 1:
-        seqs = list((await session.execute(_path_statement(len(hops)), path.params)).scalars())
+    if await task_repo.set_state_if(
+        session, task_id=task_id, expected=src.value, to_state=path.states[-1].value, at=path.at
+    ):
+        seqs = await task_repo.append_transitions(
+            session, task_id=task_id, rows=path.new_rows(), at=path.at
+        )
     if not seqs:
         raise await path.refused(session)
     return path.rows(seqs)
@@ -160,13 +100,12 @@ async def record_path(
 
 @dataclass
 class Path:
-    """A path's moves checked against the whitelist, and the parameters of the statements
-    that append it (:func:`record_path`)."""
+    """A path's moves checked against the whitelist, with the ids and time of the ledger
+    rows that append it (:func:`record_path`)."""
 
     task_id: uuid.UUID
     hops: Sequence[Hop]
     states: list[TaskState]  # where it starts, then each hop's state
-    params: dict[str, Any]
     ids: list[uuid.UUID]
     at: dt.datetime
 
@@ -175,29 +114,21 @@ class Path:
         states = [src, *(hop.to_state for hop in hops)]
         for before, after in itertools.pairwise(states):
             check_transition(before, after, task_id=str(task_id))
-        # Core statements on the tables (not the ORM entities): the ledger is on every
-        # step's path, and the ORM's bulk-update bookkeeping buys nothing here
-        at = utcnow()
-        params: dict[str, Any] = {
-            "task_id_": task_id,
-            "from_": src.value,
-            "to_": states[-1].value,
-            "at_": at,
-        }
-        ids = [new_id() for _ in hops]
-        for i, hop in enumerate(hops):
-            params.update(
-                {
-                    f"id_{i}": ids[i],
-                    f"from_{i}": states[i].value,
-                    f"to_{i}": hop.to_state.value,
-                    f"by_{i}": hop.triggered_by,
-                    f"reason_{i}": hop.reason,
-                    f"metadata_{i}": hop.metadata or {},
-                    f"at_{i}": at,
-                }
+        return cls(task_id, hops, states, [new_id() for _ in hops], utcnow())
+
+    def new_rows(self) -> list[task_repo.NewTransition]:
+        """The ledger rows the path appends."""
+        return [
+            task_repo.NewTransition(
+                self.ids[i],
+                self.states[i].value,
+                hop.to_state.value,
+                hop.triggered_by,
+                hop.reason,
+                hop.metadata or {},
             )
-        return cls(task_id, hops, states, params, ids, at)
+            for i, hop in enumerate(self.hops)
+        ]
 
     async def refused(self, session: AsyncSession) -> StateConflictError:
         """The error for a compare-and-set that moved nothing, naming the actual state."""
@@ -227,7 +158,7 @@ class Path:
                     to_state=hop.to_state.value,
                     triggered_by=hop.triggered_by,
                     reason=hop.reason,
-                    metadata_=self.params[f"metadata_{i}"],
+                    metadata_=hop.metadata or {},
                     created_at=self.at,
                     sequence_num=seqs[i],
                 )
@@ -237,22 +168,9 @@ class Path:
 
 
 async def history(session: AsyncSession, task_id: uuid.UUID) -> list[StateTransition]:
-    rows = await session.execute(
-        select(StateTransition)
-        .where(StateTransition.task_id == task_id)
-        .order_by(StateTransition.sequence_num)
-    )
-    return list(rows.scalars())
+    return await task_repo.list_transitions(session, task_id=task_id)
 
 
 async def count_entries(session: AsyncSession, task_id: uuid.UUID, state: TaskState) -> int:
     """How many times the task entered ``state`` (bounds the rework loops across resumes)."""
-    return int(
-        (
-            await session.execute(
-                select(func.count(StateTransition.id)).where(
-                    StateTransition.task_id == task_id, StateTransition.to_state == state.value
-                )
-            )
-        ).scalar_one()
-    )
+    return await task_repo.count_transitions_into(session, task_id=task_id, state=state.value)

@@ -7,21 +7,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
 from aadap.core.ids import new_id
 from aadap.db.models import TaskLog
+from aadap.db.repos import log_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import context
 
 _LEVELS = list(LogLevel)
-_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
-#: rows per INSERT: 14 columns each, well under SQLite's 32,766 bound parameters
-_BATCH = 1000
 
 
 def entry(
@@ -83,14 +80,13 @@ def build(**fields: Any) -> TaskLog:
 
 
 async def write(db: Database, rows: Iterable[dict[str, Any]]) -> int:
-    """Commit rows (:func:`entry`) now: multi-row INSERTs of up to :data:`_BATCH` rows, each
+    """Commit rows (:func:`entry`) now: multi-row INSERTs (``log_repo.insert_logs``), each
     atomic by itself, so they run in autocommit (one round trip each, no BEGIN and COMMIT).
     Returns how many were written."""
     values = _stamped(rows)
     if values:
         async with db.sessions() as session:
-            for start in range(0, len(values), _BATCH):
-                await session.execute(insert(_LOGS).values(values[start : start + _BATCH]))
+            await log_repo.insert_logs(session, rows=values)
     return len(values)
 
 
@@ -98,7 +94,7 @@ async def add(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> int:
     """Insert rows (:func:`entry`) in the caller's transaction. Returns how many."""
     values = _stamped(rows)
     if values:
-        await session.execute(insert(_LOGS), values)
+        await log_repo.insert_logs_many(session, rows=values)
     return len(values)
 
 
@@ -111,36 +107,23 @@ def at_least(level: LogLevel) -> list[str]:
     return [lvl.value for lvl in _LEVELS[_LEVELS.index(level) :]]
 
 
-def query(
+async def fetch(
+    session: AsyncSession,
     *,
     task_id: uuid.UUID | None = None,
     min_level: LogLevel | None = None,
     search: str | None = None,
     events: Sequence[str] | None = None,
     limit: int | None = None,
-) -> Select[Any]:
-    stmt = select(TaskLog)
-    if task_id is not None:
-        stmt = stmt.where(TaskLog.task_id == task_id)
-    if min_level is not None:
-        stmt = stmt.where(TaskLog.level.in_(at_least(min_level)))
-    if search:  # a literal substring: LIKE's own wildcards in it are escaped
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        stmt = stmt.where(
-            or_(
-                TaskLog.message.ilike(pattern, escape="\\"),
-                TaskLog.event.ilike(pattern, escape="\\"),
-            )
-        )
-    if events:
-        stmt = stmt.where(TaskLog.event.in_(list(events)))
-    stmt = stmt.order_by(TaskLog.created_at, TaskLog.id)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return stmt
-
-
-async def fetch(session: AsyncSession, **filters: Any) -> list[TaskLog]:
-    rows: list[TaskLog] = list((await session.execute(query(**filters))).scalars().all())
-    return rows
+) -> list[TaskLog]:
+    """The rows of ``task_id`` at ``min_level`` or above, with ``search`` (a literal
+    substring) in the message or event, of one of ``events``; oldest first, at most
+    ``limit``: each filter only where given."""
+    return await log_repo.list_logs(
+        session,
+        task_id=task_id,
+        levels=None if min_level is None else at_least(min_level),
+        search=search,
+        events=events,
+        limit=limit,
+    )

@@ -18,12 +18,13 @@ import datetime as dt
 import uuid
 
 from pydantic import BaseModel
-from sqlalchemy import and_, delete, not_, select, update
+from sqlalchemy import select, update
 
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalExpiredError, InvalidRequestError
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.db.models import ApprovalRequest, Task, TaskLog
+from aadap.db.models import ApprovalRequest
+from aadap.db.repos import log_repo, task_repo
 from aadap.db.session import Database
 from aadap.services import budget_watch, ledger, logs
 from aadap.services.reports import resolve_now
@@ -91,7 +92,7 @@ async def _expire_one(
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return None  # a reviewer decided in the meantime
-        task = await session.get(Task, request.task_id)
+        task = await task_repo.get_task(session, task_id=request.task_id)
         assert task is not None  # approval_requests.task_id is a NOT NULL foreign key
         state = TaskState(task.current_state)
         error = ApprovalExpiredError(
@@ -112,8 +113,9 @@ async def _expire_one(
                 expected_from=state,
                 metadata={"error": error.to_dict()},
             )
-        session.add(
-            logs.build(
+        await log_repo.add_log(
+            session,
+            log=logs.build(
                 level=LogLevel.INFO if ended else LogLevel.ERROR,
                 event=EXPIRED_EVENT,
                 message=f"approval request {approval_id} expired (task had already ended {state})"
@@ -126,7 +128,7 @@ async def _expire_one(
                 error=None if ended else error,
                 details={"approval_id": str(approval_id), "state": state.value},
                 created_at=now,
-            )
+            ),
         )
     return ExpiredApproval(
         approval_id=approval_id,
@@ -149,25 +151,17 @@ async def purge_logs(
     now = resolve_now(now)
     cutoff = now - dt.timedelta(days=retention_days)
     alerts_cutoff = now - budget_watch.KEEP_ALERTS_FOR
-    old = and_(
-        TaskLog.created_at < cutoff,
-        not_(
-            and_(
-                TaskLog.event.in_(budget_watch.ALERT_EVENTS),
-                TaskLog.created_at >= alerts_cutoff,
-            )
-        ),
-    )
     deleted = 0
     while True:
-        batch = select(TaskLog.id).where(old).limit(batch_size).scalar_subquery()
         async with db.transaction() as session:
-            result = await session.execute(
-                delete(TaskLog)
-                .where(TaskLog.id.in_(batch))
-                .execution_options(synchronize_session=False)
+            # budget alerts younger than KEEP_ALERTS_FOR stay, whatever the retention
+            count = await log_repo.delete_logs_before(
+                session,
+                cutoff=cutoff,
+                keep_events=budget_watch.ALERT_EVENTS,
+                keep_since=alerts_cutoff,
+                limit=batch_size,
             )
-        count = int(result.rowcount)  # type: ignore[attr-defined]
         deleted += count
         if count < batch_size:
             break

@@ -9,12 +9,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.db.models import Task
+from aadap.db.repos import task_repo
 from aadap.db.session import Database
 from aadap.services import approvals, costs, ledger, logs
 
@@ -139,14 +137,8 @@ FlowRunProbe = Callable[[str], Awaitable[str | None]]
 async def find_orphans(db: Database, probe: FlowRunProbe | None = None) -> list[Orphan]:
     """Live tasks whose runner is gone: its process died here, or Prefect says the run ended."""
     async with db.sessions() as session:
-        live = list(
-            (
-                await session.execute(
-                    select(Task).where(
-                        Task.current_state.not_in([s.value for s in TERMINAL_STATES])
-                    )
-                )
-            ).scalars()
+        live = await task_repo.list_tasks_not_in_states(
+            session, states=[s.value for s in TERMINAL_STATES]
         )
     orphans = []
     for task in live:

@@ -8,15 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, select
 
 from aadap.agents import GeneratedCode
-from aadap.core.enums import ArtifactType, CostKind
-from aadap.db import json_sql
-from aadap.db.models import Artifact, CostRecord, StateTransition, Task
+from aadap.core.enums import CostKind
+from aadap.db.repos import task_repo
 from aadap.db.session import Database
 from aadap.db.types import usd_from_e10
-from aadap.services import artifacts
 
 
 class LifecycleSummary(BaseModel):
@@ -39,54 +36,11 @@ class LifecycleSummary(BaseModel):
     error: str | None = None
 
 
-_ARTIFACTS: Table = Artifact.__table__  # type: ignore[assignment]
-_COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
-_TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
-
-
-def _newest_content(kind: ArtifactType, name: str) -> Any:
-    """The content of the task's newest (kind, name) artifact, as a scalar subquery."""
-    return artifacts.newest_of_key(_ARTIFACTS.c.content, Task.id, kind.value, name)
-
-
-_COST_FIELDS = (
-    _COSTS.c.agent_type,
-    _COSTS.c.kind,
-    _COSTS.c.tokens_in,
-    _COSTS.c.tokens_out,
-    _COSTS.c.cost_usd_e10,  # an integer: exact in JSON
-)
-#: dialect -> the summary's one query, built on first use
-_QUERIES: dict[str, Any] = {}
-
-
-def _query(dialect: str) -> Any:
-    """The task, its newest code (optimised, else generated) and result, its last
-    transition's reason, and its cost rows as a JSON array: one round trip."""
-    query = _QUERIES.get(dialect)
-    if query is None:
-        costs = json_sql.array_agg(dialect, json_sql.row(dialect, *_COST_FIELDS))
-        query = _QUERIES[dialect] = select(
-            Task,
-            _newest_content(ArtifactType.OPTIMIZED_CODE, "code"),
-            _newest_content(ArtifactType.GENERATED_CODE, "code"),
-            _newest_content(ArtifactType.EXECUTION_RESULT, "result"),
-            select(_TRANSITIONS.c.reason)
-            .where(_TRANSITIONS.c.task_id == Task.id)
-            .order_by(_TRANSITIONS.c.sequence_num.desc())
-            .limit(1)
-            .scalar_subquery(),
-            select(costs).where(_COSTS.c.task_id == Task.id).scalar_subquery(),
-        ).where(Task.id == bindparam("task_id_"))
-    return query
-
-
 async def summarise(db: Database, task_id: uuid.UUID) -> LifecycleSummary:
     """One read: the task with its newest code and result, the last transition's reason
     (reported for a task that failed or was cancelled) and its cost rows."""
     async with db.sessions() as session:
-        query = _query(session.get_bind().dialect.name)
-        row = (await session.execute(query, {"task_id_": task_id})).one()
+        row = await task_repo.get_summary_row(session, task_id=task_id)
     task, optimised, generated, result, last_reason, cost_rows = row
     code_json = optimised or generated
     code = None if code_json is None else GeneratedCode.model_validate_json(code_json)

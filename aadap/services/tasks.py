@@ -23,6 +23,7 @@ from aadap.core.ids import new_id
 from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
 from aadap.db.models import PlatformConnection, Task
+from aadap.db.repos import task_repo
 from aadap.db.session import Database
 from aadap.services import budget_watch, ledger
 
@@ -34,7 +35,7 @@ async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
         raise InvalidRequestError(
             f"task id {task_id!r} is not a UUID", details={"field": "task_id"}
         ) from exc
-    task = await session.get(Task, key)
+    task = await task_repo.get_task(session, task_id=key)
     if task is None:
         raise TaskNotFoundError(f"task {key} does not exist", task_id=str(key))
     return task
@@ -48,7 +49,7 @@ async def find(session: AsyncSession, prefix: str) -> Task:
         raise InvalidRequestError(
             f"task id prefix {prefix!r} is too short; give at least 6 characters"
         )
-    rows = list((await session.execute(select(Task))).scalars())
+    rows = await task_repo.list_tasks(session)
     matches = [
         t
         for t in rows
@@ -118,8 +119,7 @@ async def create(
         first = [] if first_step is None else [ledger.Hop(first_step[0], first_step[1])]
         async with db.transaction() as session:
             task.connection_id = await _connection_id(session, request, settings)
-            session.add(task)
-            await session.flush()
+            await task_repo.add_task(session, task=task)
             if first:
                 await ledger.record_path(
                     session, task_id=task.id, hops=first, expected_from=TaskState.SUBMITTED
@@ -178,11 +178,9 @@ async def of_idempotency_key(db: Database, request: TaskRequest, settings: Setti
     if not request.idempotency_key:
         return None
     async with db.sessions() as session:
-        existing = (
-            await session.execute(
-                select(Task).where(Task.idempotency_key == request.idempotency_key)
-            )
-        ).scalar_one_or_none()
+        existing = await task_repo.get_task_by_idempotency_key(
+            session, idempotency_key=request.idempotency_key
+        )
     if existing is None:
         return None
     differ = _differences(existing, request, settings)
@@ -234,9 +232,7 @@ async def _connection_id(
 async def of_flow_run(db: Database, flow_run_id: str) -> uuid.UUID | None:
     """The task a flow run created, if any (a re-run of the same flow run continues it)."""
     async with db.sessions() as session:
-        return (
-            await session.execute(select(Task.id).where(Task.flow_run_id == flow_run_id))
-        ).scalar_one_or_none()
+        return await task_repo.get_task_id_by_flow_run(session, flow_run_id=flow_run_id)
 
 
 async def set_flow_run(
@@ -251,10 +247,9 @@ async def set_flow_run(
 async def list_recent(
     session: AsyncSession, *, limit: int = 50, state: TaskState | None = None
 ) -> list[Task]:
-    stmt = select(Task).order_by(Task.created_at.desc()).limit(limit)
-    if state is not None:
-        stmt = stmt.where(Task.current_state == state.value)
-    return list((await session.execute(stmt)).scalars())
+    return await task_repo.list_recent_tasks(
+        session, limit=limit, state=None if state is None else state.value
+    )
 
 
 __all__ = [

@@ -1,0 +1,97 @@
+"""Task logs: the SQL of ``task_logs``.
+
+Rows come in as column values (``aadap.services.logs.entry``) or ``TaskLog`` objects;
+what to log, at which level, and how long to keep it are the services'.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, insert, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aadap.db.models import TaskLog
+
+_LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
+#: rows per INSERT: 14 columns each, well under SQLite's 32,766 bound parameters
+_BATCH = 1000
+
+
+async def insert_logs(session: AsyncSession, *, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (every column given) as multi-row INSERTs of up to :data:`_BATCH`
+    rows: one round trip each, each atomic by itself (so a session outside a transaction
+    runs them in autocommit)."""
+    for start in range(0, len(rows), _BATCH):
+        await session.execute(insert(_LOGS).values(list(rows[start : start + _BATCH])))
+
+
+async def insert_logs_many(session: AsyncSession, *, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (every column given) as one executemany INSERT."""
+    await session.execute(insert(_LOGS), list(rows))
+
+
+async def add_log(session: AsyncSession, *, log: TaskLog) -> None:
+    """Add ``log`` to the session: inserted when it flushes."""
+    session.add(log)
+
+
+async def list_logs(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID | None = None,
+    levels: Sequence[str] | None = None,
+    search: str | None = None,
+    events: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[TaskLog]:
+    """The rows matching every filter given, oldest first: of ``task_id``, at one of
+    ``levels``, with ``search`` (a literal substring, case-insensitive) in the message or
+    the event, with one of ``events``; at most ``limit``."""
+    query = select(TaskLog)
+    if task_id is not None:
+        query = query.where(TaskLog.task_id == task_id)
+    if levels is not None:
+        query = query.where(TaskLog.level.in_(list(levels)))
+    if search:  # a literal substring: LIKE's own wildcards in it are escaped
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            or_(
+                TaskLog.message.ilike(pattern, escape="\\"),
+                TaskLog.event.ilike(pattern, escape="\\"),
+            )
+        )
+    if events:
+        query = query.where(TaskLog.event.in_(list(events)))
+    query = query.order_by(TaskLog.created_at, TaskLog.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def delete_logs_before(
+    session: AsyncSession,
+    *,
+    cutoff: dt.datetime,
+    keep_events: Sequence[str],
+    keep_since: dt.datetime,
+    limit: int,
+) -> int:
+    """Delete up to ``limit`` rows created before ``cutoff``, except those of
+    ``keep_events`` created at or after ``keep_since``. Returns how many it deleted."""
+    old = and_(
+        TaskLog.created_at < cutoff,
+        not_(and_(TaskLog.event.in_(list(keep_events)), TaskLog.created_at >= keep_since)),
+    )
+    batch = select(TaskLog.id).where(old).limit(limit).scalar_subquery()
+    result = await session.execute(
+        delete(TaskLog).where(TaskLog.id.in_(batch)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+__all__ = ["add_log", "delete_logs_before", "insert_logs", "insert_logs_many", "list_logs"]
