@@ -42,7 +42,6 @@ LONG_FUNCTIONS = {
     "safety/analyze.py:analyze": "the decision table of the safety analysis",
     "safety/scala.py:_Scala._delta": "the Delta Lake API calls, one rule each",
     "safety/python.py:_walk": "one pass dispatching every node kind to its rules; linear",
-    "services/deployment.py:deploy": "the deployment use case in order; rows to extract",
     "services/maintenance.py:_expire_one": "expires one approval and closes its task",
     "services/tasks.py:create": "task creation with the idempotency-key cases",
 }
