@@ -41,8 +41,6 @@ LONG_FUNCTIONS = {
     "safety/analyze.py:analyze": "the decision table of the safety analysis",
     "safety/scala/scan.py:_Scala._delta": "the Delta Lake API calls, one rule each",
     "safety/python/walk.py:_walk": "one pass dispatching every node kind to its rules; linear",
-    "services/approval_gate.py:request_approval": "the use case in order; rows to extract",
-    "services/deployment.py:deploy": "the deployment use case in order; rows to extract",
     "services/maintenance.py:_expire_one": "expires one approval and closes its task",
     "services/tasks.py:create": "task creation with the idempotency-key cases",
 }

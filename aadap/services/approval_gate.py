@@ -19,24 +19,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.agents import GeneratedCode
 from aadap.core.enums import ApprovalStatus, ArtifactType, Environment, LogLevel, PlatformKind
-from aadap.core.exceptions import (
-    ApprovalRequiredError,
-    SafetyViolationError,
-)
+from aadap.core.exceptions import ApprovalRequiredError, SafetyViolationError
 from aadap.core.ids import new_id
 from aadap.core.states import TaskState
 from aadap.db.models import ApprovalRequest, Artifact, Task
+from aadap.db.repos import approval_repo
 from aadap.db.types import utcnow
 from aadap.services import artifacts, context, ledger, progress, revalidation
 from aadap.services.cursor import TaskCursor, reached
 
 if TYPE_CHECKING:
-    from aadap.safety import Analysis
+    from aadap.safety import Analysis, PolicyDecision
 
 S = TaskState
 POLICY_ACTOR = "system:policy"
@@ -91,14 +88,7 @@ class ApprovalFacts:
 
 
 async def approval_facts(session: AsyncSession, task_id: uuid.UUID, digest: str) -> ApprovalFacts:
-    earlier = (
-        await session.execute(
-            select(ApprovalRequest)
-            .where(ApprovalRequest.task_id == task_id, ApprovalRequest.code_hash == digest)
-            .order_by(ApprovalRequest.requested_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    earlier = await approval_repo.latest_for_code(session, task_id=task_id, code_hash=digest)
     code = await artifacts.newest_of(
         session,
         task_id=task_id,
@@ -115,7 +105,7 @@ async def approval_facts(session: AsyncSession, task_id: uuid.UUID, digest: str)
 async def request_row(cur: TaskCursor, approval_id: uuid.UUID) -> ApprovalRequest:
     """The approval request ``approval_id`` of the cursor's task."""
     async with cur.rt.db.sessions() as session:
-        row = await session.get(ApprovalRequest, approval_id)
+        row = await approval_repo.get(session, approval_id=approval_id)
     if row is None or row.task_id != cur.task_id:
         raise ApprovalRequiredError(
             f"approval request {approval_id} does not belong to task {cur.task_id}"
@@ -145,6 +135,15 @@ async def analyse(cur: TaskCursor, code: GeneratedCode, task: Task) -> Analysis:
     )
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What policy made of one version of the code."""
+
+    analysis: Analysis
+    policy: PolicyDecision
+    status: ApprovalStatus
+
+
 async def request_approval(cur: TaskCursor, code: GeneratedCode) -> ApprovalOutcome:
     """Record the approval request for ``code`` and let policy decide what it can.
 
@@ -163,6 +162,35 @@ async def request_approval(cur: TaskCursor, code: GeneratedCode) -> ApprovalOutc
         return ApprovalOutcome.of(existing)
     revalidated = await revalidation.revalidate(cur, code, facts.validated)
     task = await cur.facts()
+    verdict = await _policy_verdict(cur, code, task)
+    row = await _new_request(cur, task, verdict, digest, facts.artifact_holding(code))
+    explanation = _explanation(cur, row, code, verdict)
+    # the request, its explanation, a passed re-validation and the moves through
+    # APPROVAL_PENDING commit together: a run that dies before this commit asks again
+    # from the top
+    also = (
+        [explanation]
+        if revalidated is None
+        else [revalidation.report_row(cur, revalidated), explanation]
+    )
+    await cur.commit(_policy_hops(row, verdict), also=also, rows=[row])
+    _tell_requested(row, verdict)
+    if verdict.status is ApprovalStatus.FORBIDDEN:
+        raise SafetyViolationError(
+            f"policy forbids this code in {task.environment}: {verdict.policy.reason}",
+            task_id=str(cur.task_id),
+            details={
+                "approval_id": str(row.id),
+                "operation_class": verdict.analysis.operation_class.value,
+                "risk": verdict.analysis.risk.value,
+            },
+        )
+    return ApprovalOutcome.of(row)
+
+
+async def _policy_verdict(cur: TaskCursor, code: GeneratedCode, task: Task) -> _Verdict:
+    """The safety analysis of ``code`` and what policy decides on it in the task's
+    environment."""
     analysis = await analyse(cur, code, task)
     from aadap.safety import decide
 
@@ -173,84 +201,93 @@ async def request_approval(cur: TaskCursor, code: GeneratedCode) -> ApprovalOutc
         "approval": ApprovalStatus.PENDING,
         "forbidden": ApprovalStatus.FORBIDDEN,
     }[decision.decision]
+    return _Verdict(analysis, decision, status)
+
+
+async def _new_request(
+    cur: TaskCursor,
+    task: Task,
+    verdict: _Verdict,
+    digest: str,
+    code_artifact_id: uuid.UUID | None,
+) -> ApprovalRequest:
+    """The approval request row for the code ``digest``, decided by policy unless it waits
+    for a reviewer."""
     now = utcnow()
+    decided = verdict.status is not ApprovalStatus.PENDING
     meta = {
-        "analysis": analysis.to_dict(),
-        "decision": decision.decision,
+        "analysis": verdict.analysis.to_dict(),
+        "decision": verdict.policy.decision,
         "cost_usd_so_far": str(await _cost_so_far(cur)),
     }
-    row = ApprovalRequest(
+    return ApprovalRequest(
         id=new_id(),
         task_id=cur.task_id,
-        operation_class=analysis.operation_class.value,
+        operation_class=verdict.analysis.operation_class.value,
         environment=task.environment,
-        risk_level=analysis.risk.value,
-        status=status.value,
+        risk_level=verdict.analysis.risk.value,
+        status=verdict.status.value,
         code_hash=digest,
-        code_artifact_id=facts.artifact_holding(code),
+        code_artifact_id=code_artifact_id,
         requested_by=POLICY_ACTOR,
         requested_at=now,
-        decided_by=None if status is ApprovalStatus.PENDING else POLICY_ACTOR,
-        decided_at=None if status is ApprovalStatus.PENDING else now,
-        reason=decision.reason,
+        decided_by=POLICY_ACTOR if decided else None,
+        decided_at=now if decided else None,
+        reason=verdict.policy.reason,
         expires_at=now + dt.timedelta(seconds=cur.rt.settings.safety.approval_timeout_seconds),
         metadata_=meta,
     )
-    explanation = artifacts.new_row(
+
+
+def _explanation(
+    cur: TaskCursor, row: ApprovalRequest, code: GeneratedCode, verdict: _Verdict
+) -> Artifact:
+    """The decision explanation artifact of the request ``row``: why policy decided so."""
+    analysis = verdict.analysis
+    return artifacts.new_row(
         task_id=cur.task_id,
         artifact_type=ArtifactType.DECISION_EXPLANATION,
         name="approval",
         content=json.dumps(
             {
                 "approval_id": str(row.id),
-                "code_sha256": digest,
+                "code_sha256": row.code_hash,
                 "chosen_approach": code.explanation,
                 "operation_class": analysis.operation_class.value,
                 "risk": analysis.risk.value,
-                "decision": decision.decision,
-                "why": decision.reason,
+                "decision": verdict.policy.decision,
+                "why": verdict.policy.reason,
                 "findings": [f.to_dict() for f in analysis.findings],
             },
             indent=2,
         ),
     )
+
+
+def _policy_hops(row: ApprovalRequest, verdict: _Verdict) -> list[ledger.Hop]:
+    """The task's moves as policy decided: into review, and on to APPROVED if it could."""
+    reason = verdict.policy.reason
     hops = [
         ledger.Hop(S.APPROVAL_PENDING, POLICY_ACTOR),
-        ledger.Hop(S.IN_REVIEW, POLICY_ACTOR, decision.reason),
+        ledger.Hop(S.IN_REVIEW, POLICY_ACTOR, reason),
     ]
-    if status is ApprovalStatus.AUTO_APPROVED:
-        approved = f"auto-approved by policy: {decision.reason}"
+    if verdict.status is ApprovalStatus.AUTO_APPROVED:
+        approved = f"auto-approved by policy: {reason}"
         hops.append(ledger.Hop(S.APPROVED, POLICY_ACTOR, approved, {"approval_id": str(row.id)}))
-    # the request, its explanation, a passed re-validation and the moves through
-    # APPROVAL_PENDING commit together: a run that dies before this commit asks again
-    # from the top
-    also = (
-        [explanation]
-        if revalidated is None
-        else [revalidation.report_row(cur, revalidated), explanation]
-    )
-    await cur.commit(hops, also=also, rows=[row])
+    return hops
+
+
+def _tell_requested(row: ApprovalRequest, verdict: _Verdict) -> None:
+    status = verdict.status
     progress.tell(
         LogLevel.WARNING if status is ApprovalStatus.FORBIDDEN else LogLevel.INFO,
-        f"approval request {row.id}: {status.value} by policy ({decision.reason})"
+        f"approval request {row.id}: {status.value} by policy ({verdict.policy.reason})"
         + (
             f"; waiting for a reviewer until {row.expires_at:%Y-%m-%d %H:%M} UTC"
             if status is ApprovalStatus.PENDING and row.expires_at is not None
             else ""
         ),
     )
-    outcome = ApprovalOutcome.of(row)
-    if status is ApprovalStatus.FORBIDDEN:
-        raise SafetyViolationError(
-            f"policy forbids this code in {task.environment}: {decision.reason}",
-            task_id=str(cur.task_id),
-            details={
-                "approval_id": str(row.id),
-                "operation_class": analysis.operation_class.value,
-                "risk": analysis.risk.value,
-            },
-        )
-    return outcome
 
 
 def describe_analysis(analysis: dict[str, Any]) -> str:
@@ -279,7 +316,7 @@ async def record_decision(
 ) -> ApprovalRequest:
     """A human's decision on a PENDING request: APPROVED (task → APPROVED) or REJECTED (→ REJECTED)."""
     async with cur.rt.db.transaction() as session:
-        row = await session.get(ApprovalRequest, approval_id, with_for_update=True)
+        row = await approval_repo.get(session, approval_id=approval_id, for_update=True)
         if row is None or row.task_id != cur.task_id:
             raise ApprovalRequiredError(
                 f"approval request {approval_id} does not belong to task {cur.task_id}"
@@ -324,7 +361,7 @@ async def record_decision(
 
 async def expire(cur: TaskCursor, approval_id: uuid.UUID) -> None:
     async with cur.rt.db.transaction() as session:
-        row = await session.get(ApprovalRequest, approval_id)
+        row = await approval_repo.get(session, approval_id=approval_id)
         if row is not None and row.status == ApprovalStatus.PENDING.value:
             row.status = ApprovalStatus.EXPIRED.value
             row.decided_by = POLICY_ACTOR

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalNotWaitingError, InvalidRequestError
 from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import ApprovalRequest, Task
+from aadap.db.repos import approval_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import logs
@@ -28,24 +28,13 @@ CLOSED_EVENT = "approval.cancelled"
 
 
 async def pending(session: AsyncSession) -> list[tuple[ApprovalRequest, Task]]:
-    rows = await session.execute(
-        select(ApprovalRequest, Task)
-        .join(Task, Task.id == ApprovalRequest.task_id)
-        .where(ApprovalRequest.status == ApprovalStatus.PENDING.value)
-        .order_by(ApprovalRequest.requested_at)
-    )
-    return [(a, t) for a, t in rows]
+    rows = await approval_repo.with_status(session, status=ApprovalStatus.PENDING.value)
+    return [(row.request, row.task) for row in rows]
 
 
 async def latest_of_task(session: AsyncSession, task_id: uuid.UUID) -> ApprovalRequest | None:
     """The task's newest approval request (with its decision, once made), if any."""
-    rows = await session.execute(
-        select(ApprovalRequest)
-        .where(ApprovalRequest.task_id == task_id)
-        .order_by(ApprovalRequest.requested_at.desc(), ApprovalRequest.id.desc())
-        .limit(1)
-    )
-    return rows.scalars().first()
+    return await approval_repo.latest_of_task(session, task_id=task_id)
 
 
 async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task]:
@@ -56,12 +45,9 @@ async def find(session: AsyncSession, ident: str) -> tuple[ApprovalRequest, Task
             f"approval id {ident!r} is too short; give at least 6 characters",
             details={"field": "id"},
         )
-    rows = await session.execute(
-        select(ApprovalRequest, Task).join(Task, Task.id == ApprovalRequest.task_id)
-    )
     matches = [
         (a, t)
-        for a, t in rows
+        for a, t in await approval_repo.all_with_tasks(session)
         if str(a.id).startswith(key) or a.id.hex.startswith(key.replace("-", ""))
     ]
     if len(matches) != 1:
@@ -93,24 +79,14 @@ async def close_pending(
     """Close the task's PENDING requests as CANCELLED with ``reason`` (its run ended with
     no decision), with an INFO ``approval.cancelled`` row each, in the caller's
     transaction. A compare-and-set on PENDING: a decision recorded first wins."""
-    closed = list(
-        (
-            await session.execute(
-                update(ApprovalRequest)
-                .where(
-                    ApprovalRequest.task_id == task_id,
-                    ApprovalRequest.status == ApprovalStatus.PENDING.value,
-                )
-                .values(
-                    status=ApprovalStatus.CANCELLED.value,
-                    decided_by=by,
-                    decided_at=utcnow(),
-                    reason=reason[:4000],
-                )
-                .returning(ApprovalRequest.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).scalars()
+    closed = await approval_repo.close_of_task(
+        session,
+        task_id=task_id,
+        from_status=ApprovalStatus.PENDING.value,
+        to_status=ApprovalStatus.CANCELLED.value,
+        by=by,
+        at=utcnow(),
+        reason=reason[:4000],
     )
     for approval_id in closed:
         session.add(
@@ -130,16 +106,13 @@ async def close_for_finished_tasks(db: Database, *, by: str) -> list[uuid.UUID]:
     """Close every PENDING request whose task already ended (left by an earlier version,
     or by a run that ended where no hook could close it); returns their ids."""
     async with db.transaction() as session:
-        finished = await session.execute(
-            select(ApprovalRequest.task_id, Task.current_state)
-            .join(Task, Task.id == ApprovalRequest.task_id)
-            .where(
-                ApprovalRequest.status == ApprovalStatus.PENDING.value,
-                Task.current_state.in_([s.value for s in TERMINAL_STATES]),
-            )
+        finished = await approval_repo.tasks_with_status_in_states(
+            session,
+            status=ApprovalStatus.PENDING.value,
+            states=[s.value for s in TERMINAL_STATES],
         )
         closed: list[uuid.UUID] = []
-        for task_id, state in {row[0]: row[1] for row in finished}.items():
+        for task_id, state in {row.task_id: row.state for row in finished}.items():
             closed += await close_pending(
                 session, task_id=task_id, by=by, reason=f"its task had already ended {state}"
             )

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import ArtifactType, ExecutionStatus, Language, LogLevel
@@ -27,9 +26,10 @@ from aadap.core.exceptions import (
     ValidationFailedError,
 )
 from aadap.core.states import TaskState
-from aadap.db.models import ApprovalRequest, Execution
+from aadap.db.models import ApprovalRequest, Execution, Task
+from aadap.db.repos import approval_repo, execution_repo
 from aadap.db.types import utcnow
-from aadap.platforms.protocol import RunResult
+from aadap.platforms.protocol import Platform, RunResult
 from aadap.services import artifacts, context, costs, ledger, progress
 from aadap.services.approval_gate import APPROVING
 from aadap.services.cursor import TaskCursor
@@ -37,7 +37,6 @@ from aadap.services.revalidation import validated_hashes
 
 S = TaskState
 COMPLETER = "lifecycle"  # who moves a deployed task to COMPLETED
-_EXECUTIONS: Table = Execution.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -69,26 +68,19 @@ class DeploymentFacts:
     validated: set[str]  # code hashes that passed validation
 
 
-def _of_task(model: Any, task_id: uuid.UUID, *conditions: Any) -> Any:
-    return select(model).where(model.task_id == task_id, *conditions).limit(1)
-
-
 async def deployment_facts(
     session: AsyncSession, task_id: uuid.UUID, digest: str
 ) -> DeploymentFacts:
-    done = _of_task(
-        Execution, task_id, Execution.code_hash == digest,
-        Execution.status == ExecutionStatus.SUCCESS.value,
-    )  # fmt: skip
-    running = _of_task(Execution, task_id, Execution.status == ExecutionStatus.RUNNING.value)
-    approved = _of_task(
-        ApprovalRequest, task_id, ApprovalRequest.code_hash == digest,
-        ApprovalRequest.status.in_(APPROVING),
-    ).order_by(ApprovalRequest.requested_at.desc())  # fmt: skip
     return DeploymentFacts(
-        done=(await session.execute(done)).scalar_one_or_none(),
-        interrupted=(await session.execute(running)).scalar_one_or_none(),
-        approved=(await session.execute(approved)).scalar_one_or_none(),
+        done=await execution_repo.one_of_task(
+            session, task_id=task_id, code_hash=digest, status=ExecutionStatus.SUCCESS.value
+        ),
+        interrupted=await execution_repo.one_of_task(
+            session, task_id=task_id, status=ExecutionStatus.RUNNING.value
+        ),
+        approved=await approval_repo.latest_for_code(
+            session, task_id=task_id, code_hash=digest, statuses=APPROVING
+        ),
         validated=await validated_hashes(session, task_id),
     )
 
@@ -101,6 +93,19 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
     if facts.done is not None:  # resumed after the deployment already happened
         await _record_recovered(cur, facts.done)
         return Deployment.of(facts.done)
+    approved = _ensure_deployable(cur, facts, digest)
+    task = await cur.facts()
+    # opened first: a bad connection leaves no RUNNING row behind
+    platform = await cur.rt.platform_for(task)
+    execution = await _start_execution(cur, task, platform, digest, approved)
+    result = await _run(cur, task, platform, execution, code, language)
+    await _record_success(cur, task, execution, result)
+    return Deployment.of(execution)
+
+
+def _ensure_deployable(cur: TaskCursor, facts: DeploymentFacts, digest: str) -> ApprovalRequest:
+    """The request that approved the code ``digest``; refuses code that was not approved,
+    never passed validation, or whose task has a run that never finished."""
     approved = facts.approved
     if approved is None:
         raise ApprovalRequiredError(
@@ -121,9 +126,14 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
             task_id=str(cur.task_id),
             details={"execution_id": str(interrupted_id)},
         )
-    task = await cur.facts()
-    # opened first: a bad connection leaves no RUNNING row behind
-    platform = await cur.rt.platform_for(task)
+    return approved
+
+
+async def _start_execution(
+    cur: TaskCursor, task: Task, platform: Platform, digest: str, approved: ApprovalRequest
+) -> Execution:
+    """The RUNNING execution of the code ``digest``, committed with the move to DEPLOYING
+    before the run; ``platform`` is closed if that commit fails."""
     execution = Execution(
         task_id=cur.task_id,
         connection_id=task.connection_id,
@@ -139,6 +149,19 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
     except BaseException:
         await platform.aclose()
         raise
+    return execution
+
+
+async def _run(
+    cur: TaskCursor,
+    task: Task,
+    platform: Platform,
+    execution: Execution,
+    code: str,
+    language: Language,
+) -> RunResult:
+    """Run ``code`` on ``platform`` (closed afterwards) and wait for its result; a run that
+    failed ends ``execution`` FAILED and raises ``DeploymentFailedError``."""
     started = time.monotonic()
     try:
         handle = await platform.submit(
@@ -166,6 +189,14 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
             task_id=str(cur.task_id),
             details={"run_id": handle.run_id, "run_url": result.run_url, "error": result.error},
         )
+    return result
+
+
+async def _record_success(
+    cur: TaskCursor, task: Task, execution: Execution, result: RunResult
+) -> None:
+    """Record the run that succeeded: ``execution``'s outcome, and the task DEPLOYED and
+    COMPLETED."""
     # the execution's outcome, its compute cost, the result artifact, DEPLOYED and COMPLETED
     # commit together (``TaskCursor.commit``). A run that dies
     # before the commit leaves the execution RUNNING, which a resumed run refuses to deploy
@@ -192,7 +223,7 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
             ledger.Hop(S.COMPLETED, COMPLETER, "deployed"),
         ],
         output=output,
-        updates=[(_EXECUTIONS, execution.id, values)],
+        updates=[(execution_repo.EXECUTIONS, execution.id, values)],
         cost_row=compute,
     )
     costs.note_compute(ctx, cur.task_id, committed.totals)
@@ -203,7 +234,6 @@ async def deploy(cur: TaskCursor, code: str, language: Language) -> Deployment:
         f" rows affected in {result.duration_ms} ms"
         + (f" ({result.run_url})" if result.run_url else ""),
     )
-    return Deployment.of(execution)
 
 
 async def _record_recovered(cur: TaskCursor, done: Execution) -> None:
@@ -249,14 +279,6 @@ def _execution_values(result: RunResult | None, *, error: str | None = None) -> 
     return values
 
 
-async def _store_execution(
-    session: AsyncSession, execution: Execution, values: dict[str, Any]
-) -> None:
-    await session.execute(
-        update(_EXECUTIONS).where(_EXECUTIONS.c.id == execution.id).values(values)
-    )
-
-
 def _apply(execution: Execution, values: dict[str, Any]) -> None:
     for name, value in values.items():
         setattr(execution, name, value)
@@ -267,7 +289,7 @@ async def _finish_execution(
 ) -> None:
     values = _execution_values(result, error=error)
     async with cur.rt.db.transaction() as session:
-        await _store_execution(session, execution, values)
+        await execution_repo.set_values(session, execution_id=execution.id, values=values)
     _apply(execution, values)
 
 

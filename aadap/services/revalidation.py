@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap import agents
@@ -15,19 +14,18 @@ from aadap.agents import GeneratedCode
 from aadap.core.enums import ArtifactType, PlatformKind
 from aadap.core.exceptions import ValidationFailedError
 from aadap.db.models import Artifact
+from aadap.db.repos import artifact_repo
 from aadap.services import artifacts
 from aadap.services.cursor import TaskCursor
 
 
 async def validated_hashes(session: AsyncSession, task_id: uuid.UUID) -> set[str]:
     """Content hashes that passed validation (reviewer, or deterministic re-validation)."""
-    rows = await session.execute(
-        select(Artifact.content).where(
-            Artifact.task_id == task_id,
-            Artifact.artifact_type == ArtifactType.REVIEW_REPORT.value,
+    return _passed(
+        await artifact_repo.contents_of_type(
+            session, task_id=task_id, artifact_type=ArtifactType.REVIEW_REPORT.value
         )
     )
-    return _passed(rows.scalars())
 
 
 def _passed(reports: Iterable[str]) -> set[str]:
