@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,7 @@ from aadap.core.exceptions import (
 )
 from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import PlatformConnection, Task
+from aadap.db.repos import connection_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.platforms import BasePlatform, create_platform
@@ -124,10 +125,7 @@ class ProbeOutcome(BaseModel):
 
 
 async def _by_name(session: AsyncSession, name: str, *, lock: bool = False) -> PlatformConnection:
-    stmt = select(PlatformConnection).where(PlatformConnection.name == name)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
+    row = await connection_repo.get_by_name(session, name=name, lock=lock)
     if row is None:
         raise InvalidRequestError(
             f"connection name={name!r} does not exist; list them with `aadap connections list`",
@@ -137,11 +135,9 @@ async def _by_name(session: AsyncSession, name: str, *, lock: bool = False) -> P
 
 
 async def list_connections(db: Database, *, active_only: bool = False) -> list[ConnectionInfo]:
-    stmt = select(PlatformConnection).order_by(PlatformConnection.name)
-    if active_only:
-        stmt = stmt.where(PlatformConnection.is_active.is_(True))
     async with db.sessions() as session:
-        return [ConnectionInfo.of(row) for row in (await session.execute(stmt)).scalars()]
+        rows = await connection_repo.list_connections(session, active_only=active_only)
+        return [ConnectionInfo.of(row) for row in rows]
 
 
 async def show(db: Database, *, name: str) -> ConnectionInfo:
@@ -155,9 +151,7 @@ async def default_for(
     """The default connection for ``kind``: ``AADAP_PLATFORMS_DEFAULT_CONNECTION``, else the one marked default."""
     name = settings.platforms.default_connection
     if name:
-        row = (
-            await session.execute(select(PlatformConnection).where(PlatformConnection.name == name))
-        ).scalar_one_or_none()
+        row = await connection_repo.get_by_name(session, name=name)
         if row is None:
             raise InvalidConfigurationError(
                 f"AADAP_PLATFORMS_DEFAULT_CONNECTION={name!r} names no connection; "
@@ -165,11 +159,7 @@ async def default_for(
                 details={"field": "AADAP_PLATFORMS_DEFAULT_CONNECTION", "value": name},
             )
     else:
-        row = (
-            await session.execute(
-                select(PlatformConnection).where(PlatformConnection.is_default.is_(True))
-            )
-        ).scalar_one_or_none()
+        row = await connection_repo.get_marked_default(session)
     return row if row is not None and row.platform == kind.value else None
 
 
@@ -181,7 +171,7 @@ async def for_task(db: Database, settings: Settings, task: Task) -> PlatformConn
         return None  # nothing to read
     async with db.sessions() as session:
         if task.connection_id is not None:
-            row = await session.get(PlatformConnection, task.connection_id)
+            row = await connection_repo.get_connection(session, connection_id=task.connection_id)
         elif named:
             row = None  # the named connection was removed (the foreign key was set NULL)
         else:
@@ -336,9 +326,8 @@ async def add(
     try:
         async with db.transaction() as session:
             if default:
-                await session.execute(update(PlatformConnection).values(is_default=False))
-            session.add(row)
-            await session.flush()
+                await connection_repo.clear_default(session)
+            await connection_repo.add_connection(session, row=row)
             session.add(
                 _audit("connection.added", f"connection {name!r} ({kind.value}) added", row,
                        secret=ConnectionInfo.of(row).secret_display, default=default)
@@ -408,7 +397,7 @@ async def remove(db: Database, *, name: str) -> ConnectionInfo:
                 details={"field": "name", "value": name, "tasks": [str(t) for t in busy]},
             )
         info = ConnectionInfo.of(row)
-        await session.delete(row)
+        await connection_repo.delete_connection(session, row=row)
         session.add(_audit("connection.removed", f"connection {name!r} removed", row))
     return info
 
@@ -417,11 +406,7 @@ async def set_default(db: Database, *, name: str) -> ConnectionInfo:
     """Make ``name`` the one default connection."""
     async with db.transaction() as session:
         row = await _by_name(session, name, lock=True)
-        await session.execute(
-            update(PlatformConnection)
-            .where(PlatformConnection.id != row.id)
-            .values(is_default=False)
-        )
+        await connection_repo.clear_default(session, except_id=row.id)
         row.is_default = True
         await session.flush()
         session.add(_audit("connection.default", f"connection {name!r} is the default", row))
@@ -444,16 +429,7 @@ async def rekey(db: Database, settings: Settings) -> int:
     keyring = Keyring.from_settings(settings)
     keyring.require("stored secrets must be re-encrypted")
     async with db.transaction() as session:
-        rows = list(
-            (
-                await session.execute(
-                    select(PlatformConnection)
-                    .where(PlatformConnection.secret_ciphertext.is_not(None))
-                    .order_by(PlatformConnection.name)
-                    .with_for_update()
-                )
-            ).scalars()
-        )
+        rows = await connection_repo.list_encrypted_for_update(session)
         for row in rows:
             assert row.secret_ciphertext is not None  # selected above
             row.secret_ciphertext = keyring.rotate(row.secret_ciphertext, what=_what(row))
@@ -483,15 +459,7 @@ def _scrubbed(exc: AADAPError, secret: SecretStr | None) -> AADAPError:
 
 async def active_names(db: Database) -> list[str]:
     async with db.sessions() as session:
-        return list(
-            (
-                await session.execute(
-                    select(PlatformConnection.name)
-                    .where(PlatformConnection.is_active.is_(True))
-                    .order_by(PlatformConnection.name)
-                )
-            ).scalars()
-        )
+        return await connection_repo.list_active_names(session)
 
 
 async def probe(
@@ -542,7 +510,7 @@ async def probe(
     )
     async with db.transaction() as session:
         await logs.add(session, [_test_log(row, source, error, outcome.latency_ms)])
-        current = await session.get(PlatformConnection, row.id)
+        current = await connection_repo.get_connection(session, connection_id=row.id)
         if current is not None:
             current.status = outcome.status
             current.last_latency_ms = outcome.latency_ms

@@ -18,15 +18,15 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Table, Update, bindparam, case, func, select, update
+from sqlalchemy import Table, Update, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import CostKind, CostStatus
 from aadap.core.exceptions import InvalidRequestError
 from aadap.core.ids import new_id
-from aadap.db.base import column_values
 from aadap.db.models import CostRecord, Task
+from aadap.db.repos import cost_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import aggregates
@@ -35,16 +35,10 @@ from aadap.services.context import RunContext, Spend
 if TYPE_CHECKING:  # importing aadap.llm loads the HTTP client and the price tables
     from aadap.llm.messages import Completion
 
-_COSTS: Table = CostRecord.__table__  # type: ignore[assignment]
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
 
-# Core statements on the tables, built once with bound parameters, as the ledger's: every
-# LLM call writes a row and updates the totals, every step settles its rows. Through the
-# ORM entities each UPDATE also ran the session's synchronisation (evaluating the WHERE
-# clause and the new values against every loaded object) and each row a unit-of-work
-# flush: 0.8 ms of CPU per UPDATE measured on PostgreSQL, for objects nothing reads.
-_STORE = _COSTS.insert()
-# The task's totals: SQLite has no decimal type (``cost_usd + x`` on its text column is
+# The task's running totals, which every LLM call updates: Core statements on ``tasks``,
+# built once with bound parameters (why Core: :mod:`aadap.db.repos.cost_repo`). SQLite has no decimal type (``cost_usd + x`` on its text column is
 # floating point), so the exact sum is computed here and written only if the stored
 # total is still the one it was computed from (compare-and-set). One path for both
 # dialects: see ``store_and_add``.
@@ -67,20 +61,6 @@ _TOTALS_IF_UNCHANGED = (
         cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
     )
     .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-)
-#: settles one Prefect task run's pending rows (:func:`settle_attempts`)
-SETTLE = (
-    _COSTS.update()
-    .where(
-        _COSTS.c.task_run_id == bindparam("task_run_id_"),
-        _COSTS.c.status == CostStatus.PENDING.value,
-    )
-    .values(
-        status=case(
-            (_COSTS.c.attempt < bindparam("final_attempt_"), CostStatus.FAILED.value),
-            else_=bindparam("final_status_"),
-        )
-    )
 )
 
 
@@ -115,7 +95,7 @@ async def record_llm_call(
     )
     async with db.transaction() as session:
         if ctx is None:
-            await session.execute(_STORE, column_values(row))
+            await cost_repo.store(session, row=row)
         else:
             totals = await store_and_add(
                 session, row, ctx.task_id, tokens=usage.total_tokens,
@@ -159,9 +139,8 @@ async def store_and_add(
     (:data:`_CURRENT_COST`) and the sum written from it. Concurrent writers to one task
     serialise on that row and lose no update (tested on PostgreSQL).
     """
-    values = column_values(row)
     key = {"task_id_": task_id, "tokens_": tokens}
-    await session.execute(_STORE, values)
+    await cost_repo.store(session, row=row)
     if known is not None:
         totals = await _total_from(session, key, known, cost)
         if totals is not None:
@@ -201,7 +180,7 @@ async def record_compute(
     )  # fmt: skip
     try:
         async with db.transaction() as session:
-            existing = await _by_call_id(session, call_id)
+            existing = await cost_repo.get_by_call_id(session, call_id=call_id)
             if existing is not None:
                 return existing
             # the unique call_id settles a race between two writers (the INSERT fails)
@@ -210,7 +189,7 @@ async def record_compute(
             )
     except IntegrityError:
         async with db.sessions() as session:
-            existing = await _by_call_id(session, call_id)
+            existing = await cost_repo.get_by_call_id(session, call_id=call_id)
         if existing is None:
             raise
         return existing  # a concurrent writer recorded this call first; ours rolled back
@@ -266,58 +245,42 @@ def note_compute(
         _note(ctx.spend, totals)
 
 
-async def _by_call_id(session: AsyncSession, call_id: str) -> CostRecord | None:
-    return (
-        await session.execute(select(CostRecord).where(CostRecord.call_id == call_id))
-    ).scalar_one_or_none()
-
-
 def settle_attempts(
     *, task_run_id: str, final_attempt: int, succeeded: bool
 ) -> tuple[Update, dict[str, Any]]:
     """The statement and parameters that settle the pending rows of one Prefect task run
     after its last attempt: earlier attempts ``failed``, the last one ``succeeded`` or
     ``failed``."""
-    final_status = CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
-    return SETTLE, {
-        "task_run_id_": task_run_id,
-        "final_attempt_": final_attempt,
-        "final_status_": final_status.value,
-    }
+    return cost_repo.settle_statement(
+        task_run_id=task_run_id, final_attempt=final_attempt, final_status=_final(succeeded)
+    )
+
+
+def _final(succeeded: bool) -> CostStatus:
+    """The status of the rows of a task run's last attempt (earlier attempts: ``failed``)."""
+    return CostStatus.SUCCEEDED if succeeded else CostStatus.FAILED
 
 
 async def finalise_attempts(
     db: Database, *, task_run_id: str, final_attempt: int, succeeded: bool
 ) -> int:
     """Settle the pending rows of one Prefect task run now; returns how many."""
-    statement, params = settle_attempts(
-        task_run_id=task_run_id, final_attempt=final_attempt, succeeded=succeeded
-    )
     async with db.transaction() as session:
-        return int((await session.execute(statement, params)).rowcount)  # type: ignore[attr-defined]
+        return await cost_repo.settle(
+            session,
+            task_run_id=task_run_id,
+            final_attempt=final_attempt,
+            final_status=_final(succeeded),
+        )
 
 
 async def orphan_pending(session: AsyncSession, *, task_id: uuid.UUID) -> int:
-    result = await session.execute(
-        update(CostRecord)
-        .where(CostRecord.task_id == task_id, CostRecord.status == CostStatus.PENDING.value)
-        .values(status=CostStatus.ORPHANED.value)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    """Mark the task's pending rows ``orphaned`` (their step ran no hook); returns how many."""
+    return await cost_repo.orphan_pending(session, task_id=task_id)
 
 
 async def unpriced_calls(session: AsyncSession, task_id: uuid.UUID) -> int:
-    return int(
-        (
-            await session.execute(
-                select(func.count(CostRecord.id)).where(
-                    CostRecord.task_id == task_id,
-                    CostRecord.kind == CostKind.LLM.value,
-                    CostRecord.cost_usd.is_(None),
-                )
-            )
-        ).scalar_one()
-    )
+    return await cost_repo.unpriced_llm_calls(session, task_id=task_id)
 
 
 Grouping = Literal["task", "agent", "model", "day", "week", "month"]

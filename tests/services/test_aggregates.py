@@ -29,6 +29,7 @@ from sqlalchemy import delete, text
 from aadap.core.config import BudgetSettings, Settings
 from aadap.core.exceptions import CostBudgetExceededError, InvalidRequestError
 from aadap.db import models
+from aadap.db.repos import cost_repo
 from aadap.db.session import Database
 from aadap.services import aggregates, budget_watch, costs, reports
 from aadap.services.periods import covering, period_bounds
@@ -397,7 +398,7 @@ async def test_the_budget_check_reads_only_the_period_index(db: Database) -> Non
     ``ix_cost_records_created_at_sums`` and nothing else (EXPLAIN ANALYZE)."""
     now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     bounds = [period_bounds("day", now, UTC), period_bounds("month", now, UTC)]
-    scans = await _explained(db, now, aggregates.in_periods_statement(bounds))
+    scans = await _explained(db, now, cost_repo.in_periods_statement(bounds))
     assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
         ("Index Only Scan", "ix_cost_records_created_at_sums")
     ]
@@ -413,7 +414,7 @@ async def test_spend_by_local_day_reads_one_index_range_per_day(db: Database) ->
     now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     start = now - dt.timedelta(minutes=500_000)
     days = covering("day", start, now, zoneinfo.ZoneInfo("Europe/Paris"), limit=1000)
-    scans = await _explained(db, now, aggregates.by_period_statement(days, start, now))
+    scans = await _explained(db, now, cost_repo.by_period_statement(days, start, now))
     index_scans = [n for n in scans if n["Node Type"] != "Values Scan"]
     assert [(n["Node Type"], n.get("Index Name")) for n in index_scans] == [
         ("Index Only Scan", "ix_cost_records_created_at_sums")
@@ -433,7 +434,7 @@ async def test_the_reports_agent_and_model_read_is_one_range_of_the_groups_index
     only the window's rows (the whole table was scanned before that index)."""
     now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
     start = now - dt.timedelta(minutes=130_000)
-    scans = await _explained(db, now, aggregates.agent_model_statement(start, now))
+    scans = await _explained(db, now, cost_repo.agent_model_statement(start, now))
     assert {(n["Node Type"], n.get("Index Name")) for n in scans} == {
         ("Index Only Scan", "ix_cost_records_created_at_groups")
     }
