@@ -19,7 +19,7 @@ from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalNotWaitingError, InvalidRequestError
 from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import ApprovalRequest, Task
-from aadap.db.repos import approval_repo
+from aadap.db.repos import approval_repo, log_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import logs
@@ -89,15 +89,16 @@ async def close_pending(
         reason=reason[:4000],
     )
     for approval_id in closed:
-        session.add(
-            logs.build(
+        await log_repo.add_log(
+            session,
+            log=logs.build(
                 level=LogLevel.INFO,
                 event=CLOSED_EVENT,
                 message=f"approval request {approval_id} closed as CANCELLED: {reason}",
                 source=by,
                 task_id=task_id,
                 details={"approval_id": str(approval_id)},
-            )
+            ),
         )
     return closed
 

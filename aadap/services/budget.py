@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.exceptions import (
@@ -15,12 +14,13 @@ from aadap.core.exceptions import (
     UnpricedModelError,
 )
 from aadap.db.models import Task
+from aadap.db.repos import task_repo
 from aadap.services import costs
 from aadap.services.context import Spend
 
 
 async def _load(session: AsyncSession, task_id: uuid.UUID) -> tuple[Task, Spend]:
-    task = (await session.execute(select(Task).where(Task.id == task_id))).scalar_one_or_none()
+    task = await task_repo.get_task(session, task_id=task_id)
     if task is None:
         raise TaskNotFoundError(f"task {task_id} does not exist", task_id=str(task_id))
     unpriced = 0 if task.cost_budget_usd is None else await costs.unpriced_calls(session, task_id)

@@ -25,12 +25,12 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from aadap.core.config import Settings
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import CostBudgetExceededError
 from aadap.db.models import TaskLog
+from aadap.db.repos import log_repo
 from aadap.db.session import Database
 from aadap.services import aggregates, logs
 from aadap.services.periods import period_bounds
@@ -203,12 +203,11 @@ def _alert_row(
 
 async def _recorded(db: Database, correlation_ids: list[str]) -> set[tuple[str, str, int]]:
     """``(correlation_id, event, threshold)`` of the alerts already written for these periods."""
-    stmt = select(TaskLog.correlation_id, TaskLog.event, TaskLog.details).where(
-        TaskLog.correlation_id.in_(correlation_ids), TaskLog.event.in_(ALERT_EVENTS)
-    )
     async with db.sessions() as session:
-        rows = (await session.execute(stmt)).all()
-    return {(str(cid), event, int(details["threshold"])) for cid, event, details in rows}
+        rows = await log_repo.list_events(
+            session, correlation_ids=correlation_ids, events=ALERT_EVENTS
+        )
+    return {(str(r.correlation_id), r.event, int(r.details["threshold"])) for r in rows}
 
 
 async def watch(
@@ -229,7 +228,7 @@ async def watch(
             rows.append(_alert_row(p, settings, threshold=p.hard_limit_percent, hard=True, now=now))
     if rows:
         async with db.transaction() as session:
-            session.add_all(rows)
+            await log_repo.add_logs(session, logs=rows)
     by_key = {p.correlation_id: p for p in budgeted}
     alerts = [_alert(row, by_key[str(row.correlation_id)]) for row in rows]
     return BudgetStatus(checked_at=now, timezone=settings.timezone, periods=periods, alerts=alerts)

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +37,7 @@ from aadap.core.exceptions import (
 )
 from aadap.core.states import TERMINAL_STATES
 from aadap.db.models import PlatformConnection, Task
-from aadap.db.repos import connection_repo
+from aadap.db.repos import connection_repo, log_repo, task_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.platforms import BasePlatform, create_platform
@@ -328,7 +327,7 @@ async def add(
             if default:
                 await connection_repo.clear_default(session)
             await connection_repo.add_connection(session, row=row)
-            session.add(
+            await log_repo.add_log(session, log=
                 _audit("connection.added", f"connection {name!r} ({kind.value}) added", row,
                        secret=ConnectionInfo.of(row).secret_display, default=default)
             )  # fmt: skip
@@ -369,7 +368,7 @@ async def rotate(
         row.last_error = None
         await session.flush()
         info = ConnectionInfo.of(row)
-        session.add(
+        await log_repo.add_log(session, log=
             _audit("connection.rotated", f"secret of connection {name!r} rotated", row,
                    secret=info.secret_display)
         )  # fmt: skip
@@ -380,15 +379,8 @@ async def remove(db: Database, *, name: str) -> ConnectionInfo:
     """Delete a connection that no unfinished task uses."""
     async with db.transaction() as session:
         row = await _by_name(session, name, lock=True)
-        busy = list(
-            (
-                await session.execute(
-                    select(Task.id).where(
-                        Task.connection_id == row.id,
-                        Task.current_state.not_in([s.value for s in TERMINAL_STATES]),
-                    )
-                )
-            ).scalars()
+        busy = await task_repo.list_task_ids_using_connection(
+            session, connection_id=row.id, not_in_states=[s.value for s in TERMINAL_STATES]
         )
         if busy:
             raise InvalidRequestError(
@@ -398,7 +390,9 @@ async def remove(db: Database, *, name: str) -> ConnectionInfo:
             )
         info = ConnectionInfo.of(row)
         await connection_repo.delete_connection(session, row=row)
-        session.add(_audit("connection.removed", f"connection {name!r} removed", row))
+        await log_repo.add_log(
+            session, log=_audit("connection.removed", f"connection {name!r} removed", row)
+        )
     return info
 
 
@@ -409,7 +403,9 @@ async def set_default(db: Database, *, name: str) -> ConnectionInfo:
         await connection_repo.clear_default(session, except_id=row.id)
         row.is_default = True
         await session.flush()
-        session.add(_audit("connection.default", f"connection {name!r} is the default", row))
+        await log_repo.add_log(
+            session, log=_audit("connection.default", f"connection {name!r} is the default", row)
+        )
     return ConnectionInfo.of(row)
 
 
@@ -420,7 +416,9 @@ async def set_active(db: Database, *, name: str, active: bool) -> ConnectionInfo
         row.is_active = active
         await session.flush()
         word = "enabled" if active else "disabled"
-        session.add(_audit(f"connection.{word}", f"connection {name!r} {word}", row))
+        await log_repo.add_log(
+            session, log=_audit(f"connection.{word}", f"connection {name!r} {word}", row)
+        )
     return ConnectionInfo.of(row)
 
 
@@ -433,7 +431,7 @@ async def rekey(db: Database, settings: Settings) -> int:
         for row in rows:
             assert row.secret_ciphertext is not None  # selected above
             row.secret_ciphertext = keyring.rotate(row.secret_ciphertext, what=_what(row))
-        session.add(
+        await log_repo.add_log(session, log=
             logs.build(
                 level=LogLevel.INFO, event="connections.rekeyed",
                 message=f"{len(rows)} stored secret(s) re-encrypted with the newest key",

@@ -18,15 +18,15 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Table, Update, bindparam, select
+from sqlalchemy import Update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import CostKind, CostStatus
 from aadap.core.exceptions import InvalidRequestError
 from aadap.core.ids import new_id
-from aadap.db.models import CostRecord, Task
-from aadap.db.repos import cost_repo
+from aadap.db.models import CostRecord
+from aadap.db.repos import cost_repo, task_repo
 from aadap.db.session import Database
 from aadap.db.types import utcnow
 from aadap.services import aggregates
@@ -34,34 +34,6 @@ from aadap.services.context import RunContext, Spend
 
 if TYPE_CHECKING:  # importing aadap.llm loads the HTTP client and the price tables
     from aadap.llm.messages import Completion
-
-_TASKS: Table = Task.__table__  # type: ignore[assignment]
-
-# The task's running totals, which every LLM call updates: Core statements on ``tasks``,
-# built once with bound parameters (why Core: :mod:`aadap.db.repos.cost_repo`). SQLite has no decimal type (``cost_usd + x`` on its text column is
-# floating point), so the exact sum is computed here and written only if the stored
-# total is still the one it was computed from (compare-and-set). One path for both
-# dialects: see ``store_and_add``.
-_CURRENT_COST = (
-    select(_TASKS.c.cost_usd)
-    .where(_TASKS.c.id == bindparam("task_id_"))
-    # PostgreSQL: FOR NO KEY UPDATE, the lock the UPDATE takes, which the foreign-key
-    # check of a concurrent writer's INSERT (FOR KEY SHARE) does not wait for; SQLite:
-    # nothing (the INSERT before it holds the database's write lock)
-    .with_for_update(key_share=True)
-)
-_TOTALS_IF_UNCHANGED = (
-    _TASKS.update()
-    .where(
-        _TASKS.c.id == bindparam("task_id_"),
-        _TASKS.c.cost_usd == bindparam("known_", type_=_TASKS.c.cost_usd.type),
-    )
-    .values(
-        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
-        cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
-    )
-    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
-)
 
 
 async def record_llm_call(
@@ -136,29 +108,23 @@ async def store_and_add(
     ``known``, the total this run last wrote (``Spend.cost_usd``), is used without a read
     if the stored total is still that one (the UPDATE's row lock on PostgreSQL keeps it
     so until commit); otherwise the stored total is read with its row locked
-    (:data:`_CURRENT_COST`) and the sum written from it. Concurrent writers to one task
+    (``task_repo.current_cost_for_update``) and the sum written from it. Concurrent writers to one task
     serialise on that row and lose no update (tested on PostgreSQL).
     """
-    key = {"task_id_": task_id, "tokens_": tokens}
     await cost_repo.store(session, row=row)
     if known is not None:
-        totals = await _total_from(session, key, known, cost)
+        totals = await task_repo.add_to_totals_if_unchanged(
+            session, task_id=task_id, tokens=tokens, known=known, total=known + cost
+        )
         if totals is not None:
             return totals
     # no figure, or a stale one: read the stored total, its row locked until commit
-    current = (await session.execute(_CURRENT_COST, key)).scalar_one_or_none()
-    return None if current is None else await _total_from(session, key, current, cost)
-
-
-async def _total_from(
-    session: AsyncSession, key: dict[str, Any], known: Decimal, cost: Decimal
-) -> tuple[int, Decimal] | None:
-    unchanged = {**key, "known_": known, "total_": known + cost}
-    return _totals((await session.execute(_TOTALS_IF_UNCHANGED, unchanged)).one_or_none())
-
-
-def _totals(row: Any) -> tuple[int, Decimal] | None:
-    return None if row is None else (int(row[0]), Decimal(row[1]))
+    current = await task_repo.current_cost_for_update(session, task_id=task_id)
+    if current is None:
+        return None
+    return await task_repo.add_to_totals_if_unchanged(
+        session, task_id=task_id, tokens=tokens, known=current, total=current + cost
+    )
 
 
 async def record_compute(

@@ -18,13 +18,11 @@ import datetime as dt
 import uuid
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
 
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalExpiredError, InvalidRequestError
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.db.models import ApprovalRequest
-from aadap.db.repos import log_repo, task_repo
+from aadap.db.repos import approval_repo, log_repo, task_repo
 from aadap.db.session import Database
 from aadap.services import budget_watch, ledger, logs
 from aadap.services.reports import resolve_now
@@ -49,18 +47,8 @@ async def expire_approvals(
     """Expire every PENDING request whose ``expires_at`` has passed; fail the live tasks."""
     now = resolve_now(now)
     async with db.sessions() as session:
-        due = list(
-            (
-                await session.execute(
-                    select(ApprovalRequest.id)
-                    .where(
-                        ApprovalRequest.status == ApprovalStatus.PENDING.value,
-                        ApprovalRequest.expires_at.is_not(None),
-                        ApprovalRequest.expires_at <= now,
-                    )
-                    .order_by(ApprovalRequest.expires_at)
-                )
-            ).scalars()
+        due = await approval_repo.ids_due(
+            session, status=ApprovalStatus.PENDING.value, expired_by=now
         )
     expired = []
     for approval_id in due:
@@ -74,23 +62,21 @@ async def _expire_one(
     db: Database, approval_id: uuid.UUID, now: dt.datetime
 ) -> ExpiredApproval | None:
     async with db.transaction() as session:
-        request = await session.get(ApprovalRequest, approval_id)
+        request = await approval_repo.get(session, approval_id=approval_id)
         if request is None or request.expires_at is None:
             return None  # deleted with its task since it was listed
         expires_at = request.expires_at
         reason = f"nobody approved or rejected it before it expired at {expires_at.isoformat()}"
-        moved = await session.execute(
-            update(ApprovalRequest)
-            .where(
-                ApprovalRequest.id == approval_id,
-                ApprovalRequest.status == ApprovalStatus.PENDING.value,
-            )
-            .values(
-                status=ApprovalStatus.EXPIRED.value, decided_by=ACTOR, decided_at=now, reason=reason
-            )
-            .execution_options(synchronize_session=False)
+        moved = await approval_repo.set_status_if(
+            session,
+            approval_id=approval_id,
+            from_status=ApprovalStatus.PENDING.value,
+            to_status=ApprovalStatus.EXPIRED.value,
+            by=ACTOR,
+            at=now,
+            reason=reason,
         )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if not moved:
             return None  # a reviewer decided in the meantime
         task = await task_repo.get_task(session, task_id=request.task_id)
         assert task is not None  # approval_requests.task_id is a NOT NULL foreign key

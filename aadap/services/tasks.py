@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,8 +21,8 @@ from aadap.core.exceptions import (
 from aadap.core.ids import new_id
 from aadap.core.requests import TaskRequest, new_correlation_id
 from aadap.core.states import TaskState
-from aadap.db.models import PlatformConnection, Task
-from aadap.db.repos import task_repo
+from aadap.db.models import Task
+from aadap.db.repos import connection_repo, task_repo
 from aadap.db.session import Database
 from aadap.services import budget_watch, ledger
 
@@ -211,11 +210,7 @@ async def _connection_id(
 
         default = await connections.default_for(session, settings, request.platform)
         return None if default is None else default.id
-    conn = (
-        await session.execute(
-            select(PlatformConnection).where(PlatformConnection.name == request.connection)
-        )
-    ).scalar_one_or_none()
+    conn = await connection_repo.get_by_name(session, name=request.connection)
     if conn is None:
         raise InvalidRequestError(
             f"connection={request.connection!r} does not exist; list them with `aadap connections list`",

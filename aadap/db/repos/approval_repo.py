@@ -121,7 +121,53 @@ async def tasks_with_status_in_states(
     return [TaskInState(task_id, state) for task_id, state in rows]
 
 
+async def ids_due(
+    session: AsyncSession, *, status: str, expired_by: dt.datetime
+) -> list[uuid.UUID]:
+    """Ids of the requests in ``status`` whose ``expires_at`` is at or before ``expired_by``,
+    the earliest first."""
+    query = (
+        select(ApprovalRequest.id)
+        .where(
+            ApprovalRequest.status == status,
+            ApprovalRequest.expires_at.is_not(None),
+            ApprovalRequest.expires_at <= expired_by,
+        )
+        .order_by(ApprovalRequest.expires_at)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def set_status_if(
+    session: AsyncSession,
+    *,
+    approval_id: uuid.UUID,
+    from_status: str,
+    to_status: str,
+    by: str,
+    at: dt.datetime,
+    reason: str,
+) -> bool:
+    """Move one request from ``from_status`` to ``to_status`` (compare-and-set); True if it moved."""
+    moved = await session.execute(
+        update(ApprovalRequest)
+        .where(ApprovalRequest.id == approval_id, ApprovalRequest.status == from_status)
+        .values(status=to_status, decided_by=by, decided_at=at, reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
 __all__ = [
-    "RequestOfTask", "TaskInState", "all_with_tasks", "close_of_task", "get", "latest_for_code",
-    "latest_of_task", "tasks_with_status_in_states", "with_status",
+    "RequestOfTask",
+    "TaskInState",
+    "all_with_tasks",
+    "close_of_task",
+    "get",
+    "ids_due",
+    "latest_for_code",
+    "latest_of_task",
+    "set_status_if",
+    "tasks_with_status_in_states",
+    "with_status",
 ]  # fmt: skip

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, delete, insert, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,4 +94,35 @@ async def delete_logs_before(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-__all__ = ["add_log", "delete_logs_before", "insert_logs", "insert_logs_many", "list_logs"]
+class EventRow(NamedTuple):
+    correlation_id: str | None
+    event: str
+    details: dict[str, Any]
+
+
+async def list_events(
+    session: AsyncSession, *, correlation_ids: Sequence[str], events: Iterable[str]
+) -> list[EventRow]:
+    """The ``(correlation_id, event, details)`` of the rows with one of ``correlation_ids``
+    and one of ``events``."""
+    query = select(TaskLog.correlation_id, TaskLog.event, TaskLog.details).where(
+        TaskLog.correlation_id.in_(list(correlation_ids)), TaskLog.event.in_(list(events))
+    )
+    return [EventRow(*row) for row in (await session.execute(query)).all()]
+
+
+async def add_logs(session: AsyncSession, *, logs: Iterable[TaskLog]) -> None:
+    """Add ``logs`` to the session: inserted when it flushes."""
+    session.add_all(list(logs))
+
+
+__all__ = [
+    "EventRow",
+    "add_log",
+    "add_logs",
+    "delete_logs_before",
+    "insert_logs",
+    "insert_logs_many",
+    "list_events",
+    "list_logs",
+]

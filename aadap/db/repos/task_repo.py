@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, func, select, union_all
@@ -285,18 +286,76 @@ async def get_summary_row(session: AsyncSession, *, task_id: uuid.UUID) -> TaskS
     return TaskSummaryRow(*row)
 
 
+# --- running totals ------------------------------------------------------------------
+#
+# The task's running totals, which every LLM call updates (``costs.store_and_add``): Core
+# statements built once with bound parameters. SQLite has no decimal type (``cost_usd +
+# x`` on its text column is floating point), so the service computes the exact sum and
+# this writes it only if the stored total is still the one it was computed from
+# (compare-and-set). One path for both dialects.
+_CURRENT_COST = (
+    select(_TASKS.c.cost_usd)
+    .where(_TASKS.c.id == bindparam("task_id_"))
+    # PostgreSQL: FOR NO KEY UPDATE, the lock the UPDATE takes, which the foreign-key
+    # check of a concurrent writer's INSERT (FOR KEY SHARE) does not wait for; SQLite:
+    # nothing (the INSERT before it holds the database's write lock)
+    .with_for_update(key_share=True)
+)
+_TOTALS_IF_UNCHANGED = (
+    _TASKS.update()
+    .where(
+        _TASKS.c.id == bindparam("task_id_"),
+        _TASKS.c.cost_usd == bindparam("known_", type_=_TASKS.c.cost_usd.type),
+    )
+    .values(
+        tokens_used=_TASKS.c.tokens_used + bindparam("tokens_", type_=_TASKS.c.tokens_used.type),
+        cost_usd=bindparam("total_", type_=_TASKS.c.cost_usd.type),
+    )
+    .returning(_TASKS.c.tokens_used, _TASKS.c.cost_usd)
+)
+
+
+async def current_cost_for_update(session: AsyncSession, *, task_id: uuid.UUID) -> Decimal | None:
+    """The task's stored cost total, its row locked until commit; ``None``: no such task."""
+    found = await session.execute(_CURRENT_COST, {"task_id_": task_id})
+    return found.scalar_one_or_none()
+
+
+async def add_to_totals_if_unchanged(
+    session: AsyncSession, *, task_id: uuid.UUID, tokens: int, known: Decimal, total: Decimal
+) -> tuple[int, Decimal] | None:
+    """Add ``tokens`` and set the cost to ``total`` if it is still ``known``; the new
+    ``(tokens_used, cost_usd)``, or ``None`` if the total moved (or the task is gone)."""
+    params = {"task_id_": task_id, "tokens_": tokens, "known_": known, "total_": total}
+    row = (await session.execute(_TOTALS_IF_UNCHANGED, params)).one_or_none()
+    return None if row is None else (int(row[0]), Decimal(row[1]))
+
+
+async def list_task_ids_using_connection(
+    session: AsyncSession, *, connection_id: uuid.UUID, not_in_states: Sequence[str]
+) -> list[uuid.UUID]:
+    """Ids of the tasks bound to ``connection_id`` whose state is not in ``not_in_states``."""
+    query = select(Task.id).where(
+        Task.connection_id == connection_id, Task.current_state.not_in(list(not_in_states))
+    )
+    return list((await session.execute(query)).scalars())
+
+
 __all__ = [
     "NewTransition",
     "TaskSummaryRow",
     "add_task",
+    "add_to_totals_if_unchanged",
     "append_transitions",
     "count_transitions_into",
+    "current_cost_for_update",
     "get_current_state",
     "get_summary_row",
     "get_task",
     "get_task_by_idempotency_key",
     "get_task_id_by_flow_run",
     "list_recent_tasks",
+    "list_task_ids_using_connection",
     "list_tasks",
     "list_tasks_not_in_states",
     "list_transitions",
