@@ -27,14 +27,6 @@ LONG_MODULES = {
     "orchestration/approval.py": "the pause, the form and its table facts; to split (form out)",
 }
 LONG_FUNCTIONS = {
-    "cli/_approvals.py:register": "commands as closures; point 5 makes them top-level functions",
-    "cli/_connections.py:register": "commands as closures; point 5 makes them top-level functions",
-    "cli/_inspect.py:register": "commands as closures; point 5 makes them top-level functions",
-    "cli/_inspect.py:register.show_task": "prints every section of a task; linear output code",
-    "cli/_run.py:register": "commands as closures; point 5 makes them top-level functions",
-    "cli/_run.py:register.run": "checks every option before any work starts; linear",
-    "cli/_serve.py:register": "commands as closures; point 5 makes them top-level functions",
-    "cli/_serve.py:register.submit": "checks the server and every option before sending a run",
     "orchestration/lifecycle.py:_lifecycle": "the flow's step sequence with resume points",
     "platforms/local.py:LocalPlatform._run_python": "the sandboxed process: limits, drain, kill",
     "safety/python/names.py:NameResolver.__init__": "the table of names the resolver knows",

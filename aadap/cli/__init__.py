@@ -1,11 +1,22 @@
-"""The ``aadap`` command line. Each command group lives in its own module and registers itself."""
+"""The ``aadap`` command line: each command group is a module-level ``typer.Typer`` of its
+module, and each module's top-level commands are a nameless one (``commands``) whose
+commands join the main app's."""
 
 from __future__ import annotations
 
 import typer
 
-import aadap.cli._connections as _connections
-from aadap.cli import _approvals, _check, _config, _db, _inspect, _run, _serve, _server
+from aadap.cli import (
+    _approvals,
+    _check,
+    _config,
+    _connections,
+    _db,
+    _inspect,
+    _run,
+    _serve,
+    _server,
+)
 from aadap.cli._errors import BoundaryGroup
 
 app = typer.Typer(
@@ -17,9 +28,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (_config, _db, _run, _serve, _server, _inspect, _approvals, _check):
-    _module.register(app)
-_connections.register(app)
+# `aadap --help` lists them in this order
+app.add_typer(_run.commands)  # run
+app.add_typer(_serve.commands)  # serve, submit
+app.add_typer(_inspect.commands)  # logs, costs, reconcile
+app.add_typer(_check.commands)  # check
+app.add_typer(_config.config_app, name="config")
+app.add_typer(_db.db_app, name="db")
+app.add_typer(_server.server_app, name="server")
+app.add_typer(_inspect.tasks_app, name="tasks")
+app.add_typer(_approvals.approvals_app, name="approvals")
+app.add_typer(_connections.connections_app, name="connections")
 
 
 def main() -> None:

@@ -133,58 +133,59 @@ def _print_text(report: dict[str, Any]) -> None:
     typer.echo(f"decision: {report['decision']} ({report['reason']})")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("check")
-    def check(
-        path: Annotated[str, typer.Argument(help="file to check, or - for standard input")],
-        language: Annotated[
-            str | None,
-            typer.Option(
-                "--language", help="sql, python, pyspark or scala (default: from extension)"
-            ),
-        ] = None,
-        platform: PlatformOpt = "local",
-        environment: EnvironmentOpt = "SANDBOX",
-        fmt: Format = "text",
-        existing_table: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--existing-table",
-                help="a table that already exists on the target (repeatable; * globs)",
-            ),
-        ] = None,
-    ) -> None:
-        """Analyse code for risky operations and secrets, and print the policy decision.
+#: the top-level command of this module (``aadap check``)
+commands = typer.Typer()
 
-        Exit status: 0 auto, 3 approval needed, 4 forbidden, 2 bad input. Without
-        --existing-table the target's tables are unknown, so overwriting or replacing any
-        table counts as destructive.
-        """
-        from aadap.safety import analyze, decide
 
-        check_format(fmt)
-        kind = enum_option(PlatformKind, "--platform", platform, _stripped_lower)
-        env = enum_option(Environment, "--environment", environment, _stripped_upper)
-        lang = _language(path, language)
-        code = _read(path)
-        # The analysis reports what sqlglot cannot parse as findings; its log lines are noise.
-        logging.getLogger("sqlglot").setLevel(logging.ERROR)
-        settings = settings_or_exit(home=False)
-        try:
-            analysis = analyze(
-                code,
-                language=lang,
-                platform=kind,
-                existing_tables=existing_table or None,
-                production_host_patterns=settings.safety.production_host_patterns,
-                egress_allowed_hosts=settings.safety.egress_allowed_hosts,
-            )
-        except InvalidRequestError as exc:
-            fail(exc)
-        decision = decide(analysis, env, settings.safety)
-        report = _report("-" if path == "-" else path, analysis, env, decision)
-        if fmt == "json":
-            print_json(report)
-        else:
-            _print_text(report)
-        raise typer.Exit(_EXIT_CODES[decision.decision])
+@commands.command("check")
+def check(
+    path: Annotated[str, typer.Argument(help="file to check, or - for standard input")],
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="sql, python, pyspark or scala (default: from extension)"),
+    ] = None,
+    platform: PlatformOpt = "local",
+    environment: EnvironmentOpt = "SANDBOX",
+    fmt: Format = "text",
+    existing_table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--existing-table",
+            help="a table that already exists on the target (repeatable; * globs)",
+        ),
+    ] = None,
+) -> None:
+    """Analyse code for risky operations and secrets, and print the policy decision.
+
+    Exit status: 0 auto, 3 approval needed, 4 forbidden, 2 bad input. Without
+    --existing-table the target's tables are unknown, so overwriting or replacing any
+    table counts as destructive.
+    """
+    from aadap.safety import analyze, decide
+
+    check_format(fmt)
+    kind = enum_option(PlatformKind, "--platform", platform, _stripped_lower)
+    env = enum_option(Environment, "--environment", environment, _stripped_upper)
+    lang = _language(path, language)
+    code = _read(path)
+    # The analysis reports what sqlglot cannot parse as findings; its log lines are noise.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    settings = settings_or_exit(home=False)
+    try:
+        analysis = analyze(
+            code,
+            language=lang,
+            platform=kind,
+            existing_tables=existing_table or None,
+            production_host_patterns=settings.safety.production_host_patterns,
+            egress_allowed_hosts=settings.safety.egress_allowed_hosts,
+        )
+    except InvalidRequestError as exc:
+        fail(exc)
+    decision = decide(analysis, env, settings.safety)
+    report = _report("-" if path == "-" else path, analysis, env, decision)
+    if fmt == "json":
+        print_json(report)
+    else:
+        _print_text(report)
+    raise typer.Exit(_EXIT_CODES[decision.decision])

@@ -18,20 +18,19 @@ def _flatten(data: dict[str, object], prefix: str = "") -> list[tuple[str, objec
     return rows
 
 
-def register(app: typer.Typer) -> None:
-    config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-    app.add_typer(config_app, name="config")
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 
-    @config_app.command("show")
-    def show(
-        fmt: Format = "text",
-    ) -> None:
-        """Print every setting; secrets show at most their last four characters."""
-        check_format(fmt)
-        settings = settings_or_exit(home=False)
-        view = settings.public_view()
-        if fmt == "json":
-            print_json(view)
-            return
-        for name, value in _flatten(view):
-            out.print(f"{name} = {value}", highlight=False, markup=False)
+
+@config_app.command("show")
+def show(
+    fmt: Format = "text",
+) -> None:
+    """Print every setting; secrets show at most their last four characters."""
+    check_format(fmt)
+    settings = settings_or_exit(home=False)
+    view = settings.public_view()
+    if fmt == "json":
+        print_json(view)
+        return
+    for name, value in _flatten(view):
+        out.print(f"{name} = {value}", highlight=False, markup=False)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from aadap.cli._common import bad_input, out, run_async, settings_or_exit
 from aadap.core.config import Settings, mask_url
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
 
 def _revision_after(
-    settings: Settings, step: Callable[[AsyncEngine], Awaitable[None]] | None = None
+    settings: Settings, move: Literal["upgrade", "downgrade"] | None = None, target: str = "head"
 ) -> str | None:
-    """Connect, run ``step`` (a migration, or nothing) and return the database's revision."""
+    """Connect, migrate (``move`` to ``target``; None: nothing) and return the database's
+    revision."""
     from aadap.db import migrate
     from aadap.db.session import check_connection, create_engine
 
@@ -26,8 +23,10 @@ def _revision_after(
         engine = create_engine(settings)
         try:
             await check_connection(engine)
-            if step is not None:
-                await step(engine)
+            if move == "upgrade":
+                await migrate.upgrade(engine, target)
+            elif move == "downgrade":
+                await migrate.downgrade(engine, target)
             return await migrate.current_revision(engine)
         finally:
             await engine.dispose()
@@ -61,44 +60,39 @@ def checked_revision(argument: str, revision: str) -> str:
     return found.revision
 
 
-def register(app: typer.Typer) -> None:
-    db_app = typer.Typer(help="Create and migrate the application database.", no_args_is_help=True)
-    app.add_typer(db_app, name="db")
+db_app = typer.Typer(help="Create and migrate the application database.", no_args_is_help=True)
 
-    @db_app.command("upgrade", context_settings={"ignore_unknown_options": True})
-    def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-        """Migrate the database forward (default: to the newest revision)."""
-        from aadap.db import migrate
 
-        target = checked_revision("REVISION", revision)
-        settings = settings_or_exit()
-        now = _revision_after(settings, lambda engine: migrate.upgrade(engine, target))
-        out.print(
-            f"database {mask_url(settings.database_url)} is at revision {now}", highlight=False
-        )
+@db_app.command("upgrade", context_settings={"ignore_unknown_options": True})
+def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database forward (default: to the newest revision)."""
+    target = checked_revision("REVISION", revision)
+    settings = settings_or_exit()
+    now = _revision_after(settings, "upgrade", target)
+    out.print(f"database {mask_url(settings.database_url)} is at revision {now}", highlight=False)
 
-    @db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
-    def downgrade(
-        revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")],
-    ) -> None:
-        """Migrate the database back to REVISION."""
-        from aadap.db import migrate
 
-        target = checked_revision("REVISION", revision)
-        settings = settings_or_exit()
-        now = _revision_after(settings, lambda engine: migrate.downgrade(engine, target))
-        out.print(
-            f"database {mask_url(settings.database_url)} is at revision {now or 'base'}",
-            highlight=False,
-        )
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")],
+) -> None:
+    """Migrate the database back to REVISION."""
+    target = checked_revision("REVISION", revision)
+    settings = settings_or_exit()
+    now = _revision_after(settings, "downgrade", target)
+    out.print(
+        f"database {mask_url(settings.database_url)} is at revision {now or 'base'}",
+        highlight=False,
+    )
 
-    @db_app.command("current")
-    def current() -> None:
-        """Show the database's revision and the newest one available."""
-        from aadap.db import migrate
 
-        settings = settings_or_exit()
-        rev = _revision_after(settings)
-        head = migrate.head_revision()
-        state = "up to date" if rev == head else "behind: run `aadap db upgrade`"
-        out.print(f"current: {rev or 'base'}  head: {head}  ({state})", highlight=False)
+@db_app.command("current")
+def current() -> None:
+    """Show the database's revision and the newest one available."""
+    from aadap.db import migrate
+
+    settings = settings_or_exit()
+    rev = _revision_after(settings)
+    head = migrate.head_revision()
+    state = "up to date" if rev == head else "behind: run `aadap db upgrade`"
+    out.print(f"current: {rev or 'base'}  head: {head}  ({state})", highlight=False)

@@ -32,6 +32,7 @@ from aadap.core.states import TaskState
 if TYPE_CHECKING:
     from aadap.db.session import Database
     from aadap.orchestration import periodic
+    from aadap.services import costs, views
 
 GROUPINGS = ("task", "agent", "model", "day", "week", "month")
 
@@ -68,264 +69,241 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def register(app: typer.Typer) -> None:
-    tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
-    app.add_typer(tasks_app, name="tasks")
+tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
+#: the top-level commands of this module (``aadap logs``, ``costs``, ``reconcile``)
+commands = typer.Typer()
 
-    @tasks_app.command("list")
-    def list_tasks(
-        limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-        state: Annotated[str | None, typer.Option(help="only tasks in this state")] = None,
-        fmt: Format = "text",
-    ) -> None:
-        """The newest tasks first."""
-        check_format(fmt)
-        wanted = None if state is None else enum_option(TaskState, "--state", state)
-        settings = settings_or_exit()
 
-        async def go(db: Database) -> list[dict[str, Any]]:
-            from aadap.services import tasks
+@tasks_app.command("list")
+def list_tasks(
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    state: Annotated[str | None, typer.Option(help="only tasks in this state")] = None,
+    fmt: Format = "text",
+) -> None:
+    """The newest tasks first."""
+    from aadap.services import views
 
-            async with db.sessions() as session:
-                rows = await tasks.list_recent(session, limit=limit, state=wanted)
-            return [
-                {"id": str(t.id), "state": t.current_state, "title": t.title, "tokens": t.tokens_used,
-                 "cost_usd": _plain(t.cost_usd), "created_at": t.created_at.isoformat()}
-                for t in rows
-            ]  # fmt: skip
+    check_format(fmt)
+    wanted = None if state is None else enum_option(TaskState, "--state", state)
+    settings = settings_or_exit()
+    found = with_database(settings, lambda db: views.recent_tasks(db, limit=limit, state=wanted))
+    rows: list[dict[str, Any]] = [
+        {"id": str(t.id), "state": t.state, "title": t.title, "tokens": t.tokens_used,
+         "cost_usd": _plain(t.cost_usd), "created_at": t.created_at.isoformat()}
+        for t in found
+    ]  # fmt: skip
+    if fmt == "json":
+        print_json(rows)
+        return
+    table = Table("id", "state", "title", "tokens", "cost $", "created")
+    for r in rows:
+        table.add_row(
+            r["id"][:8],
+            r["state"],
+            Text(r["title"][:60]),  # user text: never read as console markup
+            str(r["tokens"]),
+            r["cost_usd"],
+            r["created_at"][:19],
+        )
+    out.print(table)
 
-        rows = with_database(settings, go)
-        if fmt == "json":
-            print_json(rows)
-            return
-        table = Table("id", "state", "title", "tokens", "cost $", "created")
+
+@tasks_app.command("show")
+def show_task(
+    task_id: Annotated[str, typer.Argument(help="task id or a unique prefix (≥ 6 characters)")],
+    fmt: Format = "text",
+) -> None:
+    """One task: its state trail, artifacts, approvals and executions."""
+    from aadap.services import views
+
+    check_format(fmt)
+    settings = settings_or_exit()
+    data = _task_data(with_database(settings, lambda db: views.task_detail(db, task_id)))
+    if fmt == "json":
+        print_json(data)
+    else:
+        _print_task(data)
+
+
+def _task_data(task: views.TaskDetail) -> dict[str, Any]:
+    """``tasks show --format json``: the task and its sections."""
+    return {
+        "id": str(task.id), "title": task.title, "request": task.request, "state": task.state,
+        "environment": task.environment, "platform": task.platform, "tokens_used": task.tokens_used,
+        "token_budget": task.token_budget, "cost_usd": _plain(task.cost_usd),
+        "cost_budget_usd": _plain(task.cost_budget_usd), "correlation_id": task.correlation_id,
+        "flow_run_id": task.flow_run_id,
+        "transitions": [{"seq": t.sequence_num, "from": t.from_state, "to": t.to_state,
+                         "by": t.triggered_by, "reason": t.reason, "at": t.created_at.isoformat()}
+                        for t in task.transitions],
+        "artifacts": [{"type": a.artifact_type, "name": a.name, "version": a.version,
+                       "sha256": a.content_hash[:12]} for a in task.artifacts],
+        "approvals": [{"id": str(a.id), "status": a.status, "operation_class": a.operation_class,
+                       "risk": a.risk_level, "decided_by": a.decided_by, "code_sha256": a.code_hash[:12]}
+                      for a in task.approvals],
+        "executions": [{"id": str(e.id), "status": e.status, "rows_affected": e.rows_affected,
+                        "duration_ms": e.duration_ms, "error": e.error} for e in task.executions],
+    }  # fmt: skip
+
+
+def _print_task(data: dict[str, Any]) -> None:
+    """``tasks show`` as text: the task's fields, its trail, then each non-empty section."""
+    for key in (
+        "id",
+        "title",
+        "state",
+        "environment",
+        "platform",
+        "tokens_used",
+        "token_budget",
+        "cost_usd",
+        "cost_budget_usd",
+        "flow_run_id",
+    ):
+        out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
+    out.print("\ntransitions:", highlight=False)
+    for t in data["transitions"]:
+        reason = f"  ({t['reason'][:80]})" if t["reason"] else ""
+        out.print(
+            f"  {t['seq']:3} {t['from']:>20} → {t['to']:<20} by {t['by']}{reason}",
+            highlight=False,
+            markup=False,
+        )
+    for section in ("artifacts", "approvals", "executions"):
+        if data[section]:
+            out.print(f"\n{section}:", highlight=False)
+            for item in data[section]:
+                out.print(
+                    "  " + "  ".join(f"{k}={v}" for k, v in item.items()),
+                    highlight=False,
+                    markup=False,
+                )
+
+
+@commands.command("logs")
+def show_logs(
+    task_id: Annotated[str, typer.Argument(help="task id or a unique prefix")],
+    level: Annotated[
+        str | None, typer.Option(help="minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="only rows whose message or event contains this")
+    ] = None,
+    fmt: Format = "text",
+) -> None:
+    """The task's ``task_logs`` rows, oldest first."""
+    from aadap.services import views
+
+    check_format(fmt)
+    min_level = None if level is None else enum_option(LogLevel, "--level", level)
+    settings = settings_or_exit()
+    found = with_database(
+        settings, lambda db: views.task_logs(db, task_id, min_level=min_level, search=search)
+    )
+    rows: list[dict[str, Any]] = [
+        {"created_at": r.created_at.isoformat(), "level": r.level, "event": r.event, "message": r.message,
+         "source": r.source, "error_code": r.error_code, "severity": r.severity, "attempt": r.attempt,
+         "flow_run_id": r.flow_run_id, "task_run_id": r.task_run_id, "correlation_id": r.correlation_id}
+        for r in found
+    ]  # fmt: skip
+    if fmt == "json":
+        print_json(rows)
+        return
+    for r in rows:
+        code = f" [{r['error_code']}]" if r["error_code"] else ""
+        out.print(
+            f"{r['created_at'][:23]} {r['level']:8} {r['event']:20}{code} {r['message']}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@commands.command("costs")
+def show_costs(
+    by: Annotated[str, typer.Option(help="task, agent, model, day, week or month")] = "agent",
+    since: Annotated[str | None, typer.Option(help="ISO date/time or an age like 7d, 12h")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Spend from ``cost_records``, grouped."""
+    from aadap.services import views
+
+    check_choice("--by", by, GROUPINGS)
+    check_format(fmt, ("table", "csv", "json"))
+    start = parse_since(since)
+    settings = settings_or_exit()
+    grouping = cast("costs.Grouping", by)
+    found = with_database(
+        settings,
+        lambda db: views.spend(
+            db, by=grouping, since=start, tz=zoneinfo.ZoneInfo(settings.timezone)
+        ),
+    )
+    rows: list[dict[str, Any]] = [
+        {by: r.key, "calls": r.calls, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+         "cost_usd": _plain(r.cost_usd), "unpriced_calls": r.unpriced_calls}
+        for r in found
+    ]  # fmt: skip
+    if fmt == "json":
+        print_json(rows)
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(
+            buffer,
+            fieldnames=[by, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"],
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+    else:
+        table = Table(by, "calls", "tokens in", "tokens out", "cost $", "unpriced")
         for r in rows:
             table.add_row(
-                r["id"][:8],
-                r["state"],
-                Text(r["title"][:60]),  # user text: never read as console markup
-                str(r["tokens"]),
+                Text(str(r[by])),  # agent and model names come from outside: not markup
+                str(r["calls"]),
+                str(r["tokens_in"]),
+                str(r["tokens_out"]),
                 r["cost_usd"],
-                r["created_at"][:19],
+                str(r["unpriced_calls"]),
             )
         out.print(table)
 
-    @tasks_app.command("show")
-    def show_task(
-        task_id: Annotated[str, typer.Argument(help="task id or a unique prefix (≥ 6 characters)")],
-        fmt: Format = "text",
-    ) -> None:
-        """One task: its state trail, artifacts, approvals and executions."""
-        check_format(fmt)
-        settings = settings_or_exit()
 
-        async def go(db: Database) -> dict[str, Any]:
-            from sqlalchemy import select
+@commands.command("reconcile")
+def reconcile() -> None:
+    """Close what nobody will close: lifecycles whose process died or whose flow run
+    ended (asking the Prefect API, as the scheduled ``reconcile`` flow does), expired
+    approvals and the requests of finished tasks, and logs past AADAP_RETENTION_DAYS."""
+    from aadap.cli._prefect_env import prepare
 
-            from aadap.db.models import ApprovalRequest, Execution, StateTransition
-            from aadap.services import artifacts, tasks
+    settings = settings_or_exit()
+    prepare(settings)
 
-            async with db.sessions() as session:
-                task = await tasks.find(session, task_id)
-                trail = (await session.execute(
-                    select(StateTransition).where(StateTransition.task_id == task.id).order_by(StateTransition.sequence_num)
-                )).scalars().all()  # fmt: skip
-                arts = await artifacts.for_task(session, task.id)
-                approvals = (
-                    (
-                        await session.execute(
-                            select(ApprovalRequest).where(ApprovalRequest.task_id == task.id)
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                runs = (
-                    (await session.execute(select(Execution).where(Execution.task_id == task.id)))
-                    .scalars()
-                    .all()
-                )
-            return {
-                "id": str(task.id), "title": task.title, "request": task.request, "state": task.current_state,
-                "environment": task.environment, "platform": task.platform, "tokens_used": task.tokens_used,
-                "token_budget": task.token_budget, "cost_usd": _plain(task.cost_usd),
-                "cost_budget_usd": _plain(task.cost_budget_usd), "correlation_id": task.correlation_id,
-                "flow_run_id": task.flow_run_id,
-                "transitions": [{"seq": t.sequence_num, "from": t.from_state, "to": t.to_state, "by": t.triggered_by,
-                                 "reason": t.reason, "at": t.created_at.isoformat()} for t in trail],
-                "artifacts": [{"type": a.artifact_type, "name": a.name, "version": a.version,
-                               "sha256": a.content_hash[:12]} for a in arts],
-                "approvals": [{"id": str(a.id), "status": a.status, "operation_class": a.operation_class,
-                               "risk": a.risk_level, "decided_by": a.decided_by, "code_sha256": a.code_hash[:12]}
-                              for a in approvals],
-                "executions": [{"id": str(e.id), "status": e.status, "rows_affected": e.rows_affected,
-                                "duration_ms": e.duration_ms, "error": e.error} for e in runs],
-            }  # fmt: skip
+    async def go(db: Database) -> periodic.ReconcileSummary:
+        from aadap.orchestration import periodic
 
-        data = with_database(settings, go)
-        if fmt == "json":
-            print_json(data)
-            return
-        for key in (
-            "id",
-            "title",
-            "state",
-            "environment",
-            "platform",
-            "tokens_used",
-            "token_budget",
-            "cost_usd",
-            "cost_budget_usd",
-            "flow_run_id",
-        ):
-            out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
-        out.print("\ntransitions:", highlight=False)
-        for t in data["transitions"]:
-            reason = f"  ({t['reason'][:80]})" if t["reason"] else ""
-            out.print(
-                f"  {t['seq']:3} {t['from']:>20} → {t['to']:<20} by {t['by']}{reason}",
-                highlight=False,
-                markup=False,
-            )
-        for section in ("artifacts", "approvals", "executions"):
-            if data[section]:
-                out.print(f"\n{section}:", highlight=False)
-                for item in data[section]:
-                    out.print(
-                        "  " + "  ".join(f"{k}={v}" for k, v in item.items()),
-                        highlight=False,
-                        markup=False,
-                    )
+        return await periodic.reconcile(db, settings)
 
-    @app.command("logs")
-    def show_logs(
-        task_id: Annotated[str, typer.Argument(help="task id or a unique prefix")],
-        level: Annotated[
-            str | None, typer.Option(help="minimum level: DEBUG, INFO, WARNING, ERROR, CRITICAL")
-        ] = None,
-        search: Annotated[
-            str | None, typer.Option(help="only rows whose message or event contains this")
-        ] = None,
-        fmt: Format = "text",
-    ) -> None:
-        """The task's ``task_logs`` rows, oldest first."""
-        check_format(fmt)
-        min_level = None if level is None else enum_option(LogLevel, "--level", level)
-        settings = settings_or_exit()
-
-        async def go(db: Database) -> list[dict[str, Any]]:
-            from aadap.services import logs, tasks
-
-            async with db.sessions() as session:
-                task = await tasks.find(session, task_id)
-                rows = await logs.fetch(
-                    session, task_id=task.id, min_level=min_level, search=search
-                )
-            return [
-                {"created_at": r.created_at.isoformat(), "level": r.level, "event": r.event, "message": r.message,
-                 "source": r.source, "error_code": r.error_code, "severity": r.severity, "attempt": r.attempt,
-                 "flow_run_id": r.flow_run_id, "task_run_id": r.task_run_id, "correlation_id": r.correlation_id}
-                for r in rows
-            ]  # fmt: skip
-
-        rows = with_database(settings, go)
-        if fmt == "json":
-            print_json(rows)
-            return
-        for r in rows:
-            code = f" [{r['error_code']}]" if r["error_code"] else ""
-            out.print(
-                f"{r['created_at'][:23]} {r['level']:8} {r['event']:20}{code} {r['message']}",
-                highlight=False,
-                markup=False,
-            )
-
-    @app.command("costs")
-    def show_costs(
-        by: Annotated[str, typer.Option(help="task, agent, model, day, week or month")] = "agent",
-        since: Annotated[
-            str | None, typer.Option(help="ISO date/time or an age like 7d, 12h")
-        ] = None,
-        fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
-    ) -> None:
-        """Spend from ``cost_records``, grouped."""
-        check_choice("--by", by, GROUPINGS)
-        check_format(fmt, ("table", "csv", "json"))
-        start = parse_since(since)
-        settings = settings_or_exit()
-
-        async def go(db: Database) -> list[dict[str, Any]]:
-            from aadap.services import costs
-
-            async with db.sessions() as session:
-                return await costs.summarise(
-                    session,
-                    by=cast(costs.Grouping, by),
-                    since=start,
-                    tz=zoneinfo.ZoneInfo(settings.timezone),
-                )
-
-        rows = [{k: _plain(v) for k, v in row.items()} for row in with_database(settings, go)]
-        if fmt == "json":
-            print_json(rows)
-        elif fmt == "csv":
-            buffer = io.StringIO()
-            writer = csv.DictWriter(
-                buffer,
-                fieldnames=[by, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"],
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-            typer.echo(buffer.getvalue(), nl=False)
-        else:
-            table = Table(by, "calls", "tokens in", "tokens out", "cost $", "unpriced")
-            for r in rows:
-                table.add_row(
-                    Text(str(r[by])),  # agent and model names come from outside: not markup
-                    str(r["calls"]),
-                    str(r["tokens_in"]),
-                    str(r["tokens_out"]),
-                    r["cost_usd"],
-                    str(r["unpriced_calls"]),
-                )
-            out.print(table)
-
-    @app.command("reconcile")
-    def reconcile() -> None:
-        """Close what nobody will close: lifecycles whose process died or whose flow run
-        ended (asking the Prefect API, as the scheduled ``reconcile`` flow does), expired
-        approvals and the requests of finished tasks, and logs past AADAP_RETENTION_DAYS."""
-        from aadap.cli._prefect_env import prepare
-
-        settings = settings_or_exit()
-        prepare(settings)
-
-        async def go(db: Database) -> periodic.ReconcileSummary:
-            from aadap.orchestration import periodic
-
-            return await periodic.reconcile(db, settings)
-
-        summary = with_database(settings, go)
-        for orphan in summary.orphaned:
-            out.print(
-                f"{orphan.task_id}  {orphan.state} → {orphan.closed_as}  ({orphan.reason})",
-                highlight=False,
-            )
-        for item in summary.expired_approvals:
-            out.print(
-                f"approval {item.approval_id} expired; task {item.task_id} "
-                + ("→ FAILED" if item.task_failed else f"had already ended {item.task_state}"),
-                highlight=False,
-            )
-        for approval_id in summary.closed_approvals:
-            out.print(
-                f"approval {approval_id} → CANCELLED (its task had already ended)",
-                highlight=False,
-            )
-        counts = {
-            "reconciled": len(summary.orphaned),
-            "expired_approvals": len(summary.expired_approvals),
-            "closed_approvals": len(summary.closed_approvals),
-            "logs_deleted": summary.logs_deleted,
-        }
-        out.print(json.dumps(counts), highlight=False)
+    summary = with_database(settings, go)
+    for orphan in summary.orphaned:
+        out.print(
+            f"{orphan.task_id}  {orphan.state} → {orphan.closed_as}  ({orphan.reason})",
+            highlight=False,
+        )
+    for item in summary.expired_approvals:
+        out.print(
+            f"approval {item.approval_id} expired; task {item.task_id} "
+            + ("→ FAILED" if item.task_failed else f"had already ended {item.task_state}"),
+            highlight=False,
+        )
+    for approval_id in summary.closed_approvals:
+        out.print(
+            f"approval {approval_id} → CANCELLED (its task had already ended)",
+            highlight=False,
+        )
+    counts = {
+        "reconciled": len(summary.orphaned),
+        "expired_approvals": len(summary.expired_approvals),
+        "closed_approvals": len(summary.closed_approvals),
+        "logs_deleted": summary.logs_deleted,
+    }
+    out.print(json.dumps(counts), highlight=False)

@@ -178,100 +178,109 @@ def _new_request(request: str | None, example: str | None, options: dict[str, An
 async def _resumable(db: Database, ident: str, printer: _Progress) -> str:
     """The full id of the task ``--resume`` names (a full id or a unique prefix); the
     printer starts from its recorded state."""
-    from aadap.services import tasks
+    from aadap.services import views
 
     try:
-        async with db.sessions() as session:
-            task = await tasks.find(session, ident.strip())
+        task = await views.find_task(db, ident.strip())
     except (InvalidRequestError, TaskNotFoundError) as exc:
         raise type(exc)(
             f"--resume={ident!r}: {exc.message}", details={"field": "--resume"}
         ) from exc
-    printer.task_id, printer.state = str(task.id), TaskState(task.current_state)
+    printer.task_id, printer.state = str(task.id), TaskState(task.state)
     return str(task.id)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("run")
-    def run(
-        ctx: typer.Context,
-        request: Annotated[str | None, typer.Argument(help="the request in plain language")] = None,
-        example: Annotated[
-            str | None, typer.Option(help="run a bundled example from examples/requests.toml")
-        ] = None,
-        environment: OptionalEnvironment = None,
-        platform: OptionalPlatform = None,
-        connection: ConnectionOpt = None,
-        token_budget: TokenBudgetOpt = None,
-        usd_budget: UsdBudgetOpt = None,
-        idempotency_key: IdempotencyKeyOpt = None,
-        resume: Annotated[
-            str | None,
-            typer.Option(
-                help="continue an existing task (id or unique prefix) from its recorded state"
-            ),
-        ] = None,
-        fmt: Format = "text",
-        verbose: Annotated[
-            bool, typer.Option(help="show Prefect's own logs and tracebacks")
-        ] = False,
-    ) -> None:
-        """Run one lifecycle in-process and show each step as it completes."""
-        ctx.meta[VERBOSE] = verbose
-        check_format(fmt)
-        options = {"environment": environment, "platform": platform, "connection": connection,
-                   "token_budget": token_budget, "usd_budget": usd_budget,
-                   "idempotency_key": idempotency_key}  # fmt: skip
-        payload: TaskRequest | None = None
-        if resume is not None:
-            _refuse_with("--resume", {"a request text": request, "--example": example} | {
-                f"--{name.replace('_', '-')}": value for name, value in options.items()
-            })  # fmt: skip
+#: the top-level command of this module (``aadap run``)
+commands = typer.Typer()
+
+
+@commands.command("run")
+def run(
+    ctx: typer.Context,
+    request: Annotated[str | None, typer.Argument(help="the request in plain language")] = None,
+    example: Annotated[
+        str | None, typer.Option(help="run a bundled example from examples/requests.toml")
+    ] = None,
+    environment: OptionalEnvironment = None,
+    platform: OptionalPlatform = None,
+    connection: ConnectionOpt = None,
+    token_budget: TokenBudgetOpt = None,
+    usd_budget: UsdBudgetOpt = None,
+    idempotency_key: IdempotencyKeyOpt = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="continue an existing task (id or unique prefix) from its recorded state"
+        ),
+    ] = None,
+    fmt: Format = "text",
+    verbose: Annotated[bool, typer.Option(help="show Prefect's own logs and tracebacks")] = False,
+) -> None:
+    """Run one lifecycle in-process and show each step as it completes."""
+    ctx.meta[VERBOSE] = verbose
+    check_format(fmt)
+    options = {"environment": environment, "platform": platform, "connection": connection,
+               "token_budget": token_budget, "usd_budget": usd_budget,
+               "idempotency_key": idempotency_key}  # fmt: skip
+    payload: TaskRequest | None = None
+    if resume is not None:
+        _refuse_with("--resume", {"a request text": request, "--example": example} | {
+            f"--{name.replace('_', '-')}": value for name, value in options.items()
+        })  # fmt: skip
+    else:
+        payload = _new_request(request, example, options)
+    settings = settings_or_exit()
+    if payload is not None:
+        refuse_paths_outside_root(payload, settings)
+    if example is not None and platform in (None, "local") and connection is None:
+        from aadap.cli._examples import refuse_unmet_needs
+
+        refuse_unmet_needs(EXAMPLES_DIR, example, settings)
+    # a person at a terminal waits minutes for an approval, not hours
+    os.environ.setdefault(
+        "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
+        str(settings.safety.foreground_approval_timeout_seconds),
+    )
+    prepare(settings, verbose=verbose)
+    printer = _Progress()
+    summary, error = run_async(lambda: _run_or_reuse(settings, printer, payload, resume))
+    _finish(ctx, summary, error, fmt)
+
+
+async def _run_or_reuse(
+    settings: Settings, printer: _Progress, payload: TaskRequest | None, resume: str | None
+) -> tuple[Any, BaseException | None]:
+    """The lifecycle of ``aadap run``: resumed, reused (its idempotency key names a task) or
+    new; its summary and the error it ended with."""
+    async with open_database(settings) as db:
+        task_id = None if resume is None else await _resumable(db, resume, printer)
+        await _reconcile_orphans(db)
+        reused = None if payload is None else await _idempotent_task(db, payload, settings)
+        if reused is not None:
+            from aadap.services.summary import summarise
+
+            return await summarise(db, reused), None
+        # only now, when a lifecycle will run: a refused --resume starts no server
+        await asyncio.to_thread(start_local_server, settings)
+        from aadap.cli._server_guard import start_embedded_server
+
+        watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
+        return await _lifecycle(db, printer, payload, task_id)
+
+
+def _finish(ctx: typer.Context, summary: Any, error: BaseException | None, fmt: str) -> None:
+    """Print the summary, then end as the run did: its error, exit 1 unless it completed."""
+    if summary is not None:
+        if fmt == "json":
+            print_json(summary.model_dump(mode="json"))
         else:
-            payload = _new_request(request, example, options)
-        settings = settings_or_exit()
-        if payload is not None:
-            refuse_paths_outside_root(payload, settings)
-        if example is not None and platform in (None, "local") and connection is None:
-            from aadap.cli._examples import refuse_unmet_needs
-
-            refuse_unmet_needs(EXAMPLES_DIR, example, settings)
-        # a person at a terminal waits minutes for an approval, not hours
-        os.environ.setdefault(
-            "AADAP_SAFETY_APPROVAL_TIMEOUT_SECONDS",
-            str(settings.safety.foreground_approval_timeout_seconds),
-        )
-        prepare(settings, verbose=verbose)
-        progress_printer = _Progress()
-
-        async def go() -> tuple[Any, BaseException | None]:
-            async with open_database(settings) as db:
-                task_id = None if resume is None else await _resumable(db, resume, progress_printer)
-                await _reconcile_orphans(db)
-                reused = None if payload is None else await _idempotent_task(db, payload, settings)
-                if reused is not None:
-                    from aadap.services.summary import summarise
-
-                    return await summarise(db, reused), None
-                # only now, when a lifecycle will run: a refused --resume starts no server
-                await asyncio.to_thread(start_local_server, settings)
-                from aadap.cli._server_guard import start_embedded_server
-
-                watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
-                return await _lifecycle(db, progress_printer, payload, task_id)
-
-        summary, error = run_async(go)
-        if summary is not None:
-            if fmt == "json":
-                print_json(summary.model_dump(mode="json"))
-            else:
-                _print_summary(summary, error_follows=error is not None)
-        if isinstance(error, Exception):
-            handle(error, ctx, task_id=None if summary is None else str(summary.task_id))
-        if error is not None:
-            raise error
-        if summary is None or summary.state != TaskState.COMPLETED.value:
-            raise typer.Exit(EXIT_FAILURE)
+            _print_summary(summary, error_follows=error is not None)
+    if isinstance(error, Exception):
+        handle(error, ctx, task_id=None if summary is None else str(summary.task_id))
+    if error is not None:
+        raise error
+    if summary is None or summary.state != TaskState.COMPLETED.value:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 async def _lifecycle(
@@ -312,17 +321,16 @@ async def _announce_approvals(db: Database, printer: _Progress, poll: float = 1.
     """Say how to decide when the run waits for a human: the commands, the UI, the timeout."""
     from prefect.settings import PREFECT_UI_URL
 
-    from aadap.services import approvals
+    from aadap.services import views
 
     announced: set[str] = set()
     while True:
         await asyncio.sleep(poll)
         if printer.task_id is None or printer.state is not TaskState.IN_REVIEW:
             continue  # only a task in review can wait for a human
-        async with db.sessions() as session:
-            waiting = [(a, t) for a, t in await approvals.pending(session)
-                       if str(t.id) == printer.task_id and str(a.id) not in announced]  # fmt: skip
-        for request, task in waiting:
+        waiting = [a for a in await views.pending_approvals(db)
+                   if str(a.task_id) == printer.task_id and str(a.id) not in announced]  # fmt: skip
+        for request in waiting:
             announced.add(str(request.id))
             ui = PREFECT_UI_URL.value()
             lines = [
@@ -333,8 +341,8 @@ async def _announce_approvals(db: Database, printer: _Progress, poll: float = 1.
                 f'    reject:   aadap approvals reject {request.id} --comment "what to change"',
                 f"    details:  aadap approvals show {request.id}",
             ]
-            if ui and task.flow_run_id:
-                lines.append(f"    Prefect UI: {ui}/runs/flow-run/{task.flow_run_id}")
+            if ui and request.flow_run_id:
+                lines.append(f"    Prefect UI: {ui}/runs/flow-run/{request.flow_run_id}")
             err.print("\n".join(lines), highlight=False, markup=False)
 
 
@@ -370,17 +378,10 @@ async def _idempotent_task(
 
 
 async def _task_of(db: Database, flow_run_id: str | None) -> str | None:
-    from sqlalchemy import select
+    from aadap.services import tasks
 
-    from aadap.db.models import Task
-
-    if flow_run_id is None:
-        return None
-    async with db.sessions() as session:
-        found = (
-            await session.execute(select(Task.id).where(Task.flow_run_id == flow_run_id))
-        ).scalar_one_or_none()
+    found = None if flow_run_id is None else await tasks.of_flow_run(db, flow_run_id)
     return None if found is None else str(found)
 
 
-__all__ = ["register"]
+__all__ = ["commands", "run"]

@@ -220,55 +220,55 @@ def stop(home: Path) -> tuple[Server | None, bool]:
     return server, was_running
 
 
-def register(app: typer.Typer) -> None:
-    server_app = typer.Typer(
-        help="The local Prefect server `aadap run` starts when PREFECT_API_URL is not set.",
-        no_args_is_help=True,
-    )
-    app.add_typer(server_app, name="server")
+server_app = typer.Typer(
+    help="The local Prefect server `aadap run` starts when PREFECT_API_URL is not set.",
+    no_args_is_help=True,
+)
 
-    @server_app.command("status")
-    def status(fmt: Format = "text") -> None:
-        """Show whether the local Prefect server runs, its UI address and process id."""
-        check_format(fmt)
-        settings = settings_or_exit()
-        home = home_of(settings)
-        server = recorded(home)
-        state = "stopped" if server is None or not alive(server) else (
-            "running" if answers(server.url) else "not answering")  # fmt: skip
-        info = {
-            "state": state,
-            "ui": None if server is None else server.ui,
-            "api": None if server is None else server.url,
-            "pid": None if server is None else server.pid,
-            "prefect_home": str(home),
-            "log": str(home / LOG),
-        }
-        if fmt == "json":
-            print_json(info)
-            return
-        line = f"{state}  {info['ui'] or ''}  pid {info['pid']}" if server else state
-        out.print(f"{line}\nPREFECT_HOME {home}", highlight=False, markup=False)
-        if os.environ.get("PREFECT_API_URL"):
-            err.print(
-                f"note: PREFECT_API_URL={os.environ['PREFECT_API_URL']} is set; "
-                "commands use it, not this server",
-                highlight=False,
-                markup=False,
-            )
 
-    @server_app.command("stop")
-    def stop_command() -> None:
-        """Stop the local Prefect server (the next `aadap run` starts it again)."""
-        settings = settings_or_exit()
-        server, was_running = stop(home_of(settings))
-        if server is None:
-            message = "no local Prefect server was recorded"
-        elif was_running:
-            message = f"stopped the local Prefect server (pid {server.pid}, {server.ui})"
-        else:
-            message = f"the local Prefect server (pid {server.pid}) had already stopped"
-        out.print(message, highlight=False, markup=False)
+@server_app.command("status")
+def status(fmt: Format = "text") -> None:
+    """Show whether the local Prefect server runs, its UI address and process id."""
+    check_format(fmt)
+    settings = settings_or_exit()
+    home = home_of(settings)
+    server = recorded(home)
+    state = "stopped" if server is None or not alive(server) else (
+        "running" if answers(server.url) else "not answering")  # fmt: skip
+    info = {
+        "state": state,
+        "ui": None if server is None else server.ui,
+        "api": None if server is None else server.url,
+        "pid": None if server is None else server.pid,
+        "prefect_home": str(home),
+        "log": str(home / LOG),
+    }
+    if fmt == "json":
+        print_json(info)
+        return
+    line = f"{state}  {info['ui'] or ''}  pid {info['pid']}" if server else state
+    out.print(f"{line}\nPREFECT_HOME {home}", highlight=False, markup=False)
+    if os.environ.get("PREFECT_API_URL"):
+        err.print(
+            f"note: PREFECT_API_URL={os.environ['PREFECT_API_URL']} is set; "
+            "commands use it, not this server",
+            highlight=False,
+            markup=False,
+        )
+
+
+@server_app.command("stop")
+def stop_command() -> None:
+    """Stop the local Prefect server (the next `aadap run` starts it again)."""
+    settings = settings_or_exit()
+    server, was_running = stop(home_of(settings))
+    if server is None:
+        message = "no local Prefect server was recorded"
+    elif was_running:
+        message = f"stopped the local Prefect server (pid {server.pid}, {server.ui})"
+    else:
+        message = f"the local Prefect server (pid {server.pid}) had already stopped"
+    out.print(message, highlight=False, markup=False)
 
 
 __all__ = [
@@ -278,7 +278,6 @@ __all__ = [
     "ensure",
     "home_of",
     "recorded",
-    "register",
     "running",
     "stop",
 ]
