@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -145,11 +146,11 @@ def _decide(ident: str, decision: str, reviewer: str | None, comment: str | None
         from pydantic import ValidationError
 
         from aadap.core.requests import request_error
-        from aadap.orchestration import approval
+        from aadap.orchestration import decision as resume
         from aadap.services import outcome, views
 
         try:
-            form = approval.ApprovalDecision(decision=decision, reviewer=who, comment=comment or "")
+            form = resume.DecisionFields(decision=decision, reviewer=who, comment=comment or "")
         except ValidationError as exc:
             raise request_error(exc) from exc
         async with open_database(settings) as db:
@@ -168,7 +169,9 @@ def _decide(ident: str, decision: str, reviewer: str | None, comment: str | None
                 "(`aadap reconcile` closes the request)",
                 details={"field": "id", "approval_id": str(a.id)},
             )
-        await approval.submit(a.flow_run_id, form)
+        # with a server's address (prepare() found the local one, or the user set it) the
+        # decision goes over HTTP and Prefect is never imported: a second less to wait
+        await resume.submit(a.flow_run_id, form, api_url=os.environ.get("PREFECT_API_URL"))
         return {
             "approval_id": str(a.id),
             "flow_run_id": a.flow_run_id,

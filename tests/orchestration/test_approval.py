@@ -264,9 +264,13 @@ async def test_approve_from_the_cli_through_the_prefect_api(
     assert code == 0, stderr
     assert str(request.id) in stdout
     code, _, stderr = await _cli(
-        env, "approvals", "approve", str(request.id)[:8], "--reviewer", "dave", "--comment", "ok"
-    )
+        {**env, "PYTHONPROFILEIMPORTTIME": "1"},  # every import to stderr
+        "approvals", "approve", str(request.id)[:8], "--reviewer", "dave", "--comment", "ok",
+    )  # fmt: skip
     assert code == 0, stderr
+    imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if "|" in line}
+    assert "aadap.orchestration.decision" in imported
+    assert "prefect" not in imported  # the decision went over HTTP: no second of imports
     state = await asyncio.wait_for(run, 60)
     assert state.is_completed(), state.message
     decided = (await h.rows(models.ApprovalRequest))[0]
