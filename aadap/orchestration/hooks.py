@@ -160,8 +160,7 @@ async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
         task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
-        async with db.transaction() as session:
-            settled = await costs.orphan_pending(session, task_id=task_id)
+        settled = await costs.orphan_pending_now(db, task_id=task_id)
         await outcome.close(
             db,
             task_id,
@@ -188,8 +187,7 @@ async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
         task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
-        async with db.transaction() as session:
-            settled = await costs.orphan_pending(session, task_id=task_id)
+        settled = await costs.orphan_pending_now(db, task_id=task_id)
         await outcome.cancel(db, task_id, by="prefect", reason=f"flow run cancelled ({state.name})")
         await _write(
             db,

@@ -209,8 +209,7 @@ async def _lifecycle(
     created = False
     if task_id is not None or existing is not None:
         # a resumed suspend (or a crash retry) re-runs the flow from the top: same flow run, same task
-        async with rt.db.sessions() as session:
-            task = await tasks.get(session, task_id or existing)  # type: ignore[arg-type]
+        task = await tasks.load(rt.db, task_id or existing)  # type: ignore[arg-type]
     else:
         if request is None:
             raise InvalidRequestError(
@@ -234,8 +233,7 @@ async def _lifecycle(
     if created:
         spend = budget.of_task(task)
     else:
-        async with rt.db.sessions() as session:
-            spend = await budget.load(session, task.id)
+        spend = await budget.load_spend(rt.db, task.id)
     ctx = context.RunContext(
         task_id=task.id,
         correlation_id=task.correlation_id,
@@ -246,8 +244,7 @@ async def _lifecycle(
         if TaskState(task.current_state) not in TERMINAL_STATES:
             if existing is not None or task_id is not None:
                 # calls of a run that died can never be settled by its hooks: keep them, as orphaned
-                async with rt.db.transaction() as session:
-                    await costs.orphan_pending(session, task_id=task.id)
+                await costs.orphan_pending_now(rt.db, task_id=task.id)
             if not created:  # a new task was created with them
                 await tasks.set_flow_run(rt.db, task.id, flow_run_id, runner)
             # one API call, made while the steps run; awaited before the run ends
@@ -279,8 +276,7 @@ async def _lifecycle(
                 await _settle(tagging)
                 summary = await summarise(rt.db, task.id)
                 if flow_run_id is not None:
-                    async with rt.db.sessions() as session:
-                        decided = await approvals.latest_of_task(session, task.id)
+                    decided = await approvals.latest_decision(rt.db, task.id)
                     await reports.publish(summary, decided)
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime

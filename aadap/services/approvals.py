@@ -32,6 +32,12 @@ async def pending(session: AsyncSession) -> list[tuple[ApprovalRequest, Task]]:
     return [(row.request, row.task) for row in rows]
 
 
+async def latest_decision(db: Database, task_id: uuid.UUID) -> ApprovalRequest | None:
+    """:func:`latest_of_task` in a read session of its own."""
+    async with db.sessions() as session:
+        return await latest_of_task(session, task_id)
+
+
 async def latest_of_task(session: AsyncSession, task_id: uuid.UUID) -> ApprovalRequest | None:
     """The task's newest approval request (with its decision, once made), if any."""
     return await approval_repo.latest_of_task(session, task_id=task_id)

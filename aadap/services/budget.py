@@ -15,6 +15,7 @@ from aadap.core.exceptions import (
 )
 from aadap.db.models import Task
 from aadap.db.repos import task_repo
+from aadap.db.session import Database
 from aadap.services import costs
 from aadap.services.context import Spend
 
@@ -37,6 +38,12 @@ def of_task(task: Task, *, unpriced_calls: int = 0) -> Spend:
         cost_budget_usd=task.cost_budget_usd,
         unpriced_calls=unpriced_calls,
     )
+
+
+async def load_spend(db: Database, task_id: uuid.UUID) -> Spend:
+    """:func:`load` in a read session of its own."""
+    async with db.sessions() as session:
+        return await load(session, task_id)
 
 
 async def load(session: AsyncSession, task_id: uuid.UUID) -> Spend:

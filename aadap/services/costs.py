@@ -240,6 +240,12 @@ async def finalise_attempts(
         )
 
 
+async def orphan_pending_now(db: Database, *, task_id: uuid.UUID) -> int:
+    """:func:`orphan_pending` in a transaction of its own, committed on return."""
+    async with db.transaction() as session:
+        return await orphan_pending(session, task_id=task_id)
+
+
 async def orphan_pending(session: AsyncSession, *, task_id: uuid.UUID) -> int:
     """Mark the task's pending rows ``orphaned`` (their step ran no hook); returns how many."""
     return await cost_repo.orphan_pending(session, task_id=task_id)

@@ -27,6 +27,12 @@ from aadap.db.session import Database
 from aadap.services import budget_watch, ledger
 
 
+async def load(db: Database, task_id: uuid.UUID | str) -> Task:
+    """:func:`get` in a read session of its own."""
+    async with db.sessions() as session:
+        return await get(session, task_id)
+
+
 async def get(session: AsyncSession, task_id: uuid.UUID | str) -> Task:
     try:
         key = task_id if isinstance(task_id, uuid.UUID) else uuid.UUID(str(task_id))

@@ -14,18 +14,16 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aadap.core.enums import LogLevel
 from aadap.core.states import TaskState
-from aadap.db.models import ApprovalRequest, Artifact, Execution, StateTransition, Task, TaskLog
+from aadap.db.models import ApprovalRequest, Task, TaskLog
+from aadap.db.repos import approval_repo, artifact_repo, execution_repo, task_repo
 from aadap.db.session import Database
 from aadap.services import approvals, artifacts, costs, logs, tasks
-
-R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,18 +191,8 @@ async def task_detail(db: Database, ident: str) -> TaskDetail:
         task = await tasks.find(session, ident)
         trail = await _transitions(session, task.id)
         arts = await artifacts.for_task(session, task.id)
-        requests = await _scalars(
-            session,
-            select(ApprovalRequest)
-            .where(ApprovalRequest.task_id == task.id)
-            .order_by(ApprovalRequest.requested_at, ApprovalRequest.id),
-        )
-        runs = await _scalars(
-            session,
-            select(Execution)
-            .where(Execution.task_id == task.id)
-            .order_by(Execution.created_at, Execution.id),
-        )
+        requests = await approval_repo.list_of_task(session, task_id=task.id)
+        runs = await execution_repo.list_of_task(session, task_id=task.id)
     return TaskDetail(
         id=task.id, title=task.title, request=task.request, state=task.current_state,
         environment=task.environment, platform=task.platform, tokens_used=task.tokens_used,
@@ -222,9 +210,7 @@ async def task_detail(db: Database, ident: str) -> TaskDetail:
 async def run_trail(db: Database, flow_run_id: str) -> RunTrail | None:
     """The task ``flow_run_id`` created and its trail so far; None before it exists."""
     async with db.sessions() as session:
-        task = (
-            await session.execute(select(Task).where(Task.flow_run_id == flow_run_id))
-        ).scalar_one_or_none()
+        task = await task_repo.get_task_by_flow_run(session, flow_run_id=flow_run_id)
         if task is None:
             return None
         trail = await _transitions(session, task.id)
@@ -243,19 +229,10 @@ def _task_row(task: Task) -> TaskRow:
 
 
 async def _transitions(session: AsyncSession, task_id: uuid.UUID) -> list[Transition]:
-    rows = await session.execute(
-        select(StateTransition)
-        .where(StateTransition.task_id == task_id)
-        .order_by(StateTransition.sequence_num)
-    )
     return [
         Transition(t.sequence_num, t.from_state, t.to_state, t.triggered_by, t.reason, t.created_at)
-        for t in rows.scalars()
+        for t in await task_repo.list_transitions(session, task_id=task_id)
     ]
-
-
-async def _scalars(session: AsyncSession, statement: Select[R]) -> list[R]:
-    return list((await session.execute(statement)).scalars())
 
 
 # --- logs and spend ------------------------------------------------------------------------
@@ -315,7 +292,7 @@ async def approval_detail(db: Database, ident: str) -> ApprovalDetail:
         art = (
             None
             if request.code_artifact_id is None
-            else await session.get(Artifact, request.code_artifact_id)
+            else await artifact_repo.get(session, artifact_id=request.code_artifact_id)
         )
     return ApprovalDetail(
         request=_approval_row(request, task),

@@ -158,6 +158,16 @@ async def set_status_if(
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
+async def list_of_task(session: AsyncSession, *, task_id: uuid.UUID) -> list[ApprovalRequest]:
+    """The task's requests, oldest first."""
+    query = (
+        select(ApprovalRequest)
+        .where(ApprovalRequest.task_id == task_id)
+        .order_by(ApprovalRequest.requested_at, ApprovalRequest.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 __all__ = [
     "RequestOfTask",
     "TaskInState",
@@ -167,6 +177,7 @@ __all__ = [
     "ids_due",
     "latest_for_code",
     "latest_of_task",
+    "list_of_task",
     "set_status_if",
     "tasks_with_status_in_states",
     "with_status",

@@ -153,7 +153,20 @@ async def insert_next_version(session: AsyncSession, *, row: Artifact) -> Stored
     return None if stored is None else StoredVersion(stored.version, stored.parent_id)
 
 
+async def get(session: AsyncSession, *, artifact_id: uuid.UUID) -> Artifact | None:
+    return await session.get(Artifact, artifact_id)
+
+
 __all__ = [
-    "ARTIFACTS", "StoredVersion", "contents_of_type", "differs_from_newest", "for_task",
-    "insert_next_version", "latest", "newest_of_key", "newest_per_key", "params_for",
+    "ARTIFACTS",
+    "StoredVersion",
+    "contents_of_type",
+    "differs_from_newest",
+    "for_task",
+    "get",
+    "insert_next_version",
+    "latest",
+    "newest_of_key",
+    "newest_per_key",
+    "params_for",
 ]  # fmt: skip

@@ -32,4 +32,19 @@ async def set_values(
     await session.execute(update(EXECUTIONS).where(EXECUTIONS.c.id == execution_id).values(values))
 
 
-__all__ = ["EXECUTIONS", "one_of_task", "set_values"]
+async def list_of_task(session: AsyncSession, *, task_id: uuid.UUID) -> list[Execution]:
+    """The task's executions, oldest first."""
+    query = (
+        select(Execution)
+        .where(Execution.task_id == task_id)
+        .order_by(Execution.created_at, Execution.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+__all__ = [
+    "EXECUTIONS",
+    "list_of_task",
+    "one_of_task",
+    "set_values",
+]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aadap.core.enums import ArtifactType
 from aadap.db import json_sql
 from aadap.db.models import Artifact, CostRecord, StateTransition, Task
+from aadap.db.repos import artifact_repo
 
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
 _TRANSITIONS: Table = StateTransition.__table__  # type: ignore[assignment]
@@ -231,19 +232,8 @@ class TaskSummaryRow(NamedTuple):
 
 
 def _newest_content(artifact_type: ArtifactType, name: str) -> Any:
-    """The content of the task's newest (type, name) artifact, as a scalar subquery;
-    newest as ``aadap.services.artifacts.latest`` orders (created, then version)."""
-    return (
-        select(_ARTIFACTS.c.content)
-        .where(
-            _ARTIFACTS.c.task_id == Task.id,
-            _ARTIFACTS.c.artifact_type == artifact_type.value,
-            _ARTIFACTS.c.name == name,
-        )
-        .order_by(_ARTIFACTS.c.created_at.desc(), _ARTIFACTS.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    """The content of the task's newest (type, name) artifact, as a scalar subquery."""
+    return artifact_repo.newest_of_key(_ARTIFACTS.c.content, Task.id, artifact_type.value, name)
 
 
 _COST_FIELDS = (
@@ -341,6 +331,11 @@ async def list_task_ids_using_connection(
     return list((await session.execute(query)).scalars())
 
 
+async def get_task_by_flow_run(session: AsyncSession, *, flow_run_id: str) -> Task | None:
+    query = select(Task).where(Task.flow_run_id == flow_run_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 __all__ = [
     "NewTransition",
     "TaskSummaryRow",
@@ -352,6 +347,7 @@ __all__ = [
     "get_current_state",
     "get_summary_row",
     "get_task",
+    "get_task_by_flow_run",
     "get_task_by_idempotency_key",
     "get_task_id_by_flow_run",
     "list_recent_tasks",
