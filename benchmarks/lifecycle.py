@@ -14,7 +14,7 @@ AADAP's persistence, measured in one run.
     with the same offline LLM, build the same agent context (schema hints read from
     DuckDB once per run, as the full flow does), run the same safety analysis and policy
     decision and the same SQL on DuckDB, tag the flow run while the steps run, and
-    publish the same two Prefect artifacts (``aadap.orchestration.reports.publish``: the
+    publish the same two Prefect artifacts (``aadap.orchestration.run_artifacts.publish``: the
     report and the cost table, built from what the run holds in memory). Nothing is written to the application database: no
     state transition, cost row, artifact version, approval or execution record, no
     hook, no log mirror. The ratio full/baseline (medians) is the cost of AADAP's trail;
@@ -297,7 +297,7 @@ def build_baseline(settings: Any) -> Any:
     from aadap.core.enums import Environment, Language, PlatformKind
     from aadap.core.requests import TaskRequest
     from aadap.llm.messages import Completion, LLMRequest
-    from aadap.orchestration import reports
+    from aadap.orchestration import run_artifacts
     from aadap.orchestration.lifecycle import _tag_flow_run as tag_flow_run
     from aadap.orchestration.retry import step_options
     from aadap.platforms.local import LocalPlatform
@@ -445,7 +445,7 @@ def build_baseline(settings: Any) -> Any:
         )
         if publish:  # the same two artifacts as the full flow, from what this run holds
             costs = sorted(usage.values(), key=lambda e: str(e["agent"]))
-            await reports.publish(
+            await run_artifacts.publish(
                 LifecycleSummary(
                     task_id=uuid.uuid4().hex, title=request.effective_title, state="COMPLETED",
                     environment=request.environment.value, platform=request.platform.value,

@@ -142,7 +142,7 @@ def _take_engine(settings: Settings, url: str) -> AsyncEngine:
     """An engine for ``url``: one a disposed :class:`Database` gave back, else a new one.
 
     A lifecycle run outside a bound runtime builds its own ``Database`` and disposes it
-    at the end (``orchestration.runtime.open_runtime``): its connections belong to the
+    at the end (``orchestration.bound_runtime.open_runtime``): its connections belong to the
     run's event loop and must close with it. The engine object itself is not tied to a
     loop and holds what is costly to rebuild: the dialect, initialised on its first
     connection, and the compiled-statement cache. A new engine per run compiled every

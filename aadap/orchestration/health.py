@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from aadap.core.exceptions import AADAPError, InvalidRequestError, OrchestratorError
 from aadap.db.types import utcnow
-from aadap.orchestration import runtime, secret_blocks
+from aadap.orchestration import bound_runtime, secret_blocks
 from aadap.services import connections
 from aadap.services.connections import ProbeOutcome
 from aadap.services.runtime import Runtime
@@ -60,7 +60,7 @@ async def probe_connection(name: str) -> ProbeOutcome:
 
 
 def _runtime() -> Runtime:
-    rt = runtime.current()
+    rt = bound_runtime.current()
     if rt is None:
         raise OrchestratorError("probe_connection ran outside check_connections (no runtime bound)")
     return rt
@@ -73,7 +73,7 @@ async def check_connections(*, concurrency: int = 4) -> HealthReport:
             f"concurrency={concurrency!r} is not valid; allowed: 1..{MAX_CONCURRENCY}",
             details={"field": "concurrency", "value": concurrency},
         )
-    async with runtime.open_runtime() as rt:
+    async with bound_runtime.open_runtime() as rt:
         names = await connections.active_names(rt.db)
         gate = asyncio.Semaphore(concurrency)
 

@@ -17,7 +17,7 @@ from typing import Any
 from aadap.core.enums import LogLevel
 from aadap.core.exceptions import AADAPError, ErrorSeverity, TaskCancelledError
 from aadap.db.session import Database
-from aadap.orchestration import logmirror, runtime
+from aadap.orchestration import bound_runtime, logmirror
 from aadap.orchestration.retry import failure_of
 from aadap.services import context, costs, logs, outcome, tasks
 
@@ -36,7 +36,7 @@ def level_for(error: BaseException | None) -> LogLevel:
 
 
 def _task_id(flow_run_id: Any) -> uuid.UUID | None:
-    return runtime.task_of_flow_run(None if flow_run_id is None else str(flow_run_id))
+    return bound_runtime.task_of_flow_run(None if flow_run_id is None else str(flow_run_id))
 
 
 async def _write(db: Database, **fields: Any) -> None:
@@ -62,7 +62,7 @@ def _step_row(task: Any, task_run: Any, **fields: Any) -> Any:
 
 
 async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
-    rt = runtime.current()
+    rt = bound_runtime.current()
     if rt is None:
         return
     ctx = context.current()
@@ -90,7 +90,7 @@ async def on_step_completed(task: Any, task_run: Any, state: Any) -> None:
 async def on_step_failed(task: Any, task_run: Any, state: Any) -> None:
     """Once, after the last attempt (Prefect does not call it per retried attempt).
     Committed at once: a failed step usually ends the run."""
-    rt = runtime.current()
+    rt = bound_runtime.current()
     if rt is None:
         return
     error = await failure_of(state)
@@ -122,7 +122,7 @@ async def on_flow_running(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
-    async with runtime.database_for_hooks(str(flow_run.id)) as db:
+    async with bound_runtime.database_for_hooks(str(flow_run.id)) as db:
         await _write(
             db,
             level=LogLevel.INFO,
@@ -137,7 +137,7 @@ async def on_flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
 
 async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
     error = await failure_of(state)
-    async with runtime.database_for_hooks(str(flow_run.id)) as db:
+    async with bound_runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is not None and error is not None:
             await outcome.fail(db, task_id, error, by="flow")
@@ -156,7 +156,7 @@ async def on_flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
 
 async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
     """Runs outside any run context, possibly in another process (a worker after SIGKILL)."""
-    async with runtime.database_for_hooks(str(flow_run.id)) as db:
+    async with bound_runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return
@@ -183,7 +183,7 @@ async def on_flow_crashed(flow: Any, flow_run: Any, state: Any) -> None:
 async def on_flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
     """Runs in the runner after it killed the flow-run process: the killed step ran no hook,
     so its returned calls are still ``pending``, and reconcile skips a CANCELLED task."""
-    async with runtime.database_for_hooks(str(flow_run.id)) as db:
+    async with bound_runtime.database_for_hooks(str(flow_run.id)) as db:
         task_id = _task_id(flow_run.id) or await tasks.of_flow_run(db, str(flow_run.id))
         if task_id is None:
             return

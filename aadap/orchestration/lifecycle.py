@@ -24,7 +24,7 @@ from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
 from aadap.core.states import TERMINAL_STATES, TaskState
-from aadap.orchestration import approval, logmirror, reports, runtime, steps, story
+from aadap.orchestration import approval, bound_runtime, logmirror, run_artifacts, steps, story
 from aadap.orchestration.retry import step_options
 from aadap.services import (
     approval_gate,
@@ -193,7 +193,7 @@ async def run_lifecycle(
     runner = outcome.runner_identity(
         deployment=flow_run is not None and flow_run.deployment_id is not None
     )
-    async with runtime.open_runtime(hand_over_to=flow_run_id) as rt:
+    async with bound_runtime.open_runtime(hand_over_to=flow_run_id) as rt:
         return await _lifecycle(rt, request, task_id, flow_run, runner)
 
 
@@ -228,7 +228,7 @@ async def _lifecycle(
             )  # fmt: skip
             return await summarise(rt.db, task.id)
     if flow_run_id is not None:
-        runtime.remember_flow_run(flow_run_id, task.id)
+        bound_runtime.remember_flow_run(flow_run_id, task.id)
     rt.remember(task)  # a new run reads the schema afresh and starts from the row's state
     if created:
         spend = budget.of_task(task)
@@ -277,7 +277,7 @@ async def _lifecycle(
                 summary = await summarise(rt.db, task.id)
                 if flow_run_id is not None:
                     decided = await approvals.latest_decision(rt.db, task.id)
-                    await reports.publish(summary, decided)
+                    await run_artifacts.publish(summary, decided)
                 if hard_stop or flow_run_id is None:
                     # no completion or failure hook will write through this runtime
                     await logmirror.flush(rt.db, flow_run_id)

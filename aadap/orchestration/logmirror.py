@@ -18,7 +18,7 @@ from typing import Any
 
 from aadap.core.enums import LogLevel
 from aadap.db.session import Database
-from aadap.orchestration import runtime
+from aadap.orchestration import bound_runtime
 from aadap.services import logs
 
 _LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
@@ -112,7 +112,7 @@ def install() -> MirrorHandler:
 
 def _rows(flow_run_id: str) -> list[Any]:
     assert _handler is not None
-    task_id = runtime.task_of_flow_run(flow_run_id)
+    task_id = bound_runtime.task_of_flow_run(flow_run_id)
     return [
         logs.entry(
             level=r.level,

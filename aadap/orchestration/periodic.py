@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from aadap.core.config import Settings
 from aadap.db.session import Database
-from aadap.orchestration import runtime
+from aadap.orchestration import bound_runtime
 from aadap.orchestration.flowruns import flow_run_ended, flow_run_state
 from aadap.services import approvals, budget_watch, maintenance, outcome, reports
 from aadap.services.budget_watch import Alert, PeriodSpend
@@ -192,7 +192,7 @@ async def publish_cost_report(report: CostReport, csv_file: str) -> list[str]:
 async def run_cost_report(*, months: int = 3, now: dt.datetime | None = None) -> CostReportSummary:
     """Build the report, write the CSV under ``AADAP_HOME/reports/``, publish the artifacts."""
     logger = get_run_logger()
-    async with runtime.open_runtime() as rt:
+    async with bound_runtime.open_runtime() as rt:
         report = await reports.build(rt.db, rt.settings, now=now, months=months)
         directory = reports.reports_dir(rt.settings)
     path = await asyncio.to_thread(reports.write_csv, report, directory)
@@ -273,7 +273,7 @@ def emit_alert(alert: Alert, *, timezone: str, checked_at: dt.datetime) -> Emitt
 async def run_budget_watch(*, now: dt.datetime | None = None) -> BudgetWatchSummary:
     """Check spend, write new alert rows, emit one event per new row."""
     logger = get_run_logger()
-    async with runtime.open_runtime() as rt:
+    async with bound_runtime.open_runtime() as rt:
         status = await budget_watch.watch(rt.db, rt.settings, now=now)
     for p in status.periods:
         limit = "no budget" if p.limit_usd is None else f"of {usd(p.limit_usd)} ({p.percent}%)"
@@ -355,7 +355,7 @@ async def reconcile(
 async def run_reconcile(*, now: dt.datetime | None = None) -> ReconcileSummary:
     """The ``reconcile`` flow's body: :func:`reconcile`, told in the run log."""
     logger = get_run_logger()
-    async with runtime.open_runtime() as rt:
+    async with bound_runtime.open_runtime() as rt:
         summary = await reconcile(rt.db, rt.settings, now=now)
     for item in summary.expired_approvals:
         logger.warning("approval %s expired; task %s (%s)", item.approval_id, item.task_id,

@@ -19,7 +19,7 @@ from prefect.runtime import task_run as current_task_run
 from aadap.agents import GeneratedCode, Plan, Requirement, Review, Route
 from aadap.core.enums import Language, LogLevel
 from aadap.core.exceptions import AADAPError, OrchestratorError, is_retryable
-from aadap.orchestration import hooks, runtime, story
+from aadap.orchestration import bound_runtime, hooks, story
 from aadap.orchestration.hooks import level_for
 from aadap.services import approval_gate, authoring, context, deployment, logs
 from aadap.services.approval_gate import ApprovalOutcome
@@ -43,7 +43,7 @@ def step_task(name: str) -> Any:
 
 @asynccontextmanager
 async def _step(name: str, task_id: uuid.UUID) -> AsyncIterator[TaskCursor]:
-    rt = runtime.current()
+    rt = bound_runtime.current()
     if rt is None:
         raise OrchestratorError(f"step {name} ran outside a lifecycle flow run (no runtime bound)")
     attempt = int(current_task_run.run_count or 1)

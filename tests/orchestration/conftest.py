@@ -19,7 +19,7 @@ from aadap.core.config import PriceOverride, RetrySettings, Settings
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.llm.testing import FaultInjectingLLMClient, ScriptStep
-from aadap.orchestration.runtime import use_runtime
+from aadap.orchestration.bound_runtime import use_runtime
 from aadap.services.runtime import Runtime
 from flows.task_lifecycle import task_lifecycle
 from flows.task_resume import task_resume

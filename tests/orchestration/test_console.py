@@ -27,7 +27,7 @@ from aadap.core.enums import Language
 from aadap.core.exceptions import LLMRateLimitError
 from aadap.core.requests import TaskRequest
 from aadap.db import models
-from aadap.orchestration import approval, reports
+from aadap.orchestration import approval, run_artifacts
 from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
 from aadap.platforms.protocol import TableInfo
@@ -222,12 +222,12 @@ def test_the_cost_table_fits_the_screen_and_agrees_with_the_summary() -> None:
             {"agent": "developer", "kind": "llm", "calls": 3, **entry},
         ],
     )  # fmt: skip
-    table = reports.cost_table(summary)
+    table = run_artifacts.cost_table(summary)
     assert table == [
         {"agent": "deploy", "kind": "compute", "calls": 1, "tokens": 0, "cost": "$0.0001"},
         {"agent": "developer", "kind": "llm", "calls": 3, "tokens": 400, "cost": "$0.0000012"},
     ]
-    text = reports.markdown(summary)
+    text = run_artifacts.markdown(summary)
     assert "cost $0.0001036 · LLM calls 3 · compute runs 1" in text
     assert "(3 LLM calls + 1 compute runs = the 4 of the table)" in text
     assert "| developer | llm | 3 | 300 | 100 | $0.0000012 |" in text

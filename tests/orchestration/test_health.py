@@ -18,8 +18,8 @@ from aadap.core.config import PlatformSettings, Settings
 from aadap.core.exceptions import InvalidRequestError
 from aadap.db import models
 from aadap.db.session import Database
+from aadap.orchestration.bound_runtime import use_runtime
 from aadap.orchestration.health import HealthReport, check_connections
-from aadap.orchestration.runtime import use_runtime
 from aadap.orchestration.secret_blocks import load_secret
 from aadap.services import connections
 from aadap.services.runtime import Runtime

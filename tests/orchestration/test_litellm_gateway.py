@@ -37,7 +37,7 @@ from aadap.db import migrate, models
 from aadap.db.session import Database
 from aadap.llm.messages import Completion, LLMClient, LLMRequest
 from aadap.llm.openai import OpenAICompatibleClient
-from aadap.orchestration.runtime import use_runtime
+from aadap.orchestration.bound_runtime import use_runtime
 from aadap.services.runtime import Runtime
 from flows.task_lifecycle import task_lifecycle
 from tests.conftest import IN_CI, settings_for

@@ -28,7 +28,7 @@ from aadap.core.exceptions import InvalidRequestError
 from aadap.db import models
 from aadap.db.session import Database
 from aadap.orchestration import periodic
-from aadap.orchestration.runtime import use_runtime
+from aadap.orchestration.bound_runtime import use_runtime
 from aadap.services import reports
 from aadap.services.runtime import Runtime
 from flows.budget_watch import budget_watch

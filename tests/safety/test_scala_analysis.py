@@ -8,7 +8,7 @@ import pytest
 
 from aadap.core.enums import OperationClass, RiskLevel
 from aadap.safety import Analysis, analyze
-from aadap.safety.scala.masking import mask, statements
+from aadap.safety.scala.lexing import mask, statements
 
 
 def scala(code: str, existing: list[str] | None = None) -> Analysis:

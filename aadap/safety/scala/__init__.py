@@ -1,6 +1,6 @@
 """Scala analysis by conservative patterns (Scala is not parsed).
 
-:mod:`.scan` is the entry point: :mod:`.masking` blanks comments and string contents and
+:mod:`.scan` is the entry point: :mod:`.lexing` blanks comments and string contents and
 splits statements, :mod:`.patterns` holds the fixed patterns, :mod:`.literals` reads string
 literals back and :mod:`.egress_patterns` finds network egress and secret-bearing files.
 """

@@ -28,8 +28,8 @@ from aadap.safety._line_index import LineIndex
 from aadap.safety.exfiltration import sensitive_path
 from aadap.safety.findings import Finding
 from aadap.safety.production_hosts import host_allowed, url_host
+from aadap.safety.scala.lexing import Masked
 from aadap.safety.scala.literals import Literal, read_literal
-from aadap.safety.scala.masking import Masked
 
 _S = Language.SCALA
 _NET = r"(?:java\s*\.\s*net\s*\.\s*)?"

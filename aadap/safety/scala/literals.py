@@ -8,7 +8,7 @@ import re
 
 from aadap.safety._catalog import PLACEHOLDER
 from aadap.safety.scala import patterns as rules
-from aadap.safety.scala.masking import Masked
+from aadap.safety.scala.lexing import Masked
 
 _INTERPOLATION = re.compile(r"\$\{[^}\n]*\}|\$[A-Za-z_]\w*")
 _PREFIXED = re.compile(r'(s|f|raw)("""|")')

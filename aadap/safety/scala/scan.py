@@ -33,8 +33,8 @@ from aadap.safety._spark import (
 from aadap.safety.findings import Finding
 from aadap.safety.scala import patterns as rules
 from aadap.safety.scala.egress_patterns import scala_egress
+from aadap.safety.scala.lexing import mask, statements
 from aadap.safety.scala.literals import read_literal, string_constants
-from aadap.safety.scala.masking import mask, statements
 from aadap.safety.sql import analyze_sql
 from aadap.safety.sql.keywords import scan_keywords
 from aadap.safety.sql.script import sql_dialects

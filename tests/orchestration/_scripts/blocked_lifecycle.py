@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aadap.agents.offline import OfflineLLMClient
 from aadap.llm.messages import Completion, LLMRequest
-from aadap.orchestration.runtime import use_llm
+from aadap.orchestration.bound_runtime import use_llm
 
 BLOCK_ON = "developer"
 
