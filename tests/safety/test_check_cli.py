@@ -11,20 +11,10 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from aadap.cli import _check
-
 
 def _app() -> typer.Typer:
-    try:
-        from aadap.cli import app
-    except ImportError:  # other command modules may not exist yet; check registers alone
-        app = typer.Typer()
+    from aadap.cli import app
 
-        @app.callback()
-        def main() -> None:
-            """Test harness."""
-
-        _check.register(app)
     return app
 
 
