@@ -4,6 +4,17 @@ throwaway TLS certificate, and a JSON server that records every request.
 A fake platform subclasses :class:`FakeJSONServer` and implements :meth:`~FakeJSONServer.respond`;
 it is used as a context manager. Responses are HTTP/1.0, so each one closes its connection
 and no socket outlives a test.
+
+Why not pytest-httpserver (weighed for issue 19): it would replace this module's
+plumbing (the threaded server, TLS, request recording: about 150 of the fakes' ~1,900
+lines) and nothing else. What the fakes are for is behaviour it does not have and
+would take as a catch-all ``respond_with_handler``: every request and response checked
+against the installed SDK's models (``databricks_server``, ``fabric_spec``), runs that
+stay PENDING/RUNNING for N polls then end as scripted, queued faults with Retry-After,
+answers held back past the client's timeout after they took effect. Expectation
+matching per URL (its strength) is what these tests avoid: they drive the unchanged
+client and assert on the recorded traffic. So the plumbing stays, with no dependency
+on werkzeug.
 """
 
 from __future__ import annotations
