@@ -24,6 +24,9 @@ _CONTINUES = (".", "(", ",", "=", "+", "&&", "||", "->", "=>")
 class Masked:
     code: str
     text: str
+    #: offset of a triple-quoted string or block comment that never closes (it hides the
+    #: rest of the source; the code does not compile), else None
+    unterminated: int | None = None
 
 
 _SPECIAL = re.compile(r"//|/\*|\"|'")
@@ -40,6 +43,7 @@ def mask(source: str) -> Masked:
     """Mask comments (both copies) and string contents (``code`` only); linear in the input."""
     code: list[str] = []
     text: list[str] = []
+    unterminated: int | None = None
     i, n = 0, len(source)
     while i < n:
         match = _SPECIAL.search(source, i)
@@ -51,12 +55,16 @@ def mask(source: str) -> Masked:
         token = match.group()
         if token == "//" or token == "/*":
             end = source.find("\n" if token == "//" else "*/", start + 2)
+            if end == -1 and token == "/*" and unterminated is None:
+                unterminated = start
             end = n if end == -1 else end + (0 if token == "//" else 2)
             blank = _blank(source[start:end])
             code.append(blank)
             text.append(blank)
         elif source.startswith('"""', start):
             end = source.find('"""', start + 3)
+            if end == -1 and unterminated is None:
+                unterminated = start
             end = n if end == -1 else end + 3
             while end < n and source[end] == '"':  # """a""""  closes at the last quote
                 end += 1
@@ -81,7 +89,7 @@ def mask(source: str) -> Masked:
         i = end
     code.append(source[i:])
     text.append(source[i:])
-    return Masked("".join(code), "".join(text))
+    return Masked("".join(code), "".join(text), unterminated)
 
 
 def statements(code: str) -> list[tuple[int, int]]:

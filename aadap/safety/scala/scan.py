@@ -71,7 +71,7 @@ class _Scala:
         spans = statements(self.m.code)
         if not spans:
             return [], 0
-        found = [note, *self._patterns(self.m.code, 0)]
+        found = [note, *self._patterns(self.m.code, 0), *self._unterminated()]
         found.extend(scala_egress(self.m, self.line_of, spans, self.constants, self.allowed_hosts))
         for start, end in spans:
             segment = self.m.code[start:end]
@@ -79,6 +79,26 @@ class _Scala:
             found.extend(self._writes(segment, start))
             found.extend(self._delta(segment, start))
         return found, len(spans)
+
+    def _unterminated(self) -> list[Finding]:
+        """What an unclosed triple-quoted string or block comment hides cannot be checked:
+        MEDIUM and unverified, as Python that does not parse; never auto-approved."""
+        offset = self.m.unterminated
+        if offset is None:
+            return []
+        what = "comment" if self.m.text.startswith("/*", offset) else "string"
+        return [
+            self._f(
+                "scala.unterminated",
+                RiskLevel.MEDIUM,
+                offset,
+                f"a {what} opened here never closes: the code does not compile, and the rest "
+                "of it cannot be checked",
+                f"Close the {what}.",
+                None,
+                unverified=True,
+            )
+        ]
 
     def _f(
         self,
