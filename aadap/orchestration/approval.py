@@ -43,14 +43,13 @@ from aadap.core.exceptions import (
 from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration import decision
 from aadap.orchestration.decision import DecisionFields
-from aadap.orchestration.flowruns import flow_run_state
+from aadap.orchestration.flowruns import flow_run_state as flow_run_state  # tests ask it here
+from aadap.orchestration.flowruns import read_state
 from aadap.platforms.protocol import TableInfo
 from aadap.services import approval_gate
 from aadap.services.cursor import TaskCursor
 
 _GRACE = 60  # seconds Prefect's own pause timeout trails AADAP's expiry
-#: the Prefect states of a run someone cancelled
-CANCELLED_STATES = frozenset({"Cancelled", "Cancelling"})
 
 
 class ApprovalDecision(RunInput, DecisionFields):  # the fields: decision.DecisionFields
@@ -336,16 +335,16 @@ async def _pause_until_decided_or_cancelled(
                 decision: ApprovalDecision = pause.result()
                 return decision
             try:
-                state = None if flow_run_id is None else await flow_run_state(flow_run_id)
+                state = None if flow_run_id is None else await read_state(str(flow_run_id))
             except IntegrationError as exc:  # the API is away for a moment: keep waiting
                 get_run_logger().warning("approval %s: %s", pause_key(request), exc.message)
                 continue
-            if state in CANCELLED_STATES:
+            if state is not None and (state.is_cancelled() or state.is_cancelling()):
                 raise TaskCancelledError(
-                    f"flow run {flow_run_id} was {state} in Prefect while it waited for approval "
-                    f"request {request.id}; the code was not deployed",
+                    f"flow run {flow_run_id} was {state.name} in Prefect while it waited for "
+                    f"approval request {request.id}; the code was not deployed",
                     task_id=str(lc.task_id),
-                    details={"approval_id": str(request.id), "flow_run_state": state},
+                    details={"approval_id": str(request.id), "flow_run_state": state.name},
                 )
     finally:
         if not pause.done():
@@ -388,9 +387,6 @@ async def record(
     )
 
 
-#: the Prefect states of a run that waits for a decision (in-process and under a deployment)
-WAITING_STATES = frozenset({"Paused", "Suspended"})
-
 #: how a decision reaches a waiting run (``decision.submit``; kept here for callers)
 submit = decision.submit
 
@@ -398,9 +394,11 @@ submit = decision.submit
 async def resume_in_process(flow_run_id: str, run_input: dict[str, Any]) -> None:
     """``decision.submit`` through Prefect's client: for an API that runs inside this
     process (no server address), which plain HTTP cannot reach."""
-    state = await flow_run_state(flow_run_id)
-    if state not in WAITING_STATES:
-        raise decision.not_waiting(flow_run_id, state or "unknown to the Prefect API")
+    state = await read_state(flow_run_id)
+    if state is None or not state.is_paused():  # Paused, or Suspended under a deployment
+        raise decision.not_waiting(
+            flow_run_id, "unknown to the Prefect API" if state is None else str(state.name)
+        )
     try:
         await aresume_flow_run(uuid.UUID(flow_run_id), run_input=run_input)
     except NotPausedError as exc:

@@ -18,7 +18,7 @@ async def flow_run_state(flow_run_id: str) -> str | None:
 
     ``None`` means unknown (not a flow-run id, or no such run on this API).
     """
-    state = await _read_state(flow_run_id)
+    state = await read_state(flow_run_id)
     return None if state is None else state.name
 
 
@@ -30,11 +30,12 @@ async def flow_run_ended(flow_run_id: str) -> str | None:
     Scheduled "Resuming" and Pending "Submitting", names no list can keep up with, and
     ``reconcile`` must leave such a run alone. Unknown runs are ``None`` too.
     """
-    state = await _read_state(flow_run_id)
+    state = await read_state(flow_run_id)
     return state.name if state is not None and state.is_final() else None
 
 
-async def _read_state(flow_run_id: str) -> State | None:
+async def read_state(flow_run_id: str) -> State | None:
+    """The flow run's state (decide on its type: names vary); ``None``: unknown."""
     try:
         run_id = uuid.UUID(flow_run_id)
     except ValueError:
@@ -52,4 +53,4 @@ async def _read_state(flow_run_id: str) -> State | None:
     return run.state
 
 
-__all__ = ["flow_run_ended", "flow_run_state"]
+__all__ = ["flow_run_ended", "flow_run_state", "read_state"]

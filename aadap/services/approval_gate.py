@@ -244,23 +244,27 @@ def _explanation(
 ) -> Artifact:
     """The decision explanation artifact of the request ``row``: why policy decided so."""
     analysis = verdict.analysis
+    return _decision_row(
+        cur,
+        row,
+        chosen_approach=code.explanation,
+        operation_class=analysis.operation_class.value,
+        risk=analysis.risk.value,
+        decision=verdict.policy.decision,
+        why=verdict.policy.reason,
+        findings=[f.to_dict() for f in analysis.findings],
+    )
+
+
+def _decision_row(cur: TaskCursor, row: ApprovalRequest, **facts: Any) -> Artifact:
+    """A version of the request's ``decision_explanation`` artifact: its id, the code's
+    hash, and what decided it (policy or a reviewer)."""
+    content = {"approval_id": str(row.id), "code_sha256": row.code_hash, **facts}
     return artifacts.new_row(
         task_id=cur.task_id,
         artifact_type=ArtifactType.DECISION_EXPLANATION,
         name="approval",
-        content=json.dumps(
-            {
-                "approval_id": str(row.id),
-                "code_sha256": row.code_hash,
-                "chosen_approach": code.explanation,
-                "operation_class": analysis.operation_class.value,
-                "risk": analysis.risk.value,
-                "decision": verdict.policy.decision,
-                "why": verdict.policy.reason,
-                "findings": [f.to_dict() for f in analysis.findings],
-            },
-            indent=2,
-        ),
+        content=json.dumps(content, indent=2),
     )
 
 
@@ -331,21 +335,7 @@ async def record_decision(
         row.reason = comment
         await artifacts.store(
             session,
-            artifacts.new_row(
-                task_id=cur.task_id,
-                artifact_type=ArtifactType.DECISION_EXPLANATION,
-                name="approval",
-                content=json.dumps(
-                    {
-                        "approval_id": str(row.id),
-                        "code_sha256": row.code_hash,
-                        "decision": row.status,
-                        "reviewer": reviewer,
-                        "comment": comment,
-                    },
-                    indent=2,
-                ),
-            ),
+            _decision_row(cur, row, decision=row.status, reviewer=reviewer, comment=comment),
         )
         await ledger.record_transition(
             session, task_id=cur.task_id, to_state=S.APPROVED if approve else S.REJECTED,

@@ -136,3 +136,18 @@ def test_not_equal_is_not_a_shell_call() -> None:
 def test_imported_sql_function_is_checked_but_a_definition_is_not() -> None:
     analysis = scala('import spark.sql\nsql("DROP TABLE t")\ndef sql(q: String) = q')
     assert analysis.rules() == {"scala.pattern_only", "sql.drop"}
+
+
+@pytest.mark.parametrize(
+    ("code", "what", "line"),
+    [
+        ('val q = """\nspark.sql("DROP TABLE t")\n', "string", 1),
+        ('spark.table("t").count()\n/* later\nspark.sql("DROP TABLE t")\n', "comment", 2),
+    ],
+)
+def test_an_unclosed_string_or_comment_is_named_where_it_opens(
+    code: str, what: str, line: int
+) -> None:
+    [finding] = [f for f in scala(code).findings if f.rule == "scala.unterminated"]
+    assert (finding.severity, finding.line, finding.unverified) == (RiskLevel.MEDIUM, line, True)
+    assert finding.message.startswith(f"a {what} opened here never closes")

@@ -50,6 +50,7 @@ class _Scala:
         catalog: TableCatalog,
         allowed_hosts: Sequence[str],
     ) -> None:
+        self.source = code
         self.m = mask(code)
         self.allowed_hosts = tuple(allowed_hosts)
         self.line_of = LineIndex(code)
@@ -86,7 +87,8 @@ class _Scala:
         offset = self.m.unterminated
         if offset is None:
             return []
-        what = "comment" if self.m.text.startswith("/*", offset) else "string"
+        # both masked copies blank a comment: ask the source what opened here
+        what = "comment" if self.source.startswith("/*", offset) else "string"
         return [
             self._f(
                 "scala.unterminated",
