@@ -120,13 +120,32 @@ async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
 
 
+async def _sqlite_wal(engine: AsyncEngine) -> None:
+    """Put a SQLite file in WAL mode, which the file keeps for every later connection.
+
+    Called under :func:`_sqlite_file_lock`: switching the journal mode needs the file to
+    itself, and when two connections ask for it together SQLite answers one of them
+    "database is locked" at once, without waiting out the busy timeout. Done on every
+    connect, it now and then failed one of six ``aadap run`` started on a fresh home.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     _AT_HEAD.discard(engine.sync_engine)
-    async with _sqlite_file_lock(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # several workers may start on a fresh database at once: one migrates, the others wait
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        await conn.run_sync(_run, "upgrade", revision)
+    async with _sqlite_file_lock(engine):
+        await _sqlite_wal(engine)
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # several workers may start on a fresh database at once: one migrates,
+                # the others wait
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            await conn.run_sync(_run, "upgrade", revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

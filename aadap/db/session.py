@@ -1,7 +1,8 @@
 """Async engine and session factory built from settings.
 
-SQLite (the embedded default) goes through aiosqlite, with foreign keys on, WAL
-journaling and a busy timeout on every connection; PostgreSQL goes through psycopg 3.
+SQLite (the embedded default) goes through aiosqlite, with foreign keys on and a busy
+timeout on every connection (WAL journaling is set once, by the migration that creates
+the file: :func:`aadap.db.migrate.upgrade`); PostgreSQL goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     db = settings.database
     if url.startswith("sqlite"):
         _make_folder(url)
-        # Pooled: a new SQLite connection costs three PRAGMAs. WAL lets the pooled
-        # connections read while another writes; the busy timeout serialises writers
-        # (aiosqlite waits for a lock on its own thread, not on the event loop).
+        # Pooled: a new SQLite connection costs two PRAGMAs. WAL (set by the migration,
+        # and kept by the file) lets the pooled connections read while another writes;
+        # the busy timeout serialises writers (aiosqlite waits for a lock on its own
+        # thread, not on the event loop).
         engine = create_async_engine(
             url,
             echo=db.echo,
@@ -60,7 +62,6 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
