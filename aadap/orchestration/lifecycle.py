@@ -20,6 +20,7 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
+from aadap.agents import GeneratedCode, Plan, Requirement, Route
 from aadap.core.enums import ApprovalStatus, LogLevel
 from aadap.core.exceptions import ApprovalRejectedError, InvalidRequestError, TaskCancelledError
 from aadap.core.requests import TaskRequest
@@ -38,7 +39,7 @@ from aadap.services import (
     outcome,
     tasks,
 )  # fmt: skip
-from aadap.services.cursor import TaskCursor
+from aadap.services.cursor import TaskCursor, reached
 from aadap.services.runtime import Runtime
 from aadap.services.summary import LifecycleSummary, summarise
 
@@ -121,45 +122,84 @@ async def _settle(tagging: asyncio.Future[None]) -> None:
         get_run_logger().warning("could not tag the flow run: %s", tagging.exception())
 
 
+async def _restored_code(cur: TaskCursor) -> GeneratedCode | None:
+    """The code awaiting (or past) its approval, where the task got that far: a run that
+    resumes there (a suspend re-runs the flow from the top once a decision is made)
+    takes it from the record instead of running parser to optimiser again as task runs
+    that would each only read it back. None where those steps still have work to do."""
+    state = await cur.state()
+    if state is TaskState.REJECTED or not reached(state, TaskState.APPROVAL_PENDING):
+        return None
+    story.tell(
+        LogLevel.INFO,
+        f"parser to optimiser: restored from the record ({state.value}), not redone",
+    )
+    return await authoring.final_code(cur)
+
+
+async def _prepare(
+    rt: Runtime, task_id: uuid.UUID, *, resumed: bool
+) -> tuple[Requirement, Plan, Route]:
+    """Parse, plan and route: what every development round works from."""
+    requirement = await _run(steps.parser, rt, task_id, resumed=resumed)
+    plan = await _run(steps.planner, rt, task_id, requirement, resumed=resumed)
+    route = await _run(steps.router, rt, task_id, requirement, plan, resumed=resumed)
+    return requirement, plan, route
+
+
+async def _author(
+    rt: Runtime,
+    task_id: uuid.UUID,
+    inputs: tuple[Requirement, Plan, Route],
+    round_no: int,
+    *,
+    resumed: bool,
+) -> tuple[GeneratedCode, int]:
+    """Develop and review, then optimise: the code for approval and the number of failed
+    reviews so far. Bounded rework: the reviewer raises ``ValidationFailedError`` once
+    the budget is spent."""
+    requirement, plan, route = inputs
+    while True:
+        rnd = f"round-{round_no + 1}"
+        code = await _run(
+            steps.developer, rt, task_id, requirement, plan, route,
+            task_run_name=f"developer-{rnd}", resumed=resumed,
+        )  # fmt: skip
+        review = await _run(
+            steps.reviewer, rt, task_id, requirement, code, plan.optimise,
+            task_run_name=f"reviewer-{rnd}", resumed=resumed,
+        )  # fmt: skip
+        if review.passed:
+            break
+        round_no += 1
+    code = await _run(
+        steps.optimiser, rt, task_id, plan, code,
+        task_run_name=f"optimiser-{rnd}", resumed=resumed and plan.optimise,
+    )  # fmt: skip
+    return code, round_no
+
+
 async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
     s = rt.settings
     cur = TaskCursor(rt, task_id)
     resumed = not created
+    code, inputs = None, None
     if resumed:
         story.tell(
             LogLevel.INFO,
             f"continuing task {task_id} from its record ({(await cur.state()).value}): "
             "steps already recorded are restored, not redone",
         )
-
-    requirement = await _run(steps.parser, rt, task_id, resumed=resumed)
-    plan = await _run(steps.planner, rt, task_id, requirement, resumed=resumed)
-    route = await _run(steps.router, rt, task_id, requirement, plan, resumed=resumed)
+        code = await _restored_code(cur)
     # failed reviews so far (names the rounds' task runs): none for a task this run created
     round_no = 0 if created else await authoring.failed_validations(cur)
     while True:  # one pass per approval round; a rejection sends the work back to development
-        while (
-            True
-        ):  # bounded rework: the reviewer raises ValidationFailedError when the budget is spent
-            rnd = f"round-{round_no + 1}"
-            code = await _run(
-                steps.developer, rt, task_id, requirement, plan, route,
-                task_run_name=f"developer-{rnd}", resumed=resumed,
-            )  # fmt: skip
-            review = await _run(
-                steps.reviewer, rt, task_id, requirement, code, plan.optimise,
-                task_run_name=f"reviewer-{rnd}", resumed=resumed,
-            )  # fmt: skip
-            if review.passed:
-                break
-            round_no += 1
-        code = await _run(
-            steps.optimiser, rt, task_id, plan, code,
-            task_run_name=f"optimiser-{rnd}", resumed=resumed and plan.optimise,
-        )  # fmt: skip
+        if code is None:
+            inputs = inputs or await _prepare(rt, task_id, resumed=resumed)
+            code, round_no = await _author(rt, task_id, inputs, round_no, resumed=resumed)
         outcome = await _run(
             steps.approval, rt, task_id, code,
-            task_run_name=f"approval-{rnd}", resumed=resumed,
+            task_run_name=f"approval-round-{round_no + 1}", resumed=resumed,
         )  # fmt: skip
         if outcome.approved:
             break
@@ -177,6 +217,7 @@ async def _drive(rt: Runtime, task_id: uuid.UUID, *, created: bool) -> None:
                 details={"approval_id": str(row.id), "rejections": rejections},
             )
         resumed = False  # a new round: its steps do their work again
+        code = None
     await _run(steps.deployer, rt, task_id, code.code, code.language, resumed=resumed)
     await deployment.complete(cur)
 

@@ -33,7 +33,7 @@ from aadap.orchestration.story import WaitingIsInfo
 from aadap.platforms.protocol import TableInfo
 from aadap.services.summary import LifecycleSummary
 from tests.orchestration.conftest import DATA, HarnessFactory
-from tests.orchestration.test_resume import drive, new_task
+from tests.orchestration.test_resume import drive, new_task, table_rows
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
 
@@ -119,6 +119,36 @@ async def test_a_resumed_run_says_which_steps_it_restored(make_harness: HarnessF
     assert any(m.startswith(f"continuing task {task.id} from its record") for m in messages)
     # the work this run did is told once, not as restored
     assert not any(m.startswith(("developer", "router")) and "restored" in m for m in messages)
+
+
+@pytest.mark.prefect
+async def test_a_run_resumed_at_its_approval_runs_only_approval_and_deploy(
+    make_harness: HarnessFactory,
+) -> None:
+    """A suspend re-runs the flow from the top once decided: the authoring steps are
+    restored from the record in the flow, not as six task runs that only read it back
+    (each one appeared a second time in the UI and cost the decision's wait)."""
+    h = make_harness()
+    task = await new_task(h, LOAD)
+    await drive(h, task, through="approval")
+    state = await h.run(task_id=str(task.id))
+    assert state.is_completed(), state.message
+    flow_run_id = (await h.only_task()).flow_run_id
+    assert flow_run_id is not None
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(
+                flow_run_id=TaskRunFilterFlowRunId(any_=[uuid.UUID(flow_run_id)])
+            )
+        )
+    assert sorted(r.name for r in task_runs) == ["approval-round-1", "deployer"]
+    messages = [r.message for r in await _run_log(flow_run_id)]
+    assert any(
+        m.startswith("parser to optimiser: restored from the record (APPROVED)") for m in messages
+    ), messages
+    assert any(m.startswith("approval-round-1: restored from the record") for m in messages)
+    assert table_rows(h, "orders_raw") is not None  # deployed with the recorded code
+    assert h.agents_called().count("developer") == 1  # no agent ran twice
 
 
 def test_run_names_read_like_a_work_queue() -> None:
