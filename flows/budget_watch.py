@@ -14,10 +14,16 @@ import datetime as dt
 from prefect import flow
 
 from aadap.orchestration import hooks
+from aadap.orchestration.flowruns import scheduled_run_name
 from aadap.orchestration.periodic import BudgetWatchSummary, run_budget_watch
 
 
-@flow(name="budget-watch", validate_parameters=True, on_failure=hooks.FLOW_ON_FAILURE)
+@flow(
+    name="budget-watch",
+    flow_run_name=scheduled_run_name("budget-watch"),
+    validate_parameters=True,
+    on_failure=hooks.FLOW_ON_FAILURE,
+)
 async def budget_watch(now: dt.datetime | None = None) -> BudgetWatchSummary:
     """Check spend against AADAP_BUDGETS_DAILY_USD / AADAP_BUDGETS_MONTHLY_USD at ``now``."""
     return await run_budget_watch(now=now)

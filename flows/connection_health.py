@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from prefect import flow
 
+from aadap.orchestration.flowruns import scheduled_run_name
 from aadap.orchestration.health import HealthReport, check_connections
 
 
-@flow(name="connection-health", validate_parameters=True)
+@flow(
+    name="connection-health",
+    flow_run_name=scheduled_run_name("connection-health"),
+    validate_parameters=True,
+)
 async def connection_health(concurrency: int = 4) -> HealthReport:
     """Test every active connection (``concurrency`` at a time); failures are logged as warnings."""
     return await check_connections(concurrency=concurrency)

@@ -13,10 +13,16 @@ import datetime as dt
 from prefect import flow
 
 from aadap.orchestration import hooks
+from aadap.orchestration.flowruns import scheduled_run_name
 from aadap.orchestration.periodic import CostReportSummary, run_cost_report
 
 
-@flow(name="cost-report", validate_parameters=True, on_failure=hooks.FLOW_ON_FAILURE)
+@flow(
+    name="cost-report",
+    flow_run_name=scheduled_run_name("cost-report"),
+    validate_parameters=True,
+    on_failure=hooks.FLOW_ON_FAILURE,
+)
 async def cost_report(months: int = 3, now: dt.datetime | None = None) -> CostReportSummary:
     """Report spend from the start of the month ``months - 1`` months back until ``now``.
 

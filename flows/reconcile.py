@@ -13,10 +13,16 @@ import datetime as dt
 from prefect import flow
 
 from aadap.orchestration import hooks
+from aadap.orchestration.flowruns import scheduled_run_name
 from aadap.orchestration.periodic import ReconcileSummary, run_reconcile
 
 
-@flow(name="reconcile", validate_parameters=True, on_failure=hooks.FLOW_ON_FAILURE)
+@flow(
+    name="reconcile",
+    flow_run_name=scheduled_run_name("reconcile"),
+    validate_parameters=True,
+    on_failure=hooks.FLOW_ON_FAILURE,
+)
 async def reconcile(now: dt.datetime | None = None) -> ReconcileSummary:
     """Close what nobody will close: expired approvals, orphaned runs, logs past AADAP_RETENTION_DAYS."""
     return await run_reconcile(now=now)

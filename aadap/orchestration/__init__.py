@@ -12,7 +12,8 @@ Modules:
 * :mod:`.decision`: A reviewer's decision on a waiting lifecycle, and how it reaches the
   run.
 * :mod:`.flowruns`: What the Prefect API says about a flow run: the one probe reconcile (the
-  flow and ``aadap reconcile``) and the approval commands use.
+  flow and ``aadap reconcile``) and the approval commands use; and the names of periodic
+  runs.
 * :mod:`.health`: The connection health check: every active connection tested, a few at a
   time.
 * :mod:`.hooks`: Prefect state hooks that persist the trail: ``task_logs`` rows and settled

@@ -1,9 +1,10 @@
 """What the Prefect API says about a flow run: the one probe reconcile (the flow and
-``aadap reconcile``) and the approval commands use."""
+``aadap reconcile``) and the approval commands use; and the names of periodic runs."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import httpx
 from prefect.client.orchestration import get_client
@@ -53,4 +54,16 @@ async def read_state(flow_run_id: str) -> State | None:
     return run.state
 
 
-__all__ = ["flow_run_ended", "flow_run_state", "read_state"]
+def scheduled_run_name(flow: str) -> Callable[[], str]:
+    """A periodic flow's run names: the flow and the time the run was due (UTC), so a
+    schedule's runs read in order in the runs list instead of as random words."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        return f"{flow} · {flow_run.scheduled_start_time:%Y-%m-%d %H:%M} UTC"
+
+    return name
+
+
+__all__ = ["flow_run_ended", "flow_run_state", "read_state", "scheduled_run_name"]

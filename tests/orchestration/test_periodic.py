@@ -152,6 +152,11 @@ async def test_cost_report_flow_writes_the_csv_and_publishes_artifacts(
     assert "this month and the 1 before it, from the first day of February 2025" in text
     assert "ISO weeks" in text
     assert str(path) in text
+    # the runs list names the run after the flow and the time it was due, not random words
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(state.state_details.flow_run_id)
+    due = flow_run.expected_start_time.astimezone(dt.UTC)
+    assert flow_run.name == f"cost-report · {due:%Y-%m-%d %H:%M} UTC"
 
 
 async def test_budget_watch_flow_writes_rows_and_emits_one_event_per_threshold(
