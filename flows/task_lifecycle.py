@@ -26,21 +26,12 @@ gc.freeze()
 
 from aadap.core.requests import TaskRequest
 from aadap.orchestration import hooks
-from aadap.orchestration.lifecycle import run_lifecycle, run_name
+from aadap.orchestration.lifecycle import run_lifecycle
 from aadap.services.summary import LifecycleSummary
-
-
-def _flow_run_name() -> str:
-    """The run's name from its parameters (``run_name``): the runs list reads like a work queue."""
-    from prefect.runtime import flow_run
-
-    params = flow_run.parameters
-    return run_name(params.get("request"), None)
 
 
 @flow(
     name="task-lifecycle",
-    flow_run_name=_flow_run_name,
     validate_parameters=True,
     **hooks.FLOW_HOOKS,
 )

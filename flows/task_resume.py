@@ -15,19 +15,12 @@ leave_serve_process_group()
 from prefect import flow
 
 from aadap.orchestration import hooks
-from aadap.orchestration.lifecycle import run_lifecycle, run_name
+from aadap.orchestration.lifecycle import run_lifecycle
 from aadap.services.summary import LifecycleSummary
-
-
-def _flow_run_name() -> str:
-    from prefect.runtime import flow_run
-
-    return run_name(None, flow_run.parameters.get("task_id"))
 
 
 @flow(
     name="task-resume",
-    flow_run_name=_flow_run_name,
     validate_parameters=True,
     **hooks.FLOW_HOOKS,
 )
