@@ -32,7 +32,7 @@ from aadap.orchestration.lifecycle import run_name
 from aadap.orchestration.story import WaitingIsInfo
 from aadap.platforms.protocol import TableInfo
 from aadap.services.summary import LifecycleSummary
-from tests.orchestration.conftest import DATA, HarnessFactory
+from tests.orchestration.conftest import DATA, Harness, HarnessFactory
 from tests.orchestration.test_resume import drive, new_task, table_rows
 
 LOAD = f"load {DATA / 'orders.csv'} into a table called orders_raw"
@@ -105,15 +105,23 @@ async def test_a_retry_is_told_with_its_reason(make_harness: HarnessFactory) -> 
     ), messages
 
 
-@pytest.mark.prefect
-async def test_a_resumed_run_says_which_steps_it_restored(make_harness: HarnessFactory) -> None:
-    h = make_harness()
+async def _resumed_after(h: Harness, step: str) -> tuple[models.Task, str]:
+    """A task driven through ``step`` by the services, then run to completion by the flow;
+    the task and its flow run's id."""
     task = await new_task(h, LOAD)
-    await drive(h, task, through="planner")
+    await drive(h, task, through=step)
     state = await h.run(task_id=str(task.id))
     assert state.is_completed(), state.message
     flow_run_id = (await h.only_task()).flow_run_id
-    messages = [r.message for r in await _run_log(flow_run_id or "")]
+    assert flow_run_id is not None
+    return task, flow_run_id
+
+
+@pytest.mark.prefect
+async def test_a_resumed_run_says_which_steps_it_restored(make_harness: HarnessFactory) -> None:
+    h = make_harness()
+    task, flow_run_id = await _resumed_after(h, "planner")
+    messages = [r.message for r in await _run_log(flow_run_id)]
     restored = [m for m in messages if "restored from the record" in m]
     assert [m.split(":")[0] for m in restored] == ["parser", "planner"], messages
     assert any(m.startswith(f"continuing task {task.id} from its record") for m in messages)
@@ -129,12 +137,7 @@ async def test_a_run_resumed_at_its_approval_runs_only_approval_and_deploy(
     restored from the record in the flow, not as six task runs that only read it back
     (each one appeared a second time in the UI and cost the decision's wait)."""
     h = make_harness()
-    task = await new_task(h, LOAD)
-    await drive(h, task, through="approval")
-    state = await h.run(task_id=str(task.id))
-    assert state.is_completed(), state.message
-    flow_run_id = (await h.only_task()).flow_run_id
-    assert flow_run_id is not None
+    _, flow_run_id = await _resumed_after(h, "approval")
     async with get_client() as client:
         task_runs = await client.read_task_runs(
             task_run_filter=TaskRunFilter(
