@@ -23,6 +23,7 @@ from aadap.core.exceptions import (
     DeploymentFailedError,
     InvalidDataError,
     PlatformBusyError,
+    PlatformTimeoutError,
     ValidationFailedError,
 )
 from aadap.core.states import TaskState
@@ -179,6 +180,17 @@ async def _run(
         # a target held by another writer): the execution ends FAILED, so a retry may deploy
         await _finish_execution(cur, execution, None, error=exc.message)
         raise
+    except PlatformTimeoutError as exc:
+        if exc.details.get("cancelled") is False:
+            raise  # the remote run may still be going: RUNNING, never deployed blindly again
+        # stopped at the limit (killed, interrupted or cancelled): its end is known. It
+        # ends FAILED and is not retried: statements before the stop stay applied.
+        await _finish_execution(cur, execution, None, error=exc.message)
+        raise DeploymentFailedError(
+            f"the {task.platform} run was stopped: {exc.message}",
+            task_id=str(cur.task_id),
+            details=exc.details,
+        ) from exc
     finally:
         cur.rt.agent_facts.pop(cur.task_id, None)  # the run may have changed the schema
         await platform.aclose()

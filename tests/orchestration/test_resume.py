@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import pytest
 from sqlalchemy import delete, update
 
+from aadap.core.config import PlatformSettings
 from aadap.core.enums import ArtifactType, ExecutionStatus
 from aadap.core.exceptions import LLMAuthenticationError
 from aadap.core.requests import TaskRequest
@@ -310,6 +312,40 @@ async def test_an_interrupted_deployment_is_never_run_blindly_again(
     assert [e.status for e in await h.rows(models.Execution, task.id)] == ["RUNNING"]
     assert (await h.only_task()).current_state == "FAILED"
     assert table_rows(h, "orders_raw") is None
+
+
+@ONE_BACKEND
+async def test_a_deployment_stopped_at_its_time_limit_ends_failed_and_is_not_retried(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    """The local engine interrupts a script at AADAP_PLATFORMS_LOCAL_SQL_TIMEOUT_SECONDS.
+    Its end is known, so the execution ends FAILED with the reason; it stayed RUNNING,
+    and the retry that followed was refused as "never finished". Nor is the deploy
+    retried: statements before the interruption stay applied."""
+    big = tmp_path / "big_orders.csv"
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT range AS order_id, range % 97 AS amount FROM range(3000000)) "
+            f"TO '{big}' (HEADER)"
+        )
+    finally:
+        con.close()
+    h = make_harness(platforms=PlatformSettings(local_sql_timeout_seconds=0.05))
+    state = await h.run(f"load {big} into a table called big_raw")
+    assert state.is_failed()
+    assert "DEPLOYMENT_FAILED" in (state.message or ""), state.message
+    task = await h.only_task()
+    assert task.current_state == "FAILED"
+    [execution] = await h.rows(models.Execution, task.id)
+    assert execution.status == ExecutionStatus.FAILED.value
+    assert "interrupted after 0.05s" in (execution.error or "")
+    deployer = [
+        log
+        for log in await h.rows(models.TaskLog, task.id)
+        if log.event == "step.attempt" and log.source == "step:deployer"
+    ]
+    assert len(deployer) == 1  # not retried
 
 
 @pytest.mark.slow
