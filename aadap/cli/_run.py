@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from aadap.core.config import Settings
     from aadap.core.requests import TaskRequest
     from aadap.db.session import Database
+    from aadap.services.outcome import Orphan
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -54,13 +55,14 @@ def _example(name: str) -> str:
     return bad_input("--example", name, ", ".join(e.name for e in examples))
 
 
-async def _reconcile_orphans(db: Database) -> None:
+async def _reconcile_orphans(db: Database) -> list[Orphan]:
     """Close the trail of lifecycles whose local process died (kill -9, power loss)."""
     from aadap.services import outcome
 
     found = await outcome.reconcile(db)
     for orphan in found:
         err.print(f"reconciled orphaned task {orphan.task_id}: {orphan.reason}", highlight=False)
+    return found
 
 
 class _Progress:
@@ -254,7 +256,7 @@ async def _run_or_reuse(
     new; its summary and the error it ended with."""
     async with open_database(settings) as db:
         task_id = None if resume is None else await _resumable(db, resume, printer)
-        await _reconcile_orphans(db)
+        orphans = await _reconcile_orphans(db)
         reused = None if payload is None else await _idempotent_task(db, payload, settings)
         if reused is not None:
             from aadap.services.summary import summarise
@@ -265,6 +267,10 @@ async def _run_or_reuse(
         from aadap.cli._server_guard import start_embedded_server
 
         watchdogs = await start_embedded_server()  # noqa: F841 - kept until the run ends
+        if orphans:  # their flow runs still show Running or Paused in Prefect
+            from aadap.orchestration.flowruns import crash_orphaned_runs
+
+            await crash_orphaned_runs(orphans)
         return await _lifecycle(db, printer, payload, task_id)
 
 

@@ -1,17 +1,23 @@
 """What the Prefect API says about a flow run: the one probe reconcile (the flow and
-``aadap reconcile``) and the approval commands use; and the names of periodic runs."""
+``aadap reconcile``) and the approval commands use; the Crashed state reconcile gives a
+run whose process died; and the names of periodic runs."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed
 
 from aadap.core.exceptions import IntegrationError
+
+if TYPE_CHECKING:
+    from aadap.services.outcome import Orphan
 
 
 async def flow_run_state(flow_run_id: str) -> str | None:
@@ -54,6 +60,38 @@ async def read_state(flow_run_id: str) -> State | None:
     return run.state
 
 
+async def crash_if_live(flow_run_id: str, message: str) -> bool:
+    """Mark a flow run Crashed unless it has ended; True if it was marked.
+
+    For a run whose process died (kill -9, power loss): nothing else ends it in Prefect,
+    where it stays Running, or Paused when it was waiting for a decision."""
+    state = await read_state(flow_run_id)
+    if state is None or state.is_final():
+        return False
+    try:
+        async with get_client() as client:
+            await client.set_flow_run_state(
+                uuid.UUID(flow_run_id), Crashed(message=message), force=True
+            )
+    except httpx.HTTPError as exc:
+        raise IntegrationError(
+            f"cannot mark flow run {flow_run_id} crashed: {type(exc).__name__}: {exc}",
+            details={"flow_run_id": flow_run_id},
+        ) from exc
+    return True
+
+
+async def crash_orphaned_runs(orphans: Sequence[Orphan]) -> int:
+    """Mark Crashed the flow runs of the orphans reconcile found because their process
+    died (Prefect was not asked, and still shows them Running or Paused); how many."""
+    marked = 0
+    for orphan in orphans:
+        if orphan.flow_run_id and orphan.prefect_state is None:
+            message = f"its process died; AADAP closed task {orphan.task_id} ({orphan.reason})"
+            marked += await crash_if_live(orphan.flow_run_id, message)
+    return marked
+
+
 def scheduled_run_name(flow: str) -> Callable[[], str]:
     """A periodic flow's run names: the flow and the time the run was due (UTC), so a
     schedule's runs read in order in the runs list instead of as random words."""
@@ -66,4 +104,11 @@ def scheduled_run_name(flow: str) -> Callable[[], str]:
     return name
 
 
-__all__ = ["flow_run_ended", "flow_run_state", "read_state", "scheduled_run_name"]
+__all__ = [
+    "crash_if_live",
+    "crash_orphaned_runs",
+    "flow_run_ended",
+    "flow_run_state",
+    "read_state",
+    "scheduled_run_name",
+]

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from aadap.core.config import Settings
 from aadap.db.session import Database
 from aadap.orchestration import bound_runtime
-from aadap.orchestration.flowruns import flow_run_ended, flow_run_state
+from aadap.orchestration.flowruns import crash_orphaned_runs, flow_run_ended, flow_run_state
 from aadap.services import approvals, budget_watch, maintenance, outcome, reports
 from aadap.services.budget_watch import Alert, PeriodSpend
 from aadap.services.maintenance import ExpiredApproval
@@ -330,6 +330,7 @@ async def reconcile(
     checked_at = reports.resolve_now(now)
     expired = await maintenance.expire_approvals(db, now=checked_at)
     orphans = await outcome.reconcile(db, flow_run_ended)
+    await crash_orphaned_runs(orphans)
     closed = await approvals.close_for_finished_tasks(db, by=maintenance.ACTOR)
     retention = settings.retention_days
     deleted = await maintenance.purge_logs(db, retention_days=retention, now=checked_at)

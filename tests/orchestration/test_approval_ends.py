@@ -102,12 +102,11 @@ async def _state(db: Database, request_id: object) -> tuple[str, str, str | None
     return task.current_state, request.status, request.decided_by, request.reason
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])
-async def test_a_killed_run_waiting_for_approval_ends_its_request(
-    prefect_api: None, db: Database, tmp_path: Path
-) -> None:
+async def _killed_while_waiting(
+    db: Database, tmp_path: Path
+) -> tuple[dict[str, str], models.ApprovalRequest]:
+    """An ``aadap run`` killed (-9) while it waits for approval: its environment and the
+    request it left PENDING."""
     _seed(tmp_path)
     env = cli_env(
         tmp_path,
@@ -125,6 +124,26 @@ async def test_a_killed_run_waiting_for_approval_ends_its_request(
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+    return env, request
+
+
+async def _assert_flow_run_crashed(db: Database, request: models.ApprovalRequest) -> None:
+    async with db.sessions() as session:
+        task = await session.get(models.Task, request.task_id)
+    assert task is not None and task.flow_run_id is not None
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(task.flow_run_id))
+    assert run.state is not None and run.state.is_crashed(), run.state
+    assert f"AADAP closed task {task.id}" in (run.state.message or "")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_killed_run_waiting_for_approval_ends_its_request(
+    prefect_api: None, db: Database, tmp_path: Path
+) -> None:
+    env, request = await _killed_while_waiting(db, tmp_path)
     short = str(request.id)[:8]
     before = await _state(db, request.id)
     assert before[:2] == ("IN_REVIEW", "PENDING")
@@ -144,6 +163,8 @@ async def test_a_killed_run_waiting_for_approval_ends_its_request(
     state, status, decided_by, reason = await _state(db, request.id)
     assert (state, status, decided_by) == ("FAILED", "CANCELLED", "reconcile")
     assert reason is not None and "its run ended FAILED" in reason and "is gone" in reason
+    # and Prefect no longer shows the killed run Paused, waiting for a decision forever
+    await _assert_flow_run_crashed(db, request)
 
     # a decision on the closed request: refused with its status, nothing changes
     reject = await _cli(env, tmp_path, "approvals", "reject", short, "--comment", "too late")
@@ -155,6 +176,22 @@ async def test_a_killed_run_waiting_for_approval_ends_its_request(
     listed = await _cli(env, tmp_path, "approvals", "list", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_the_next_aadap_run_ends_a_killed_runs_flow_run_in_prefect(
+    prefect_api: None, db: Database, tmp_path: Path
+) -> None:
+    """``aadap run`` closes what a killed run left before it starts, and once Prefect's API
+    is up, it ends that run's flow run there too: it showed Paused for good."""
+    env, request = await _killed_while_waiting(db, tmp_path)
+    following = await _cli(env, tmp_path, "run", "run: SELECT count(*) AS n FROM orders_raw")
+    assert following.returncode == 0, following.stderr
+    assert f"reconciled orphaned task {request.task_id}" in following.stderr
+    assert (await _state(db, request.id))[0] == "FAILED"
+    await _assert_flow_run_crashed(db, request)
 
 
 async def test_a_run_cancelled_in_prefect_while_it_waits_stops_and_ends_its_request(
