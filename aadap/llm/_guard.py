@@ -14,12 +14,12 @@ The error is an existing taxonomy class on purpose: the taxonomy table in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 from aadap.core.config import LLMSettings
 from aadap.core.exceptions import InvalidConfigurationError
+from aadap.core.scoping import scoped
 
 _allowed: ContextVar[bool] = ContextVar("aadap_allow_real_llm", default=False)
 
@@ -32,14 +32,9 @@ def running_under_pytest() -> bool:
     return "PYTEST_CURRENT_TEST" in os.environ
 
 
-@contextmanager
-def allow_real_llm() -> Iterator[None]:
+def allow_real_llm() -> AbstractContextManager[None]:
     """Let real providers run inside this block (and tasks started from it)."""
-    token = _allowed.set(True)
-    try:
-        yield
-    finally:
-        _allowed.reset(token)
+    return scoped(_allowed, True)
 
 
 def ensure_real_llm_allowed(settings: LLMSettings, *, provider: str) -> None:

@@ -43,7 +43,6 @@ from aadap.core.exceptions import (
 from aadap.db.models import ApprovalRequest, Task
 from aadap.orchestration import decision
 from aadap.orchestration.decision import DecisionFields
-from aadap.orchestration.flowruns import flow_run_state as flow_run_state  # tests ask it here
 from aadap.orchestration.flowruns import read_state
 from aadap.platforms.protocol import TableInfo
 from aadap.services import approval_gate

@@ -9,12 +9,13 @@ database. Tests and embedders inject their own runtime or LLM client with
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from contextvars import ContextVar
 
 from aadap.agents.client import build_client
 from aadap.core.config import Settings, load_settings
+from aadap.core.scoping import scoped
 from aadap.db import migrate
 from aadap.db.session import Database
 from aadap.llm.messages import LLMClient
@@ -26,23 +27,13 @@ _llm_override: ContextVar[LLMClient | None] = ContextVar("aadap_llm_override", d
 _task_of_flow_run: dict[str, uuid.UUID] = {}
 
 
-@contextmanager
-def use_runtime(rt: Runtime) -> Iterator[Runtime]:
-    token = _runtime.set(rt)
-    try:
-        yield rt
-    finally:
-        _runtime.reset(token)
+def use_runtime(rt: Runtime) -> AbstractContextManager[None]:
+    return scoped(_runtime, rt)
 
 
-@contextmanager
-def use_llm(client: LLMClient) -> Iterator[LLMClient]:
+def use_llm(client: LLMClient) -> AbstractContextManager[None]:
     """Run lifecycles in this context with ``client`` (e.g. a scripted test double)."""
-    token = _llm_override.set(client)
-    try:
-        yield client
-    finally:
-        _llm_override.reset(token)
+    return scoped(_llm_override, client)
 
 
 def current() -> Runtime | None:

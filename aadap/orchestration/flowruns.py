@@ -60,14 +60,14 @@ async def read_state(flow_run_id: str) -> State | None:
     return run.state
 
 
-async def crash_if_live(flow_run_id: str, message: str) -> bool:
-    """Mark a flow run Crashed unless it has ended; True if it was marked.
+async def crash_if_live(flow_run_id: str, message: str) -> None:
+    """Mark a flow run Crashed unless it has ended.
 
     For a run whose process died (kill -9, power loss): nothing else ends it in Prefect,
     where it stays Running, or Paused when it was waiting for a decision."""
     state = await read_state(flow_run_id)
     if state is None or state.is_final():
-        return False
+        return
     try:
         async with get_client() as client:
             await client.set_flow_run_state(
@@ -78,18 +78,15 @@ async def crash_if_live(flow_run_id: str, message: str) -> bool:
             f"cannot mark flow run {flow_run_id} crashed: {type(exc).__name__}: {exc}",
             details={"flow_run_id": flow_run_id},
         ) from exc
-    return True
 
 
-async def crash_orphaned_runs(orphans: Sequence[Orphan]) -> int:
+async def crash_orphaned_runs(orphans: Sequence[Orphan]) -> None:
     """Mark Crashed the flow runs of the orphans reconcile found because their process
-    died (Prefect was not asked, and still shows them Running or Paused); how many."""
-    marked = 0
+    died (Prefect was not asked, and still shows them Running or Paused)."""
     for orphan in orphans:
         if orphan.flow_run_id and orphan.prefect_state is None:
             message = f"its process died; AADAP closed task {orphan.task_id} ({orphan.reason})"
-            marked += await crash_if_live(orphan.flow_run_id, message)
-    return marked
+            await crash_if_live(orphan.flow_run_id, message)
 
 
 def scheduled_run_name(flow: str) -> Callable[[], str]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+
+from aadap.core.scoping import scoped
 
 
 @dataclass(slots=True)
@@ -57,13 +59,8 @@ def current() -> RunContext | None:
     return _current.get()
 
 
-@contextmanager
-def bind(ctx: RunContext) -> Iterator[RunContext]:
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+def bind(ctx: RunContext) -> AbstractContextManager[None]:
+    return scoped(_current, ctx)
 
 
 @contextmanager
@@ -73,5 +70,6 @@ def step(name: str, *, task_run_id: str | None, attempt: int) -> Iterator[RunCon
     if ctx is None:
         yield None
         return
-    with bind(replace(ctx, step=name, task_run_id=task_run_id, attempt=attempt)) as narrowed:
+    narrowed = replace(ctx, step=name, task_run_id=task_run_id, attempt=attempt)
+    with bind(narrowed):
         yield narrowed

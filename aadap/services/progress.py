@@ -10,11 +10,12 @@ the record; the narrator is the operator's view of it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 from aadap.core.enums import LogLevel
+from aadap.core.scoping import scoped
 from aadap.core.states import TaskState
 
 Listener = Callable[[uuid.UUID, TaskState, TaskState, str | None], None]
@@ -24,13 +25,8 @@ _listener: ContextVar[Listener | None] = ContextVar("aadap_progress", default=No
 _narrator: Narrator | None = None
 
 
-@contextmanager
-def listen(listener: Listener) -> Iterator[None]:
-    token = _listener.set(listener)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
+def listen(listener: Listener) -> AbstractContextManager[None]:
+    return scoped(_listener, listener)
 
 
 def narrate_with(narrator: Narrator | None) -> None:

@@ -20,7 +20,7 @@ from aadap.agents._prompt_inputs import read_feedback
 from aadap.core.config import SafetySettings
 from aadap.db import models
 from aadap.llm.messages import LLMRequest
-from aadap.orchestration import approval
+from aadap.orchestration import approval, flowruns
 from tests.orchestration.conftest import Harness, HarnessFactory
 
 pytestmark = pytest.mark.prefect
@@ -64,7 +64,7 @@ async def _paused_request(h: Harness, seen: int = 0) -> models.ApprovalRequest:
         tasks = await h.rows(models.Task)
         if len(pending) != 1 or not tasks or tasks[0].flow_run_id is None:
             return None
-        state = await approval.flow_run_state(tasks[0].flow_run_id)
+        state = await flowruns.flow_run_state(tasks[0].flow_run_id)
         return pending[0] if state == "Paused" else None
 
     return await _eventually(probe)
@@ -135,7 +135,7 @@ async def test_the_server_rejects_an_untyped_or_incomplete_decision_and_the_run_
     ):
         with pytest.raises(RuntimeError, match=r"(?i)validation failed"):
             await aresume_flow_run(uuid.UUID(task.flow_run_id or ""), run_input=bad)
-    assert await approval.flow_run_state(task.flow_run_id or "") == "Paused"
+    assert await flowruns.flow_run_state(task.flow_run_id or "") == "Paused"
     await approval.submit(
         task.flow_run_id or "", approval.ApprovalDecision(decision="approve", reviewer="bob")
     )
@@ -164,7 +164,7 @@ async def test_a_decision_over_the_rest_api_resumes_the_run_and_is_refused_as_th
     unchecked = DecisionFields.model_construct(decision="maybe", reviewer="bob", comment="")
     with pytest.raises(InvalidRequestError, match=r"Prefect refused to resume .*(?i:validation)"):
         await submit(flow_run_id, unchecked, api_url=api)  # the server checks the form's schema
-    assert await approval.flow_run_state(flow_run_id) == "Paused"
+    assert await flowruns.flow_run_state(flow_run_id) == "Paused"
     form = DecisionFields(decision="approve", reviewer="dave", comment="over http")
     await submit(flow_run_id, form, api_url=api)
     assert (await asyncio.wait_for(run, 60)).is_completed()
@@ -199,7 +199,7 @@ async def test_rejection_goes_back_to_development_with_the_comment_then_cancels_
             for a in await h.rows(models.ApprovalRequest)
             if a.status == "PENDING" and a.id != first.id
         ]
-        if rows and await approval.flow_run_state(task.flow_run_id or "") == "Paused":
+        if rows and await flowruns.flow_run_state(task.flow_run_id or "") == "Paused":
             return rows[0]
         return None
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from aadap.core.config import SafetySettings
 from aadap.db import models
 from aadap.db.session import Database
-from aadap.orchestration import approval
+from aadap.orchestration import flowruns
 from tests.cli import AADAP, cli_env
 from tests.orchestration.conftest import HarnessFactory
 
@@ -79,7 +79,7 @@ async def _waiting_request(
             pending
             and task is not None
             and task.flow_run_id is not None
-            and await approval.flow_run_state(task.flow_run_id) == "Paused"
+            and await flowruns.flow_run_state(task.flow_run_id) == "Paused"
         ):
             return pending[0]
         await asyncio.sleep(0.3)
