@@ -80,12 +80,13 @@ def build(**fields: Any) -> TaskLog:
 
 
 async def write(db: Database, rows: Iterable[dict[str, Any]]) -> int:
-    """Commit rows (:func:`entry`) now: multi-row INSERTs (``log_repo.insert_logs``), each
-    atomic by itself, so they run in autocommit (one round trip each, no BEGIN and COMMIT).
-    Returns how many were written."""
+    """Commit rows (:func:`entry`) now, all or none. Returns how many were written."""
     values = _stamped(rows)
     if values:
-        async with db.sessions() as session:
+        # one row commits by itself in autocommit (no BEGIN and COMMIT round trips: the
+        # lifecycle writes some twenty such rows); several share one transaction
+        opened = db.sessions() if len(values) == 1 else db.transaction()
+        async with opened as session:
             await log_repo.insert_logs(session, rows=values)
     return len(values)
 
@@ -94,7 +95,7 @@ async def add(session: AsyncSession, rows: Iterable[dict[str, Any]]) -> int:
     """Insert rows (:func:`entry`) in the caller's transaction. Returns how many."""
     values = _stamped(rows)
     if values:
-        await log_repo.insert_logs_many(session, rows=values)
+        await log_repo.insert_logs(session, rows=values)
     return len(values)
 
 

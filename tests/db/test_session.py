@@ -68,12 +68,11 @@ async def _log_rows(db: Database) -> list[str]:
 async def test_log_rows_commit_when_written_and_a_refused_row_writes_none_of_its_batch(
     db: Database,
 ) -> None:
-    """``logs.write`` commits at once (another session sees the rows), in batches that
-    each go in one INSERT: a row the database refuses fails the write and leaves none of
-    its batch behind."""
+    """``logs.write`` commits at once (another session sees the rows), all or none: a row
+    the database refuses fails the write and leaves none of the others behind."""
     rows = [
         logs.entry(level=LogLevel.INFO, event="test", message=f"m{i:04}", source="test")
-        for i in range(2500)  # three batches
+        for i in range(2500)
     ]
     assert await logs.write(db, rows) == 2500
     assert len(await _log_rows(db)) == 2500

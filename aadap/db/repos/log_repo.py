@@ -17,21 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aadap.db.models import TaskLog
 
 _LOGS: Table = TaskLog.__table__  # type: ignore[assignment]
-#: rows per INSERT: 14 columns each, well under SQLite's 32,766 bound parameters
-_BATCH = 1000
+#: one INSERT of every column, compiled once: the rows go as its parameters
+#: (an ``insert().values([...])`` is compiled anew on every call)
+_INSERT = insert(_LOGS)
 
 
 async def insert_logs(session: AsyncSession, *, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (every column given) as multi-row INSERTs of up to :data:`_BATCH`
-    rows: one round trip each, each atomic by itself (so a session outside a transaction
-    runs them in autocommit)."""
-    for start in range(0, len(rows), _BATCH):
-        await session.execute(insert(_LOGS).values(list(rows[start : start + _BATCH])))
-
-
-async def insert_logs_many(session: AsyncSession, *, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (every column given) as one executemany INSERT."""
-    await session.execute(insert(_LOGS), list(rows))
+    """Insert ``rows`` (every column given) as one executemany INSERT; outside a
+    transaction (an autocommit session) each row commits by itself."""
+    await session.execute(_INSERT, list(rows))
 
 
 async def add_log(session: AsyncSession, *, log: TaskLog) -> None:
@@ -122,7 +116,6 @@ __all__ = [
     "add_logs",
     "delete_logs_before",
     "insert_logs",
-    "insert_logs_many",
     "list_events",
     "list_logs",
 ]
