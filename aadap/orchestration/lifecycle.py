@@ -112,6 +112,9 @@ async def _tag_flow_run(flow_run: Any, task: Any) -> None:
         return
     async with get_client() as client:
         await client.update_flow_run(flow_run.id, tags=[*flow_run.tags, *wanted], name=name)
+    # the engine's copy of the run, which the flow hooks are handed: their log rows name
+    # the run as the UI does, not by the random name it was created with
+    flow_run.name = name
 
 
 async def _settle(tagging: asyncio.Future[None]) -> None:

@@ -63,6 +63,9 @@ async def test_a_run_is_named_tagged_and_its_log_tells_the_story(
             task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run.id]))
         )
     assert flow_run.name == "Load the orders · sandbox"
+    # the completion hook's row names the run as the UI does, not by its creation name
+    completed = [r for r in await h.rows(models.TaskLog, task.id) if r.event == "flow.completed"]
+    assert [r.message for r in completed] == ["flow run Load the orders · sandbox completed"]
     assert {f"task:{task.id}", "env:sandbox", "platform:local", "requester:dana"} <= set(
         flow_run.tags
     )
