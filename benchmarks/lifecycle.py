@@ -18,7 +18,8 @@ AADAP's persistence, measured in one run.
     report and the cost table, built from what the run holds in memory). Nothing is written to the application database: no
     state transition, cost row, artifact version, approval or execution record, no
     hook, no log mirror. The ratio full/baseline (medians) is the cost of AADAP's trail;
-    the target is <= 1.25. The report also gives the ratio against the baseline without
+    the target is <= 1.30 on ``--prefect postgres`` (issue 19's guard, set when the
+    speed-up layer of per-dialect statements went; <= 1.25 before). The report also gives the ratio against the baseline without
     the Prefect artifacts and the tag (``baseline, no artifacts``), the stricter
     yardstick the earlier versions of this script used, measured in the same run.
 (c) the median cost of writing one ``task_logs`` row (``aadap.services.logs.write``) and
@@ -71,7 +72,7 @@ from _servers import PG_ADMIN, postgres_database, prefect_server  # noqa: E402
 from tests.fakes.processes import drain_prefect_workers  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
-TARGET_RATIO = 1.25
+TARGET_RATIO = 1.30  # issue 19's guard (see the module docstring)
 
 
 def request_text(table: str) -> str:
