@@ -65,7 +65,7 @@ async def _log_rows(db: Database) -> list[str]:
         return list(rows.scalars())
 
 
-async def test_log_rows_commit_when_written_and_a_refused_row_writes_none_of_its_batch(
+async def test_log_rows_commit_when_written_and_a_refused_row_writes_none_of_the_others(
     db: Database,
 ) -> None:
     """``logs.write`` commits at once (another session sees the rows), all or none: a row
