@@ -349,12 +349,17 @@ def test_aadap_debug_prints_the_traceback(runner_env: dict[str, str]) -> None:
     ids=["missing", "directory"],
 )
 def test_a_missing_or_directory_data_file_is_a_data_error_without_prefects_traceback(
-    tmp_path: Path, make: str | None, request_text: str, code: str, says: list[str]
+    home_with_migrated_prefect: Path,
+    make: str | None,
+    request_text: str,
+    code: str,
+    says: list[str],
 ) -> None:
+    home = home_with_migrated_prefect
     if make == "dir":
-        (tmp_path / "folder.csv").mkdir()
+        (home / "folder.csv").mkdir()
 
-    done = aadap("run", request_text, home=tmp_path, cwd=tmp_path, timeout=240)
+    done = aadap("run", request_text, home=home, cwd=home, timeout=240)
 
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-3000:]
@@ -365,16 +370,17 @@ def test_a_missing_or_directory_data_file_is_a_data_error_without_prefects_trace
     for part in says:
         assert part in message
     # the traceback the terminal did not show is in task_logs
-    listed = aadap("tasks", "list", "--format", "json", home=tmp_path)
+    listed = aadap("tasks", "list", "--format", "json", home=home)
     [task] = json.loads(listed.stdout)
-    logs = aadap("logs", task["id"], "--search", "Traceback", "--format", "json", home=tmp_path)
+    logs = aadap("logs", task["id"], "--search", "Traceback", "--format", "json", home=home)
     assert any(code in row["message"] for row in json.loads(logs.stdout)), logs.stdout[-2000:]
 
 
 @pytest.mark.slow
-def test_verbose_keeps_prefects_traceback(tmp_path: Path) -> None:
+def test_verbose_keeps_prefects_traceback(home_with_migrated_prefect: Path) -> None:
     """The control for the test above: the traceback exists, and only --verbose shows it."""
-    done = aadap("run", "load nothere.csv into t", "--verbose", home=tmp_path, cwd=tmp_path,
+    home = home_with_migrated_prefect
+    done = aadap("run", "load nothere.csv into t", "--verbose", home=home, cwd=home,
                  timeout=240)  # fmt: skip
 
     assert done.returncode == 2
@@ -412,15 +418,16 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_a_run_waiting_for_approval_says_how_to_decide_and_kill_9_leaves_no_server(
-    tmp_path: Path,
+    home_with_migrated_prefect: Path,
 ) -> None:
     """The foreground run prints the exact approve/reject commands and its 10-minute timeout;
     a ``kill -9`` of it then takes the embedded Prefect server down too."""
+    home = home_with_migrated_prefect
     lines: list[str] = []
     with subprocess.Popen(
         [str(AADAP), "run", "run: DROP TABLE IF EXISTS foo"],
-        env=cli_env(tmp_path),
-        cwd=tmp_path,
+        env=cli_env(home),
+        cwd=home,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

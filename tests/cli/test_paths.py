@@ -58,18 +58,19 @@ def test_an_example_that_needs_earlier_tables_says_which_to_run_first(tmp_path: 
 
 @pytest.mark.slow
 def test_the_readme_request_runs_from_the_repository_root_and_the_data_root_moves_it(
-    tmp_path: Path,
+    home_with_migrated_prefect: Path,
 ) -> None:
+    home = home_with_migrated_prefect
     readme = (ROOT / "README.md").read_text()
     text = "load examples/data/orders.csv into raw_orders"
     assert f'aadap run "{text}"' in readme  # the command as the README writes it
 
-    done = aadap("run", text, home=tmp_path, cwd=ROOT, timeout=300)
+    done = aadap("run", text, home=home, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "state     COMPLETED" in done.stdout
     assert str(ROOT / "examples" / "data" / "orders.csv") in done.stdout
 
-    moved = aadap("run", "load data/customers.csv into customers", home=tmp_path,
-                  cwd=tmp_path, AADAP_DATA_ROOT=str(ROOT / "examples"), timeout=300)  # fmt: skip
+    moved = aadap("run", "load data/customers.csv into customers", home=home,
+                  cwd=home, AADAP_DATA_ROOT=str(ROOT / "examples"), timeout=300)  # fmt: skip
     assert moved.returncode == 0, moved.stderr[-3000:]
     assert str(ROOT / "examples" / "data" / "customers.csv") in moved.stdout
