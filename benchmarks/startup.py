@@ -29,7 +29,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _servers import BIN, postgres_database, prefect_server
 
+from aadap.cli._server import running
 from tests.fakes.processes import stop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,17 +183,6 @@ def drop_example_table(aadap_home: Path) -> None:
             con.close()
 
 
-def background_api(env: dict[str, str]) -> str:
-    """The API address of the background server ``aadap run`` started (``aadap server status``)."""
-    status = subprocess.run(
-        [AADAP, "server", "status"], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    found = re.search(r"http://\S+", status)
-    if found is None:
-        raise RuntimeError(f"no server address in `aadap server status`: {status!r}")
-    return found.group(0).rstrip("/") + "/api"
-
-
 def aadap_runs(n: int, tmp: Path) -> None:
     results: dict[str, list[float]] = {}
     bare_script = tmp / "bare_run.py"
@@ -207,7 +196,9 @@ def aadap_runs(n: int, tmp: Path) -> None:
             first = wall([AADAP, "run", "--example", EXAMPLE], env)
             bare_env = None
             if mode == "background":
-                bare_env = clean_env(PREFECT_API_URL=background_api(env))
+                server = running(home / "prefect")  # where `aadap run` started it
+                assert server is not None, "the first `aadap run` left no server running"
+                bare_env = clean_env(PREFECT_API_URL=server.url)
                 wall([PY, str(bare_script)], bare_env)  # warm-up: its bytecode
             for _ in range(n):  # interleaved with the floor, so load hits both alike
                 drop_example_table(home)

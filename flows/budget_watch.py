@@ -20,7 +20,7 @@ from aadap.orchestration.periodic import BudgetWatchSummary, run_budget_watch
 
 @flow(
     name="budget-watch",
-    flow_run_name=scheduled_run_name("budget-watch"),
+    flow_run_name=scheduled_run_name,
     validate_parameters=True,
     on_failure=hooks.FLOW_ON_FAILURE,
 )

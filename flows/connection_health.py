@@ -14,7 +14,7 @@ from aadap.orchestration.health import HealthReport, check_connections
 
 @flow(
     name="connection-health",
-    flow_run_name=scheduled_run_name("connection-health"),
+    flow_run_name=scheduled_run_name,
     validate_parameters=True,
 )
 async def connection_health(concurrency: int = 4) -> HealthReport:

@@ -19,7 +19,7 @@ from aadap.orchestration.periodic import CostReportSummary, run_cost_report
 
 @flow(
     name="cost-report",
-    flow_run_name=scheduled_run_name("cost-report"),
+    flow_run_name=scheduled_run_name,
     validate_parameters=True,
     on_failure=hooks.FLOW_ON_FAILURE,
 )

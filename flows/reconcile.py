@@ -19,7 +19,7 @@ from aadap.orchestration.periodic import ReconcileSummary, run_reconcile
 
 @flow(
     name="reconcile",
-    flow_run_name=scheduled_run_name("reconcile"),
+    flow_run_name=scheduled_run_name,
     validate_parameters=True,
     on_failure=hooks.FLOW_ON_FAILURE,
 )

@@ -5,7 +5,7 @@ run whose process died; and the names of periodic runs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -89,16 +89,13 @@ async def crash_orphaned_runs(orphans: Sequence[Orphan]) -> None:
             await crash_if_live(orphan.flow_run_id, message)
 
 
-def scheduled_run_name(flow: str) -> Callable[[], str]:
-    """A periodic flow's run names: the flow and the time the run was due (UTC), so a
-    schedule's runs read in order in the runs list instead of as random words."""
+def scheduled_run_name() -> str:
+    """A periodic flow run's name (its ``flow_run_name``): the flow and the time the run
+    was due (UTC), so a schedule's runs read in order in the runs list instead of as
+    random words."""
+    from prefect.runtime import flow_run
 
-    def name() -> str:
-        from prefect.runtime import flow_run
-
-        return f"{flow} · {flow_run.scheduled_start_time:%Y-%m-%d %H:%M} UTC"
-
-    return name
+    return f"{flow_run.flow_name} · {flow_run.scheduled_start_time:%Y-%m-%d %H:%M} UTC"
 
 
 __all__ = [
