@@ -28,7 +28,12 @@ Each measured operation runs in a subprocess of its own; its wall time and peak 
 ``--tree PATH`` runs the children on another checkout (``PYTHONPATH=PATH``), e.g. the code
 before the ledger moved its sums into SQL; the seed adapts to that tree's schema.
 
-Exit status 1 when a target is missed (PostgreSQL, 1 M rows: each query ≤ 0.3 s, each
+Before timing anything it checks the answers: every grouping's rows from ``aadap costs``
+(calls, tokens, exact cost, unpriced calls per group) must equal the sums this script
+computes itself in Python from the seeded rows (local days, ISO weeks and months with
+``zoneinfo``); a difference is printed as ``WRONG`` and fails the run.
+
+Exit status 1 when an answer is wrong or a target is missed (PostgreSQL, 1 M rows: each query ≤ 0.3 s, each
 ``aadap costs`` ≤ 1.5 s wall, peak memory ≤ 300 MB; SQLite 1 M rows and PostgreSQL 10 M
 rows: each query ≤ 3 s).
 """
@@ -38,12 +43,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import zoneinfo
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +291,93 @@ def _baseline(by: str, url: str) -> float:
     return elapsed
 
 
+# --- the answers, checked -------------------------------------------------------------------
+
+Sums = tuple[int, ...]  # calls, tokens in, tokens out, cost (10^-10 USD), unpriced calls
+
+
+def _expected(url: str) -> dict[str, Counter[Sums]]:
+    """Every grouping's sums, computed here from the rows themselves (not by the database and
+    not by AADAP): for each grouping, how many groups have each set of sums."""
+    tz = zoneinfo.ZoneInfo(TIMEZONE)
+    acc: dict[str, defaultdict[Any, list[int]]] = {
+        by: defaultdict(lambda: [0, 0, 0, 0, 0]) for by in GROUPINGS
+    }
+    for task, agent, provider, model, created, t_in, t_out, cost in _rows(url):
+        local = created.astimezone(tz)
+        iso = local.isocalendar()
+        keys = (task, agent, (provider, model), local.date(), iso[:2], (local.year, local.month))
+        for by, key in zip(GROUPINGS, keys, strict=True):
+            sums = acc[by][key]
+            sums[0] += 1
+            sums[1] += t_in
+            sums[2] += t_out
+            if cost is None:
+                sums[4] += 1
+            else:
+                sums[3] += cost
+    return {by: Counter(tuple(v) for v in groups.values()) for by, groups in acc.items()}
+
+
+def _rows(url: str) -> Iterator[tuple[Any, ...]]:
+    """The seeded rows, streamed, with UTC-aware timestamps and costs in 10^-10 USD."""
+    if url.startswith("sqlite"):
+        conn: Any = sqlite3.connect(url.split(":///", 1)[1])
+        cost = _cost_column({r[1] for r in conn.execute("PRAGMA table_info(cost_records)")})[0]
+    else:
+        import psycopg
+
+        conn = psycopg.connect(_plain_pg(url))
+        cost = _cost_column({
+            r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'cost_records'"
+            )
+        })[0]  # fmt: skip
+    sql = (
+        f"SELECT task_id, agent_type, provider, model, created_at, tokens_in, tokens_out, {cost} "
+        "FROM cost_records"
+    )
+    try:
+        cursor = conn.cursor("rows") if not url.startswith("sqlite") else conn.cursor()
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(50_000):
+            for *head, created, t_in, t_out, amount in batch:
+                if isinstance(created, str):  # SQLite: naive UTC text
+                    created = dt.datetime.fromisoformat(created).replace(tzinfo=dt.UTC)
+                if amount is not None and cost == "cost_usd":
+                    amount = int(Decimal(str(amount)) * 10**10)
+                yield (*head, created, t_in, t_out, amount)
+    finally:
+        conn.close()
+
+
+def _answered(stdout: str) -> Counter[Sums]:
+    """The groups ``aadap costs --by X --format json`` printed, as :func:`_expected` counts them."""
+    return Counter(
+        (g["calls"], g["tokens_in"], g["tokens_out"],
+         int(Decimal(g["cost_usd"] or 0) * 10**10), g["unpriced_calls"])
+        for g in json.loads(stdout)
+    )  # fmt: skip
+
+
+def _check(url: str, env: dict[str, str]) -> list[str]:
+    """Each grouping of ``aadap costs`` against :func:`_expected`; what differs."""
+    print("checking every grouping's sums against the rows ...", file=sys.stderr, flush=True)
+    expected = _expected(url)
+    wrong = []
+    aadap = str(Path(sys.executable).parent / "aadap")
+    for by in GROUPINGS:
+        _, _, stdout = _run([aadap, "costs", "--by", by, "--format", "json"], env)
+        answered = _answered(stdout)
+        if answered != expected[by]:
+            wrong.append(
+                f"aadap costs --by {by}: {sum(answered.values())} groups, "
+                f"{len(answered - expected[by])} of them not as computed from the rows "
+                f"({sum(expected[by].values())} groups expected)"
+            )
+    return wrong
+
+
 # --- the parent -------------------------------------------------------------------------------
 
 
@@ -415,6 +512,7 @@ def main() -> int:
                 url = f"sqlite+aiosqlite:///{home / 'ledger.db'}"
                 _migrate(url, home, args.tree)
                 seeded = _seed_sqlite(home / "ledger.db", rows)
+                wrong = _check(url, _env(url, home, args.tree))
                 load = _load()
                 results = _bench(url, home, args.repeat, args.tree)
             else:
@@ -422,10 +520,14 @@ def main() -> int:
                     url = plain.replace("postgresql://", "postgresql+psycopg://")
                     _migrate(url, home, args.tree)
                     seeded = _seed_postgres(url, rows)
+                    wrong = _check(url, _env(url, home, args.tree))
                     load = _load()
                     results = _bench(url, home, args.repeat, args.tree)
         _print(f"{backend}, {rows:,} rows", seeded, results, load)
         big = backend == "sqlite" or rows > 1_000_000
+        if not wrong:
+            print(f"\nEvery grouping's sums equal those computed here from the {rows:,} rows.")
+        missed += [f"{backend} {rows:,}: WRONG {w}" for w in wrong]
         missed += [
             f"{backend} {rows:,}: {m}"
             for m in _missed(results, query_s=3.0 if big else 0.3, cli_s=None if big else 1.5)
