@@ -28,10 +28,11 @@ Each measured operation runs in a subprocess of its own; its wall time and peak 
 ``--tree PATH`` runs the children on another checkout (``PYTHONPATH=PATH``), e.g. the code
 before the ledger moved its sums into SQL; the seed adapts to that tree's schema.
 
-Before timing anything it checks the answers: every grouping's rows from ``aadap costs``
+After the timings it checks the answers: every grouping's rows from ``aadap costs``
 (calls, tokens, exact cost, unpriced calls per group) must equal the sums this script
 computes itself in Python from the seeded rows (local days, ISO weeks and months with
-``zoneinfo``); a difference is printed as ``WRONG`` and fails the run.
+``zoneinfo``), in a child of its own; a difference is printed as ``WRONG`` and fails the
+run.
 
 Exit status 1 when an answer is wrong or a target is missed (PostgreSQL, 1 M rows: each query ≤ 0.3 s, each
 ``aadap costs`` ≤ 1.5 s wall, peak memory ≤ 300 MB; SQLite 1 M rows and PostgreSQL 10 M
@@ -360,9 +361,17 @@ def _answered(stdout: str) -> Counter[Sums]:
     )  # fmt: skip
 
 
-def _check(url: str, env: dict[str, str]) -> list[str]:
-    """Each grouping of ``aadap costs`` against :func:`_expected`; what differs."""
+def _check(env: dict[str, str]) -> list[str]:
+    """Each grouping of ``aadap costs`` against :func:`_expected`, in a child: a child's
+    peak memory, as Linux counts it, starts from its parent's size when it is spawned, and
+    streaming the rows grows the process that reads them."""
     print("checking every grouping's sums against the rows ...", file=sys.stderr, flush=True)
+    _, _, stdout = _run([sys.executable, str(Path(__file__).resolve()), "--child", "check"], env)
+    return list(json.loads(stdout))
+
+
+def _wrong_answers(url: str, env: dict[str, str]) -> list[str]:
+    """What :func:`_check` runs: each grouping of ``aadap costs`` against :func:`_expected`."""
     expected = _expected(url)
     wrong = []
     aadap = str(Path(sys.executable).parent / "aadap")
@@ -492,6 +501,9 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout the children run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "check":
+        print(json.dumps(_wrong_answers(os.environ["AADAP_DATABASE_URL"], dict(os.environ))))
+        return 0
     if args.child:
         print(asyncio.run(_child(args.child, os.environ["AADAP_DATABASE_URL"])))
         return 0
@@ -512,17 +524,17 @@ def main() -> int:
                 url = f"sqlite+aiosqlite:///{home / 'ledger.db'}"
                 _migrate(url, home, args.tree)
                 seeded = _seed_sqlite(home / "ledger.db", rows)
-                wrong = _check(url, _env(url, home, args.tree))
                 load = _load()
                 results = _bench(url, home, args.repeat, args.tree)
+                wrong = _check(_env(url, home, args.tree))
             else:
                 with postgres_database("ledger_bench") as plain:
                     url = plain.replace("postgresql://", "postgresql+psycopg://")
                     _migrate(url, home, args.tree)
                     seeded = _seed_postgres(url, rows)
-                    wrong = _check(url, _env(url, home, args.tree))
                     load = _load()
                     results = _bench(url, home, args.repeat, args.tree)
+                    wrong = _check(_env(url, home, args.tree))
         _print(f"{backend}, {rows:,} rows", seeded, results, load)
         big = backend == "sqlite" or rows > 1_000_000
         if not wrong:
