@@ -218,6 +218,10 @@ def show_logs(
         )
 
 
+_HEADERS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "cost_usd": "cost $",
+            "unpriced_calls": "unpriced"}  # fmt: skip
+
+
 @commands.command("costs")
 def show_costs(
     by: Annotated[str, typer.Option(help="task, agent, model, day, week or month")] = "agent",
@@ -238,33 +242,38 @@ def show_costs(
             db, by=grouping, since=start, tz=zoneinfo.ZoneInfo(settings.timezone)
         ),
     )
+    # a task is shown by its id and its title, as `aadap tasks list` shows it
+    titled = ["title"] if by == "task" else []
+    fields = [by, *titled, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"]
     rows: list[dict[str, Any]] = [
-        {by: r.key, "calls": r.calls, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-         "cost_usd": _plain(r.cost_usd), "unpriced_calls": r.unpriced_calls}
+        {f: v for f, v in {by: r.key, "title": r.title, "calls": r.calls, "tokens_in": r.tokens_in,
+                           "tokens_out": r.tokens_out, "cost_usd": _plain(r.cost_usd),
+                           "unpriced_calls": r.unpriced_calls}.items() if f in fields}
         for r in found
     ]  # fmt: skip
     if fmt == "json":
         print_json(rows)
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(
-            buffer,
-            fieldnames=[by, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"],
-        )
+        writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
         typer.echo(buffer.getvalue(), nl=False)
     else:
-        table = Table(by, "calls", "tokens in", "tokens out", "cost $", "unpriced")
         for r in rows:
-            table.add_row(
-                Text(str(r[by])),  # agent and model names come from outside: not markup
-                str(r["calls"]),
-                str(r["tokens_in"]),
-                str(r["tokens_out"]),
-                r["cost_usd"],
-                str(r["unpriced_calls"]),
-            )
+            if r.get("title") is not None:  # a task's id (not the rows of a deleted one)
+                r[by] = r[by][:8]  # the prefix `aadap tasks show` takes, as in `tasks list`
+        table = Table()
+        for f in fields:
+            header = _HEADERS.get(f, f)
+            cells = [header, *(str(r[f]) for r in rows)]
+            if f in ("title", by) and f != "task":  # names: folded into the room left
+                table.add_column(header, overflow="fold")
+            else:  # figures and short task ids: never wrapped nor shortened
+                table.add_column(header, no_wrap=True, min_width=max(map(len, cells)))
+        for r in rows:
+            # titles, agent and model names come from outside: Text, not markup
+            table.add_row(*(Text(str(r[f] if r[f] is not None else "")) for f in fields))
         out.print(table)
 
 

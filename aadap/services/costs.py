@@ -262,7 +262,8 @@ async def summarise(
     session: AsyncSession, *, by: Grouping, since: dt.datetime | None = None, tz: dt.tzinfo = dt.UTC
 ) -> list[dict[str, Any]]:
     """Spend grouped by task, agent, model, day, week or month (time buckets in ``tz``),
-    summed and grouped by the database (:mod:`aadap.services.aggregates`), by key."""
+    summed and grouped by the database (:mod:`aadap.services.aggregates`), by key; a task's
+    row also carries its ``title`` (None for the rows of a deleted task)."""
     if by in ("day", "week", "month"):
         groups = await aggregates.by_period(session, by, tz, start=since)
     elif by in ("task", "agent", "model"):
@@ -275,6 +276,7 @@ async def summarise(
     return [
         {
             by: group.key,
+            **({"title": group.label} if by == "task" else {}),
             "calls": group.sums.calls,
             "tokens_in": group.sums.tokens_in,
             "tokens_out": group.sums.tokens_out,

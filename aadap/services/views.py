@@ -166,6 +166,7 @@ class SpendRow:
     tokens_out: int
     cost_usd: Decimal
     unpriced_calls: int
+    title: str | None = None  # a task's, when grouped by task
 
 
 # --- tasks ---------------------------------------------------------------------------------
@@ -271,6 +272,7 @@ async def spend(
             tokens_out=row["tokens_out"],
             cost_usd=row["cost_usd"],
             unpriced_calls=row["unpriced_calls"],
+            title=row.get("title"),
         )
         for row in rows
     ]

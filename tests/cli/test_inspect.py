@@ -193,6 +193,8 @@ def _calls(trail: Trail) -> dict[str, tuple[list[str], dict[str, str]]]:
         {},
     )
     calls["costs table"] = (["costs", "--by", "model"], {})
+    calls["costs task table"] = (["costs", "--by", "task"], {})
+    calls["costs task csv"] = (["costs", "--by", "task", "--format", "csv"], {})
     calls["tasks list json"] = (["tasks", "list", "--format", "json"], {})
     calls["tasks list failed"] = (["tasks", "list", "--state", "failed", "--format", "json"], {})
     calls["tasks list text"] = (["tasks", "list"], {})
@@ -368,6 +370,39 @@ def test_costs_table_shows_every_group(trail: Trail, cli: Results) -> None:
         assert any(model in line and f" {calls} " in line for line in done.stdout.splitlines()), (
             model
         )
+
+
+def sql_titles(trail: Trail) -> dict[str, str | None]:
+    """Each task key of ``aadap costs --by task`` and its task's title (None: deleted)."""
+    return dict(
+        trail.sql(
+            f"SELECT DISTINCT {_SQL_KEY['task']}, t.title FROM cost_records "
+            "LEFT JOIN tasks t ON t.id = cost_records.task_id"
+        )
+    )
+
+
+@pytest.mark.slow
+def test_costs_by_task_name_each_task_by_id_and_title(trail: Trail, cli: Results) -> None:
+    """JSON and CSV carry the whole id and the title; the table the id's first eight
+    characters (what ``aadap tasks show`` takes) and the title, shown literally, with the
+    rows of a deleted task under ``(deleted task)`` and no title."""
+    titles = sql_titles(trail)
+    assert titles["(deleted task)"] is None and BRACKETS in titles.values()
+    as_json = json.loads(cli["costs task json"].stdout)
+    assert {r["task"]: r["title"] for r in as_json} == titles
+    as_csv = list(csv.DictReader(io.StringIO(cli["costs task csv"].stdout)))
+    assert {r["task"]: r["title"] or None for r in as_csv} == titles
+    assert list(as_csv[0])[:3] == ["task", "title", "calls"]
+
+    table = cli["costs task table"]
+    assert table.returncode == 0, table.stderr
+    cells = [[c.strip() for c in line.split("│")[1:4]] for line in table.stdout.splitlines()]
+    sums = sql_costs(trail, "task")
+    assert sorted(c for c in cells if len(c) == 3) == sorted(
+        [task if title is None else task[:8], title or "", str(sums[task][0])]
+        for task, title in titles.items()
+    ), table.stdout
 
 
 # --- tasks ---------------------------------------------------------------------------
