@@ -277,11 +277,15 @@ def show_costs(
         out.print(table)
 
 
-@commands.command("reconcile")
+@commands.command(
+    "reconcile",
+    help="Close what nobody else will: lifecycles whose process died or whose flow run ended "
+    "(asking the Prefect API, as the scheduled reconcile flow does), expired approvals and "
+    "the requests of finished tasks, and logs past AADAP_RETENTION_DAYS.",
+    short_help="Close what nobody else will: dead lifecycles, expired approvals, old logs.",
+)
 def reconcile() -> None:
-    """Close what nobody will close: lifecycles whose process died or whose flow run
-    ended (asking the Prefect API, as the scheduled ``reconcile`` flow does), expired
-    approvals and the requests of finished tasks, and logs past AADAP_RETENTION_DAYS."""
+    """Close what nobody else will (the command's help says what)."""
     from aadap.cli._prefect_env import prepare
 
     settings = settings_or_exit()
