@@ -69,6 +69,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_HEADERS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "cost_usd": "cost $",
+            "unpriced_calls": "unpriced", "created_at": "created"}  # fmt: skip
+
+
+def _table(fields: list[str], rows: list[dict[str, Any]], *, names: set[str]) -> Table:
+    """``rows`` as a table of ``fields``. The columns in ``names`` (titles, agents, models)
+    fold into the room the others leave; the others (ids, states, figures, times) are
+    never wrapped nor cut. Every cell is plain text, never read as console markup: titles
+    and names come from users and providers."""
+    table = Table()
+    for f in fields:
+        header = _HEADERS.get(f, f)
+        if f in names:
+            table.add_column(header, overflow="fold")
+        else:
+            width = max([len(header), *(len(_cell(r[f])) for r in rows)])
+            table.add_column(header, no_wrap=True, min_width=width)
+    for r in rows:
+        table.add_row(*(Text(_cell(r[f])) for f in fields))
+    return table
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
 #: the top-level commands of this module (``aadap logs``, ``costs``, ``reconcile``)
 commands = typer.Typer()
@@ -95,17 +121,14 @@ def list_tasks(
     if fmt == "json":
         print_json(rows)
         return
-    table = Table("id", "state", "title", "tokens", "cost $", "created")
-    for r in rows:
-        table.add_row(
-            r["id"][:8],
-            r["state"],
-            Text(r["title"][:60]),  # user text: never read as console markup
-            str(r["tokens"]),
-            r["cost_usd"],
-            r["created_at"][:19],
-        )
-    out.print(table)
+    shown = [
+        {**r, "id": r["id"][:8], "title": r["title"][:60],
+         "created_at": r["created_at"][:16].replace("T", " ")}
+        for r in rows
+    ]  # fmt: skip
+    out.print(
+        _table(["id", "state", "title", "tokens", "cost_usd", "created_at"], shown, names={"title"})
+    )
 
 
 @tasks_app.command("show")
@@ -218,10 +241,6 @@ def show_logs(
         )
 
 
-_HEADERS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "cost_usd": "cost $",
-            "unpriced_calls": "unpriced"}  # fmt: skip
-
-
 @commands.command("costs")
 def show_costs(
     by: Annotated[str, typer.Option(help="task, agent, model, day, week or month")] = "agent",
@@ -263,18 +282,7 @@ def show_costs(
         for r in rows:
             if r.get("title") is not None:  # a task's id (not the rows of a deleted one)
                 r[by] = r[by][:8]  # the prefix `aadap tasks show` takes, as in `tasks list`
-        table = Table()
-        for f in fields:
-            header = _HEADERS.get(f, f)
-            cells = [header, *(str(r[f]) for r in rows)]
-            if f in ("title", by) and f != "task":  # names: folded into the room left
-                table.add_column(header, overflow="fold")
-            else:  # figures and short task ids: never wrapped nor shortened
-                table.add_column(header, no_wrap=True, min_width=max(map(len, cells)))
-        for r in rows:
-            # titles, agent and model names come from outside: Text, not markup
-            table.add_row(*(Text(str(r[f] if r[f] is not None else "")) for f in fields))
-        out.print(table)
+        out.print(_table(fields, rows, names={"title", by} - {"task"}))
 
 
 @commands.command(

@@ -23,6 +23,23 @@ def test_an_empty_ledger_prints_no_groups(tmp_path: Path) -> None:
         assert json.loads(done.stdout) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "headers"),
+    [
+        (["costs", "--by", "task"], ["task", "title", "calls", "cost $"]),
+        (["tasks", "list"], ["id", "state", "title", "created"]),
+    ],
+)
+def test_an_empty_table_prints_its_headers(
+    tmp_path: Path, command: list[str], headers: list[str]
+) -> None:
+    done = aadap(*command, home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [header] = [line for line in done.stdout.splitlines() if line.startswith("┃")]
+    cells = [c.strip() for c in header.strip("┃").split("┃")]
+    assert [c for c in cells if c in headers] == headers
+
+
 @pytest.mark.parametrize("since", ["9999-12-31", "0001-01-01"])
 def test_since_far_in_the_past_or_future_is_not_a_crash(tmp_path: Path, since: str) -> None:
     done = aadap("costs", "--since", since, "--format", "json", home=tmp_path)
