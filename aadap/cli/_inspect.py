@@ -95,6 +95,11 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut shown by an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
 #: the top-level commands of this module (``aadap logs``, ``costs``, ``reconcile``)
 commands = typer.Typer()
@@ -122,7 +127,7 @@ def list_tasks(
         print_json(rows)
         return
     shown = [
-        {**r, "id": r["id"][:8], "title": r["title"][:60],
+        {**r, "id": r["id"][:8], "title": _clip(r["title"], 60),
          "created_at": r["created_at"][:16].replace("T", " ")}
         for r in rows
     ]  # fmt: skip
@@ -186,7 +191,7 @@ def _print_task(data: dict[str, Any]) -> None:
         out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
     out.print("\ntransitions:", highlight=False)
     for t in data["transitions"]:
-        reason = f"  ({t['reason'][:80]})" if t["reason"] else ""
+        reason = f"  ({_clip(t['reason'], 80)})" if t["reason"] else ""
         out.print(
             f"  {t['seq']:3} {t['from']:>20} → {t['to']:<20} by {t['by']}{reason}",
             highlight=False,

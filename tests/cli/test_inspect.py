@@ -465,7 +465,16 @@ def test_tasks_show_equals_postgresql(trail: Trail, cli: Results) -> None:
     ]
     text = cli["tasks show text"]
     assert text.returncode == 0
-    assert len([line for line in text.stdout.splitlines() if " → " in line]) == len(transitions)
+    lines = [line for line in text.stdout.splitlines() if " → " in line]
+    assert len(lines) == len(transitions)
+    # each line ends with its reason; a long one is cut to 80 characters, and says so
+    assert any(len(t["reason"] or "") > 80 for t in shown["transitions"])
+    for line, t in zip(lines, shown["transitions"], strict=True):
+        reason = t["reason"]
+        if not reason:
+            assert line.rstrip().endswith(f"by {t['by']}"), line
+        else:
+            assert line.endswith(f"({reason if len(reason) <= 80 else reason[:79] + '…'})"), line
 
 
 @pytest.mark.slow
