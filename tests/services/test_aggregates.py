@@ -15,7 +15,7 @@ import json
 import uuid
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,13 +28,13 @@ from sqlalchemy import delete, text
 
 from aadap.core.config import BudgetSettings, Settings
 from aadap.core.exceptions import CostBudgetExceededError, InvalidRequestError
-from aadap.db import models
+from aadap.db import migrate, models
 from aadap.db.repos import cost_repo
 from aadap.db.session import Database
 from aadap.services import aggregates, budget_watch, costs, reports
 from aadap.services.periods import covering, period_bounds
 from tests import builders
-from tests.conftest import settings_for
+from tests.conftest import settings_for, throwaway_postgres_database
 
 UTC = dt.UTC
 #: whole-hour zones with and without daylight saving, and zones whose offset is not whole
@@ -364,23 +364,42 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterable[dict[str, Any]]:
         yield from _plan_nodes(child)
 
 
-async def _explained(db: Database, now: dt.datetime, statement: Any) -> list[dict[str, Any]]:
-    """The scans of ``statement``'s plan (EXPLAIN ANALYZE) over 500,000 rows, one a minute
-    before ``now``, 10 % unpriced, vacuumed and analysed as autovacuum leaves them."""
+#: the end of :func:`year_of_rows`'s rows
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+async def year_of_rows(session_home: Path) -> AsyncIterator[Database]:
+    """A PostgreSQL database of its own holding 500,000 cost rows, one a minute before
+    :data:`NOW`, 10 % unpriced, vacuumed and analysed as autovacuum leaves them; seeded once
+    for the plans below (each seeding took 7 s)."""
+    with throwaway_postgres_database() as url:
+        database = Database(settings_for(url, session_home / "aadap"))
+        try:
+            await migrate.upgrade(database.engine)
+            async with database.engine.connect() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO cost_records (id, agent_type, kind, provider, model, "
+                        "tokens_in, tokens_out, cost_usd_e10, attempt, call_id, status, details, "
+                        "created_at) SELECT gen_random_uuid(), 'developer', 'llm', 'openai', "
+                        "'gpt-4o', 1, 1, CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 1, 'c' || g, "
+                        "'succeeded', '{}', :now - make_interval(mins => g) "
+                        "FROM generate_series(1, 500000) AS g"
+                    ),
+                    {"now": NOW},
+                )
+                await conn.commit()
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE cost_records")
+            yield database
+        finally:
+            await database.dispose()
+
+
+async def _explained(db: Database, statement: Any) -> list[dict[str, Any]]:
+    """The scans of ``statement``'s plan (EXPLAIN ANALYZE)."""
     async with db.engine.connect() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO cost_records (id, agent_type, kind, provider, model, tokens_in, "
-                "tokens_out, cost_usd_e10, attempt, call_id, status, details, created_at) "
-                "SELECT gen_random_uuid(), 'developer', 'llm', 'openai', 'gpt-4o', 1, 1, "
-                "CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 1, 'c' || g, 'succeeded', '{}', "
-                ":now - make_interval(mins => g) FROM generate_series(1, 500000) AS g"
-            ),
-            {"now": now},
-        )
-        await conn.commit()
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.exec_driver_sql("VACUUM ANALYZE cost_records")
         compiled = statement.compile(dialect=conn.dialect)
         plan = (
             await conn.exec_driver_sql(
@@ -392,13 +411,11 @@ async def _explained(db: Database, now: dt.datetime, statement: Any) -> list[dic
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])
-async def test_the_budget_check_reads_only_the_period_index(db: Database) -> None:
+async def test_the_budget_check_reads_only_the_period_index(year_of_rows: Database) -> None:
     """With a year of rows, the day-and-month query is an index-only scan of
     ``ix_cost_records_created_at_sums`` and nothing else (EXPLAIN ANALYZE)."""
-    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-    bounds = [period_bounds("day", now, UTC), period_bounds("month", now, UTC)]
-    scans = await _explained(db, now, cost_repo.in_periods_statement(bounds))
+    bounds = [period_bounds("day", NOW, UTC), period_bounds("month", NOW, UTC)]
+    scans = await _explained(year_of_rows, cost_repo.in_periods_statement(bounds))
     assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
         ("Index Only Scan", "ix_cost_records_created_at_sums")
     ]
@@ -406,15 +423,13 @@ async def test_the_budget_check_reads_only_the_period_index(db: Database) -> Non
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])
-async def test_spend_by_local_day_reads_one_index_range_per_day(db: Database) -> None:
+async def test_spend_by_local_day_reads_one_index_range_per_day(year_of_rows: Database) -> None:
     """Spend by local day over a year of rows: one index-only range scan of
     ``ix_cost_records_created_at_sums`` per day (no heap, no scan of the table), every
     row read once."""
-    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-    start = now - dt.timedelta(minutes=500_000)
-    days = covering("day", start, now, zoneinfo.ZoneInfo("Europe/Paris"), limit=1000)
-    scans = await _explained(db, now, cost_repo.by_period_statement(days, start, now))
+    start = NOW - dt.timedelta(minutes=500_000)
+    days = covering("day", start, NOW, zoneinfo.ZoneInfo("Europe/Paris"), limit=1000)
+    scans = await _explained(year_of_rows, cost_repo.by_period_statement(days, start, NOW))
     index_scans = [n for n in scans if n["Node Type"] != "Values Scan"]
     assert [(n["Node Type"], n.get("Index Name")) for n in index_scans] == [
         ("Index Only Scan", "ix_cost_records_created_at_sums")
@@ -425,16 +440,14 @@ async def test_spend_by_local_day_reads_one_index_range_per_day(db: Database) ->
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgres"])
 async def test_the_reports_agent_and_model_read_is_one_range_of_the_groups_index(
-    db: Database,
+    year_of_rows: Database,
 ) -> None:
     """The cost report's spend per agent and model over its window (three months of a
     year of rows) reads ``ix_cost_records_created_at_groups`` alone: index only, no heap,
     only the window's rows (the whole table was scanned before that index)."""
-    now = dt.datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-    start = now - dt.timedelta(minutes=130_000)
-    scans = await _explained(db, now, cost_repo.agent_model_statement(start, now))
+    start = NOW - dt.timedelta(minutes=130_000)
+    scans = await _explained(year_of_rows, cost_repo.agent_model_statement(start, NOW))
     assert {(n["Node Type"], n.get("Index Name")) for n in scans} == {
         ("Index Only Scan", "ix_cost_records_created_at_groups")
     }
