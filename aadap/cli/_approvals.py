@@ -7,17 +7,18 @@ import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from aadap.cli._common import (
     Format,
     bad_input,
     check_format,
+    clip,
     open_database,
     out,
     print_json,
     run_async,
     settings_or_exit,
+    table,
     with_database,
 )
 from aadap.cli._prefect_env import prepare
@@ -64,18 +65,13 @@ def list_pending(
     if fmt == "json":
         print_json(rows)
         return
-    table = Table("id", "task", "operation", "risk", "env", "expires", "title")
-    for r in rows:
-        table.add_row(
-            r["id"][:8],
-            r["task_id"][:8],
-            r["operation_class"],
-            r["risk"],
-            r["environment"],
-            (r["expires_at"] or "")[:16],
-            r["title"][:50],
-        )
-    out.print(table)
+    shown = [
+        {**r, "id": r["id"][:8], "task_id": r["task_id"][:8], "title": clip(r["title"], 50),
+         "expires_at": (r["expires_at"] or "")[:16].replace("T", " ")}
+        for r in rows
+    ]  # fmt: skip
+    fields = ["id", "task_id", "operation_class", "risk", "environment", "expires_at", "title"]
+    out.print(table(fields, shown, names={"title"}))
 
 
 @approvals_app.command("show")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from aadap.cli._errors import EXIT_BAD_INPUT as EXIT_BAD_INPUT
 from aadap.cli._errors import EXIT_FAILURE as EXIT_FAILURE
@@ -171,6 +173,43 @@ def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) 
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, sort_keys=True))
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+#: column headers that are not the field's own name
+_HEADERS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "cost_usd": "cost $",
+            "unpriced_calls": "unpriced", "created_at": "created", "expires_at": "expires",
+            "operation_class": "operation", "environment": "env", "task_id": "task",
+            "last_tested": "last tested"}  # fmt: skip
+
+
+def table(fields: list[str], rows: list[dict[str, Any]], *, names: set[str]) -> Table:
+    """``rows`` as a table of ``fields``. The columns in ``names`` (titles, agents, models)
+    fold into the room the others leave; the others (ids, states, figures, times) are
+    never wrapped nor cut. Every cell is plain text, never read as console markup: titles
+    and names come from users and providers."""
+    shown = Table()
+    for f in fields:
+        header = _HEADERS.get(f, f)
+        if f in names:
+            shown.add_column(header, overflow="fold")
+        else:
+            width = max([len(header), *(len(_cell(r[f])) for r in rows)])
+            shown.add_column(header, no_wrap=True, min_width=width)
+    for r in rows:
+        shown.add_row(*(Text(_cell(r[f])) for f in fields))
+    return shown
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut shown by an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- requests -----------------------------------------------------------------------------

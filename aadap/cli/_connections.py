@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import SecretStr
-from rich.table import Table
 
 from aadap.cli._common import (
     EXIT_FAILURE,
@@ -25,6 +24,7 @@ from aadap.cli._common import (
     out,
     print_json,
     settings_or_exit,
+    table,
     with_database,
 )
 from aadap.core.enums import PlatformKind
@@ -215,15 +215,16 @@ def list_(fmt: Format = "text") -> None:
     if fmt == "json":
         print_json([r.model_dump(mode="json") for r in rows])
         return
-    table = Table("name", "platform", "default", "active", "status", "latency", "secret",
-                  "last tested")  # fmt: skip
-    for r in rows:
-        table.add_row(
-            r.name, r.platform, "*" if r.is_default else "", "yes" if r.is_active else "no",
-            r.status, "" if r.last_latency_ms is None else f"{r.last_latency_ms} ms",
-            r.secret_display, "" if r.last_tested_at is None else r.last_tested_at.isoformat()[:19],
-        )  # fmt: skip
-    out.print(table)
+    shown = [
+        {"name": r.name, "platform": r.platform, "default": "*" if r.is_default else "",
+         "active": "yes" if r.is_active else "no", "status": r.status,
+         "latency": "" if r.last_latency_ms is None else f"{r.last_latency_ms} ms",
+         "secret": r.secret_display,  # its last four characters may be anything, [/x] too
+         "last_tested": "" if r.last_tested_at is None else r.last_tested_at.isoformat()[:19]}
+        for r in rows
+    ]  # fmt: skip
+    fields = ["name", "platform", "default", "active", "status", "latency", "secret", "last_tested"]
+    out.print(table(fields, shown, names={"name"}))
 
 
 @connections_app.command("show")

@@ -12,18 +12,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from aadap.cli._common import (
     Format,
     bad_input,
     check_choice,
     check_format,
+    clip,
     enum_option,
     out,
     print_json,
     settings_or_exit,
+    table,
     with_database,
 )
 from aadap.core.enums import LogLevel
@@ -69,37 +69,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_HEADERS = {"tokens_in": "tokens in", "tokens_out": "tokens out", "cost_usd": "cost $",
-            "unpriced_calls": "unpriced", "created_at": "created"}  # fmt: skip
-
-
-def _table(fields: list[str], rows: list[dict[str, Any]], *, names: set[str]) -> Table:
-    """``rows`` as a table of ``fields``. The columns in ``names`` (titles, agents, models)
-    fold into the room the others leave; the others (ids, states, figures, times) are
-    never wrapped nor cut. Every cell is plain text, never read as console markup: titles
-    and names come from users and providers."""
-    table = Table()
-    for f in fields:
-        header = _HEADERS.get(f, f)
-        if f in names:
-            table.add_column(header, overflow="fold")
-        else:
-            width = max([len(header), *(len(_cell(r[f])) for r in rows)])
-            table.add_column(header, no_wrap=True, min_width=width)
-    for r in rows:
-        table.add_row(*(Text(_cell(r[f])) for f in fields))
-    return table
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, the cut shown by an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 tasks_app = typer.Typer(help="List and inspect tasks.", no_args_is_help=True)
 #: the top-level commands of this module (``aadap logs``, ``costs``, ``reconcile``)
 commands = typer.Typer()
@@ -127,12 +96,12 @@ def list_tasks(
         print_json(rows)
         return
     shown = [
-        {**r, "id": r["id"][:8], "title": _clip(r["title"], 60),
+        {**r, "id": r["id"][:8], "title": clip(r["title"], 60),
          "created_at": r["created_at"][:16].replace("T", " ")}
         for r in rows
     ]  # fmt: skip
     out.print(
-        _table(["id", "state", "title", "tokens", "cost_usd", "created_at"], shown, names={"title"})
+        table(["id", "state", "title", "tokens", "cost_usd", "created_at"], shown, names={"title"})
     )
 
 
@@ -191,7 +160,7 @@ def _print_task(data: dict[str, Any]) -> None:
         out.print(f"{key:16} {data[key]}", highlight=False, markup=False)
     out.print("\ntransitions:", highlight=False)
     for t in data["transitions"]:
-        reason = f"  ({_clip(t['reason'], 80)})" if t["reason"] else ""
+        reason = f"  ({clip(t['reason'], 80)})" if t["reason"] else ""
         out.print(
             f"  {t['seq']:3} {t['from']:>20} → {t['to']:<20} by {t['by']}{reason}",
             highlight=False,
@@ -287,7 +256,7 @@ def show_costs(
         for r in rows:
             if r.get("title") is not None:  # a task's id (not the rows of a deleted one)
                 r[by] = r[by][:8]  # the prefix `aadap tasks show` takes, as in `tasks list`
-        out.print(_table(fields, rows, names={"title", by} - {"task"}))
+        out.print(table(fields, rows, names={"title", by} - {"task"}))
 
 
 @commands.command(

@@ -116,6 +116,18 @@ async def test_add_prompts_hidden_and_never_prints_the_secret(
     assert token not in await stored(db)
 
 
+async def test_a_secret_ending_in_brackets_is_listed_literally(
+    cli: Cli, databricks_server: FakeDatabricks
+) -> None:
+    """The list shows a secret's last four characters: ``[/x]`` there once made the table
+    raise a markup error."""
+    added = await cli("add", *dbx_args(databricks_server), input="dapi-token-[/x]\n")
+    assert added.exit_code == 0, added.output
+    listed = await cli("list")
+    assert listed.exit_code == 0, listed.output
+    assert "****[/x]" in listed.output
+
+
 async def test_a_failing_test_exits_1_and_names_the_error(
     cli: Cli, db: Database, databricks_server: FakeDatabricks
 ) -> None:

@@ -74,6 +74,7 @@ async def _add_rows(url: str, home: Path, completed: str, stopped: str) -> str:
             odd = builders.task(title=BRACKETS, request=BRACKETS)
             session.add(odd)
             await session.flush()
+            session.add(builders.approval(odd.id))  # waiting for a decision
             ids = [uuid.UUID(completed), uuid.UUID(stopped), odd.id, None]
             priced = [
                 ("parser", "openai", "gpt-4o-mini", "0.1", _utc(2025, 12, 29, 0, 30)),
@@ -198,6 +199,7 @@ def _calls(trail: Trail) -> dict[str, tuple[list[str], dict[str, str]]]:
     calls["tasks list json"] = (["tasks", "list", "--format", "json"], {})
     calls["tasks list failed"] = (["tasks", "list", "--state", "failed", "--format", "json"], {})
     calls["tasks list text"] = (["tasks", "list"], {})
+    calls["approvals list text"] = (["approvals", "list"], {})
     calls["tasks show json"] = (["tasks", "show", trail.stopped[:8], "--format", "json"], {})
     calls["tasks show text"] = (["tasks", "show", trail.stopped], {})
     calls["unknown logs"] = (["logs", "ffffffff"], {})
@@ -432,6 +434,16 @@ def test_tasks_list_text_shows_titles_literally(cli: Results) -> None:
 
     assert done.returncode == 0, done.stderr
     assert BRACKETS in done.stdout
+
+
+@pytest.mark.slow
+def test_approvals_list_text_shows_titles_literally(trail: Trail, cli: Results) -> None:
+    """A title is the user's text: ``[/x]`` in it once made the table raise a markup error."""
+    done = cli["approvals list text"]
+
+    assert done.returncode == 0, done.stderr
+    assert BRACKETS in done.stdout
+    assert trail.bracketed[:8] in done.stdout
 
 
 @pytest.mark.slow
