@@ -138,14 +138,7 @@ def _seed_postgres(url: str, rows: int) -> float:
             "'SANDBOX', 'local', 'COMPLETED', 0, 50000, 0, 0, 'bench-' || g, '{}', now(), now() "
             f"FROM generate_series(1, {TASKS}) AS g"
         )
-        columns = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'cost_records'"
-            )
-        }
-        cost, value = _cost_column(columns, "g::bigint")
+        cost, value = _cost_column(_columns(conn), "g::bigint")
         conn.execute(
             _PG_SEED.format(
                 cost=cost,
@@ -174,8 +167,7 @@ def _seed_sqlite(path: Path, rows: int) -> float:
             "strftime('%Y-%m-%d %H:%M:%S', 'now') || '.000000', "
             "strftime('%Y-%m-%d %H:%M:%S', 'now') || '.000000' FROM g"
         )
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(cost_records)")}
-        cost, value = _cost_column(columns, "n")
+        cost, value = _cost_column(_columns(conn), "n")
         if cost == "cost_usd":  # SQLite keeps that tree's amounts as decimal text
             value = f"printf('%.10f', {value})"
         conn.execute(
@@ -196,6 +188,25 @@ def _seed_sqlite(path: Path, rows: int) -> float:
 
 def _plain_pg(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _connect(url: str) -> Any:
+    """A plain driver's connection (sqlite3 or psycopg) to the database at ``url``."""
+    if url.startswith("sqlite"):
+        return sqlite3.connect(url.split(":///", 1)[1])
+    import psycopg
+
+    return psycopg.connect(_plain_pg(url))
+
+
+def _columns(conn: Any) -> set[str]:
+    """The columns ``cost_records`` has in the schema of the tree under test."""
+    if isinstance(conn, sqlite3.Connection):
+        return {r[1] for r in conn.execute("PRAGMA table_info(cost_records)")}
+    found = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'cost_records'"
+    )
+    return {r[0] for r in found}
 
 
 # --- what a child measures ----------------------------------------------------------------
@@ -267,29 +278,15 @@ async def _child(what: str, url: str) -> float:
 
 
 def _baseline(by: str, url: str) -> float:
-    if url.startswith("sqlite"):
-        conn: Any = sqlite3.connect(url.split(":///", 1)[1])
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(cost_records)")}
-        sql = _baseline_sql("sqlite", by, _cost_column(columns)[0])
+    conn = _connect(url)
+    try:
+        dialect = "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
+        sql = _baseline_sql(dialect, by, _cost_column(_columns(conn))[0])
         start = time.perf_counter()
         conn.execute(sql).fetchall()
-    else:
-        import psycopg
-
-        conn = psycopg.connect(_plain_pg(url))
-        columns = {
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'cost_records'"
-            )
-        }
-        sql = _baseline_sql("postgresql", by, _cost_column(columns)[0])
-        start = time.perf_counter()
-        conn.execute(sql).fetchall()
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed
+        return time.perf_counter() - start
+    finally:
+        conn.close()
 
 
 # --- the answers, checked -------------------------------------------------------------------
@@ -322,24 +319,15 @@ def _expected(url: str) -> dict[str, Counter[Sums]]:
 
 def _rows(url: str) -> Iterator[tuple[Any, ...]]:
     """The seeded rows, streamed, with UTC-aware timestamps and costs in 10^-10 USD."""
-    if url.startswith("sqlite"):
-        conn: Any = sqlite3.connect(url.split(":///", 1)[1])
-        cost = _cost_column({r[1] for r in conn.execute("PRAGMA table_info(cost_records)")})[0]
-    else:
-        import psycopg
-
-        conn = psycopg.connect(_plain_pg(url))
-        cost = _cost_column({
-            r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'cost_records'"
-            )
-        })[0]  # fmt: skip
+    conn = _connect(url)
+    cost = _cost_column(_columns(conn))[0]
     sql = (
         f"SELECT task_id, agent_type, provider, model, created_at, tokens_in, tokens_out, {cost} "
         "FROM cost_records"
     )
     try:
-        cursor = conn.cursor("rows") if not url.startswith("sqlite") else conn.cursor()
+        # psycopg: a server-side cursor, so the rows stream instead of arriving at once
+        cursor = conn.cursor() if isinstance(conn, sqlite3.Connection) else conn.cursor("rows")
         cursor.execute(sql)
         while batch := cursor.fetchmany(50_000):
             for *head, created, t_in, t_out, amount in batch:

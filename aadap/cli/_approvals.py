@@ -13,6 +13,7 @@ from aadap.cli._common import (
     bad_input,
     check_format,
     clip,
+    minute,
     open_database,
     out,
     print_json,
@@ -67,7 +68,7 @@ def list_pending(
         return
     shown = [
         {**r, "id": r["id"][:8], "task_id": r["task_id"][:8], "title": clip(r["title"], 50),
-         "expires_at": (r["expires_at"] or "")[:16].replace("T", " ")}
+         "expires_at": minute(r["expires_at"])}
         for r in rows
     ]  # fmt: skip
     fields = ["id", "task_id", "operation_class", "risk", "environment", "expires_at", "title"]

@@ -207,6 +207,11 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def minute(iso: str | None) -> str:
+    """An ISO time as a table shows it, to the minute: ``2026-12-08 00:05``."""
+    return "" if iso is None else iso[:16].replace("T", " ")
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, the cut shown by an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,6 +20,7 @@ from aadap.cli._common import (
     check_format,
     clip,
     enum_option,
+    minute,
     out,
     print_json,
     settings_or_exit,
@@ -97,7 +98,7 @@ def list_tasks(
         return
     shown = [
         {**r, "id": r["id"][:8], "title": clip(r["title"], 60),
-         "created_at": r["created_at"][:16].replace("T", " ")}
+         "created_at": minute(r["created_at"])}
         for r in rows
     ]  # fmt: skip
     out.print(
@@ -235,13 +236,13 @@ def show_costs(
             db, by=grouping, since=start, tz=zoneinfo.ZoneInfo(settings.timezone)
         ),
     )
-    # a task is shown by its id and its title, as `aadap tasks list` shows it
-    titled = ["title"] if by == "task" else []
-    fields = [by, *titled, "calls", "tokens_in", "tokens_out", "cost_usd", "unpriced_calls"]
+    titled = by == "task"  # a task is shown by its id and its title, as `tasks list` shows it
+    fields = [by, *(["title"] if titled else []), "calls", "tokens_in", "tokens_out", "cost_usd",
+              "unpriced_calls"]  # fmt: skip
     rows: list[dict[str, Any]] = [
-        {f: v for f, v in {by: r.key, "title": r.title, "calls": r.calls, "tokens_in": r.tokens_in,
-                           "tokens_out": r.tokens_out, "cost_usd": _plain(r.cost_usd),
-                           "unpriced_calls": r.unpriced_calls}.items() if f in fields}
+        {by: r.key, **({"title": r.title} if titled else {}), "calls": r.calls,
+         "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "cost_usd": _plain(r.cost_usd),
+         "unpriced_calls": r.unpriced_calls}
         for r in found
     ]  # fmt: skip
     if fmt == "json":
